@@ -1,0 +1,46 @@
+"""The market database: DuckLake catalog + partitioned Parquet, upserts, cursors, checks, views.
+
+Never imports connectors or pipelines (DESIGN.md): frames come in shaped by schemas.
+"""
+
+from warehouse.checks import CheckReport, Finding, run_checks
+from warehouse.cursors import gaps, latest, missing_ranges
+from warehouse.extensions import ExtensionUnavailable, load_extension
+from warehouse.lake import (
+    CompactionResult,
+    Lake,
+    LakeBusy,
+    LakeError,
+    LakeNotFound,
+    LakeSourceMismatch,
+    UpsertResult,
+    connect,
+    default_home,
+)
+from warehouse.ledger import fetch_history, ledger_key, record_fetch, record_fetches
+from warehouse.views import VIEWS
+
+__all__ = [
+    "VIEWS",
+    "CheckReport",
+    "CompactionResult",
+    "ExtensionUnavailable",
+    "Finding",
+    "Lake",
+    "LakeBusy",
+    "LakeError",
+    "LakeNotFound",
+    "LakeSourceMismatch",
+    "UpsertResult",
+    "connect",
+    "default_home",
+    "fetch_history",
+    "gaps",
+    "latest",
+    "ledger_key",
+    "load_extension",
+    "missing_ranges",
+    "record_fetch",
+    "record_fetches",
+    "run_checks",
+]

@@ -1,0 +1,1 @@
+"""The `kisdb` CLI commands, one module each, every one with a `register(app)`."""

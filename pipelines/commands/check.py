@@ -1,0 +1,76 @@
+"""`kisdb check`: the data-quality report (warehouse.checks); exit 1 when any error is found.
+
+Missing trading days are reported as ranges per series: they are what the next `kisdb update`
+fetches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+
+from pipelines.commands.sql import OutputFormat, emit, fail, resolve_home
+from warehouse.checks import CHECKS, CheckReport, run_checks
+from warehouse.lake import Lake, LakeError
+
+_DATE = ["%Y-%m-%d"]
+
+
+def summary_line(report: CheckReport) -> str:
+    verdict = "OK" if report.ok else "FAILED"
+    return (
+        f"{verdict}: {report.errors} error(s), {report.warnings} warning(s) "
+        f"from {len(report.checks_run)} checks ({', '.join(report.checks_run)})"
+    )
+
+
+def check(
+    start: Annotated[
+        datetime | None, typer.Option(formats=_DATE, help="first date checked")
+    ] = None,
+    end: Annotated[datetime | None, typer.Option(formats=_DATE, help="last date checked")] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help=f"run only these (comma-separated): {', '.join(CHECKS)}"),
+    ] = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table | csv | json")
+    ] = OutputFormat.table,
+    home: Annotated[
+        Path | None, typer.Option(help="KISDB_HOME (default from the environment)")
+    ] = None,
+) -> None:
+    """Data-quality report: missing trading days, duplicate keys, OHLC sanity, minutes vs daily."""
+    try:
+        lake = Lake.open(resolve_home(home), source=None, read_only=True)
+    except (LakeError, duckdb.Error) as exc:
+        raise fail(str(exc)) from None
+    try:
+        report = run_checks(
+            lake,
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            only=[n.strip() for item in only or [] for n in item.split(",") if n.strip()] or None,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        lake.close()
+    frame = report.to_frame()
+    if format is OutputFormat.table:
+        if frame.height:
+            emit(frame, format, title="kisdb check")
+        Console().print(summary_line(report), style="green" if report.ok else "red")
+    else:
+        emit(frame, format)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

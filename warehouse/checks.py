@@ -1,0 +1,449 @@
+"""Data-quality report over the lake: set-based SQL checks returning typed findings.
+
+Checks (each a function `(ctx) -> list[Finding]`):
+
+* missing_days   trading days (holidays table) absent inside each daily series' stored span,
+                 unless a complete fetch in the ledger covered them; one finding per gap range
+                 (these are what the next `update` fetches)
+* off_calendar   daily bars dated on a day the market was closed
+* duplicates     primary-key duplicates in every table (DuckLake has no PK constraint)
+* ohlc           low <= open, close <= high, positive prices, non-negative volume
+* minute_daily   minute bars vs the unadjusted daily bar: outside the day's range or more volume
+                 is an error; a full session that does not add up to the daily bar is a warning
+* ledger         fetches recorded incomplete that no later complete fetch covered (warning)
+
+`ok` is False when any finding is an error; `kisdb check` exits non-zero then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import polars as pl
+
+from schemas.base import KST, Dataset
+from schemas.datasets import (
+    DATASETS,
+    FETCH_LEDGER,
+    HOLIDAYS,
+    INDEX_BARS,
+    MINUTE_BARS,
+    PERIOD_BARS,
+)
+from warehouse import tables
+from warehouse.lake import CATALOG, Lake
+from warehouse.ledger import ledger_key_sql, series_key
+
+Severity = Literal["error", "warning"]
+MAX_FINDINGS_PER_GROUP = 50  # per check and dataset; the rest are summarised in one finding
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    dataset: str
+    key: str
+    detail: str
+    severity: Severity = "error"
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass
+class CheckReport:
+    findings: list[Finding] = field(default_factory=list)
+    checks_run: list[str] = field(default_factory=list)
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == "warning" for f in self.findings)
+
+    def gaps(self) -> list[Finding]:
+        """The missing-day findings: (dataset, key, start, end) for the next update to fetch."""
+        return [f for f in self.findings if f.check == "missing_days"]
+
+    def to_frame(self) -> pl.DataFrame:
+        schema = {
+            "check": pl.String,
+            "severity": pl.String,
+            "dataset": pl.String,
+            "key": pl.String,
+            "start": pl.Date,
+            "end": pl.Date,
+            "detail": pl.String,
+        }
+        rows = [
+            {
+                "check": f.check,
+                "severity": f.severity,
+                "dataset": f.dataset,
+                "key": f.key,
+                "start": f.start,
+                "end": f.end,
+                "detail": f.detail,
+            }
+            for f in self.findings
+        ]
+        return pl.DataFrame(rows, schema=schema)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    lake: Lake
+    start: date | None
+    end: date | None
+
+    def table(self, dataset: Dataset | str) -> str:
+        return tables.qualified(dataset if isinstance(dataset, str) else dataset.name, CATALOG)
+
+    def date_filter(self, column: str, alias: str = "") -> tuple[str, list[object]]:
+        ref = f"{alias}.{tables.quote(column)}" if alias else tables.quote(column)
+        parts, params = ["TRUE"], []
+        if self.start is not None:
+            parts.append(f"{ref} >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            parts.append(f"{ref} <= ?")
+            params.append(self.end)
+        return " AND ".join(parts), params
+
+    def rows(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        return self.lake.con.execute(sql, params or []).fetchall()
+
+
+def _capped(findings: list[Finding], check: str, dataset: str, severity: Severity) -> list[Finding]:
+    if len(findings) <= MAX_FINDINGS_PER_GROUP:
+        return findings
+    rest = len(findings) - MAX_FINDINGS_PER_GROUP
+    summary = Finding(check, dataset, "*", f"... and {rest} more like these", severity)
+    return [*findings[:MAX_FINDINGS_PER_GROUP], summary]
+
+
+# -- missing trading days ------------------------------------------------------------------------
+
+# Daily series to hold against the KRX calendar: (dataset, filter on the table).
+_DAILY_SERIES: tuple[tuple[Dataset, str], ...] = (
+    (PERIOD_BARS, "period = 'D'"),
+    (INDEX_BARS, "period = 'D'"),
+)
+
+
+def _holiday_span(ctx: _Ctx) -> tuple[date, date] | None:
+    row = ctx.rows(f"SELECT min(date), max(date) FROM {ctx.table(HOLIDAYS)}")[0]
+    if row[0] is None:
+        return None
+    assert isinstance(row[0], date) and isinstance(row[1], date)
+    return row[0], row[1]
+
+
+def check_missing_days(ctx: _Ctx) -> list[Finding]:
+    span = _holiday_span(ctx)
+    out: list[Finding] = []
+    for dataset, cond in _DAILY_SERIES:
+        keys = series_key(dataset)
+        key_cols = ", ".join(tables.quote(k) for k in keys)
+        dfilter, dparams = ctx.date_filter("date")
+        stored = ctx.rows(
+            f"SELECT count(*), min(date), max(date) FROM {ctx.table(dataset)} "
+            f"WHERE {cond} AND {dfilter}",
+            dparams,
+        )[0]
+        if not stored[0]:
+            continue
+        if span is None:
+            out.append(
+                Finding(
+                    "missing_days",
+                    dataset.name,
+                    "*",
+                    "the holidays table is empty: ingest holidays to check trading days",
+                    "warning",
+                )
+            )
+            continue
+        lo, hi = stored[1], stored[2]
+        assert isinstance(lo, date) and isinstance(hi, date)
+        if lo < span[0] or hi > span[1]:
+            out.append(
+                Finding(
+                    "missing_days",
+                    dataset.name,
+                    "*",
+                    f"bars span {lo}..{hi} but the holidays table covers only "
+                    f"{span[0]}..{span[1]}; days outside it are not checked",
+                    "warning",
+                )
+            )
+        lkey = ledger_key_sql(dataset, keys, "m")
+        sql = f"""
+        WITH td AS (
+            SELECT date, row_number() OVER (ORDER BY date) AS idx
+            FROM {ctx.table(HOLIDAYS)} WHERE market_open
+        ),
+        bars AS (SELECT {key_cols}, date FROM {ctx.table(dataset)} WHERE {cond} AND {dfilter}),
+        series AS (SELECT {key_cols}, min(date) AS lo, max(date) AS hi FROM bars GROUP BY ALL),
+        expected AS (
+            SELECT s.* EXCLUDE (lo, hi), td.date, td.idx
+            FROM series s JOIN td ON td.date BETWEEN s.lo AND s.hi
+        ),
+        missing AS (
+            SELECT m.* FROM (SELECT * FROM expected ANTI JOIN bars USING ({key_cols}, date)) m
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {ctx.table(FETCH_LEDGER)} l
+                WHERE l.dataset = ? AND l.complete AND l.key = {lkey}
+                  AND m.date BETWEEN l.start AND l."end"
+            )
+        ),
+        runs AS (
+            SELECT *, idx - row_number() OVER (PARTITION BY {key_cols} ORDER BY idx) AS run
+            FROM missing
+        )
+        SELECT {ledger_key_sql(dataset, keys)} AS key, min(date), max(date), count(*)
+        FROM runs GROUP BY {key_cols}, run ORDER BY 1, 2
+        """
+        found = [
+            Finding(
+                "missing_days",
+                dataset.name,
+                str(k),
+                f"{n} trading day(s) missing: {a}..{b}",
+                "error",
+                a if isinstance(a, date) else None,
+                b if isinstance(b, date) else None,
+            )
+            for k, a, b, n in ctx.rows(sql, [*dparams, dataset.name])
+        ]
+        out.extend(_capped(found, "missing_days", dataset.name, "error"))
+    return out
+
+
+def check_off_calendar(ctx: _Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    for dataset, cond in _DAILY_SERIES:
+        keys = series_key(dataset)
+        dfilter, dparams = ctx.date_filter("date", "b")
+        sql = f"""
+        SELECT {ledger_key_sql(dataset, keys, "b")} AS key, b.date
+        FROM {ctx.table(dataset)} b JOIN {ctx.table(HOLIDAYS)} h ON h.date = b.date
+        WHERE b.{cond} AND NOT h.market_open AND {dfilter} ORDER BY 1, 2
+        """
+        found = [
+            Finding("off_calendar", dataset.name, str(k), f"bar on a closed day {d}", "error", d, d)  # type: ignore[arg-type]
+            for k, d in ctx.rows(sql, dparams)
+        ]
+        out.extend(_capped(found, "off_calendar", dataset.name, "error"))
+    return out
+
+
+# -- duplicates and OHLC -------------------------------------------------------------------------
+
+
+def check_duplicates(ctx: _Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    for dataset in DATASETS.values():
+        pk = ", ".join(tables.quote(k) for k in dataset.primary_key)
+        column = tables.date_column(dataset)
+        dfilter, dparams = ctx.date_filter(column) if column else ("TRUE", [])
+        sql = f"""
+        SELECT count(*), sum(n), any_value(example) FROM (
+            SELECT count(*) AS n, concat_ws(':', {pk}) AS example
+            FROM {ctx.table(dataset)} WHERE {dfilter} GROUP BY {pk} HAVING count(*) > 1
+        )
+        """
+        keys, rows, example = ctx.rows(sql, dparams)[0]
+        if keys:
+            out.append(
+                Finding(
+                    "duplicates",
+                    dataset.name,
+                    str(example),
+                    f"{keys} primary key(s) stored more than once ({rows} rows)",
+                    "error",
+                )
+            )
+    return out
+
+
+def _ohlc_datasets() -> list[Dataset]:
+    need = {"open", "high", "low", "close"}
+    return [d for d in DATASETS.values() if need <= set(d.column_names)]
+
+
+def check_ohlc(ctx: _Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    for dataset in _ohlc_datasets():
+        keys = series_key(dataset)
+        column = tables.date_column(dataset)
+        dfilter, dparams = ctx.date_filter(column) if column else ("TRUE", [])
+        volume = "OR volume < 0" if "volume" in dataset.column_index else ""
+        day = tables.quote(column) if column else "NULL"
+        sql = f"""
+        SELECT {ledger_key_sql(dataset, keys)} AS key, count(*), min({day}), max({day}),
+               any_value(concat_ws(' ', 'o', open, 'h', high, 'l', low, 'c', close))
+        FROM {ctx.table(dataset)}
+        WHERE {dfilter} AND (
+            low > open OR low > close OR high < open OR high < close OR low <= 0 {volume}
+        )
+        GROUP BY ALL ORDER BY 1
+        """
+        found = [
+            Finding(
+                "ohlc",
+                dataset.name,
+                str(k),
+                f"{n} bar(s) violate low <= open/close <= high, prices > 0, volume >= 0 "
+                f"(e.g. {example})",
+                "error",
+                a if isinstance(a, date) else None,
+                b if isinstance(b, date) else None,
+            )
+            for k, n, a, b, example in ctx.rows(sql, dparams)
+        ]
+        out.extend(_capped(found, "ohlc", dataset.name, "error"))
+    return out
+
+
+# -- minute bars vs daily bars -------------------------------------------------------------------
+
+SESSION_CLOSE = "15:30:00"  # the KRX closing auction's bar; a day with it is a full session
+
+
+def check_minute_vs_daily(ctx: _Ctx) -> list[Finding]:
+    mfilter, mparams = ctx.date_filter("date")
+    sql = f"""
+    WITH m AS (
+        SELECT symbol, date, arg_min(open, ts) AS o, max(high) AS h, min(low) AS l,
+               arg_max(close, ts) AS c, sum(volume) AS v,
+               (max(ts) AT TIME ZONE '{KST}')::TIME >= TIME '{SESSION_CLOSE}' AS full_session
+        FROM {ctx.table(MINUTE_BARS)} WHERE {mfilter} GROUP BY symbol, date
+    )
+    SELECT m.symbol, m.date, m.o, m.h, m.l, m.c, m.v, m.full_session,
+           d.open, d.high, d.low, d.close, d.volume
+    FROM m JOIN {ctx.table(PERIOD_BARS)} d
+      ON d.symbol = m.symbol AND d.date = m.date AND d.period = 'D' AND NOT d.adjusted
+    ORDER BY m.symbol, m.date
+    """
+    errors: list[Finding] = []
+    warnings: list[Finding] = []
+    compared = 0
+    for sym, day, o, h, low, c, v, full, do, dh, dl, dc, dv in ctx.rows(sql, mparams):
+        compared += 1
+        assert isinstance(day, date)
+        if h > dh or low < dl or v > dv:  # type: ignore[operator]
+            errors.append(
+                Finding(
+                    "minute_daily",
+                    MINUTE_BARS.name,
+                    str(sym),
+                    f"{day}: minutes high {h} low {low} volume {v} exceed the daily bar "
+                    f"(high {dh} low {dl} volume {dv})",
+                    "error",
+                    day,
+                    day,
+                )
+            )
+        elif full and (o, h, low, c, v) != (do, dh, dl, dc, dv):
+            warnings.append(
+                Finding(
+                    "minute_daily",
+                    MINUTE_BARS.name,
+                    str(sym),
+                    f"{day}: minutes o/h/l/c/v {o}/{h}/{low}/{c}/{v} vs daily "
+                    f"{do}/{dh}/{dl}/{dc}/{dv}",
+                    "warning",
+                    day,
+                    day,
+                )
+            )
+    out = _capped(errors, "minute_daily", MINUTE_BARS.name, "error")
+    out += _capped(warnings, "minute_daily", MINUTE_BARS.name, "warning")
+    if not compared:
+        have_minutes = ctx.rows(
+            f"SELECT count(*) FROM {ctx.table(MINUTE_BARS)} WHERE {mfilter}", mparams
+        )[0][0]
+        if have_minutes:
+            out.append(
+                Finding(
+                    "minute_daily",
+                    MINUTE_BARS.name,
+                    "*",
+                    "minute bars have no unadjusted daily bars (period D, adjusted false) "
+                    "to compare with; ingest raw daily bars to check them",
+                    "warning",
+                )
+            )
+    return out
+
+
+# -- ledger --------------------------------------------------------------------------------------
+
+
+def check_ledger(ctx: _Ctx) -> list[Finding]:
+    t = ctx.table(FETCH_LEDGER)
+    sql = f"""
+    SELECT l.dataset, l.key, l.start, l."end", l.fetched_at, l.error
+    FROM {t} l
+    WHERE NOT l.complete AND NOT EXISTS (
+        SELECT 1 FROM {t} c
+        WHERE c.complete AND c.dataset = l.dataset AND c.key = l.key
+          AND c.start <= l.start AND c."end" >= l."end" AND c.fetched_at >= l.fetched_at
+    )
+    ORDER BY 1, 2, 3
+    """
+    found = [
+        Finding(
+            "ledger",
+            str(ds),
+            str(key),
+            f"fetch at {at} came back incomplete{': ' + str(err) if err else ''}",
+            "warning",
+            a if isinstance(a, date) else None,
+            b if isinstance(b, date) else None,
+        )
+        for ds, key, a, b, at, err in ctx.rows(sql)
+    ]
+    return _capped(found, "ledger", FETCH_LEDGER.name, "warning")
+
+
+CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
+    "missing_days": check_missing_days,
+    "off_calendar": check_off_calendar,
+    "duplicates": check_duplicates,
+    "ohlc": check_ohlc,
+    "minute_daily": check_minute_vs_daily,
+    "ledger": check_ledger,
+}
+
+
+def run_checks(
+    lake: Lake,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    only: list[str] | None = None,
+) -> CheckReport:
+    """Run every check (or `only` these) over rows dated within [start, end] (None = all)."""
+    unknown = sorted(set(only or []) - set(CHECKS))
+    if unknown:
+        raise ValueError(f"unknown check(s) {unknown}; known: {sorted(CHECKS)}")
+    ctx = _Ctx(lake, start, end)
+    report = CheckReport(start=start, end=end)
+    for name, check in CHECKS.items():
+        if only and name not in only:
+            continue
+        report.findings.extend(check(ctx))
+        report.checks_run.append(name)
+    return report

@@ -1,0 +1,635 @@
+"""The market database: a DuckLake catalog holding one partitioned Parquet table per dataset.
+
+    lake = Lake.open(home, source="sim")        # creates catalog + tables on first use
+    lake.upsert(PERIOD_BARS, frame)             # idempotent, one transaction, one snapshot
+    lake.latest(PERIOD_BARS, symbol="005930", period="D", adjusted=True)
+    lake.compact()                              # merge small files, drop files nobody needs
+
+Where things live (defaults; both are parameters so a PostgreSQL catalog and object storage can
+replace them later): catalog `KISDB_HOME/lake/catalog.ducklake` (a DuckDB file), data
+`KISDB_HOME/lake/data/` (Parquet, partitioned as each dataset declares).
+
+Errors: `LakeError` > `LakeSourceMismatch` (sim data vs KIS data), `LakeNotFound`, `LakeBusy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from schemas.base import KST, Dataset
+from schemas.datasets import DATASETS
+from warehouse import tables, views
+from warehouse.extensions import extensions_for, load_extension, new_connection
+
+Source = Literal["sim", "kis"]
+SOURCES: tuple[str, ...] = ("sim", "kis")
+CATALOG = "lake"  # the name the lake is attached under in every connection
+INFO_TABLE = "lake_info"  # key/value facts about the lake itself (its source stamp)
+
+
+class LakeError(RuntimeError):
+    """Something about the lake itself is wrong (not a data-quality finding)."""
+
+
+class LakeSourceMismatch(LakeError):
+    """The lake holds data from one source (sim or kis) and was asked to take the other's."""
+
+
+class LakeNotFound(LakeError):
+    """A read-only open of a lake that has not been created yet."""
+
+
+class LakeBusy(LakeError):
+    """Another process holds the DuckDB-file catalog's write lock for longer than we waited."""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    inserted: int
+    updated: int
+    unchanged: int
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    files_before: int  # data files the current snapshot references
+    files_after: int
+    disk_files_before: int  # Parquet files under a local data path (-1 for object storage)
+    disk_files_after: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where the catalog and the data are. `catalog` is what follows `ducklake:` in ATTACH."""
+
+    catalog: str
+    data_path: str
+    kind: Literal["duckdb", "postgres", "sqlite", "other"]
+    explicit_data_path: bool
+
+    @property
+    def local_data(self) -> Path | None:
+        return None if "://" in self.data_path else Path(self.data_path)
+
+    def exists(self) -> bool:
+        """Whether the catalog exists; unknowable for a server catalog, so assumed there."""
+        return Path(self.catalog).exists() if self.kind == "duckdb" else True
+
+
+def default_home() -> Path:
+    """KISDB_HOME, else ~/.kisdb; read at call time, never at import."""
+    return Path(os.environ.get("KISDB_HOME") or Path.home() / ".kisdb").expanduser()
+
+
+def locate(home: Path, catalog: str | None = None, data_path: str | None = None) -> LakeLocation:
+    """Resolve the catalog URL and data path (None = the defaults under `home`)."""
+    lake_dir = Path(home).expanduser() / "lake"
+    url = catalog or str(lake_dir / "catalog.ducklake")
+    if url.startswith("ducklake:"):
+        url = url.removeprefix("ducklake:")
+    kind: Literal["duckdb", "postgres", "sqlite", "other"]
+    if url.startswith(("postgres:", "postgresql:")):
+        kind = "postgres"
+    elif url.startswith("sqlite:"):
+        kind = "sqlite"
+    elif url.startswith("duckdb:") or ":" not in url.split("/")[0] or Path(url).is_absolute():
+        kind = "duckdb"
+        url = str(Path(url.removeprefix("duckdb:")).expanduser().resolve())
+    else:
+        kind = "other"
+    path = data_path or str(lake_dir / "data")
+    if "://" not in path:
+        path = str(Path(path).expanduser().resolve())
+    if not path.endswith("/"):
+        path += "/"
+    return LakeLocation(url, path, kind, explicit_data_path=data_path is not None)
+
+
+def _attach(
+    con: duckdb.DuckDBPyConnection,
+    loc: LakeLocation,
+    *,
+    read_only: bool,
+    snapshot: int | None,
+    lock_timeout: float,
+) -> None:
+    options = []
+    if loc.explicit_data_path or not loc.exists():
+        # Pass DATA_PATH when creating or when asked: DuckLake then checks it against the catalog.
+        options.append(f"DATA_PATH {_literal(loc.data_path)}")
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    opts = f" ({', '.join(options)})" if options else ""
+    sql = f"ATTACH {_literal('ducklake:' + loc.catalog)} AS {CATALOG}{opts}"
+    deadline = time.monotonic() + lock_timeout
+    delay = 0.05
+    while True:
+        try:
+            con.execute(sql)
+            return
+        except duckdb.IOException as exc:
+            # A DuckDB-file catalog is locked by a writer (or by readers, for a writer).
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                if "lock" in str(exc).lower():
+                    raise LakeBusy(
+                        f"the lake catalog {loc.catalog} is in use by another process "
+                        f"(waited {lock_timeout:.0f} s); close other kisdb commands or notebooks "
+                        "connected to it, or use a PostgreSQL catalog for concurrent access"
+                    ) from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def open_connection(
+    loc: LakeLocation,
+    *,
+    read_only: bool,
+    snapshot: int | None = None,
+    lock_timeout: float = 30.0,
+    extension_cache: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached as `lake`, USE'd, TimeZone Asia/Seoul."""
+    con = new_connection()
+    try:
+        for name in extensions_for(loc.catalog, loc.data_path):
+            load_extension(con, name, cache_dir=extension_cache)
+        # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
+        con.execute(f"SET TimeZone = {_literal(KST)}")
+        if loc.kind == "duckdb" and not read_only:
+            Path(loc.catalog).parent.mkdir(parents=True, exist_ok=True)
+        if loc.local_data is not None and not read_only:
+            loc.local_data.mkdir(parents=True, exist_ok=True)
+        _attach(con, loc, read_only=read_only, snapshot=snapshot, lock_timeout=lock_timeout)
+        con.execute(f"USE {CATALOG}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+class Lake:
+    """One open lake: a connection with the catalog attached, plus the write/maintenance API."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        location: LakeLocation,
+        source: str | None,
+        read_only: bool,
+    ) -> None:
+        self.con = con
+        self.location = location
+        self.source = source
+        self.read_only = read_only
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        *,
+        source: Source | None,
+        catalog: str | None = None,
+        data_path: str | None = None,
+        read_only: bool = False,
+        snapshot: int | None = None,
+        lock_timeout: float = 30.0,
+    ) -> Lake:
+        """Open (and on first use create) the lake under `home`.
+
+        `source` is where the data comes from ("sim" or "kis"); a lake stamped with the other one
+        raises `LakeSourceMismatch`. `source=None` is allowed only read-only ("whatever it holds").
+        """
+        if source is not None and source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        if source is None and not read_only:
+            raise ValueError("writing to a lake needs its source: 'sim' or 'kis'")
+        if snapshot is not None and not read_only:
+            raise ValueError("a past snapshot can only be opened read-only")
+        home = Path(home).expanduser()
+        loc = locate(home, catalog, data_path)
+        if read_only and not loc.exists():
+            raise LakeNotFound(
+                f"no lake at {loc.catalog}; run `kisdb update` (or an ingest) to create it"
+            )
+        con = open_connection(
+            loc,
+            read_only=read_only,
+            snapshot=snapshot,
+            lock_timeout=lock_timeout,
+            extension_cache=None if read_only else home / "extensions",
+        )
+        lake = cls(con, loc, source, read_only)
+        try:
+            if not read_only:
+                lake._create_tables()
+            lake._check_stamp(source)
+            views.create_views(con, lake.table_names())
+        except BaseException:
+            con.close()
+            raise
+        return lake
+
+    def _create_tables(self) -> None:
+        """Create missing tables and columns, all in one transaction (one snapshot)."""
+        existing = self.table_names()
+        statements: list[str] = []
+        if INFO_TABLE not in existing:
+            statements.append(
+                f"CREATE TABLE {tables.qualified(INFO_TABLE, CATALOG)} "
+                "(key VARCHAR NOT NULL, value VARCHAR)"
+            )
+        for dataset in DATASETS.values():
+            if dataset.name not in existing:
+                statements.append(tables.create_table_sql(dataset, CATALOG))
+                part = tables.partition_sql(dataset, CATALOG)
+                if part:
+                    statements.append(part)
+            else:
+                statements.extend(self._missing_columns_sql(dataset))
+        if not statements:
+            return
+        self._transaction(statements, message="create tables")
+
+    def _missing_columns_sql(self, dataset: Dataset) -> list[str]:
+        """Schema evolution: columns a dataset gained since the table was created (nullable)."""
+        have = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+                [CATALOG, tables.SCHEMA, dataset.name],
+            ).fetchall()
+        }
+        return [
+            f"ALTER TABLE {tables.qualified(dataset.name, CATALOG)} "
+            f"ADD COLUMN {tables.quote(c.name)} {tables.duckdb_type(c.dtype)}"
+            for c in dataset.columns
+            if c.name not in have
+        ]
+
+    def _check_stamp(self, source: str | None) -> None:
+        if INFO_TABLE not in self.table_names():
+            if source is None:
+                return
+            raise LakeError(f"the lake at {self.location.catalog} has no {INFO_TABLE} table")
+        row = self.con.execute(
+            f"SELECT value FROM {tables.qualified(INFO_TABLE, CATALOG)} WHERE key = 'source'"
+        ).fetchone()
+        stamped = row[0] if row else None
+        if stamped is None:
+            if source is not None and not self.read_only:
+                self._transaction(
+                    [
+                        f"INSERT INTO {tables.qualified(INFO_TABLE, CATALOG)} VALUES "
+                        f"('source', {_literal(source)}), "
+                        f"('created_at', {_literal(datetime.now().astimezone().isoformat())})"
+                    ],
+                    message=f"stamp source={source}",
+                )
+            self.source = source
+            return
+        if source is not None and stamped != source:
+            raise LakeSourceMismatch(
+                f"the lake at {self.location.catalog} holds {stamped!r} data and refuses "
+                f"{source!r} data; use a different KISDB_HOME (or catalog) for {source!r}"
+            )
+        self.source = stamped
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def table_names(self) -> set[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_schema = ?",
+            [CATALOG, tables.SCHEMA],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def table(self, dataset: Dataset | str) -> pl.DataFrame:
+        """The whole table as a frame in the dataset's dtypes, sorted by primary key."""
+        ds = _dataset(dataset)
+        order = ", ".join(tables.quote(k) for k in ds.primary_key)
+        frame = self.con.sql(
+            f"SELECT * FROM {tables.qualified(ds.name, CATALOG)} ORDER BY {order}"
+        ).pl()
+        if frame.height == 0:
+            return ds.empty()
+        return tables.from_lake(ds, frame).select(ds.column_names)
+
+    def latest(self, dataset: Dataset, column: str = "date", **key: object) -> Any | None:
+        """Max of `column` among rows matching `key` (the incremental cursor), None when empty."""
+        names = [column, *key]
+        unknown = [n for n in names if n not in dataset.column_index]
+        if unknown:
+            raise ValueError(f"{dataset.name} has no column(s) {unknown}")
+        where = " AND ".join(f"{tables.quote(k)} = ?" for k in key) or "TRUE"
+        row = self.con.execute(
+            f"SELECT max({tables.quote(column)}) FROM {tables.qualified(dataset.name, CATALOG)} "
+            f"WHERE {where}",
+            list(key.values()),
+        ).fetchone()
+        return row[0] if row else None
+
+    def snapshots(self) -> pl.DataFrame:
+        """Every snapshot: id, time (KST), changes, author, message."""
+        return self.con.sql(
+            f"SELECT snapshot_id AS id, snapshot_time AS time, changes, author, "
+            f"commit_message AS message FROM ducklake_snapshots({_literal(CATALOG)}) ORDER BY id"
+        ).pl()
+
+    def current_snapshot(self) -> int:
+        row = self.con.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def file_count(self, dataset: Dataset | None = None) -> int:
+        """Data files (not delete files) the current snapshot references."""
+        names = [dataset.name] if dataset else sorted(DATASETS)
+        total = 0
+        for name in names:
+            row = self.con.execute(
+                "SELECT count(*) FROM ducklake_list_files(?, ?)", [CATALOG, name]
+            ).fetchone()
+            total += int(row[0]) if row else 0
+        return total
+
+    def disk_file_count(self) -> int:
+        """Parquet files physically under a local data path (-1 when it is object storage)."""
+        local = self.location.local_data
+        if local is None:
+            return -1
+        return sum(1 for _ in local.rglob("*.parquet")) if local.exists() else 0
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def upsert(self, dataset: Dataset, frame: pl.DataFrame) -> UpsertResult:
+        """Insert new keys, update changed rows, leave identical rows alone; one transaction.
+
+        The frame is conformed to the dataset and deduplicated on the primary key (last row
+        wins). Rows equal to what is stored are not rewritten, so re-running an ingest writes
+        nothing and makes no new snapshot. A crash at any point leaves the previous snapshot.
+        """
+        self._writable()
+        frame = dataset.conform(frame)
+        if frame.height == 0:
+            return UpsertResult(0, 0, 0)
+        pk = list(dataset.primary_key)
+        frame = frame.unique(subset=pk, keep="last", maintain_order=True)
+        incoming = "_kisdb_incoming"
+        self.con.register(incoming, tables.to_lake(dataset, frame).to_arrow())
+        try:
+            return self._upsert_registered(dataset, incoming, frame)
+        finally:
+            self.con.unregister(incoming)
+
+    def _upsert_registered(
+        self, dataset: Dataset, incoming: str, frame: pl.DataFrame
+    ) -> UpsertResult:
+        target = tables.qualified(dataset.name, CATALOG)
+        pk = list(dataset.primary_key)
+        cols = dataset.column_names
+        q = tables.quote
+        prune, params = _prune_filter(dataset, frame)
+        order = ", ".join(q(k) for k in pk)
+        col_list = ", ".join(q(c) for c in cols)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            overlap = self.con.execute(
+                f"SELECT 1 FROM {target} t WHERE {prune} LIMIT 1", params
+            ).fetchone()
+            if overlap is None:
+                # Nothing stored in the key range: a plain sorted insert (the backfill fast path).
+                self._commit_message(f"upsert {dataset.name}: +{frame.height}")
+                self.con.execute(
+                    f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {incoming} "
+                    f"ORDER BY {order}"
+                )
+                self.con.execute("COMMIT")
+                return UpsertResult(frame.height, 0, 0)
+            on = " AND ".join(f"t.{q(k)} = i.{q(k)}" for k in pk)
+            values = [c for c in cols if c not in pk]
+            same = " AND ".join(f"i.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in values) or "TRUE"
+            delta = "_kisdb_delta"
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {delta} AS "
+                f"SELECT i.*, t.{q(pk[0])} IS NULL AS _is_new FROM {incoming} i "
+                f"LEFT JOIN (SELECT * FROM {target} t WHERE {prune}) t ON {on} "
+                f"WHERE t.{q(pk[0])} IS NULL OR NOT ({same})",
+                params,
+            )
+            row = self.con.execute(
+                f"SELECT count(*) FILTER (WHERE _is_new), count(*) FILTER (WHERE NOT _is_new) "
+                f"FROM {delta}"
+            ).fetchone()
+            assert row is not None
+            inserted, updated = int(row[0]), int(row[1])
+            if inserted or updated:
+                self._commit_message(f"upsert {dataset.name}: +{inserted} ~{updated}")
+                on_d = " AND ".join(f"t.{q(k)} = d.{q(k)}" for k in pk)
+                set_list = ", ".join(f"{q(c)} = d.{q(c)}" for c in values)
+                update = f"WHEN MATCHED THEN UPDATE SET {set_list} " if set_list else ""
+                self.con.execute(
+                    f"MERGE INTO {target} t USING {delta} d ON {on_d} {update}"
+                    f"WHEN NOT MATCHED THEN INSERT ({col_list}) "
+                    f"VALUES ({', '.join('d.' + q(c) for c in cols)})"
+                )
+            self.con.execute(f"DROP TABLE {delta}")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return UpsertResult(inserted, updated, frame.height - inserted - updated)
+
+    def delete(self, dataset: Dataset, **key: object) -> int:
+        """Delete the rows matching `key` (e.g. a bad symbol), one transaction; returns the count."""
+        self._writable()
+        unknown = [k for k in key if k not in dataset.column_index]
+        if unknown or not key:
+            raise ValueError(f"{dataset.name}: delete needs column filters, not {unknown or key}")
+        where = " AND ".join(f"{tables.quote(k)} = ?" for k in key)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            row = self.con.execute(
+                f"DELETE FROM {tables.qualified(dataset.name, CATALOG)} WHERE {where}",
+                list(key.values()),
+            ).fetchone()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return int(row[0]) if row else 0
+
+    def _transaction(self, statements: list[str], *, message: str) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self._commit_message(message)
+            for sql in statements:
+                self.con.execute(sql)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _commit_message(self, message: str) -> None:
+        self.con.execute("CALL ducklake_set_commit_message(?, 'kisdb', ?)", [CATALOG, message])
+
+    def _rollback(self) -> None:
+        # the failing statement may already have aborted the transaction
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("ROLLBACK")
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise LakeError("this lake was opened read-only")
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def compact(
+        self,
+        *,
+        expire_snapshots_older_than: timedelta | None = None,
+        file_grace: timedelta | None = None,
+    ) -> CompactionResult:
+        """Merge small adjacent files and delete files no snapshot needs any more.
+
+        Merging keeps every snapshot readable (DuckLake points old snapshots at parts of the
+        merged files), so time travel survives compaction. Snapshots are expired only when
+        `expire_snapshots_older_than` is given. Replaced files are deleted once older than
+        `file_grace`: 0 for a DuckDB-file catalog (its lock means no other process can be
+        reading), 1 day for shared catalogs where a long query elsewhere may still scan them.
+        Files left behind by a crashed write (never committed) are deleted the same way.
+        """
+        self._writable()
+        started = time.perf_counter()
+        before, disk_before = self.file_count(), self.disk_file_count()
+        grace = file_grace
+        if grace is None:
+            grace = timedelta(0) if self.location.kind == "duckdb" else timedelta(days=1)
+        cat = _literal(CATALOG)
+        self.con.execute(f"CALL ducklake_flush_inlined_data({cat})")
+        self.con.execute(f"CALL ducklake_merge_adjacent_files({cat})")
+        self.con.execute(f"CALL ducklake_rewrite_data_files({cat})")
+        self.con.execute(f"CALL ducklake_merge_adjacent_files({cat})")
+        if expire_snapshots_older_than is not None:
+            self.con.execute(
+                f"CALL ducklake_expire_snapshots({cat}, older_than => ?::TIMESTAMPTZ)",
+                [datetime.now().astimezone() - expire_snapshots_older_than],
+            )
+        cutoff = datetime.now().astimezone() - grace
+        self.con.execute(
+            f"CALL ducklake_cleanup_old_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
+        )
+        self.con.execute(
+            f"CALL ducklake_delete_orphaned_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
+        )
+        return CompactionResult(
+            files_before=before,
+            files_after=self.file_count(),
+            disk_files_before=disk_before,
+            disk_files_after=self.disk_file_count(),
+            seconds=time.perf_counter() - started,
+        )
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "read-write"
+        return f"Lake({self.location.catalog!r}, source={self.source!r}, {mode})"
+
+
+def _dataset(dataset: Dataset | str) -> Dataset:
+    if isinstance(dataset, Dataset):
+        return dataset
+    try:
+        return DATASETS[dataset]
+    except KeyError:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(DATASETS)}") from None
+
+
+def _prune_filter(dataset: Dataset, frame: pl.DataFrame) -> tuple[str, list[object]]:
+    """`t.k BETWEEN min AND max` for each orderable key column, so the scan of the stored table
+    skips files (and row groups) whose statistics lie outside the incoming rows' range."""
+    parts: list[str] = []
+    params: list[object] = []
+    for k in dataset.primary_key:
+        dtype = dataset.column_index[k].dtype
+        if isinstance(dtype, pl.Boolean):
+            continue
+        lo, hi = frame.get_column(k).min(), frame.get_column(k).max()
+        if isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns":
+            continue  # stored as naive UTC; not worth converting bounds for a non-key-like column
+        cast = tables.duckdb_type(dtype)
+        parts.append(f"t.{tables.quote(k)} BETWEEN ?::{cast} AND ?::{cast}")
+        params.extend([_param(lo), _param(hi)])
+    return (" AND ".join(parts) or "TRUE"), params
+
+
+def _param(value: object) -> object:
+    # DuckDB binds date/datetime/str/int natively; anything else goes as text and is cast.
+    if isinstance(value, (date, datetime, str, int, float)) or value is None:
+        return value
+    return str(value)
+
+
+def connect(
+    home: Path | None = None,
+    *,
+    snapshot: int | None = None,
+    catalog: str | None = None,
+    data_path: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection for notebooks: the lake attached as `lake` (as of `snapshot`
+    when given), friendly views (bars_daily, minutes, …) created, TimeZone Asia/Seoul.
+
+        con = connect()
+        con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
+
+    Defaults come from KISDB_HOME / KISDB_CATALOG / KISDB_DATA_PATH, read now.
+    """
+    lake = Lake.open(
+        home or default_home(),
+        source=None,
+        catalog=catalog or os.environ.get("KISDB_CATALOG") or None,
+        data_path=data_path or os.environ.get("KISDB_DATA_PATH") or None,
+        read_only=True,
+        snapshot=snapshot,
+    )
+    return lake.con

@@ -1,0 +1,76 @@
+"""Friendly research views over the raw tables, created as TEMP views in each connection.
+
+TEMP views live in the connection, not in the lake, so read-only connections and connections
+attached at an old snapshot get them too, and changing a view never needs a lake migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    table: str  # the lake table it reads; the view is skipped when that table does not exist
+    sql: str  # SELECT with `{t}` standing for the qualified table
+    doc: str
+
+
+def _bars(period: str, adjusted: bool) -> str:
+    flag = "adjusted" if adjusted else "NOT adjusted"
+    return f"SELECT * EXCLUDE (period, adjusted) FROM {{t}} WHERE period = '{period}' AND {flag}"
+
+
+VIEWS: tuple[View, ...] = (
+    View("bars_daily", "period_bars", _bars("D", True), "adjusted daily stock bars"),
+    View("bars_daily_raw", "period_bars", _bars("D", False), "unadjusted daily stock bars"),
+    View("bars_weekly", "period_bars", _bars("W", True), "adjusted weekly stock bars"),
+    View("bars_monthly", "period_bars", _bars("M", True), "adjusted monthly stock bars"),
+    View("bars_yearly", "period_bars", _bars("Y", True), "adjusted yearly stock bars"),
+    View(
+        "index_daily",
+        "index_bars",
+        "SELECT * EXCLUDE (period) FROM {t} WHERE period = 'D'",
+        "daily index bars",
+    ),
+    View("minutes", "minute_bars", "SELECT * FROM {t}", "stock one-minute bars (ts in KST)"),
+    View("index_minutes", "index_minute_bars", "SELECT * FROM {t}", "index one-minute bars"),
+    View(
+        "overseas_daily",
+        "overseas_bars",
+        "SELECT * EXCLUDE (period, adjusted) FROM {t} WHERE period = 'D' AND adjusted",
+        "adjusted daily overseas bars (exchange-local dates, exact decimals)",
+    ),
+    View(
+        "trading_days",
+        "holidays",
+        "SELECT date FROM {t} WHERE market_open",
+        "KRX days the market is open",
+    ),
+    View(
+        "securities_latest",
+        "securities",
+        "SELECT * FROM {t} "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC) = 1",
+        "each symbol's most recent master-file row",
+    ),
+)
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection, existing_tables: Iterable[str], catalog: str = "lake"
+) -> list[str]:
+    """Create (or replace) every view whose table exists; returns the names created."""
+    have = set(existing_tables)
+    made = []
+    for view in VIEWS:
+        if view.table not in have:
+            continue
+        body = view.sql.format(t=f'"{catalog}".main."{view.table}"')
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {body}')
+        made.append(view.name)
+    return made
