@@ -1,0 +1,151 @@
+"""Overseas quotation handlers (kis-api.md §6.3, §6.4): daily/weekly/monthly prices (HHDFS76240000)
+and minute bars (HHDFS76950200).
+
+"Today" for a US listing is the New York date of sim-now; daily rows cover completed sessions only
+(close <= sim-now) and minute bars end at sim-now. `KEYB` on the minute API is read as the exchange
+local timestamp YYYYMMDDHHMMSS of the newest bar wanted (kis-api.md leaves its zone unconfirmed;
+clients that derive it from the `xymd`/`xhms` of the oldest row received work either way).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, timedelta
+
+from simulator import fields as F
+from simulator.calendar import KST
+from simulator.context import Ctx, Reply
+from simulator.wire import (
+    MSG_OK_QUOTE,
+    KisReject,
+    bad_code,
+    dec,
+    envelope,
+    num,
+    parse_int,
+    parse_ymd,
+    pick,
+    rate,
+    sign_code,
+    signed_dec,
+    ymd,
+)
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+DAILY_ROWS = 100
+MINUTE_MAX = 120
+MINUTE_LOOKBACK_DAYS = 31
+ZDIV = 4
+
+
+def _instrument(ctx: Ctx) -> tuple[str, str]:
+    exchange = ctx.need("EXCD").upper()
+    symbol = ctx.need("SYMB").upper()
+    if (exchange, symbol) not in ctx.market.overseas:
+        raise bad_code()
+    return exchange, symbol
+
+
+def _ny_now(ctx: Ctx) -> datetime:
+    return ctx.now.replace(tzinfo=KST).astimezone(NEW_YORK)
+
+
+def _px(value: float) -> str:
+    return dec(value, ZDIV)
+
+
+def dailyprice(ctx: Ctx) -> Reply:
+    exchange, symbol = _instrument(ctx)
+    gubn = ctx.get("GUBN", "0").strip() or "0"
+    period = {"0": "D", "1": "W", "2": "M"}.get(gubn)
+    if period is None:
+        raise KisReject("OPSQ2002", "GUBN 입력값을 확인하세요. (0:일 1:주 2:월)")
+    adjusted = (ctx.get("MODP", "0").strip() or "0") == "1"
+    ny_now = _ny_now(ctx)
+    last_done = ny_now.date()
+    cal = ctx.market.us_calendar
+    if not cal.is_trading_day(last_done) or cal.session(last_done)[1] > ny_now:
+        last_done -= timedelta(days=1)
+    bymd = ctx.get("BYMD").strip()
+    end = min(parse_ymd(bymd, "BYMD"), last_done) if bymd else last_done
+    span = {"D": 160, "W": 100 * 7 + 7, "M": 100 * 31 + 31}[period]
+    bars = ctx.market.overseas_bars(exchange, symbol, end - timedelta(days=span), end, period, adjusted)
+    prev_closes = [bars[0].open if bars else 0.0] + [b.close for b in bars[:-1]]
+    pairs = list(zip(bars, prev_closes, strict=True))[-DAILY_ROWS:]
+    rows = []
+    for bar, prev in reversed(pairs):
+        diff = bar.close - prev
+        rows.append(pick({
+            "xymd": ymd(bar.local_date), "clos": _px(bar.close), "sign": sign_code(round(diff, ZDIV)),
+            "diff": _px(abs(diff)), "rate": signed_dec(rate(diff, prev)), "open": _px(bar.open),
+            "high": _px(bar.high), "low": _px(bar.low), "tvol": num(bar.volume), "tamt": num(bar.value),
+            "pbid": _px(bar.close), "vbid": "100", "pask": _px(bar.close + 0.01), "vask": "100",
+        }, F.OVERSEAS_DAILY_OUTPUT2))
+    out1 = pick({"rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "nrec": num(len(rows))}, F.OVERSEAS_DAILY_OUTPUT1)
+    return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
+
+
+def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
+    exchange, symbol = _instrument(ctx)
+    nmin = parse_int(ctx.get("NMIN") or "1", "NMIN", minimum=1)
+    nrec = min(parse_int(ctx.get("NREC") or str(MINUTE_MAX), "NREC", minimum=1), MINUTE_MAX)
+    include_past = (ctx.get("PINC", "1").strip() or "1") == "1"
+    keyb = ctx.get("KEYB").strip() if (ctx.get("NEXT").strip() == "1") else ""
+    ny_now = _ny_now(ctx).replace(tzinfo=None)
+    newest = ny_now
+    if keyb:
+        try:
+            newest = min(datetime.strptime(keyb, "%Y%m%d%H%M%S"), ny_now)
+        except ValueError:
+            raise KisReject("OPSQ2002", "KEYB 입력값을 확인하세요. (YYYYMMDDHHMMSS)") from None
+    cal = ctx.market.us_calendar
+    oldest_day = ny_now.date() - timedelta(days=MINUTE_LOOKBACK_DAYS)
+    rows: list[dict[str, str]] = []
+    day = newest.date()
+    more = False
+    while day >= oldest_day:
+        if cal.is_trading_day(day):
+            bars = [b for b in _bucketed(ctx, exchange, symbol, day, nmin)
+                    if datetime.combine(b[0], b[1]) <= newest]
+            need = nrec - len(rows)
+            rows.extend(_minute_row(day, b) for b in bars[::-1][:need])
+            if len(bars) > need:
+                more = True
+                break
+        if not include_past:
+            break
+        day -= timedelta(days=1)
+        if len(rows) >= nrec:
+            more = day >= oldest_day
+            break
+    out1 = pick({
+        "rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "stim": "093000", "etim": "160000",
+        "sktm": "", "ektm": "", "next": "1" if more else "0", "more": "1" if more else "0", "nrec": num(len(rows)),
+    }, F.OVERSEAS_MINUTE_OUTPUT1)
+    return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
+
+
+def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[tuple]:
+    """(local date, local start time, kst, open, high, low, close, volume, value) per nmin bucket."""
+    bars = ctx.market.overseas_minute_bars(exchange, symbol, day)
+    groups: dict[int, list] = {}
+    for b in bars:
+        assert b.local_time is not None
+        slot = (b.local_time.hour * 60 + b.local_time.minute) // nmin * nmin
+        groups.setdefault(slot, []).append(b)
+    out = []
+    for slot, g in sorted(groups.items()):
+        start = datetime.combine(day, datetime.min.time()) + timedelta(minutes=slot)
+        kst = start.replace(tzinfo=NEW_YORK).astimezone(KST).replace(tzinfo=None)
+        out.append((day, start.time(), kst, g[0].open, max(b.high for b in g), min(b.low for b in g),
+                    g[-1].close, sum(b.volume for b in g), sum(b.value for b in g)))
+    return out
+
+
+def _minute_row(day: date, b: tuple) -> dict[str, str]:
+    local_date, local_time, kst, o, h, lo, c, vol, val = b
+    return pick({
+        "tymd": ymd(day), "xymd": ymd(local_date), "xhms": local_time.strftime("%H%M%S"), "kymd": ymd(kst.date()),
+        "khms": kst.strftime("%H%M%S"), "open": _px(o), "high": _px(h), "low": _px(lo), "last": _px(c),
+        "evol": num(vol), "eamt": num(val),
+    }, F.OVERSEAS_MINUTE_OUTPUT2)

@@ -1,0 +1,53 @@
+"""Shared fixtures: the KIS simulator on free loopback ports (REST + websocket)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from simulator.server import RunningSimulator, SimConfig, start_simulator
+
+# A Tuesday trading day, mid-session: deterministic tests pin the clock here.
+SIM_NOW = datetime(2026, 11, 24, 10, 30, 0)
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
+    """Factory: make_sim(**SimConfig kwargs) -> a started simulator; all stopped on teardown."""
+    started: list[RunningSimulator] = []
+
+    def factory(**kwargs: Any) -> RunningSimulator:
+        kwargs.setdefault("now", SIM_NOW)
+        sim = start_simulator(SimConfig(**kwargs))
+        started.append(sim)
+        return sim
+
+    yield factory
+    from tests.sim_helpers import OPEN_CLIENTS
+
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., RunningSimulator]) -> RunningSimulator:
+    """A fresh simulator (real env, in-memory account, clock pinned at SIM_NOW, no rate limit)."""
+    return make_sim(rate_limit=0)
+
+
+# --- pipelines (added by the pipelines engineer) -------------------------------------------------
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test API for the whole session (~9 s once); sync flows skip the heartbeat wait."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60), temporary_settings(
+        {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    ):
+        yield
