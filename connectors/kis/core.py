@@ -1,0 +1,375 @@
+"""What the sync and async clients share: request building, response checking, paging, and the
+call flow (auth, limiter, retries) written once as a sans-I/O generator (see flow.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from connectors.kis.archive import ArchiveWriter, archive_path
+from connectors.kis.auth import Auth
+from connectors.kis.endpoints import Endpoint, Lane
+from connectors.kis.errors import (
+    TOKEN_REFRESH_CODES,
+    KisError,
+    KisHttpError,
+    KisOrderUncertain,
+    KisPagingError,
+    KisProtocolError,
+    KisRateLimited,
+    KisServerError,
+    KisTokenError,
+    KisTransportError,
+    error_from_response,
+    is_failure,
+)
+from connectors.kis.flow import Acquire, Flow, Reply, Send, Sleep, backoff_delay, not_sent
+from connectors.kis.ratelimit import RateLimiter, shared_limiter
+from connectors.kis.settings import Settings
+
+log = logging.getLogger("connectors.kis")
+
+RATE_LIMIT_PENALTY = 0.5  # seconds every sender on the key pauses after an EGW00201
+MORE = frozenset({"F", "M"})
+# Gateway timeouts that say "check the previous transaction": for an order the outcome is unknown.
+_UNCERTAIN_CODES = frozenset({"EGW00301", "EGW00302"})
+
+
+@dataclass(frozen=True)
+class KisResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: dict[str, Any]
+    endpoint: Endpoint
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tr_cont(self) -> str:
+        return str(self.headers.get("tr_cont", "")).strip()
+
+    @property
+    def has_more(self) -> bool:
+        return self.tr_cont in MORE
+
+    @property
+    def msg_cd(self) -> str:
+        return str(self.body.get("msg_cd", "")).strip()
+
+    def block(self, name: str = "output") -> Any:
+        """body[name] (a dict or a list of dicts); a clear error naming what is there if absent."""
+        if name not in self.body:
+            present = sorted(k for k in self.body if k.startswith("output"))
+            raise KisProtocolError(
+                f"response has no {name!r} block (blocks present: {present or 'none'})",
+                context={"endpoint": self.endpoint.name, "path": self.endpoint.path},
+            )
+        return self.body[name]
+
+
+def build_request(
+    settings: Settings,
+    endpoint: Endpoint,
+    tr_id: str,
+    token: str,
+    *,
+    params: Mapping[str, str] | None,
+    body: Mapping[str, str] | None,
+    tr_cont: str,
+    hashkey: str | None,
+    extra_headers: Mapping[str, str] | None,
+) -> httpx.Request:
+    """The HTTP request for one call (kis-api.md §1.2)."""
+    assert settings.base_url and settings.app_key and settings.app_secret
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "authorization": f"Bearer {token}",
+        "appkey": settings.app_key.reveal(),
+        "appsecret": settings.app_secret.reveal(),
+        "tr_id": tr_id,
+        "custtype": "P",
+        "tr_cont": tr_cont,
+    }
+    if hashkey:
+        headers["hashkey"] = hashkey
+    headers.update(extra_headers or {})
+    url = settings.base_url.rstrip("/") + endpoint.path
+    if endpoint.method == "GET":
+        return httpx.Request("GET", url, params=dict(params or {}), headers=headers)
+    return httpx.Request(
+        "POST", url, params=dict(params or {}) or None, json=dict(body or {}), headers=headers
+    )
+
+
+def parse_reply(
+    reply: Reply, endpoint: Endpoint, params: Mapping[str, str], context: Mapping[str, Any]
+) -> KisResponse:
+    """Decode an answer; raise the mapped KisError for any failure."""
+    try:
+        decoded = json.loads(reply.content) if reply.content else None
+    except ValueError:
+        decoded = None
+    body = decoded if isinstance(decoded, dict) else None
+    if is_failure(reply.status, body):
+        raise error_from_response(reply.status, body, context)
+    if body is None:
+        raise KisProtocolError(f"HTTP {reply.status} answer is not a JSON object", context=context)
+    return KisResponse(reply.status, reply.headers, body, endpoint, dict(params))
+
+
+class CursorPaging:
+    """tr_cont + CTX_AREA_* paging (kis-api.md §1.5) as a small object driven by one generic loop.
+
+    First request: tr_cont "" and empty cursors. While the answer's tr_cont is F/M, the next request
+    sends tr_cont "N" with the returned cursors (lower-case keys in answers) echoed verbatim.
+    """
+
+    def __init__(
+        self,
+        ctx_keys: tuple[str, ...] = ("CTX_AREA_FK100", "CTX_AREA_NK100"),
+        max_pages: int = 1000,
+    ) -> None:
+        self.ctx_keys = ctx_keys
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen_cursors: set[tuple[str, ...]] = set()
+        self._last_digest: str | None = None
+
+    def first(self, params: Mapping[str, str]) -> tuple[dict[str, str], str]:
+        request = dict(params)
+        for key in self.ctx_keys:
+            request.setdefault(key, "")
+        return request, ""
+
+    def advance(
+        self, response: KisResponse, params: Mapping[str, str]
+    ) -> tuple[dict[str, str], str] | None:
+        """The next (params, tr_cont), or None after the last page."""
+        self.pages += 1
+        context = {
+            "endpoint": response.endpoint.name,
+            "path": response.endpoint.path,
+            "page": self.pages,
+        }
+        digest = hashlib.sha256(json.dumps(response.body, sort_keys=True).encode()).hexdigest()
+        if digest == self._last_digest:
+            raise KisPagingError("the server returned the same page twice", context=context)
+        self._last_digest = digest
+        if not response.has_more:
+            return None
+        if self.pages >= self.max_pages:
+            raise KisPagingError(
+                f"more than {self.max_pages} pages; raise max_pages or narrow the range",
+                context=context,
+            )
+        cursors = tuple(
+            str(response.body.get(key.lower(), response.body.get(key, ""))) for key in self.ctx_keys
+        )
+        if any(c.strip() for c in cursors):
+            stripped = tuple(c.strip() for c in cursors)
+            if stripped in self._seen_cursors:
+                raise KisPagingError("the server repeated a paging cursor", context=context)
+            self._seen_cursors.add(stripped)
+        request = dict(params)
+        request.update(zip(self.ctx_keys, cursors, strict=True))
+        return request, "N"
+
+
+class _Redactor(logging.Filter):
+    """Replaces registered secret values in log records (httpx logs full URLs, with query strings)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add(self, values: list[str]) -> None:
+        self._secrets.update(v for v in values if len(v) >= 4)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for value in self._secrets:
+            if value in redacted:
+                redacted = redacted.replace(value, "****")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_redactor = _Redactor()
+for _name in ("httpx", "httpcore", "connectors.kis"):
+    logging.getLogger(_name).addFilter(_redactor)
+
+
+class _ClientLogic:
+    """State and flows shared by both clients; subclasses add the driver (sync or async)."""
+
+    def __init__(self, settings: Settings, *, limiter: RateLimiter | None = None) -> None:
+        self.settings = settings.resolved()
+        _redactor.add(self.settings.secrets())
+        self._auth = Auth(self.settings)
+        assert self.settings.app_key is not None
+        key_id = f"{self.settings.env}-{self.settings.app_key.fingerprint()}"
+        self.limiter = limiter or shared_limiter(
+            self.settings.home, key_id, self.settings.rate_budget, self.settings.rate_utilisation
+        )
+        self.calls = 0  # requests actually sent by this client (auth calls included)
+        self._calls_lock = threading.Lock()
+        self._archive: ArchiveWriter | None = None
+        self._archive_lock = threading.Lock()
+
+    def _count_call(self) -> None:
+        with self._calls_lock:
+            self.calls += 1
+
+    # -- raw archive ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def archive(self, run_name: str) -> Iterator[ArchiveWriter | None]:
+        """While active, every response page goes to home/raw/<date>/<run_name>.jsonl.gz."""
+        if not self.settings.raw_archive:
+            yield None
+            return
+        writer = ArchiveWriter(archive_path(self.settings.home, run_name))
+        with self._archive_lock:
+            previous, self._archive = self._archive, writer
+        try:
+            yield writer
+        finally:
+            with self._archive_lock:
+                self._archive = previous
+            writer.close()
+
+    def _archive_page(
+        self, endpoint: Endpoint, tr_id: str, params: Mapping[str, str], reply: Reply
+    ) -> None:
+        writer = self._archive
+        if writer is None:
+            return
+        try:
+            body: Any = json.loads(reply.content)
+        except ValueError:
+            body = reply.content.decode("utf-8", "replace")
+        writer.write(
+            endpoint=endpoint.name,
+            tr_id=tr_id,
+            path=endpoint.path,
+            params=params,
+            tr_cont=str(reply.headers.get("tr_cont", "")),
+            status=reply.status,
+            body=body,
+        )
+
+    # -- the call flow ----------------------------------------------------------------------------
+    def _call_flow(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, str] | None,
+        tr_cont: str,
+        lane: Lane,
+        hashkey: bool,
+        extra_headers: Mapping[str, str] | None,
+    ) -> Flow[KisResponse]:
+        tr_id = endpoint.tr_id(self.settings.tr_env)  # KisNotAvailable before sending on paper
+        context = {"endpoint": endpoint.name, "tr_id": tr_id, "path": endpoint.path}
+        sent_params = dict(params or {}) if endpoint.method == "GET" else dict(body or {})
+        hash_value = (yield from self._auth.hashkey_flow(body or {}, lane)) if hashkey else None
+        stale: str | None = None
+        refreshed = False
+        attempt = 0
+        while True:
+            token = yield from self._auth.token_flow(stale)
+            request = build_request(
+                self.settings,
+                endpoint,
+                tr_id,
+                token,
+                params=params,
+                body=body,
+                tr_cont=tr_cont,
+                hashkey=hash_value,
+                extra_headers=extra_headers,
+            )
+            yield Acquire(lane)
+            try:
+                reply: Reply = yield Send(request)
+            except httpx.TransportError as exc:
+                if not endpoint.idempotent and not not_sent(exc):
+                    raise KisOrderUncertain(
+                        f"{endpoint.name} was sent but no answer came ({type(exc).__name__}); "
+                        "query executions to learn whether it was placed",
+                        context=context,
+                    ) from exc
+                error: KisError = KisTransportError(
+                    f"{endpoint.name}: {type(exc).__name__}",
+                    context={**context, "attempt": attempt + 1},
+                )
+                if endpoint.idempotent and attempt < self.settings.max_retries:
+                    attempt += 1
+                    log.info(
+                        "retrying %s after %s (attempt %d)",
+                        endpoint.name,
+                        type(exc).__name__,
+                        attempt,
+                    )
+                    yield Sleep(backoff_delay(attempt))
+                    continue
+                raise error from exc
+            self._archive_page(endpoint, tr_id, sent_params, reply)
+            try:
+                return parse_reply(reply, endpoint, sent_params, context)
+            except KisTokenError as exc:
+                if exc.msg_cd in TOKEN_REFRESH_CODES and not refreshed:
+                    # Refused before processing, so resending is safe even for an order.
+                    refreshed, stale = True, token
+                    log.info("token refused (%s); issuing a new one and resending once", exc.msg_cd)
+                    continue
+                raise
+            except KisRateLimited:
+                self.limiter.penalise(RATE_LIMIT_PENALTY)
+                if endpoint.idempotent and attempt < self.settings.max_retries:
+                    attempt += 1
+                    log.info("rate limited on %s; backing off (attempt %d)", endpoint.name, attempt)
+                    yield Sleep(backoff_delay(attempt))
+                    continue
+                raise
+            except (KisServerError, KisHttpError) as exc:
+                if not endpoint.idempotent and (
+                    (isinstance(exc, KisHttpError) and exc.status >= 500)
+                    or (isinstance(exc, KisServerError) and exc.msg_cd in _UNCERTAIN_CODES)
+                ):
+                    raise KisOrderUncertain(
+                        f"{endpoint.name}: server failed after receiving it ({exc}); "
+                        "query executions to learn whether it was placed",
+                        context=context,
+                    ) from exc
+                if exc.transient and endpoint.idempotent and attempt < self.settings.max_retries:
+                    attempt += 1
+                    log.info("server error on %s; retrying (attempt %d)", endpoint.name, attempt)
+                    yield Sleep(backoff_delay(attempt))
+                    continue
+                raise
+
+    def _page_flow(
+        self, endpoint: Endpoint, params: Mapping[str, str], tr_cont: str, lane: Lane
+    ) -> Flow[KisResponse]:
+        """One paged call: GET params in the query string, POST params in the body."""
+        is_get = endpoint.method == "GET"
+        return self._call_flow(
+            endpoint,
+            params=params if is_get else None,
+            body=None if is_get else params,
+            tr_cont=tr_cont,
+            lane=lane,
+            hashkey=False,
+            extra_headers=None,
+        )
