@@ -1,0 +1,294 @@
+"""The asyncio loop around `ws_protocol`: connect, subscribe, answer PINGPONG, reconnect.
+
+    client = RealtimeClient(ws_url, approval_key=lambda renew: kis.approval_key(renew=renew),
+                            subscriptions=subs, sink=sink)
+    await client.run(stop_event)
+
+Every received message is handed to `sink.on_message(ts_recv_ns, kind, text)` the moment it
+arrives (kind "D": as received, encrypted frames already decrypted; "E": an encrypted frame we
+could not decrypt), and every connection event to `sink.on_control(ts_ns, event, fields)`. The
+sink must not block: the recorder puts both into a bounded queue.
+
+Reconnection is a loop over a backoff generator that restarts after a healthy connection;
+`_retry_worthy` is the one place that decides which failures are retried and which are fatal.
+After each reconnect all subscriptions are sent again (the server forgets them with the session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from connectors.kis.errors import KisAuthError, KisError, KisProtocolError
+from connectors.kis.ws_protocol import (
+    Ack,
+    FrameError,
+    KisWsAckError,
+    PingPong,
+    Subscription,
+    classify_ack,
+    decrypt_payload,
+    parse_frame,
+    subscription_message,
+    validate_subscriptions,
+)
+from schemas.realtime import NOTICE_TRS
+
+log = logging.getLogger(__name__)
+
+# Called with renew=True after the server refused the key (e.g. AsyncKisClient.approval_key).
+ApprovalKeySource = Callable[[bool], Awaitable[str]]
+
+
+class Sink(Protocol):
+    def on_message(self, ts_ns: int, kind: str, text: str) -> None: ...
+    def on_control(self, ts_ns: int, event: str, fields: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+    jitter: float = 0.2  # +/- fraction, so many recorders do not reconnect in lockstep
+    healthy_after: float = 10.0  # a connection that lived this long resets the backoff
+
+
+def backoff_delays(policy: ReconnectPolicy, rng: Callable[[], float] = random.random) -> Iterator[float]:
+    """Endless exponential delays with jitter: initial, initial*factor, ... capped at maximum."""
+    delay = policy.initial
+    while True:
+        yield delay * (1.0 + policy.jitter * (2.0 * rng() - 1.0))
+        delay = min(delay * policy.factor, policy.maximum)
+
+
+class _Reconnect(Exception):
+    """The server asked for a new session (error ack) or went silent."""
+
+
+def _retry_worthy(exc: BaseException) -> bool:
+    """Transport trouble and server-side hiccups are retried; our own mistakes are not."""
+    if isinstance(exc, KisProtocolError):
+        return True  # a garbled approval answer: a glitch on the way, worth another try
+    if isinstance(exc, KisError):
+        return exc.transient
+    if isinstance(exc, InvalidURI):
+        return False
+    return isinstance(exc, _Reconnect | ConnectionClosed | InvalidHandshake | OSError | TimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionClosed):
+        rcvd = exc.rcvd
+        return f"connection closed ({rcvd.code} {rcvd.reason})" if rcvd else "connection lost"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _public_key(sub: Subscription) -> str:
+    # A notice subscription's tr_key is the HTS ID: keep it out of journals and logs.
+    return "****" if sub.tr_id in NOTICE_TRS else sub.tr_key
+
+
+@dataclass
+class ClientStats:
+    connects: int = 0
+    reconnects: int = 0
+    messages: int = 0
+    connected: bool = False
+    last_message_ns: int = 0
+
+
+class RealtimeClient:
+    """One KIS realtime session with automatic reconnect and resubscribe."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        *,
+        approval_key: ApprovalKeySource,
+        subscriptions: list[Subscription],
+        sink: Sink,
+        policy: ReconnectPolicy | None = None,
+        subscribe_pause: float = 0.05,
+        idle_timeout: float = 150.0,
+        custtype: str = "P",
+    ) -> None:
+        self.ws_url = ws_url
+        self.subscriptions = validate_subscriptions(subscriptions)
+        self.sink = sink
+        self.policy = policy or ReconnectPolicy()
+        # The official samples pause between subscribe messages (kis-api.md §8.1).
+        self.subscribe_pause = subscribe_pause
+        # KIS sends PINGPONG every ~100 s (unconfirmed): silence longer than this means a dead link.
+        self.idle_timeout = idle_timeout
+        self.custtype = custtype
+        self.stats = ClientStats()
+        self._approval_key = approval_key
+        self._key: str | None = None
+        self._ciphers: dict[str, tuple[str, str]] = {}  # tr_id -> (key, iv) from the acks
+        self._refused: set[Subscription] = set()
+        self._key_refused = False  # a fresh approval key was already tried once
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until `stop` is set; raises only on a fatal (non-retryable) error."""
+        delays = backoff_delays(self.policy)
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session(stop)
+            except Exception as exc:
+                self.stats.connected = False
+                if not _retry_worthy(exc):
+                    self.sink.on_control(time.time_ns(), "error", {"fatal": True, "reason": _describe(exc)})
+                    raise
+                self.sink.on_control(time.time_ns(), "disconnect", {"reason": _describe(exc)})
+            else:
+                self.stats.connected = False
+                continue  # a clean return means stop was set
+            if stop.is_set():
+                break
+            if time.monotonic() - started >= self.policy.healthy_after:
+                delays = backoff_delays(self.policy)
+            delay = next(delays)
+            self.sink.on_control(time.time_ns(), "backoff", {"seconds": round(delay, 3)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            self.stats.reconnects += 1
+
+    async def _key_value(self) -> str:
+        if self._key is None:
+            self._key = await self._approval_key(self._key_refused)
+        return self._key
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        key = await self._key_value()
+        async with connect(self.ws_url, compression=None, ping_interval=None, proxy=None,
+                           max_size=2**22, open_timeout=10, close_timeout=2) as ws:
+            self.stats.connects += 1
+            self.stats.connected = True
+            self.stats.last_message_ns = time.time_ns()
+            self.sink.on_control(time.time_ns(), "connect", {"url": self.ws_url,
+                                                              "connects": self.stats.connects})
+            helpers = [
+                asyncio.create_task(self._subscribe_all(ws, key)),
+                asyncio.create_task(self._watchdog(ws, stop)),
+            ]
+            try:
+                await self._receive(ws)
+            finally:
+                for task in helpers:
+                    task.cancel()
+                for task in helpers:
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                        await task
+            if not stop.is_set():
+                raise ConnectionClosed(ws.close_rcvd, ws.close_sent, ws.close_rcvd_then_sent)
+        self.sink.on_control(time.time_ns(), "disconnect", {"reason": "stopped"})
+
+    async def _subscribe_all(self, ws: ClientConnection, key: str) -> None:
+        for i, sub in enumerate(self.subscriptions):
+            if sub in self._refused:
+                continue
+            if i and self.subscribe_pause:
+                await asyncio.sleep(self.subscribe_pause)
+            await ws.send(subscription_message(key, sub, custtype=self.custtype))
+            self.sink.on_control(time.time_ns(), "subscribe",
+                                 {"tr_id": sub.tr_id, "tr_key": _public_key(sub)})
+
+    async def _watchdog(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        """Close the socket on stop or when the server has been silent too long."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+            if stop.is_set():
+                await ws.close()
+                return
+            silent = (time.time_ns() - self.stats.last_message_ns) / 1e9
+            if silent > self.idle_timeout:
+                self.sink.on_control(time.time_ns(), "error", {"reason": f"silent for {silent:.0f} s"})
+                await ws.close(1011, "idle")
+                return
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        sink, stats = self.sink, self.stats
+        async for message in ws:
+            ts = time.time_ns()
+            stats.messages += 1
+            stats.last_message_ns = ts
+            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            first = text[:1]
+            if first == "0":  # the hot path: plain data frames go straight to the sink
+                sink.on_message(ts, "D", text)
+            elif first == "1":
+                self._on_encrypted(ts, text)
+            else:
+                sink.on_message(ts, "D", text)
+                await self._on_control_message(ws, ts, text)
+
+    def _on_encrypted(self, ts: int, text: str) -> None:
+        parts = text.split("|", 3)
+        cipher = self._ciphers.get(parts[1]) if len(parts) == 4 else None
+        if cipher is None:
+            self.sink.on_message(ts, "E", text)
+            self.sink.on_control(ts, "error", {"reason": "encrypted frame without a key from an ack"})
+            return
+        try:
+            plain = decrypt_payload(parts[3], *cipher)
+        except FrameError as exc:
+            self.sink.on_message(ts, "E", text)
+            self.sink.on_control(ts, "error", {"reason": exc.reason, "tr_id": parts[1]})
+            return
+        self.sink.on_message(ts, "D", f"1|{parts[1]}|{parts[2]}|{plain}")
+
+    async def _on_control_message(self, ws: ClientConnection, ts: int, text: str) -> None:
+        try:
+            frame = parse_frame(text)
+        except FrameError as exc:
+            self.sink.on_control(ts, "error", {"reason": f"malformed message: {exc.reason}"})
+            return
+        if isinstance(frame, PingPong):
+            # Both readings of the heartbeat (kis-api.md §8.2): echo the text and send a pong.
+            await ws.send(frame.text)
+            await ws.pong(frame.text)
+        elif isinstance(frame, Ack):
+            self._on_ack(ts, frame)
+
+    def _on_ack(self, ts: int, ack: Ack) -> None:
+        if ack.key and ack.iv:
+            self._ciphers[ack.tr_id] = (ack.key, ack.iv)
+        action = classify_ack(ack)
+        summary = ack.summary()
+        if ack.tr_id in NOTICE_TRS:
+            summary["tr_key"] = "****"
+        self.sink.on_control(ts, "ack", {**summary, "action": action})
+        if action == "subscribed":
+            self._key_refused = False
+        if action in ("subscribed", "unsubscribed", "ignore"):
+            return
+        if action == "drop":
+            self._refused.add(Subscription(ack.tr_id, ack.tr_key))
+            log.warning("subscription %s/%s refused: %s %s", ack.tr_id, summary["tr_key"],
+                        ack.msg_cd, ack.msg1.strip())
+            return
+        if action == "refresh_key":
+            self._key = None
+            if self._key_refused:
+                raise KisAuthError(f"approval key refused twice: {ack.msg_cd} {ack.msg1.strip()}",
+                                   msg_cd=ack.msg_cd, msg1=ack.msg1, rt_cd=ack.rt_cd, status=0)
+            self._key_refused = True
+            raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
+        if action == "reconnect":
+            raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
+        raise KisWsAckError(
+            f"realtime server refused {ack.tr_id}: {ack.msg_cd} {ack.msg1.strip()}",
+            msg_cd=ack.msg_cd, msg1=ack.msg1, transient=False, context={"tr_id": ack.tr_id},
+        )
