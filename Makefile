@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test test-scale bench lint venv clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Scale-out suite: PostgreSQL (Debian's package), moto, a Prefect server and workers on loopback.
+test-scale: $(STAMP)
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q postgresql; }
+	KISDB_SCALE_TESTS=1 $(BIN)/python -m pytest tests/scale --timeout 900
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -4,8 +4,14 @@
 
 The simulator runs in its own process (as `kisdb sim`), so client and server do not share a GIL.
 REST: several concurrent keep-alive httpx clients (threads in two client processes) call
-inquire-price and the period chart over 20 symbols with the rate limit disabled. Websocket: one client subscribed to trades and quotes of 20 symbols
-with the sim clock at 200,000x (session mode: each close rolls to the next open) counts data records (each `^`-record of a multi-record frame counts).
+inquire-price and the period chart over 20 symbols with the rate limit disabled.
+
+Websocket: one real websockets client over loopback holds the 41 registrations a session may have
+(21 busiest symbols' trades H0STCNT0 + 20 of their order books H0STASP0), with the sim clock at
+200,000x in session mode (each close rolls to the next open; a 50 ms send cycle then covers ~40 %
+of a session, so ~145,000 trade prints/s fall due). From the first data frame it counts frames and
+records received for WS_SECONDS, checking every frame holds count x the TR's fields. The ratio is
+records/s (each `^`-record of a multi-record frame counts): what a recorder must handle.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 import websockets
@@ -30,7 +37,7 @@ REST_GOAL = 1_000.0
 WS_GOAL = 50_000.0
 REST_SECONDS = 4.0
 WS_SECONDS = 4.0
-WS_SPEED = 200_000.0  # a whole session in ~0.12 s: the stream is bounded by the server, not the tape
+WS_SPEED = 200_000.0  # a session in ~0.12 s: ~145k prints/s due, so the server (not the tape) bounds it
 CLIENT_PROCESSES = 2
 CONCURRENCY = 4
 NOW = "2026-11-24T09:05:00"
@@ -118,38 +125,80 @@ def rest_rate() -> float:
     return total / max(elapsed, REST_SECONDS)
 
 
-async def _ws_count(base: str, ws_url: str, seconds: float) -> int:
+# The 21 busiest symbols of the default universe (~17,000 prints a day together): 21 trade + 20 book
+# registrations fill one session's 41 (KIS's limit, enforced by the simulator).
+WS_TRADE_CODES = ["000660", "035420", "005930", "373220", "005380", "068270", "006400", "051910", "247540",
+                  "086520", "000270", "035720", "207940", "005490", "105560", "055550", "086790", "316140",
+                  "012330", "028260", "066570"]
+WS_BOOK_CODES = WS_TRADE_CODES[:20]
+FIELDS = {"H0STCNT0": 46, "H0STASP0": 59}
+
+
+@dataclass
+class WsCount:
+    records: int = 0
+    frames: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def check_frame(frame: str) -> int:
+    """Records in a data frame, after checking it carries exactly count x the TR's fields."""
+    _, tr_id, count, payload = frame.split("|", 3)
+    n = int(count)
+    if payload.count("^") + 1 != n * FIELDS[tr_id]:
+        raise AssertionError(f"{tr_id} frame of {n} records has {payload.count('^') + 1} fields")
+    return n
+
+
+async def _ws_count(base: str, ws_url: str, seconds: float) -> WsCount:
+    """Subscribe up to the limit, then count what a real websockets client receives over loopback
+    for `seconds` from the first data frame (records, frames, bytes)."""
     key = httpx.post(base + "/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": DEFAULT_APP_KEY,
                                                       "secretkey": DEFAULT_APP_SECRET}).json()["approval_key"]
-    codes = ["005930", "000660", "035420", "035720", "005380", "051910", "006400", "068270", "105560", "055550",
-             "003550", "012330", "028260", "066570", "096770", "017670", "030200", "034730", "015760", "032830"]
-    records = 0
+    regs = [("H0STCNT0", c) for c in WS_TRADE_CODES] + [("H0STASP0", c) for c in WS_BOOK_CODES]
+    out = WsCount()
     async with websockets.connect(ws_url, compression=None, max_size=None) as ws:
-        for code in codes:
-            for tr in ("H0STCNT0", "H0STASP0"):
-                await ws.send(json.dumps({"header": {"approval_key": key, "custtype": "P", "tr_type": "1",
-                                                     "content-type": "utf-8"},
-                                          "body": {"input": {"tr_id": tr, "tr_key": code}}}))
-        stop = time.monotonic() + seconds
-        while time.monotonic() < stop:
+        for tr, code in regs:
+            await ws.send(json.dumps({"header": {"approval_key": key, "custtype": "P", "tr_type": "1",
+                                                 "content-type": "utf-8"},
+                                      "body": {"input": {"tr_id": tr, "tr_key": code}}}))
+        acks = 0
+        while acks < len(regs):  # every registration acknowledged before the clock starts
             frame = await ws.recv()
-            if frame[0] == "0":
-                records += int(frame[frame.index("|", 2) + 1:frame.index("|", 2) + 4])
-    return records
-
-
-def ws_rate() -> float:
-    with simulator(speed=WS_SPEED, pinned=False) as (base, ws_url):
+            if frame.startswith("{") and '"PINGPONG"' not in frame:
+                assert json.loads(frame)["body"]["msg_cd"] == "OPSP0000", frame
+                acks += 1
+        while not (frame := await ws.recv()).startswith("0|"):
+            pass
         start = time.monotonic()
-        records = asyncio.run(_ws_count(base, ws_url, WS_SECONDS))
-        return records / (time.monotonic() - start)
+        stop = start + seconds
+        while True:
+            if frame[0] in "01":
+                out.records += check_frame(frame)
+                out.frames += 1
+                out.bytes += len(frame)
+            if time.monotonic() >= stop:
+                break
+            frame = await ws.recv()
+        out.seconds = time.monotonic() - start
+    return out
+
+
+def ws_rate() -> WsCount:
+    with simulator(speed=WS_SPEED, pinned=False) as (base, ws_url):
+        return asyncio.run(_ws_count(base, ws_url, WS_SECONDS))
 
 
 def main() -> None:
     rest = rest_rate()
     print(f"simulator REST requests/s: {rest:,.0f} / goal {REST_GOAL:,.0f} = ratio {rest / REST_GOAL:.2f}")
     ws = ws_rate()
-    print(f"simulator websocket records/s: {ws:,.0f} / goal {WS_GOAL:,.0f} = ratio {ws / WS_GOAL:.2f}")
+    records, frames = ws.records / ws.seconds, ws.frames / ws.seconds
+    print(f"simulator websocket: {frames:,.0f} frames/s, {ws.bytes / ws.seconds / 1e6:,.1f} MB/s, "
+          f"{ws.records / max(ws.frames, 1):.0f} records/frame (41 registrations, sim speed x{WS_SPEED:,.0f})")
+    print(f"simulator websocket records/s: {records:,.0f} / goal {WS_GOAL:,.0f} = ratio {records / WS_GOAL:.2f}"
+          " (ratio on records received: what a recorder must handle)")
 
 
 if __name__ == "__main__":

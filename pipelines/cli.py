@@ -75,7 +75,18 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    """Run the CLI; errors no command handled become one line and an exit code (1 failure, 2 usage)."""
+    from connectors.kis.errors import KisError
+    from pipelines.errors import InputError
+
+    try:
+        app()
+    except InputError as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise SystemExit(2) from None
+    except KisError as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ __all__ = [
     "OverseasInstrument",
     "Split",
     "Tick",
+    "TickColumns",
 ]
 
 PERIODS = ("D", "W", "M", "Y")
@@ -91,6 +92,16 @@ class Tick:
     price: int
     qty: int
     side: int  # 1 buy-initiated, 5 sell-initiated
+
+
+@dataclass(frozen=True)
+class TickColumns:
+    """One day's prints as parallel columns, in time order (shared, not copied: do not mutate)."""
+
+    seconds: list[int]  # seconds since midnight KST, ascending
+    price: np.ndarray  # int64 KRW
+    qty: np.ndarray  # int64
+    side: np.ndarray  # int64: 1 buy-initiated, 5 sell-initiated
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,7 @@ class Market:
 
         self._paths: _Lru[str, paths.StockPath] = _Lru(path_cache_size)
         self._adjusted: _Lru[str, tuple[np.ndarray, ...]] = _Lru(path_cache_size)
-        self._levels: _Lru[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = _Lru(8)
+        self._levels: _Lru[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = _Lru(path_cache_size // 4)
         self._intraday: _Lru[tuple[str, date], _Day] = _Lru(day_cache_size)
         self._other: _Lru[Hashable, object] = _Lru(64)
 
@@ -348,6 +359,14 @@ class Market:
             )
         ]
 
+    def tick_columns(self, code: str, d: date) -> TickColumns | None:
+        """The day's prints as columns (no per-tick objects): what the realtime encoder reads."""
+        day = self._day(code, d)
+        if day is None:
+            return None
+        t = day.tape
+        return TickColumns(day.tick_seconds, t.price, t.qty, t.side)
+
     def _ticks_until(self, code: str, at: datetime) -> tuple[_Day, int] | None:
         """(the day, how many ticks happened at or before `at`)."""
         day = self._day(code, at.date())
@@ -478,6 +497,18 @@ class Market:
             for dt, o_, h_, l_, c_, v_, val_ in _aggregate(self._us_days[i:j], o, h, lo, c, v, val, period=period)
             if dt >= start
         ]
+
+    def overseas_close_before(self, exchange: str, symbol: str, d: date, adjusted: bool = False) -> float:
+        """The close of the last US session before `d`: what a bar starting on `d` changes from
+        (before the first session of the window, the path's base price). `adjusted` as in
+        `overseas_bars`."""
+        path, pre_split = self._us(exchange, symbol)
+        i = bisect.bisect_left(self._us_days, d) - 1
+        units = int(path.close[i]) if i >= 0 else int(path.prev[0])
+        split = self._us_profiles[(exchange, symbol)].split
+        if adjusted and split is not None and max(i, 0) < pre_split:
+            units = int(np.round(units / split.ratio))  # the same rounding as overseas_bars
+        return _usd(units)
 
     def overseas_minute_bars(self, exchange: str, symbol: str, local_day: date) -> list[OverseasBar]:
         """Raw minute bars 09:30-16:00 New York (13:00 on early-close days), bar start times,

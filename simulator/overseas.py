@@ -13,8 +13,9 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 
 from simulator import fields as F
-from simulator.calendar import KST
+from simulator.calendar import KST, UsCalendar
 from simulator.context import Ctx, Reply
+from simulator.market import period_start
 from simulator.wire import (
     MSG_OK_QUOTE,
     KisReject,
@@ -70,8 +71,14 @@ def dailyprice(ctx: Ctx) -> Reply:
     end = min(parse_ymd(bymd, "BYMD"), last_done) if bymd else last_done
     span = {"D": 160, "W": 100 * 7 + 7, "M": 100 * 31 + 31}[period]
     bars = ctx.market.overseas_bars(exchange, symbol, end - timedelta(days=span), end, period, adjusted)
-    prev_closes = [bars[0].open if bars else 0.0] + [b.close for b in bars[:-1]]
-    pairs = list(zip(bars, prev_closes, strict=True))[-DAILY_ROWS:]
+    page = bars[-DAILY_ROWS:]
+    # Each row changes from the previous bar's close; the oldest row's previous bar may lie
+    # outside the fetched window, so it is looked up (the close before its period began).
+    first_prev = bars[-DAILY_ROWS - 1].close if len(bars) > DAILY_ROWS else (
+        ctx.market.overseas_close_before(exchange, symbol, period_start(page[0].local_date, period), adjusted)
+        if page else 0.0)
+    prev_closes = [first_prev] + [b.close for b in page[:-1]]
+    pairs = list(zip(page, prev_closes, strict=True))
     rows = []
     for bar, prev in reversed(pairs):
         diff = bar.close - prev
@@ -118,11 +125,23 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
         if len(rows) >= nrec:
             more = day >= oldest_day
             break
+    stim, etim, sktm, ektm = session_times(cal, newest.date())
     out1 = pick({
-        "rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "stim": "093000", "etim": "160000",
-        "sktm": "", "ektm": "", "next": "1" if more else "0", "more": "1" if more else "0", "nrec": num(len(rows)),
+        "rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "stim": stim, "etim": etim,
+        "sktm": sktm, "ektm": ektm, "next": "1" if more else "0", "more": "1" if more else "0", "nrec": num(len(rows)),
     }, F.OVERSEAS_MINUTE_OUTPUT1)
     return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
+
+
+def session_times(cal: UsCalendar, day: date) -> tuple[str, str, str, str]:
+    """(stim, etim, sktm, ektm): the regular session of `day` (or of the last trading day before
+    it) as local New York and as KST HHMMSS, e.g. 093000/160000 and 233000/060000 (223000/050000
+    under US daylight time; 130000 local on early-close days)."""
+    if not cal.is_trading_day(day):
+        day = cal.previous_trading_day(day)
+    open_at, close_at = cal.session(day)
+    return (open_at.strftime("%H%M%S"), close_at.strftime("%H%M%S"),
+            open_at.astimezone(KST).strftime("%H%M%S"), close_at.astimezone(KST).strftime("%H%M%S"))
 
 
 def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[tuple]:

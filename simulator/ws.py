@@ -2,15 +2,17 @@
 notices and PINGPONG, over websockets 16 (asyncio, compression off like KIS).
 
 Frame formats, acks and codes follow kis-api.md §8. Streams are driven by the sim clock: every
-pump (50 ms wall) sends the trades printed since the last pump, several records in one frame
-(`0|H0STCNT0|003|...`) when several are due; the order book goes out once per second that traded.
+cycle (50 ms wall, fixed cadence) sends the prints that fell due since the last cycle, up to
+MAX_RECORDS_PER_FRAME records to a frame (`0|H0STCNT0|003|...`) as KIS batches them; the order book
+goes out once per cycle for a symbol that traded. The sim `speed` sets how much market time a cycle
+covers, hence the record rate (~2,000 prints per symbol-day). Trade records come pre-encoded per
+(code, day) from `simulator.stream`, so a cycle only slices and joins strings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import bisect
 import json
 import random
 import secrets
@@ -26,13 +28,11 @@ from Crypto.Util.Padding import pad as pkcs7
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from simulator.calendar import tick_size
-from simulator.marketview import MarketView, day_ticks
-from simulator.wire import dec, rate, sign_code
+from simulator.marketview import MarketView
+from simulator.stream import TapeCache, TradeTape, hhmmss
 
 if TYPE_CHECKING:
     from simulator.account import Order
-    from simulator.market import Tick
     from simulator.server import RunningSimulator
 
 MAX_SUBSCRIPTIONS = 41
@@ -58,71 +58,11 @@ def ack(tr_id: str, tr_key: str, msg_cd: str, msg1: str, *, rt_cd: str = "0", en
 
 
 @dataclass
-class TradeState:
-    """Running day aggregates for one symbol's trade stream."""
+class Cursor:
+    """Where one H0STCNT0/H0STASP0 registration is in its symbol's day: prints [0, pos) are out."""
 
-    code: str
-    day: date
-    ticks: list[Tick]
+    tape: TradeTape
     pos: int
-    prev_close: int
-    prev_volume: int
-    listed: int
-    open: int = 0
-    high: int = 0
-    low: int = 0
-    volume: int = 0
-    value: int = 0
-    sell_count: int = 0
-    buy_count: int = 0
-    sell_qty: int = 0
-    buy_qty: int = 0
-    open_hour: str = ""
-    high_hour: str = ""
-    low_hour: str = ""
-    book_pos: int = 0
-    book_acml: int = 0
-
-    def book_volume(self, ticks: list[Tick], pos: int) -> int:
-        """Cumulative volume up to print `pos` (tracked apart from the trade stream's aggregates)."""
-        self.book_acml += sum(t.qty for t in ticks[self.book_pos:pos])
-        self.book_pos = pos
-        return self.book_acml
-
-    def apply(self, t: Tick) -> None:
-        hhmmss = _hhmmss(t.time)
-        if not self.volume:
-            self.open, self.high, self.low, self.open_hour = t.price, t.price, t.price, hhmmss
-            self.high_hour = self.low_hour = hhmmss
-        if t.price > self.high:
-            self.high, self.high_hour = t.price, hhmmss
-        if t.price < self.low:
-            self.low, self.low_hour = t.price, hhmmss
-        self.volume += t.qty
-        self.value += t.price * t.qty
-        if t.side == 1:
-            self.buy_count, self.buy_qty = self.buy_count + 1, self.buy_qty + t.qty
-        else:
-            self.sell_count, self.sell_qty = self.sell_count + 1, self.sell_qty + t.qty
-
-    def record(self, t: Tick) -> str:
-        """The 46 H0STCNT0 fields for print `t` (after apply)."""
-        p, tick = t.price, tick_size(t.price)
-        ask, bid = (p, p - tick) if t.side == 1 else (p + tick, p)
-        change = p - self.prev_close
-        fields = [
-            self.code, _hhmmss(t.time), str(p), sign_code(change), str(change),
-            dec(rate(change, self.prev_close)), dec(self.value / self.volume), str(self.open), str(self.high),
-            str(self.low), str(ask), str(bid), str(t.qty), str(self.volume), str(self.value),
-            str(self.sell_count), str(self.buy_count), str(self.buy_count - self.sell_count),
-            dec(self.buy_qty / self.sell_qty * 100 if self.sell_qty else 0), str(self.sell_qty), str(self.buy_qty),
-            "1" if t.side == 1 else "5", dec(rate(self.buy_qty, self.volume)),
-            dec(rate(self.volume, self.prev_volume)), self.open_hour, sign_code(p - self.open),
-            str(p - self.open), self.high_hour, sign_code(p - self.high), str(p - self.high), self.low_hour,
-            sign_code(p - self.low), str(p - self.low), self.day.strftime("%Y%m%d"), "20", "N", "0", "0", "0", "0",
-            dec(rate(self.volume, self.listed)), "0", "0.00", "0", "0", str(self.prev_close),
-        ]
-        return "^".join(fields)
 
 
 @dataclass(eq=False)  # identity hashing: connections live in sets
@@ -130,7 +70,7 @@ class Conn:
     ws: ServerConnection
     opened: float = field(default_factory=_time.monotonic)
     app_key: str | None = None
-    subs: dict[tuple[str, str], Any] = field(default_factory=dict)
+    subs: dict[tuple[str, str], Cursor | None] = field(default_factory=dict)  # None: notices
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     notices: deque[str] = field(default_factory=deque)
     frames: int = 0
@@ -140,6 +80,7 @@ class WsServer:
     def __init__(self, sim: RunningSimulator) -> None:
         self.sim = sim
         self.view = MarketView(sim.market)
+        self.tapes = TapeCache(sim.market)
         self.conns: set[Conn] = set()
         self.sessions: dict[str, Conn] = {}
         sim.account.listeners.append(self.on_order_event)
@@ -212,46 +153,36 @@ class WsServer:
                 return ack(tr_id, tr_key, "OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", rt_cd="1")
             conn.subs[(tr_id, tr_key)] = None
         else:
-            state = self.new_trade_state(tr_key)
-            if state is None:
+            cursor = self.new_cursor(tr_key)
+            if cursor is None:
                 return ack(tr_id, tr_key, "OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", rt_cd="1")
-            conn.subs[(tr_id, tr_key)] = state
+            conn.subs[(tr_id, tr_key)] = cursor
         key, iv = conn.keys.setdefault(tr_id, (_random_ascii(32), _random_ascii(16)))
         return ack(tr_id, tr_key, "OPSP0000", "SUBSCRIBE SUCCESS", encrypt_yn=encrypt_yn, key=key, iv=iv)
 
-    def new_trade_state(self, code: str) -> TradeState | None:
+    def new_cursor(self, code: str) -> Cursor | None:
+        """A stream of `code` positioned at sim-now (None: not a listed code)."""
         now = self.sim.clock.now()
         if self.view.instrument(code, now) is None:
             return None
-        day = self.view.session_day(now)
-        return self._state_for_day(code, day, now)
-
-    def _state_for_day(self, code: str, day: date, now: datetime | None) -> TradeState:
-        """Stream state for `day`, positioned at `now` (None: at the day's first print)."""
-        market = self.sim.market
-        ticks = day_ticks(market, code, day)
-        if now is None:
-            pos = 0
-        else:
-            cut = now.time() if day == now.date() else time(23, 59, 59, 999999)
-            pos = bisect.bisect_right([t.time for t in ticks], cut)
-        bar = market.daily_bar(code, day)
-        prev = market.daily_bar(code, market.calendar.previous_trading_day(day))
-        state = TradeState(code, day, ticks, pos, bar.prev_close if bar else 0, prev.volume if prev else 0,
-                           market.listed_shares(code, day))
-        for t in ticks[:pos]:
-            state.apply(t)
-        state.book_pos, state.book_acml = pos, state.volume
-        return state
+        tape = self.tapes.get(code, self.view.session_day(now))
+        return Cursor(tape, tape.due(0, _cut_second(tape.day, now)))
 
     # -- streaming ------------------------------------------------------------------------------
     async def pump(self, conn: Conn) -> None:
+        """Every PUMP_SECONDS of wall time, send what fell due (on a fixed cadence: the time spent
+        building and sending is not added to the period)."""
         sim = self.sim
         interval = sim.config.ws_ping_interval
         next_ping = _time.monotonic() + interval if interval > 0 else float("inf")
+        next_cycle = _time.monotonic()
         try:
             while True:
-                await asyncio.sleep(PUMP_SECONDS)
+                next_cycle += PUMP_SECONDS
+                delay = next_cycle - _time.monotonic()
+                if delay < -PUMP_SECONDS:  # far behind (a slow reader): do not burst to catch up
+                    next_cycle, delay = _time.monotonic(), 0.0
+                await asyncio.sleep(max(delay, 0.0))
                 faults = sim.faults
                 if faults.ws_drop_after is not None and _time.monotonic() - conn.opened >= faults.ws_drop_after:
                     conn.ws.transport.abort()
@@ -260,66 +191,79 @@ class WsServer:
                 if _time.monotonic() >= next_ping:
                     next_ping = _time.monotonic() + interval
                     stamp = sim.clock.now().strftime("%Y%m%d%H%M%S")
-                    frames.insert(0, json.dumps({"header": {"tr_id": "PINGPONG", "datetime": stamp}}))
-                for frame, records in frames_with_counts(frames):
-                    if records and faults.malformed and random.random() < faults.malformed:
-                        frame = frame[: max(1, len(frame) // 2)]
-                    await conn.ws.send(frame)
-                    if records:
-                        conn.frames += 1
-                        sim.stats.add("ws_frames_sent")
-                        sim.stats.add("ws_records_sent", records)
-                        limit = faults.ws_drop_after_frames
-                        if limit is not None and conn.frames >= limit:
-                            conn.ws.transport.abort()
-                            return
+                    frames.insert(0, (json.dumps({"header": {"tr_id": "PINGPONG", "datetime": stamp}}), 0))
+                sent_frames = sent_records = 0
+                try:
+                    for frame, records in frames:
+                        if records and faults.malformed and random.random() < faults.malformed:
+                            frame = frame[: max(1, len(frame) // 2)]
+                        await conn.ws.send(frame)
+                        if records:
+                            conn.frames += 1
+                            sent_frames, sent_records = sent_frames + 1, sent_records + records
+                            limit = faults.ws_drop_after_frames
+                            if limit is not None and conn.frames >= limit:
+                                conn.ws.transport.abort()
+                                return
+                finally:  # counted once per cycle (the stats lock is not free), sent frames only
+                    if sent_frames:
+                        sim.stats.add("ws_frames_sent", sent_frames)
+                        sim.stats.add("ws_records_sent", sent_records)
         except (ConnectionClosed, asyncio.CancelledError):
             return
 
-    def due_frames(self, conn: Conn) -> list[str]:
-        out: list[str] = []
+    def due_frames(self, conn: Conn) -> list[tuple[str, int]]:
+        """(frame, data records in it) due now: pending notices, then each registration's prints
+        since its last cycle, several records to a frame as KIS batches them."""
+        out: list[tuple[str, int]] = []
         while conn.notices:
-            out.append(conn.notices.popleft())
+            out.append((conn.notices.popleft(), 1))
         if not conn.subs:
             return out
         now = self.sim.clock.now()
-        for (tr_id, code), state in list(conn.subs.items()):
-            if not isinstance(state, TradeState):
+        session_day: date | None = None
+        for (tr_id, code), cursor in list(conn.subs.items()):
+            if cursor is None:
                 continue
-            if state.day < now.date() and state.pos >= len(state.ticks):
-                # The clock has moved on to a later day: that day's stream starts at its open.
-                day = self.view.session_day(now)
-                if day != state.day:
-                    state = conn.subs[(tr_id, code)] = self._state_for_day(code, day, None)
-            cut = now.time() if state.day == now.date() else time(23, 59, 59, 999999)
-            records: list[str] = []
-            ticks, pos = state.ticks, state.pos
-            last_book: Tick | None = None
-            while pos < len(ticks) and ticks[pos].time <= cut:
-                t = ticks[pos]
-                pos += 1
-                if tr_id == TRADE_TR:
-                    state.apply(t)
-                    records.append(state.record(t))
-                else:
-                    last_book = t
-            if last_book is not None:
-                # Books are coalesced: one snapshot per pump for a symbol that traded, at its last print.
-                records.append(self.book_record(code, datetime.combine(state.day, last_book.time), state, ticks, pos))
-            state.pos = pos
-            for i in range(0, len(records), MAX_RECORDS_PER_FRAME):
-                chunk = records[i:i + MAX_RECORDS_PER_FRAME]
-                out.append(f"0|{tr_id}|{len(chunk):03d}|" + "^".join(chunk))
+            spans = [self._take(cursor, now)]
+            if cursor.pos >= len(cursor.tape) and cursor.tape.day < now.date():
+                # The day is over and the clock is on a later one: the stream goes on at the
+                # current session day's open in the same cycle (days in between are skipped only
+                # when one cycle spans more than a session, i.e. at extreme speeds).
+                session_day = session_day or self.view.session_day(now)
+                if session_day > cursor.tape.day:
+                    cursor = conn.subs[(tr_id, code)] = Cursor(self.tapes.get(code, session_day), 0)
+                    spans.append(self._take(cursor, now))
+            if tr_id == TRADE_TR:
+                for tape, start, end in spans:
+                    out.extend((f"0|{tr_id}|{count:03d}|{payload}", count)
+                               for count, payload in tape.chunks(start, end, MAX_RECORDS_PER_FRAME))
+            else:
+                # Books are coalesced: one snapshot per cycle for a symbol that traded, at its last print.
+                traded = [(tape, end) for tape, start, end in spans if end > start]
+                if traded:
+                    tape, end = traded[-1]
+                    out.append((f"0|{tr_id}|001|{self.book_record(tape, end - 1)}", 1))
         return out
 
-    def book_record(self, code: str, at: datetime, state: TradeState, ticks: list[Tick], pos: int) -> str:
-        book = self.sim.market.quote_at(code, at)
+    @staticmethod
+    def _take(cursor: Cursor, now: datetime) -> tuple[TradeTape, int, int]:
+        """Move `cursor` past the prints due at `now`: (its tape, first, end) of those prints."""
+        start = cursor.pos
+        cursor.pos = cursor.tape.due(start, _cut_second(cursor.tape.day, now))
+        return cursor.tape, start, cursor.pos
+
+    def book_record(self, tape: TradeTape, i: int) -> str:
+        """The H0STASP0 record as of print `i` of the tape."""
+        s = tape.seconds[i]
+        at = datetime.combine(tape.day, time(s // 3600, s // 60 % 60, s % 60))
+        book = self.sim.market.quote_at(tape.code, at)
         asks = (list(book.asks) + [(0, 0)] * 10)[:10]
         bids = (list(book.bids) + [(0, 0)] * 10)[:10]
         total_ask, total_bid = sum(q for _, q in asks), sum(q for _, q in bids)
-        fields = [code, at.strftime("%H%M%S"), "0", *[str(p) for p, _ in asks], *[str(p) for p, _ in bids],
+        fields = [tape.code, hhmmss(s), "0", *[str(p) for p, _ in asks], *[str(p) for p, _ in bids],
                   *[str(q) for _, q in asks], *[str(q) for _, q in bids], str(total_ask), str(total_bid),
-                  "0", "0", "0", "0", "0", "0", "3", "0.00", str(state.book_volume(ticks, pos)), "0", "0", "0", "0", "0"]
+                  "0", "0", "0", "0", "0", "0", "3", "0.00", str(tape.cum_volume[i]), "0", "0", "0", "0", "0"]
         return "^".join(fields)
 
     # -- execution notices ----------------------------------------------------------------------
@@ -349,20 +293,13 @@ class WsServer:
         return "^".join(fields)
 
 
-def frames_with_counts(frames: list[str]) -> list[tuple[str, int]]:
-    """(frame, data records in it): 0 for control JSON."""
-    out = []
-    for frame in frames:
-        if frame.startswith("{"):
-            out.append((frame, 0))
-        else:
-            parts = frame.split("|", 3)
-            out.append((frame, int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else 1))
-    return out
-
-
-def _hhmmss(t: time) -> str:
-    return f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
+def _cut_second(day: date, now: datetime) -> int:
+    """Prints of `day` stamped at or before this second (seconds since midnight) are due at `now`."""
+    if day < now.date():
+        return 86_400
+    if day > now.date():
+        return -1
+    return now.hour * 3600 + now.minute * 60 + now.second
 
 
 def _random_ascii(n: int) -> str:

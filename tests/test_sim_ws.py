@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
 
 from simulator.server import RunningSimulator
+from simulator.stream import build_tape
 from tests.sim_helpers import Kis, T
 
 
@@ -166,3 +168,49 @@ def test_pingpong_and_drops(make_sim: Callable[..., RunningSimulator]) -> None:
             assert data == 3
 
     run(scenario())
+
+
+def test_speed_drives_a_complete_tape_across_days(make_sim: Callable[..., RunningSimulator]) -> None:
+    """At 100,000x a 50 ms cycle covers 5,000 market seconds: frames carry up to 100 records, the
+    stream runs through the close, the night and the next sessions, and what arrives is the
+    market's tape without gaps (each day a contiguous run; a day after the first starts at its
+    first print, a day before the last ends at its last)."""
+    sim = make_sim(rate_limit=0, speed=100_000, now=datetime(2026, 11, 24, 15, 0), ws_ping_interval=0)
+    key = approval(sim)
+
+    async def scenario() -> tuple[list[str], list[int], int]:
+        records: list[str] = []
+        counts: list[int] = []
+        books = 0
+        async with websockets.connect(sim.ws_url, max_size=None) as ws:
+            await ask(ws, sub(key, "H0STCNT0", "000660"))
+            await ask(ws, sub(key, "H0STASP0", "000660"))
+            while len({r.split("^", 34)[33] for r in records}) < 3:
+                frame = await asyncio.wait_for(ws.recv(), 10)
+                if frame.startswith("0|H0STASP0|"):
+                    books += 1
+                elif frame.startswith("0|H0STCNT0|"):
+                    _, _, count, payload = frame.split("|", 3)
+                    values = payload.split("^")
+                    counts.append(int(count))
+                    records += ["^".join(values[i:i + 46]) for i in range(0, len(values), 46)]
+        return records, counts, books
+
+    records, counts, books = run(scenario())
+    assert max(counts) == 100 and books > 0
+    by_day: dict[str, list[str]] = {}
+    for r in records:
+        by_day.setdefault(r.split("^", 34)[33], []).append(r)
+    days = sorted(by_day)
+    assert days == list(by_day)  # days arrive in order
+    cal = sim.market.calendar
+    parsed = [datetime.strptime(d, "%Y%m%d").date() for d in days]
+    assert all(cal.next_trading_day(a) == b for a, b in zip(parsed, parsed[1:], strict=False))
+    for i, (d, got) in enumerate(zip(parsed, by_day.values(), strict=True)):
+        tape = build_tape(sim.market, "000660", d).records
+        start = 0 if i else tape.index(got[0])
+        assert got == tape[start:start + len(got)], d
+        if i < len(days) - 1:
+            assert start + len(got) == len(tape), f"{d} was cut short"
+    sent = sim.stats.snapshot()
+    assert sent["ws_records_sent"] >= len(records) + books and sent["ws_frames_sent"] >= len(counts) + books

@@ -1,0 +1,188 @@
+"""Period bars (D/W/M/Y): domestic stocks (adjusted and raw), indices, overseas symbols.
+
+Each flow plans, per series, the ranges still missing (warehouse gaps + the ledger; today's bars
+before the close are always re-fetched), fetches them concurrently and stores each as it arrives.
+A second run with nothing new makes no KIS call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
+from functools import partial
+
+import polars as pl
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipelines.errors import InputError
+from pipelines.jobs import Job, run_jobs
+from pipelines.ranges import check_range, parse_date, period_start
+from pipelines.runs import Run, flow_run
+from pipelines.state import plan, trading_days
+from pipelines.summary import RunSummary
+from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
+from schemas import INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
+
+PERIODS = ("D", "W", "M", "Y")
+OVERSEAS_PERIODS = ("D", "W", "M")
+DEFAULT_INDICES = ("0001", "1001", "2001")
+# Concurrent fetches per flow: enough to keep the limiter's budget busy; the limiter paces them.
+WORKERS = 4
+
+
+def check_periods(periods: Sequence[str] | None, allowed: Sequence[str]) -> list[str]:
+    chosen = [p.upper() for p in (periods or ["D"])]
+    bad = [p for p in chosen if p not in allowed]
+    if bad:
+        raise InputError(f"unknown period {', '.join(bad)}: choose from {', '.join(allowed)}")
+    return chosen
+
+
+def resolve_range(run: Run, start: str | date | None, end: str | date | None, default_start: str) -> tuple[date, date]:
+    today = run.today
+    first = parse_date(start or default_start, name="start", today=today)
+    last = parse_date(end, name="end", today=today) or today
+    assert first is not None
+    if last > today:
+        last = today  # nothing exists after today; asking for it would only cost calls
+    check_range(first, last)
+    return first, last
+
+
+def series_jobs(
+    run: Run,
+    dataset: Dataset,
+    key: Mapping[str, object],
+    first: date,
+    last: date,
+    days: Sequence[date],
+    call: Callable[[date, date], pl.DataFrame],
+    *,
+    period: str = "D",
+    settled: date | None = None,
+) -> list[Job]:
+    """One job per missing range of one series."""
+    spans = plan(run.rt.lake, dataset, key, first, last, days, settled or run.settled)
+    if not spans:
+        run.summary.skipped += 1
+    jobs = []
+    for lo, hi in spans:
+        # A W/M/Y bar covers its whole period: fetch from the period's start so it is complete.
+        fetch_from = max(period_start(lo, period), first) if period != "D" else lo
+        label = f"{dataset.name} {' '.join(str(v) for v in key.values())} {fetch_from}..{hi}"
+        jobs.append(Job(dataset, key, lo, hi, partial(call, fetch_from, hi), label))
+    return jobs
+
+
+@flow(name="bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_period_bars(
+    symbols: list[str] | None = None,
+    universe: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    periods: list[str] | None = None,
+    adjusted: list[bool] | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Domestic stock period bars for symbols (or a universe file, or the securities table)."""
+    chosen = check_periods(periods, PERIODS)
+    prices = adjusted if adjusted is not None else [True, False]
+    with flow_run("bars", home) as run:
+        first, last = resolve_range(run, start, end, "1y")
+        names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
+        days = trading_days(run.rt.lake, first, last)
+        client = run.rt.client
+        jobs = [
+            job
+            for symbol in names
+            for period in chosen
+            for adj in prices
+            for job in series_jobs(
+                run, PERIOD_BARS, {"symbol": symbol, "period": period, "adjusted": adj},
+                first, last, days,
+                partial(_period_bars, client, symbol, period, adj),
+                period=period,
+            )
+        ]
+        run_jobs(run.rt, jobs, run.summary, label="daily bars", settled=run.settled, run_id=run.run_id)
+        return run.summary
+
+
+def _period_bars(client, symbol: str, period: str, adjusted: bool, start: date, end: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return client.period_bars(symbol, start, end, period=period, adjusted=adjusted)
+
+
+@flow(name="index-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_index_bars(
+    codes: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    periods: list[str] | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Index period bars (KOSPI 0001, KOSDAQ 1001, KOSPI200 2001 by default)."""
+    chosen = check_periods(periods, PERIODS)
+    wanted = index_codes(codes) if codes else list(DEFAULT_INDICES)
+    with flow_run("index-bars", home) as run:
+        first, last = resolve_range(run, start, end, "1y")
+        days = trading_days(run.rt.lake, first, last)
+        client = run.rt.client
+        jobs = [
+            job
+            for code in wanted
+            for period in chosen
+            for job in series_jobs(
+                run, INDEX_BARS, {"index_code": code, "period": period}, first, last, days,
+                partial(_index_bars, client, code, period), period=period,
+            )
+        ]
+        run_jobs(run.rt, jobs, run.summary, label="index bars", settled=run.settled, run_id=run.run_id)
+        return run.summary
+
+
+def _index_bars(client, code: str, period: str, start: date, end: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return client.index_bars(code, start, end, period=period)
+
+
+@flow(name="overseas-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_overseas_bars(
+    symbols: list[str],
+    start: str | None = None,
+    end: str | None = None,
+    periods: list[str] | None = None,
+    adjusted: list[bool] | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Overseas daily/weekly/monthly bars for EXCHANGE:TICKER symbols (NAS:AAPL, NYS:KO, ...)."""
+    chosen = check_periods(periods, OVERSEAS_PERIODS)
+    wanted = overseas_symbols(symbols)
+    if not wanted:
+        raise InputError("no overseas symbols: pass e.g. NAS:AAPL,NYS:KO")
+    prices = adjusted if adjusted is not None else [True]
+    with flow_run("overseas-bars", home) as run:
+        first, last = resolve_range(run, start, end, "1y")
+        # Exchange-local dates: weekdays (the ledger absorbs US holidays after one fetch), and a
+        # US session ends after midnight KST, so the day before yesterday is the last settled one.
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        days = [d for d in days if d.weekday() < 5]
+        settled = run.settled - timedelta(days=1)
+        client = run.rt.client
+        jobs = [
+            job
+            for exchange, symbol in wanted
+            for period in chosen
+            for adj in prices
+            for job in series_jobs(
+                run, OVERSEAS_BARS,
+                {"exchange": exchange, "symbol": symbol, "period": period, "adjusted": adj},
+                first, last, days, partial(_overseas_bars, client, exchange, symbol, period, adj),
+                period=period, settled=settled,
+            )
+        ]
+        run_jobs(run.rt, jobs, run.summary, label="overseas bars", settled=settled, run_id=run.run_id)
+        return run.summary
+
+
+def _overseas_bars(client, exchange: str, symbol: str, period: str, adjusted: bool, start: date, end: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return client.overseas_bars(exchange, symbol, start, end, period=period, adjusted=adjusted)

@@ -1,0 +1,227 @@
+"""`kisdb order buy|sell|modify|cancel|open|log`, `kisdb balance`, `kisdb executions`, `kisdb buyable`.
+
+With KIS_ENV=real every order command needs `--live`; guards and the kill switch apply in every
+environment (connectors/kis/order_guard.py). Exit codes: 0 done, 2 bad request (nothing sent),
+1 refused, rejected, failed or uncertain (the table and a one-line reason say which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+
+from pipelines.commands.sql import OutputFormat, emit, fail
+
+order_app = typer.Typer(help="Place, modify and cancel domestic cash orders; see the order log.",
+                        no_args_is_help=True)
+
+_HOME = typer.Option(help="KISDB_HOME (default from the environment)")
+_FORMAT = typer.Option("--format", "-f", help="table | csv | json")
+_LIVE = typer.Option("--live", help="required with KIS_ENV=real: send a real order")
+
+
+def _usage(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def _client(home: Path | None) -> Iterator[Any]:
+    """A connected client whose order 'today' is the market's (the simulator's clock under sim)."""
+    from connectors.kis.api import KisClient
+    from connectors.kis.errors import KisError
+    from pipelines.orders_flow import market_today
+    from pipelines.runtime import load_settings
+
+    try:
+        client = KisClient(load_settings(home))
+    except KisError as exc:
+        raise fail(str(exc)) from None
+    try:
+        client.configure_orders(today=lambda: market_today(client.settings))
+        yield client
+    finally:
+        client.close()
+
+
+def _run(home: Path | None, action: Any) -> Any:
+    """Run `action(client)`; map our errors to exit codes with a one-line reason."""
+    from connectors.kis.errors import KisError, KisRequestError
+    from connectors.kis.orders import InvalidOrder
+
+    with _client(home) as client:
+        try:
+            return action(client)
+        except InvalidOrder as exc:
+            raise _usage(f"{exc} (nothing was sent)") from None
+        except KisRequestError as exc:
+            raise fail(str(exc)) from None
+        except KisError as exc:
+            raise fail(str(exc)) from None
+
+
+def _show_result(result: Any, fmt: OutputFormat) -> None:
+    emit(pl.DataFrame([result.as_row()]), fmt, title=f"order {result.action}")
+    if not result.ok:
+        raise fail(f"{result.status}: {result.message or result.msg_cd or 'no detail'}")
+
+
+def _place(side: str, symbol: str, qty: int, price: int | None, market: bool, division: str,
+           live: bool, home: Path | None, fmt: OutputFormat) -> None:
+    from connectors.kis.orders import OrderRequest
+
+    if market and price is not None:
+        raise _usage("give either --price or --market, not both")
+    if not market and price is None and division in ("", "00", "limit"):
+        raise _usage("a limit order needs --price P (or use --market)")
+    result = _run(home, lambda c: c.place(OrderRequest(side, symbol, qty, price, division), live=live, source="cli"))
+    _show_result(result, fmt)
+
+
+@order_app.command("buy")
+def buy(
+    symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
+    qty: Annotated[int, typer.Argument(help="shares")],
+    price: Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")] = None,
+    market: Annotated[bool, typer.Option("--market", help="market order")] = False,
+    division: Annotated[str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")] = "",
+    live: Annotated[bool, _LIVE] = False,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Buy SYMBOL QTY at --price P (limit) or --market."""
+    _place("buy", symbol, qty, price, market, division, live, home, format)
+
+
+@order_app.command("sell")
+def sell(
+    symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
+    qty: Annotated[int, typer.Argument(help="shares")],
+    price: Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")] = None,
+    market: Annotated[bool, typer.Option("--market", help="market order")] = False,
+    division: Annotated[str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")] = "",
+    live: Annotated[bool, _LIVE] = False,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Sell SYMBOL QTY at --price P (limit) or --market."""
+    _place("sell", symbol, qty, price, market, division, live, home, format)
+
+
+@order_app.command("modify")
+def modify(
+    order_no: Annotated[str, typer.Argument(help="the open order's number (ODNO)")],
+    price: Annotated[int | None, typer.Option(help="new limit price")] = None,
+    qty: Annotated[int | None, typer.Option(help="quantity to modify (default: all that is left)")] = None,
+    division: Annotated[str | None, typer.Option(help="new ORD_DVSN (default: keep)")] = None,
+    live: Annotated[bool, _LIVE] = False,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Change the price (or division) of an open order."""
+    result = _run(home, lambda c: c.modify(order_no, price=price, qty=qty, division=division, live=live,
+                                           source="cli"))
+    _show_result(result, format)
+
+
+@order_app.command("cancel")
+def cancel(
+    order_no: Annotated[str, typer.Argument(help="the open order's number (ODNO)")],
+    qty: Annotated[int | None, typer.Option(help="quantity to cancel (default: all that is left)")] = None,
+    live: Annotated[bool, _LIVE] = False,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Cancel an open order, whole or partly (cancels pass the kill switch)."""
+    _show_result(_run(home, lambda c: c.cancel(order_no, qty=qty, live=live, source="cli")), format)
+
+
+@order_app.command("open")
+def open_orders(
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Orders that can still be modified or cancelled."""
+    emit(_run(home, lambda c: c.modifiable_orders()), format, title="open orders")
+
+
+@order_app.command("log")
+def order_log(
+    sync: Annotated[bool, typer.Option("--sync", help="also mirror the log into the lake's order_log table")] = False,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Every order attempt from the write-ahead log (latest state of each)."""
+    from pipelines.commands.sql import resolve_home
+    from warehouse.order_log import order_log_frame
+
+    root = resolve_home(home)
+    frame = order_log_frame(root / "orders").sort("created_at")
+    emit(frame.drop("updated_at"), format, title="order log")
+    if sync:
+        from pipelines.runtime import lake_source, load_settings
+        from warehouse.lake import Lake, LakeError
+        from warehouse.order_log import mirror_order_log
+
+        try:
+            with Lake.open(root, source=lake_source(load_settings(root))) as lake:  # type: ignore[arg-type]
+                written = mirror_order_log(lake, root).written
+        except LakeError as exc:
+            raise fail(str(exc)) from None
+        Console(stderr=True).print(f"order_log: {written} row(s) written to the lake")
+
+
+def balance(
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Holdings (every page) and the cash summary."""
+    from connectors.kis.orders import mask_account
+
+    def fetch(client: Any) -> tuple[Any, str]:
+        return client.balance(), mask_account(client.settings.cano, client.settings.product_code)
+
+    result, account = _run(home, fetch)
+    emit(result.holdings, format, title=f"holdings {account}")
+    emit(pl.DataFrame([result.cash.__dict__]), format, title="cash (KRW)")
+
+
+def executions(
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: today)")] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day (default: today)")] = None,
+    symbol: Annotated[str | None, typer.Option(help="only this stock code")] = None,
+    side: Annotated[str | None, typer.Option(help="buy | sell (default: both)")] = None,
+    filled: Annotated[str | None, typer.Option(help="filled | unfilled (default: all)")] = None,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Orders and fills between --start and --end (KST days), every page."""
+    first: date | None = start.date() if start else None
+    last: date | None = end.date() if end else None
+    frame = _run(home, lambda c: c.executions(first or last, last, symbol=symbol, side=side, filled=filled))
+    emit(frame, format, title="executions")
+
+
+def buyable(
+    symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
+    price: Annotated[int | None, typer.Option(help="limit price (default: market, i.e. the upper limit)")] = None,
+    home: Annotated[Path | None, _HOME] = None,
+    format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+) -> None:
+    """Cash available and the quantity SYMBOL could be bought for."""
+    result = _run(home, lambda c: c.buyable(symbol, price))
+    emit(pl.DataFrame([result.__dict__]), format, title="buyable")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(order_app, name="order")
+    app.command("balance")(balance)
+    app.command("executions")(executions)
+    app.command("buyable")(buyable)

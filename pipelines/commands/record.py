@@ -1,0 +1,158 @@
+"""`kisdb record`, `kisdb compact`, `kisdb replay`: the recorder and its journal on the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+KST = ZoneInfo("Asia/Seoul")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(home: Path | None) -> Any:
+    from connectors.kis.settings import Settings
+
+    return Settings.from_env(**({"home": home} if home else {}))
+
+
+def _parse_day(text: str | None) -> date:
+    if not text:
+        return datetime.now(KST).date()
+    try:
+        return date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
+    except ValueError:
+        raise _fail(f"--date wants YYYY-MM-DD, got {text!r}", 2) from None
+
+
+def record(
+    symbols: Annotated[str, typer.Option("--symbols", help="comma-separated stock codes, e.g. 005930,000660")],
+    quotes: Annotated[bool, typer.Option("--quotes", help="also record the 10-level book (H0STASP0)")] = False,
+    notices: Annotated[bool, typer.Option("--notices", help="also record execution notices (needs KIS_HTS_ID)")] = False,
+    until: Annotated[str | None, typer.Option("--until", help="stop at HH:MM (KST)")] = None,
+    for_: Annotated[str | None, typer.Option("--for", help="stop after a duration: 30s, 5m, 2h")] = None,
+    flush_interval: Annotated[float, typer.Option(help="fsync period in seconds (what a power cut may lose)")] = 1.0,
+    queue_size: Annotated[int, typer.Option(help="frames buffered between the socket and the disk")] = 100_000,
+    stale_after: Annotated[float, typer.Option(help="report the stream stale after this many seconds without frames")] = 30.0,
+    stats_interval: Annotated[float, typer.Option(help="seconds between stats lines")] = 5.0,
+    home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
+) -> None:
+    """Record realtime trades (and quotes / notices) into the day's journal."""
+    from connectors.kis.errors import KisError, KisRequestError
+    from pipelines.recorder import RecorderConfig, parse_duration, parse_until
+    from pipelines.recorder import record as run_record
+
+    codes = tuple(s.strip() for s in symbols.split(",") if s.strip())
+    if not codes:
+        raise _fail("--symbols needs at least one stock code", 2)
+    try:
+        end = parse_until(until, datetime.now(KST)) if until else None
+        duration = parse_duration(for_) if for_ else None
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    config = RecorderConfig(symbols=codes, quotes=quotes, notices=notices, until=end,
+                            duration=duration, flush_interval=flush_interval,
+                            queue_size=queue_size, stale_after=stale_after,
+                            stats_interval=stats_interval)
+    _log_to_stderr()
+    try:
+        settings = _settings(home).resolved()
+        result = asyncio.run(_run_with_live(run_record, settings, config))
+    except KisRequestError as exc:  # e.g. more registrations than one session allows
+        raise _fail(str(exc), 2) from None
+    except KisError as exc:
+        raise _fail(str(exc)) from None
+    stats = result.stats
+    typer.echo(f"stopped ({result.reason}): {sum(stats.frames.values())} frames "
+               f"{dict(stats.frames)}, reconnects {stats.reconnects}, dropped {stats.dropped}; "
+               f"journal {', '.join(str(p) for p in result.journals) or '-'}")
+
+
+def _log_to_stderr() -> None:
+    """Stats and connection events as log lines, whatever logging setup Prefect installed."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for name in ("kisdb.recorder", "connectors.kis.ws_client"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+async def _run_with_live(run_record: Any, settings: Any, config: Any) -> Any:
+    if not sys.stdout.isatty():
+        return await run_record(settings, config)
+    from rich.live import Live
+
+    with Live(refresh_per_second=2, transient=True) as live:
+        return await run_record(settings, config, live=live)
+
+
+def compact(
+    date_: Annotated[str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")] = None,
+    all_days: Annotated[bool, typer.Option("--all", help="every journal day")] = False,
+    home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
+) -> None:
+    """Parse journals into the ticks, quotes and execution_notices tables (idempotent)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipelines.recorder import compact as run_compact
+    from warehouse.journal import journal_dir, journal_gaps
+
+    settings = _settings(home)
+    days = None if all_days else [_parse_day(date_)]
+    results = run_compact(settings, days)
+    if not results:
+        raise _fail(f"no journal for {days[0] if days else 'any day'} under {settings.home / 'journal'}")
+    table = Table("journal", "lines", "ticks", "quotes", "notices", "rejects")
+    for r in results:
+        table.add_row(r.journal, str(r.lines), str(r.rows.get("ticks", 0)),
+                      str(r.rows.get("quotes", 0)), str(r.rows.get("execution_notices", 0)),
+                      str(r.rejects))
+    Console().print(table)
+    for r in results:
+        for reason, count in r.reject_reasons.items():
+            typer.echo(f"  {r.journal}: {count} rejected: {reason}")
+        for gap in journal_gaps(journal_dir(settings.home) / r.journal):
+            start = datetime.fromtimestamp(gap.start_ns / 1e9, KST).strftime("%H:%M:%S")
+            end = "end" if gap.end_ns is None else datetime.fromtimestamp(gap.end_ns / 1e9, KST).strftime("%H:%M:%S")
+            typer.echo(f"  {r.journal}: gap {start}-{end} KST: {gap.reason}")
+
+
+def replay(
+    date_: Annotated[str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")] = None,
+    limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
+    home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
+) -> None:
+    """Print a day's journal as typed records, one JSON object per line."""
+    from pipelines.recorder import replay as run_replay
+    from warehouse.journal import journal_path
+
+    settings = _settings(home)
+    day = _parse_day(date_)
+    if not journal_path(settings.home, day).exists():
+        raise _fail(f"no journal for {day} under {settings.home / 'journal'}")
+    for n, (line, ts_ns, rec) in enumerate(run_replay(settings.home, day)):
+        if limit is not None and n >= limit:
+            break
+        row = {"line": line, "ts_recv_ns": ts_ns, "type": type(rec).__name__, **dataclasses.asdict(rec)}
+        typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("record")(record)
+    app.command("compact")(compact)
+    app.command("replay")(replay)

@@ -1,0 +1,37 @@
+"""`kisdb token [--revoke]`: make sure an access token is cached (or revoke it). Never prints it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.console import console, fail, one_line
+
+
+def token(
+    revoke: Annotated[bool, typer.Option("--revoke", help="revoke the cached token at KIS")] = False,
+    home: Annotated[Path | None, typer.Option("--home", help="KISDB_HOME override")] = None,
+) -> None:
+    """Issue (or reuse) the access token for this app key; --revoke gives it back."""
+    from connectors.kis.api import KisClient
+    from connectors.kis.errors import KisError
+    from pipelines.runtime import load_settings
+
+    try:
+        with KisClient(load_settings(home)) as client:
+            env = client.settings.env
+            if revoke:
+                revoked = client.revoke_token()
+                console.print(f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}")
+                return
+            value = client.token()
+            key = client.settings.app_key.masked() if client.settings.app_key else "?"
+            console.print(f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {client.settings.home / 'tokens'})")
+    except KisError as exc:
+        raise fail(one_line(exc), 1) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("token")(token)

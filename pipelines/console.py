@@ -1,0 +1,111 @@
+"""Running a flow from the CLI: quiet Prefect logs, a rich progress bar, the summary table, and
+errors turned into one line and an exit code (2 bad usage, 1 failure)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines import progress
+from pipelines.summary import RunSummary
+
+T = TypeVar("T")
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+class RichReporter:
+    """progress.Reporter drawing one bar per flow stage."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.task: Any = None
+
+    def start(self, label: str, total: int) -> None:
+        self.task = self.bars.add_task(label, total=max(total, 1) if total else 1)
+        if not total:
+            self.bars.update(self.task, completed=1)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.bars.advance(self.task, n)
+
+    def done(self) -> None:
+        self.task = None
+
+
+def prefect_env_defaults() -> None:
+    """Keep Prefect local and silent unless the user configured it (no telemetry, no surprises)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+
+
+def quiet_prefect(verbose: bool) -> None:
+    """Without -v the terminal shows progress, the summary and one error line; Prefect's own
+    console lines (and tracebacks) are dropped. Its API log handler is untouched: the runs' logs
+    still reach the Prefect UI/server."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    if verbose:
+        return
+    for logger in (logging.getLogger(), logging.getLogger("prefect")):
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler) and _drop_prefect not in handler.filters:
+                handler.addFilter(_drop_prefect)
+
+
+def _drop_prefect(record: logging.LogRecord) -> bool:
+    return not record.name.startswith("prefect")
+
+
+@contextmanager
+def fast_flows() -> Iterator[None]:
+    """Sync flows wait ~1 s at exit for the heartbeat thread; a CLI run does not need it."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def run_flow(fn: Callable[..., T], *, verbose: bool = False, show_summary: bool = True, **kwargs: Any) -> T:
+    """Call a flow in-process with a progress bar; print its summary; map errors to exit codes."""
+    from connectors.kis.errors import KisError
+    from pipelines.errors import InputError
+    from pipelines.jobs import JobsFailed
+    from pipelines.update import UpdateFailed
+    from warehouse.lake import LakeError
+
+    prefect_env_defaults()
+    quiet_prefect(verbose)
+    bars = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=False, disable=not err_console.is_terminal,
+    )
+    try:
+        with fast_flows(), bars, progress.reporting(RichReporter(bars)):
+            result = fn(**kwargs)
+    except InputError as exc:
+        raise fail(one_line(exc), 2) from None
+    except (KisError, JobsFailed, UpdateFailed, LakeError) as exc:
+        raise fail(one_line(exc), 1) from None
+    if show_summary and isinstance(result, RunSummary):
+        console.print(result.table())
+    return result

@@ -1,0 +1,98 @@
+"""Run a list of fetch jobs: fetch concurrently, store each key as it arrives, tally the result.
+
+A job is one key's missing range (a symbol's daily bars since the last stored date, one day of a
+symbol's minute bars, ...). Fetches are Prefect tasks submitted to the flow's thread pool; the
+connector's limiter keeps them within the app key's budget. Each result is stored in its own
+transaction from this thread, so an interrupted run keeps every finished key and a re-run fetches
+only the rest. A failing key does not stop the others; the first failure is raised at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+from prefect.futures import as_completed
+
+from pipelines import progress
+from pipelines.runtime import Runtime
+from pipelines.summary import RunSummary
+from pipelines.tasks import fetch, record_failure, store
+from schemas import Dataset
+
+
+@dataclass(frozen=True)
+class Job:
+    dataset: Dataset
+    key: Mapping[str, object]  # the series, e.g. {"symbol": "005930", "period": "D", "adjusted": True}
+    start: date
+    end: date
+    call: Callable[[], pl.DataFrame]
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        if self.label:
+            return self.label
+        series = " ".join(str(v) for v in self.key.values())
+        return f"{self.dataset.name} {series} {self.start}..{self.end}"
+
+
+class JobsFailed(Exception):
+    """Some jobs failed after their retries; the others were stored. One line: the first error.
+
+    Holds only text, so the exception pickles (Prefect stores a failed run's exception).
+    """
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+    @classmethod
+    def of(cls, failures: Sequence[tuple[Job, BaseException]], total: int) -> JobsFailed:
+        job, first = failures[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        message = f"{len(failures)} of {total} fetches failed; {job.title}: {first}{more}"
+        return cls(message, [f"{j.title}: {e}" for j, e in failures])
+
+
+def run_jobs(
+    rt: Runtime,
+    jobs: Sequence[Job],
+    summary: RunSummary,
+    *,
+    label: str,
+    settled: date,
+    run_id: str | None = None,
+) -> None:
+    reporter = progress.current()
+    reporter.start(label, len(jobs))
+    failures: list[tuple[Job, BaseException]] = []
+    try:
+        if not jobs:
+            return
+        futures = {fetch.submit(job.title, job.call): job for job in jobs}
+        for future in as_completed(list(futures)):
+            job = futures[future]
+            try:
+                frame = future.result()
+            except Exception as exc:  # noqa: BLE001 - reported below, other keys go on
+                failures.append((job, exc))
+                summary.errors.append(f"{job.title}: {exc}")
+                with rt.write_lock:
+                    record_failure(rt.lake, job.dataset, job.key, job.start, job.end, exc, run_id)
+                reporter.advance()
+                continue
+            with rt.write_lock:
+                result = store(
+                    rt.lake, job.dataset, frame, key=job.key, start=job.start, end=job.end,
+                    settled=settled, run_id=run_id,
+                )
+            summary.add(job.dataset.name, result)
+            reporter.advance()
+    finally:
+        reporter.done()
+    if failures:
+        raise JobsFailed.of(failures, len(jobs))

@@ -1,0 +1,57 @@
+"""Date parsing for the CLI and flows (pure)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from pipelines.errors import InputError
+
+_RELATIVE = re.compile(r"^(?P<n>\d+)(?P<unit>[dwmy])$")
+_UNIT_DAYS = {"d": 1, "w": 7, "m": 31, "y": 366}
+
+
+def parse_date(text: str | date | None, *, name: str = "date", today: date | None = None) -> date | None:
+    """2024-01-31, 20240131, today, or N{d,w,m,y} ago (relative to `today`)."""
+    if text is None or isinstance(text, date):
+        return text
+    value = text.strip().lower()
+    if value in ("", "none"):
+        return None
+    if value == "today" and today is not None:
+        return today
+    rel = _RELATIVE.match(value)
+    if rel and today is not None:
+        n, unit = int(rel["n"]), rel["unit"]
+        if unit == "y":
+            try:
+                return today.replace(year=today.year - n)
+            except ValueError:  # 29 February
+                return today.replace(year=today.year - n, day=28)
+        return today - timedelta(days=n * _UNIT_DAYS[unit])
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise InputError(f"bad {name} {text!r}: use YYYY-MM-DD, YYYYMMDD, today, or e.g. 30d / 3y")
+
+
+def check_range(start: date, end: date) -> None:
+    if start > end:
+        raise InputError(f"start {start} is after end {end}")
+
+
+def period_start(d: date, period: str) -> date:
+    """The first calendar day of the W/M/Y period holding d (D: d itself).
+
+    KIS labels W/M/Y bars with a date inside the period; re-fetching from the period's start
+    refreshes a still-open period bar.
+    """
+    if period == "W":
+        return d - timedelta(days=d.weekday())
+    if period == "M":
+        return d.replace(day=1)
+    if period == "Y":
+        return d.replace(month=1, day=1)
+    return d

@@ -1,0 +1,71 @@
+"""One flow run's context: the runtime, the summary, the market clock, the raw archive.
+
+    with flow_run("bars", home) as run:
+        ... run.rt.client / run.rt.lake / run.summary / run.settled ...
+
+Nested flows (update -> bars) share the outer run's client and lake; each keeps its own summary,
+which the outer flow merges. The summary is published as a Prefect artifact at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from pipelines.runtime import Runtime, use_runtime
+from pipelines.state import settled_until
+from pipelines.summary import RunSummary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    rt: Runtime
+    summary: RunSummary
+    now: datetime
+    run_id: str | None
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    @property
+    def settled(self) -> date:
+        return settled_until(self.now)
+
+
+def _flow_run_ids() -> tuple[str | None, str]:
+    try:
+        from prefect.runtime import flow_run
+
+        return (str(flow_run.id) if flow_run.id else None), str(flow_run.name or "run")
+    except Exception:  # noqa: BLE001 - outside a flow run: no id
+        return None, "run"
+
+
+@contextmanager
+def flow_run(name: str, home: str | Path | None = None) -> Iterator[Run]:
+    run_id, run_name = _flow_run_ids()
+    with ExitStack() as stack:
+        rt = stack.enter_context(use_runtime(home))
+        stack.enter_context(rt.client.archive(f"{name}-{run_name}"))
+        calls_before = rt.client.calls
+        run = Run(rt=rt, summary=RunSummary(flow=name), now=rt.now(), run_id=run_id)
+        try:
+            yield run
+        finally:
+            run.summary.finish(rt.client.calls - calls_before)
+            _publish(run.summary)
+
+
+def _publish(summary: RunSummary) -> None:
+    log.info("%s", summary.footer())
+    try:
+        summary.publish()
+    except Exception as exc:  # noqa: BLE001 - a missing artifact must not fail the ingest
+        log.warning("could not publish the run summary artifact: %s", exc)

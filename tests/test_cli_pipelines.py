@@ -1,0 +1,95 @@
+"""`kisdb ingest …`, `kisdb update`, `kisdb token`: exit codes (0 ok, 2 bad usage, 1 failure),
+one-line errors, and the summary table, against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from simulator.server import RunningSimulator
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+runner = CliRunner()
+
+
+@pytest.fixture
+def sim_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator]) -> RunningSimulator:
+    sim = make_sim(now=datetime(2026, 11, 24, 16, 0), rate_limit=0)
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+    monkeypatch.setenv("KIS_WS_URL", sim.ws_url)
+    monkeypatch.setenv("KISDB_HOME", str(tmp_path / "home"))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    return sim
+
+
+def _error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines, "no message at all"
+    assert lines[-1].startswith("error: "), output
+    return lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["ingest", "bars", "--symbols", "5930"], "not a KRX stock code: 5930"),
+        (["ingest", "bars", "--symbols", "005930", "--start", "2026-13-01"], "bad start"),
+        (["ingest", "bars", "--symbols", "005930", "--period", "Q"], "unknown period Q"),
+        (["ingest", "bars", "--symbols", "005930", "--start", "2026-11-20", "--end", "2026-11-01"], "is after end"),
+        (["ingest", "index-bars", "--codes", "KOSPI"], "not an index code"),
+        (["ingest", "overseas-bars", "--symbols", "AAPL"], "expected EXCHANGE:TICKER"),
+        (["ingest", "rankings", "--rankings", "hype"], "unknown ranking hype"),
+        (["ingest", "bars", "--universe", "no-such-file.txt"], "universe file not found"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(sim_env: RunningSimulator, args: list[str], fragment: str) -> None:
+    calls = sim_env.stats.requests
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in _error_line(result.output)
+    assert sim_env.stats.requests == calls
+
+
+def test_bad_option_value_is_a_usage_error(sim_env: RunningSimulator) -> None:
+    result = runner.invoke(app, ["ingest", "bars", "--symbols", "005930", "--prices", "sideways"])
+    assert result.exit_code == 2
+
+
+def test_unknown_symbol_fails_with_exit_1_and_one_line(sim_env: RunningSimulator) -> None:
+    result = runner.invoke(app, ["ingest", "bars", "--symbols", "999999", "--start", "2026-11-01", "--prices", "adjusted"])
+    assert result.exit_code == 1, result.output
+    line = _error_line(result.output)
+    assert "999999" in line and "Traceback" not in result.output
+
+
+def test_ingest_and_update_print_their_summaries(sim_env: RunningSimulator, tmp_path: Path) -> None:
+    universe = tmp_path / "universe.txt"
+    universe.write_text("# my names\n005930\n000660, SK hynix\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", "holidays", "--start", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "holidays" in result.output and "KIS calls" in result.output
+    result = runner.invoke(app, ["ingest", "bars", "--universe", str(universe), "--start", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "period_bars" in result.output
+    result = runner.invoke(app, ["update", "--symbols", "005930", "--start", "2026-11-10", "--no-rankings"])
+    assert result.exit_code == 0, result.output
+    assert "update:" in result.output  # the run's summary table
+
+
+def test_token_never_prints_the_token(sim_env: RunningSimulator) -> None:
+    result = runner.invoke(app, ["token"])
+    assert result.exit_code == 0, result.output
+    assert "access token ready for sim" in result.output
+    tokens = sim_env.tokens
+    issued = getattr(tokens, "_tokens", None) or getattr(tokens, "tokens", None) or {}
+    for value in (issued.keys() if isinstance(issued, dict) else []):
+        assert str(value) not in result.output
+    result = runner.invoke(app, ["token", "--revoke"])
+    assert result.exit_code == 0, result.output

@@ -1,0 +1,277 @@
+"""The recorder against the real simulator on loopback: record, drop, malformed frames, notices."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+
+from connectors.kis.api import AsyncKisClient, KisClient
+from connectors.kis.orders import ORDER_BUY
+from connectors.kis.settings import Settings
+from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
+from connectors.kis.ws_protocol import Subscription, SubscriptionLimitError
+from pipelines.recorder import RecorderConfig, compact, record, replay
+from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
+from simulator.server import RunningSimulator, SimConfig, start_simulator
+from warehouse.journal import JournalLine, journal_days, journal_gaps, read_journal
+from warehouse.lake import Lake
+
+KST = ZoneInfo("Asia/Seoul")
+OPEN_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # a Tuesday, mid-session
+SYMBOLS = ("005930", "000660")
+FAST = ReconnectPolicy(initial=0.05, maximum=0.5, jitter=0.0, healthy_after=0.5)
+
+
+def start_sim(**kwargs: Any) -> RunningSimulator:
+    kwargs.setdefault("now", OPEN_DAY)
+    kwargs.setdefault("speed", 30.0)
+    return start_simulator(SimConfig(**kwargs))
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    running = start_sim(ws_ping_interval=0.3)
+    yield running
+    running.stop()
+
+
+def settings_for(sim: RunningSimulator, home: Path) -> Settings:
+    return Settings.from_env(
+        environ={}, dotenv=False, env="sim", base_url=sim.base_url, ws_url=sim.ws_url,
+        app_key=sim.app_key, app_secret=sim.app_secret, hts_id=sim.hts_id,
+        account=sim.account_number, home=home,
+    )
+
+
+def run_recorder(settings: Settings, seconds: float, **kwargs: Any) -> Any:
+    config = RecorderConfig(symbols=kwargs.pop("symbols", SYMBOLS), duration=seconds,
+                            subscribe_pause=0.0, stats_interval=0.5, policy=FAST, **kwargs)
+    return asyncio.run(record(settings, config))
+
+
+def market_sequences(sim: RunningSimulator, symbol: str, day: Any) -> list[tuple[int, int, int]]:
+    """(price, qty, cumulative volume) of every print of the day, as the simulator's market has it."""
+    ticks = sim.market.ticks(symbol, day)
+    cums = itertools.accumulate(t.qty for t in ticks)
+    return [(t.price, t.qty, c) for t, c in zip(ticks, cums, strict=True)]
+
+
+def assert_ticks_are_market_runs(sim: RunningSimulator, ticks: pl.DataFrame, *, runs: int = 1) -> None:
+    """Each symbol's rows are `runs` contiguous, non-overlapping stretches of the market's tape
+    (one stretch per connection), with exact prices, quantities and cumulative volumes."""
+    assert ticks.height
+    for (symbol,), rows in ticks.sort("line", "record").group_by("symbol", maintain_order=True):
+        market = market_sequences(sim, str(symbol), rows["date"][0])
+        index = {cum: i for i, (_, _, cum) in enumerate(market)}
+        got = list(zip(rows["price"], rows["qty"], rows["cum_volume"], strict=True))
+        positions = [index[cum] for _, _, cum in got]
+        assert [market[p] for p in positions] == got  # exact values
+        assert positions == sorted(set(positions))  # nothing duplicated, in order
+        breaks = sum(1 for a, b in itertools.pairwise(positions) if b != a + 1)
+        assert breaks <= runs - 1, f"{symbol}: {breaks} gaps for {runs} connection(s)"
+
+
+def journal_records(home: Path) -> int:
+    """Data records in complete journal lines (independent of compaction)."""
+    total = 0
+    for day in journal_days(home):
+        for entry in read_journal(home / "journal" / f"{day:%Y%m%d}.journal"):
+            if isinstance(entry, JournalLine) and entry.kind == "D" and entry.payload[:1] in "01":
+                parts = entry.payload.split("|", 3)
+                total += int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else 0
+    return total
+
+
+def control_events(home: Path) -> list[str]:
+    import json
+
+    events = []
+    for day in journal_days(home):
+        for entry in read_journal(home / "journal" / f"{day:%Y%m%d}.journal"):
+            if isinstance(entry, JournalLine) and entry.kind == "C":
+                events.append(json.loads(entry.payload)["event"])
+    return events
+
+
+def tables(home: Path) -> dict[str, pl.DataFrame]:
+    with Lake.open(home, source="sim") as lake:
+        return {ds.name: lake.table(ds).sort(*ds.primary_key)
+                for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS)}
+
+
+def test_record_compact_matches_what_the_simulator_sent(sim: RunningSimulator, tmp_path: Path) -> None:
+    settings = settings_for(sim, tmp_path)
+
+    def buy_market() -> None:  # a fill while recording -> encrypted notices
+        time.sleep(1.0)
+        with KisClient(settings) as kis:
+            kis.call(ORDER_BUY, body={
+                "CANO": settings.cano, "ACNT_PRDT_CD": settings.product_code, "PDNO": "005930",
+                "ORD_DVSN": "01", "ORD_QTY": "3", "ORD_UNPR": "0", "EXCG_ID_DVSN_CD": "KRX"}, lane="order")
+
+    buyer = threading.Thread(target=buy_market)
+    buyer.start()
+    result = run_recorder(settings, 3.0, quotes=True, notices=True)
+    buyer.join()
+    assert result.reason == "duration" and result.stats.dropped == 0
+    assert result.stats.frames["H0STCNT0"] > 0 and result.stats.frames["H0STASP0"] > 0
+
+    compact(settings)
+    out = tables(tmp_path)
+    sent = sim.stats.snapshot()
+    received = out["ticks"].height + out["quotes"].height + out["execution_notices"].height
+    assert received == sent["ws_records_sent"] == journal_records(tmp_path)
+    assert out["journal_rejects"].is_empty()
+    assert_ticks_are_market_runs(sim, out["ticks"])
+    assert set(out["ticks"]["symbol"]) == set(SYMBOLS) == set(out["quotes"]["symbol"])
+    assert (out["quotes"]["ask_px_1"] > out["quotes"]["bid_px_1"]).all()
+
+    notices = out["execution_notices"].sort("line")
+    assert notices.height >= 2, "expected the order acknowledgement and its fill"
+    ack, fill = notices.row(0, named=True), notices.filter(pl.col("is_fill")).row(0, named=True)
+    assert not ack["is_fill"] and ack["order_qty"] == 3 and ack["symbol"] == "005930"
+    assert fill["fill_qty"] == 3 and fill["fill_price"] > 0 and fill["order_no"] == ack["order_no"]
+    assert fill["account"] == "**" + sim.account_number[-2:]
+    assert fill["ts_recv"].tzinfo is not None
+
+    # Replay yields the same records, typed, straight from the journal.
+    day = journal_days(tmp_path)[0]
+    replayed = list(replay(tmp_path, day))
+    assert len(replayed) == received
+    assert {type(r).__name__ for _, _, r in replayed} == {"Trade", "Quote", "ExecutionNotice"}
+
+    # Compacting again changes nothing.
+    compact(settings)
+    again = tables(tmp_path)
+    for name, frame in out.items():
+        assert again[name].equals(frame), name
+
+
+def test_dropped_connection_reconnects_resubscribes_and_marks_the_gap(tmp_path: Path) -> None:
+    sim = start_sim(faults="ws_drop_after=0.8s", ws_ping_interval=0)
+    try:
+        settings = settings_for(sim, tmp_path)
+        result = run_recorder(settings, 3.0)
+        compact(settings)
+        out = tables(tmp_path)
+        sent = sim.stats.snapshot()["ws_records_sent"]
+    finally:
+        sim.stop()
+    connects = result.stats.reconnects + 1
+    assert result.stats.reconnects >= 2
+    events = control_events(tmp_path)
+    assert events.count("connect") == connects
+    assert events.count("disconnect") == connects  # every drop and the final stop are marked
+    assert events.count("subscribe") == connects * len(SYMBOLS)  # resubscribed each time
+    assert out["ticks"].height == sent == journal_records(tmp_path)
+    assert_ticks_are_market_runs(sim, out["ticks"], runs=connects)
+    gaps = journal_gaps(tmp_path / "journal" / f"{journal_days(tmp_path)[0]:%Y%m%d}.journal")
+    assert len(gaps) == result.stats.reconnects
+    assert all(g.end_ns is not None and g.end_ns > g.start_ns for g in gaps)
+    assert all(g.reason.startswith("disconnect: connection") for g in gaps)
+
+
+def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
+    sim = start_sim(faults="malformed=0.3", ws_ping_interval=0)
+    try:
+        settings = settings_for(sim, tmp_path)
+        run_recorder(settings, 2.5)
+        compact(settings)
+        out = tables(tmp_path)
+        sent_frames = sim.stats.snapshot()["ws_frames_sent"]
+    finally:
+        sim.stop()
+    rejects = out["journal_rejects"]
+    assert rejects.height > 0 and out["ticks"].height > 0
+    assert out["ticks"]["line"].n_unique() + rejects.height == sent_frames  # every frame accounted for
+    # What was kept is exact; each rejected frame is one hole in the tape, nothing more.
+    assert_ticks_are_market_runs(sim, out["ticks"], runs=1 + rejects.height)
+    assert rejects["reason"].str.contains("fields for|header|not a data frame").all()
+
+
+def test_unknown_tr_and_bad_symbol_are_refused_but_the_stream_goes_on(
+        sim: RunningSimulator, tmp_path: Path) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    frames: list[str] = []
+
+    class Sink:
+        def on_message(self, ts_ns: int, kind: str, text: str) -> None:
+            frames.append(text)
+
+        def on_control(self, ts_ns: int, event: str, fields: dict[str, Any]) -> None:
+            events.append((event, fields))
+
+    async def main() -> RealtimeClient:
+        async with AsyncKisClient(settings_for(sim, tmp_path)) as kis:
+            client = RealtimeClient(
+                sim.ws_url, approval_key=lambda renew: kis.approval_key(renew=renew),
+                subscriptions=[Subscription("H0STXXX0", "005930"), Subscription("H0STCNT0", "999999"),
+                               Subscription("H0STCNT0", "005930")],
+                sink=Sink(), policy=FAST, subscribe_pause=0.0)
+            stop = asyncio.Event()
+            asyncio.get_running_loop().call_later(1.5, stop.set)
+            await client.run(stop)
+            return client
+
+    client = asyncio.run(main())
+    actions = {(f["tr_id"], f["tr_key"], f["action"]) for e, f in events if e == "ack"}
+    assert ("H0STXXX0", "005930", "drop") in actions and ("H0STCNT0", "999999", "drop") in actions
+    assert ("H0STCNT0", "005930", "subscribed") in actions
+    assert any(f.startswith("0|H0STCNT0|001|005930^") or f.startswith("0|H0STCNT0|") for f in frames)
+    assert any('"PINGPONG"' in f for f in frames)  # heartbeats arrive and the session stays up
+    assert client.stats.connects == 1
+
+
+def test_too_many_symbols_are_refused_before_connecting(sim: RunningSimulator, tmp_path: Path) -> None:
+    symbols = tuple(f"{i:06d}" for i in range(21))
+    with pytest.raises(SubscriptionLimitError, match="42 websocket registrations"):
+        run_recorder(settings_for(sim, tmp_path), 1.0, symbols=symbols, quotes=True)
+    assert sim.stats.snapshot()["ws_frames_sent"] == 0
+
+
+def test_a_silent_stream_is_reported_stale(tmp_path: Path) -> None:
+    quiet = start_sim(now=datetime(2026, 11, 24, 20, 0, tzinfo=KST), speed=1.0, ws_ping_interval=0)
+    try:
+        result = run_recorder(settings_for(quiet, tmp_path), 1.5, stale_after=0.4)
+    finally:
+        quiet.stop()
+    assert sum(result.stats.frames.values()) == 0
+    assert control_events(tmp_path).count("stale") == 1  # once per episode, not every check
+
+
+def test_a_full_queue_drops_counts_and_marks_the_hole() -> None:
+    import queue
+
+    from pipelines.recorder import JournalSink, RecorderStats
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stats = RecorderStats()
+    sink = JournalSink(q, stats)
+    for i in range(5):
+        sink.on_message(i, "D", f"0|H0STCNT0|001|{i}")
+    assert stats.dropped == 3 and stats.frames["H0STCNT0"] == 5
+    q.get_nowait(), q.get_nowait()  # the writer catches up
+    sink.on_message(9, "D", "0|H0STCNT0|001|9")
+    overflow, frame = q.get_nowait(), q.get_nowait()
+    assert overflow[1] == "C" and '"overflow"' in overflow[2] and '"dropped":3' in overflow[2]
+    assert frame == (9, "D", "0|H0STCNT0|001|9")
+
+
+def test_compact_flow_function_reports_per_journal(sim: RunningSimulator, tmp_path: Path) -> None:
+    from pipelines.recorder import compact_flow
+
+    settings = settings_for(sim, tmp_path)
+    run_recorder(settings, 1.0)
+    day = journal_days(tmp_path)[0]
+    (report,) = compact_flow.fn(date_text=day.isoformat(), home=str(tmp_path))
+    assert report["rows"]["ticks"] == journal_records(tmp_path) and report["rejects"] == 0
