@@ -1,0 +1,165 @@
+"""App-key leases across machines: one Prefect global concurrency slot per app key (limit 1).
+
+    with lease_app_key(key.key_id):              # waits while another machine holds the key
+        with use_runtime(home, **key.overrides()) as rt, shared_token_cache(rt.settings):
+            ...  # this process's limiter now owns the key's whole per-second budget
+
+KIS counts its per-second budget and its one-token-per-minute rule per app key, not per machine.
+Our limiter and token cache are per machine (a locked file under KISDB_HOME), so scale-out makes
+the key itself the unit of exclusion: a flow run that calls KIS first takes the key's slot, and
+nobody else on any machine uses that key until it is released. Many keys -> many workers in
+parallel.
+
+The slot is a Prefect lease, renewed in the background while held; if the holder's machine dies,
+the lease expires after `lease_duration` seconds and the key is free again. Losing the lease while
+still running cancels the holder (`raise_on_lease_renewal_failure`), since someone else may
+already be using the key.
+
+The token travels with the lease: `shared_token_cache` copies the key's token cache from a Prefect
+Secret block into the local cache file before the first call and back after the last, so a token
+issued on one machine is reused on the next (no second issuance inside KIS's one-per-minute window).
+It also records when the key was released, and the next holder waits out the previous holder's
+last rate window (about a second) before it sends, so a hand-over never doubles the rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from connectors.kis.auth import Auth
+from connectors.kis.filelock import write_private
+from connectors.kis.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LIMIT_PREFIX = "kis-app-key-"
+TOKEN_BLOCK_PREFIX = "kis-token-"
+# The limiter's window is capacity / (budget * utilisation) ~ 1.05 s; wait a little longer.
+HANDOFF_SECONDS = 1.1
+
+
+def limit_name(key_id: str) -> str:
+    """The global concurrency limit guarding one app key (key_id: its fingerprint, not a secret)."""
+    return f"{LIMIT_PREFIX}{key_id}"
+
+
+def ensure_limit(name: str, limit: int = 1) -> None:
+    """Create the limit (or set it back to `limit`); tolerate a concurrent creator."""
+    # ObjectAlreadyExists: another worker created it between our read and our create (limit 1 too).
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
+        client.upsert_global_concurrency_limit_by_name(name, limit)
+
+
+@contextmanager
+def lease_app_key(
+    key_id: str, *, timeout: float | None = None, lease_duration: float = 60.0
+) -> Iterator[None]:
+    """Hold the app key's slot for the duration of the block (waits up to `timeout` seconds)."""
+    name = limit_name(key_id)
+    ensure_limit(name)
+    started = time.monotonic()
+    with concurrency(
+        name,
+        occupy=1,
+        timeout_seconds=timeout,
+        lease_duration=lease_duration,
+        strict=True,  # a missing limit must never mean "no limit"
+        raise_on_lease_renewal_failure=True,
+    ):
+        log.info("leased app key %s after %.1f s", key_id, time.monotonic() - started)
+        yield
+
+
+def token_block_name(settings: Settings) -> str:
+    if settings.app_key is None:
+        raise ValueError("settings carry no app key")
+    return f"{TOKEN_BLOCK_PREFIX}{settings.env}-{settings.app_key.fingerprint()}"
+
+
+def _read_block(name: str) -> dict[str, Any]:
+    from prefect.blocks.system import Secret
+
+    try:
+        value = Secret.load(name, _sync=True).get()  # type: ignore[call-arg]
+    except (ValueError, ObjectNotFound):
+        return {}
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_block(name: str, data: dict[str, Any]) -> None:
+    from prefect.blocks.system import Secret
+
+    Secret(value=json.dumps(data)).save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
+
+
+def merge_caches(local: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    """The newer token of the two, and the later issuance attempt (for the 1/min rule)."""
+    newer = shared if float(shared.get("issued_at", 0)) > float(local.get("issued_at", 0)) else local
+    merged = dict(newer)
+    attempts = [float(d["last_attempt"]) for d in (local, shared) if "last_attempt" in d]
+    if attempts:
+        merged["last_attempt"] = max(attempts)
+    return merged
+
+
+def _read_json(path: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@contextmanager
+def shared_token_cache(
+    settings: Settings,
+    *,
+    ensure_token: Callable[[], object] | None = None,
+    handoff: float = HANDOFF_SECONDS,
+) -> Iterator[None]:
+    """Pull the key's token cache into this machine's cache file; push it back on exit.
+
+    Call only while holding the key's lease: the lease makes this read-modify-write exclusive.
+    `settings` must be resolved (base URL set); the cache file format is the connector's.
+    `ensure_token` (e.g. `client.token`) gets a valid token at once, which is pushed before the
+    work starts: if this machine then dies, the next holder still finds the token.
+    """
+    auth = Auth(settings)
+    block = token_block_name(settings)
+    shared = _read_block(block)
+    released = float(shared.pop("released_at", 0.0))
+    wait = released + handoff - time.time()
+    if 0 < wait <= handoff:
+        time.sleep(wait)
+    if shared:
+        with auth.lock:
+            merged = merge_caches(_read_json(auth.cache_path), shared)
+            write_private(auth.cache_path, json.dumps(merged).encode())
+
+    def push(**extra: float) -> None:
+        with auth.lock:
+            local = _read_json(auth.cache_path)
+        if local:
+            _write_block(block, {**local, **extra})
+
+    if ensure_token is not None:
+        ensure_token()
+        push()
+    try:
+        yield
+    finally:
+        push(released_at=time.time())

@@ -1,0 +1,221 @@
+"""Scale-out backfills: split symbols x years into chunks, run each chunk as its own flow run.
+
+    backfill_fanout(symbols=[...], start="2021-01-01", end="2025-12-31", symbols_per_chunk=4)
+
+`backfill_fanout` plans the chunks (pure: `plan_chunks`), prepares the lake once (tables created
+before any worker writes, so workers never race on CREATE TABLE), and submits one `backfill-chunk`
+deployment run per chunk with `run_deployment`; whichever worker of the pool is free picks it up.
+Chunks are spread over the configured app keys (KIS_APP_KEYS_FILE, see connectors/kis/keyring.py):
+chunk i prefers key i mod n. A chunk run leases its key (pipelines/lease.py), so one key is used by
+one machine at a time and the key's limiter owns the whole budget; different keys run in parallel.
+
+Resumable by construction: the cursor is the lake. A chunk runs the ordinary `bars` flow, which
+fetches only the ranges its series still miss (warehouse gaps + the fetch ledger), so a chunk run
+again after a worker died mid-way fetches the rest and writes exactly the missing rows. The parent
+resubmits a chunk whose run ended Failed or Crashed (a dead worker's run is marked Crashed by the
+heartbeat automation that scripts/scale_env.py installs) up to `max_attempts` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+
+from connectors.kis.keyring import keyring_from_env, pick
+from connectors.kis.settings import Settings
+from pipelines.bars import ingest_period_bars
+from pipelines.errors import InputError
+from pipelines.lease import lease_app_key, shared_token_cache
+from pipelines.ranges import check_range, parse_date
+from pipelines.runtime import lake_source, use_runtime
+from pipelines.universe import stock_symbols
+from warehouse.lake import Lake
+from warehouse.remote import lake_target_from_env, retry_on_conflict
+
+log = logging.getLogger(__name__)
+
+CHUNK_FLOW = "backfill-chunk"
+CHUNK_DEPLOYMENT = f"{CHUNK_FLOW}/scale"
+FINAL_BAD = {"FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    symbols: tuple[str, ...]
+    start: date
+    end: date
+    key: str | None  # app key name (None: the single configured key or the embedded simulator)
+
+    def parameters(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "symbols": list(self.symbols),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "key": self.key,
+            **extra,
+        }
+
+    @property
+    def label(self) -> str:
+        first, last = self.symbols[0], self.symbols[-1]
+        names = first if first == last else f"{first}-{last}"
+        return f"chunk-{self.index:03d} {names} {self.start.year}-{self.end.year}"
+
+
+def year_windows(start: date, end: date, years: int) -> list[tuple[date, date]]:
+    """[start, end] cut at January 1st every `years` years."""
+    if years < 1:
+        raise InputError("years per chunk must be at least 1")
+    check_range(start, end)
+    out = []
+    lo = start
+    while lo <= end:
+        hi = min(date(lo.year + years, 1, 1) - timedelta(days=1), end)
+        out.append((lo, hi))
+        lo = hi + timedelta(days=1)
+    return out
+
+
+def plan_chunks(
+    symbols: list[str],
+    start: date,
+    end: date,
+    *,
+    symbols_per_chunk: int,
+    years_per_chunk: int = 1,
+    keys: list[str | None] | None = None,
+) -> list[Chunk]:
+    """Symbols in groups of `symbols_per_chunk` x year windows; chunk i is assigned keys[i % n].
+
+    Groups keep the given symbol order, so the plan is deterministic for a given input.
+    """
+    if symbols_per_chunk < 1:
+        raise InputError("symbols per chunk must be at least 1")
+    if not symbols:
+        raise InputError("no symbols to backfill")
+    names: list[str | None] = list(keys) if keys else [None]
+    groups = [tuple(symbols[i : i + symbols_per_chunk]) for i in range(0, len(symbols), symbols_per_chunk)]
+    windows = year_windows(start, end, years_per_chunk)
+    chunks = []
+    for group in groups:
+        for lo, hi in windows:
+            i = len(chunks)
+            chunks.append(Chunk(i, group, lo, hi, names[i % len(names)]))
+    return chunks
+
+
+def prepare_lake(home: str | None) -> None:
+    """Open the configured lake once: creates its tables and stamps its source before workers
+    write (a concurrent first open by two workers would conflict on CREATE TABLE)."""
+    settings = Settings.from_env(**({"home": home} if home else {}))
+    catalog, data_path = lake_target_from_env()
+
+    def open_once() -> None:
+        Lake.open(settings.home, source=lake_source(settings), catalog=catalog,  # type: ignore[arg-type]
+                  data_path=data_path).close()
+
+    retry_on_conflict(open_once)
+
+
+@flow(name=CHUNK_FLOW, retries=2, retry_delay_seconds=5)
+def backfill_chunk(
+    symbols: list[str],
+    start: str,
+    end: str,
+    key: str | None = None,
+    periods: list[str] | None = None,
+    adjusted: list[bool] | None = None,
+    home: str | None = None,
+) -> dict[str, int]:
+    """One chunk: lease the app key, then the ordinary daily-bars flow for these symbols/dates."""
+    app = pick(keyring_from_env(), key)
+    with ExitStack() as stack:
+        if app is not None:
+            stack.enter_context(lease_app_key(app.key_id, lease_duration=lease_seconds()))
+        rt = stack.enter_context(use_runtime(home, **(app.overrides() if app else {})))
+        if app is not None:
+            stack.enter_context(shared_token_cache(rt.client.settings, ensure_token=rt.client.token))
+        summary = ingest_period_bars(
+            symbols=symbols, start=start, end=end, periods=periods, adjusted=adjusted, home=home
+        )
+    return {"rows": summary.rows_written, "calls": summary.calls}
+
+
+def lease_seconds() -> float:
+    """KISDB_KEY_LEASE_SECONDS (default 60): how long a dead holder keeps its key."""
+    value = os.environ.get("KISDB_KEY_LEASE_SECONDS") or "60"
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InputError(f"KISDB_KEY_LEASE_SECONDS must be a number, got {value!r}") from None
+    if seconds < 60:  # Prefect's minimum lease
+        raise InputError("KISDB_KEY_LEASE_SECONDS must be at least 60")
+    return seconds
+
+
+def _state_of(run_id: UUID) -> str:
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    return run.state.type.value if run.state else "PENDING"
+
+
+@flow(name="backfill-fanout")
+def backfill_fanout(
+    symbols: list[str],
+    start: str,
+    end: str,
+    symbols_per_chunk: int = 4,
+    years_per_chunk: int = 1,
+    keys: list[str] | None = None,
+    periods: list[str] | None = None,
+    adjusted: list[bool] | None = None,
+    deployment: str = CHUNK_DEPLOYMENT,
+    max_attempts: int = 3,
+    poll_seconds: float = 1.0,
+    home: str | None = None,
+) -> dict[str, int]:
+    """Split the backfill into chunk flow runs on the pool's workers and wait for all of them."""
+    first, last = parse_date(start, name="start"), parse_date(end, name="end")
+    if first is None or last is None:
+        raise InputError("a fan-out backfill needs an explicit start and end")
+    names: list[str | None] = list(keys) if keys else [k.name for k in keyring_from_env()] or [None]
+    chunks = plan_chunks(stock_symbols(symbols), first, last, symbols_per_chunk=symbols_per_chunk,
+                         years_per_chunk=years_per_chunk, keys=names)
+    prepare_lake(home)
+    extra = {"periods": periods, "adjusted": adjusted, "home": home}
+
+    def submit(chunk: Chunk, attempt: int) -> UUID:
+        run = run_deployment(deployment, parameters=chunk.parameters(**extra), timeout=0,
+                             flow_run_name=f"{chunk.label} try {attempt}")
+        return run.id
+
+    running = {submit(c, 1): (c, 1) for c in chunks}
+    submitted, failed = len(chunks), []
+    while running:
+        time.sleep(poll_seconds)
+        for run_id, (chunk, attempt) in list(running.items()):
+            state = _state_of(run_id)
+            if state == "COMPLETED":
+                del running[run_id]
+            elif state in FINAL_BAD:
+                del running[run_id]
+                if attempt < max_attempts:
+                    log.warning("%s ended %s; submitting it again", chunk.label, state)
+                    running[submit(chunk, attempt + 1)] = (chunk, attempt + 1)
+                    submitted += 1
+                else:
+                    failed.append(chunk.label)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(chunks)} chunks failed: {', '.join(failed)}")
+    return {"chunks": len(chunks), "runs": submitted, "retried": submitted - len(chunks)}

@@ -1,0 +1,168 @@
+"""A shared lake: DuckLake catalog on PostgreSQL, data on S3-compatible object storage.
+
+Configuration only (the same code paths as the local lake):
+
+    KISDB_CATALOG     postgres:dbname=lake host=db.internal user=kisdb   (libpq string; password via
+                      PGPASSWORD or ~/.pgpass, never in the URL you log). Default: the DuckDB file.
+    KISDB_DATA_PATH   s3://bucket/prefix/  (or a local/NFS folder). Default: KISDB_HOME/lake/data.
+    KISDB_S3_ENDPOINT host:port or http(s)://host:port of an S3-compatible store (unset: AWS).
+    KISDB_S3_KEY_ID / KISDB_S3_SECRET   (fall back to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+    KISDB_S3_REGION   (falls back to AWS_REGION / AWS_DEFAULT_REGION, then us-east-1)
+    KISDB_S3_URL_STYLE path | vhost (default: path with a custom endpoint, vhost on AWS)
+    KISDB_S3_USE_SSL  true/false (default: from the endpoint's scheme; true on AWS)
+
+Concurrent writers: DuckLake commits optimistically. Two transactions that both change the same
+table's rows (a MERGE deletes and re-inserts) make the later commit fail with "Transaction
+conflict"; `retry_on_conflict` reruns the whole transaction on a fresh snapshot. Plain inserts into
+disjoint key ranges (a backfill split by symbol) do not conflict.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import duckdb
+
+T = TypeVar("T")
+
+OBJECT_STORE_SCHEMES = ("s3://", "s3a://", "r2://", "gs://", "gcs://")
+SECRET_NAME = "kisdb_s3"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true/false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """Credentials and addressing for an S3-compatible store; the secret never shows in a repr."""
+
+    endpoint: str | None = None  # host:port (no scheme), None = AWS
+    region: str = "us-east-1"
+    key_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    url_style: str = "vhost"
+    use_ssl: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ObjectStore:
+        env = os.environ if environ is None else environ
+
+        def get(*names: str) -> str | None:
+            for name in names:
+                value = (env.get(name) or "").strip()
+                if value:
+                    return value
+            return None
+
+        endpoint = get("KISDB_S3_ENDPOINT")
+        use_ssl = True
+        if endpoint is not None:
+            if endpoint.startswith(("http://", "https://")):
+                use_ssl = endpoint.startswith("https://")
+                endpoint = endpoint.split("://", 1)[1]
+            endpoint = endpoint.rstrip("/")
+        if (ssl := get("KISDB_S3_USE_SSL")) is not None:
+            use_ssl = _flag("KISDB_S3_USE_SSL", ssl)
+        style = get("KISDB_S3_URL_STYLE") or ("path" if endpoint else "vhost")
+        if style not in ("path", "vhost"):
+            raise ValueError(f"KISDB_S3_URL_STYLE must be path or vhost, got {style!r}")
+        return cls(
+            endpoint=endpoint,
+            region=get("KISDB_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") or "us-east-1",
+            key_id=get("KISDB_S3_KEY_ID", "AWS_ACCESS_KEY_ID"),
+            secret=get("KISDB_S3_SECRET", "AWS_SECRET_ACCESS_KEY"),
+            url_style=style,
+            use_ssl=use_ssl,
+        )
+
+    def secret_sql(self, name: str = SECRET_NAME) -> str:
+        """CREATE SECRET for DuckDB's httpfs (a temporary, in-memory secret of this connection)."""
+        parts = ["TYPE s3", f"REGION {_quote(self.region)}", f"URL_STYLE {_quote(self.url_style)}",
+                 f"USE_SSL {'true' if self.use_ssl else 'false'}"]
+        if self.key_id is not None:
+            parts.append(f"KEY_ID {_quote(self.key_id)}")
+        if self.secret is not None:
+            parts.append(f"SECRET {_quote(self.secret)}")
+        if self.endpoint is not None:
+            parts.append(f"ENDPOINT {_quote(self.endpoint)}")
+        return f"CREATE OR REPLACE SECRET {name} ({', '.join(parts)})"
+
+
+def is_object_store(path: str) -> bool:
+    return path.startswith(OBJECT_STORE_SCHEMES)
+
+
+def configure_object_store(
+    con: duckdb.DuckDBPyConnection, data_path: str, store: ObjectStore | None = None
+) -> bool:
+    """Give `con` the S3 secret a data path on object storage needs (httpfs must be loaded).
+
+    Returns whether a secret was created. The statement text holds the secret, so a failure is
+    re-raised without it.
+    """
+    if not is_object_store(data_path):
+        return False
+    store = store or ObjectStore.from_env()
+    try:
+        con.execute(store.secret_sql())
+    except duckdb.Error as exc:
+        raise RuntimeError(
+            f"could not configure object storage for {data_path}: {type(exc).__name__} "
+            "(is duckdb-extension-httpfs installed and loaded?)"
+        ) from None
+    return True
+
+
+def lake_target_from_env(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(catalog, data_path) from KISDB_CATALOG / KISDB_DATA_PATH; None means the default."""
+    env = os.environ if environ is None else environ
+    catalog = (env.get("KISDB_CATALOG") or "").strip() or None
+    data_path = (env.get("KISDB_DATA_PATH") or "").strip() or None
+    return catalog, data_path
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A DuckLake optimistic-concurrency failure: retrying on a fresh snapshot can succeed."""
+    if not isinstance(exc, duckdb.Error):
+        return False
+    text = str(exc).lower()
+    return "conflict" in text or "failed to commit ducklake transaction" in text
+
+
+def retry_on_conflict(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 12,
+    base_delay: float = 0.05,
+    max_delay: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call `fn` (one whole transaction) again after a commit conflict, with jittered backoff.
+
+    `fn` must be safe to rerun: our writes are upserts that re-read the table each time.
+    """
+    delay = base_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except duckdb.Error as exc:
+            if not is_conflict(exc) or attempt == attempts:
+                raise
+            sleep(random.uniform(0.5, 1.0) * delay)
+            delay = min(delay * 2, max_delay)
+    raise AssertionError("unreachable")
