@@ -17,7 +17,9 @@ KST = "Asia/Seoul"
 KRW = pl.Int64()  # KRW prices and amounts are whole won
 QTY = pl.Int64()
 INDEX_VALUE = pl.Decimal(12, 2)  # index levels come with exactly 2 decimals: keep them exact
-FOREIGN_PRICE = pl.Decimal(18, 4)  # overseas prices come with up to 4 decimals (zdiv): keep them exact
+FOREIGN_PRICE = pl.Decimal(
+    18, 4
+)  # overseas prices come with up to 4 decimals (zdiv): keep them exact
 FOREIGN_AMOUNT = pl.Decimal(24, 4)
 RATE = pl.Float64()  # percentages are derived figures; exactness buys nothing
 TS_KST = pl.Datetime("us", KST)
@@ -89,8 +91,7 @@ class Dataset:
                 exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             else:
                 raise SchemaError(
-                    f"{self.name}: column {col.name!r} is missing "
-                    f"(have {sorted(frame.columns)})"
+                    f"{self.name}: column {col.name!r} is missing (have {sorted(frame.columns)})"
                 )
         out = frame.select(exprs)
         required = [c.name for c in self.columns if not c.nullable or c.name in self.primary_key]

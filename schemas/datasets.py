@@ -203,7 +203,9 @@ RANKINGS = Dataset(
     columns=(
         Column("ranking", S, nullable=False, doc="volume | fluctuation | market_cap"),
         Column("snapshot_ts", TS_KST, nullable=False),
-        Column("market", S, nullable=False, doc="the FID_INPUT_ISCD scope: 0000 all, 0001, 1001, 2001"),
+        Column(
+            "market", S, nullable=False, doc="the FID_INPUT_ISCD scope: 0000 all, 0001, 1001, 2001"
+        ),
         Column("rank", I64, "data_rank", nullable=False),
         Column("symbol", S, nullable=False, doc="mksc_shrn_iscd or stck_shrn_iscd"),
         Column("name", S, "hts_kor_isnm"),
@@ -330,7 +332,9 @@ ORDER_LOG = Dataset(
         Column("price", KRW),
         Column("order_division", S, doc="ORD_DVSN"),
         Column("orig_order_no", S),
-        Column("status", S, nullable=False, doc="pending | accepted | rejected | uncertain | failed"),
+        Column(
+            "status", S, nullable=False, doc="pending | accepted | rejected | uncertain | failed"
+        ),
         Column("order_no", S),
         Column("org_no", S),
         Column("msg_cd", S),

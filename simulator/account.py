@@ -15,6 +15,7 @@ remainder at the print price). Day orders lapse at the end of their day.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import tempfile
@@ -25,7 +26,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.marketview import day_ticks
+from simulator.ticks import price_band
 
 if TYPE_CHECKING:
     from simulator.market import Market
@@ -127,9 +128,14 @@ class Account:
         if self.state_path is None:
             return
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": 1, "account": self.number, "initial_cash": self.initial_cash,
-                "next_odno": self.next_odno, "orders": [asdict(o) for o in self.orders],
-                "fills": [asdict(f) for f in self.fills]}
+        data = {
+            "version": 1,
+            "account": self.number,
+            "initial_cash": self.initial_cash,
+            "next_odno": self.next_odno,
+            "orders": [asdict(o) for o in self.orders],
+            "fills": [asdict(f) for f in self.fills],
+        }
         fd, tmp = tempfile.mkstemp(prefix=".account-", dir=self.state_path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -175,10 +181,8 @@ class Account:
         return self.cash(today, 2) - self.reserved_cash()
 
     def _upper(self, code: str, d: date) -> int:
-        from simulator.calendar import round_to_tick
-
         bar = self.market.daily_bar(code, d)
-        return round_to_tick(bar.prev_close * 1.3, "down") if bar else 0
+        return price_band(bar.prev_close)[1] if bar else 0
 
     def holdings(self, today: date) -> dict[str, Holding]:
         cal = self.market.calendar
@@ -264,7 +268,9 @@ class Account:
     def _fill(self, order: Order, qty: int, price: int, at: time) -> None:
         order.filled_qty += qty
         order.filled_amt += qty * price
-        fill = Fill(order.odno, order.ord_dt, at.strftime("%H%M%S"), order.code, order.side, qty, price)
+        fill = Fill(
+            order.odno, order.ord_dt, at.strftime("%H%M%S"), order.code, order.side, qty, price
+        )
         self.fills.append(fill)
         self._notify("fill", order, {"qty": qty, "price": price, "time": fill.tmd})
 
@@ -287,23 +293,28 @@ class Account:
                 self.save()
 
     def _match_prints(self, order: Order, day: date, until: time) -> bool:
-        start = order.cursor
+        prints = self.market.tick_columns(order.code, day)
+        if prints is None:
+            return False
+        seconds = prints.seconds
+        # Prints are in (time, seq) order, so the unseen ones up to `until` are one contiguous run.
+        first = bisect.bisect_right(
+            range(len(seconds)), order.cursor, key=lambda i: _cursor(_clock(seconds[i]), i + 1)
+        )
+        end = bisect.bisect_right(seconds, until.hour * 3600 + until.minute * 60 + until.second)
         changed = False
-        last = start
-        for tick in day_ticks(self.market, order.code, day):
-            key = _cursor(tick.time, tick.seq)
-            if key <= start:
-                continue
-            if tick.time > until:
-                break
-            last = key
-            if order.is_market or _crosses(order, tick.price):
-                price = tick.price if order.is_market else order.price
-                self._fill(order, min(tick.qty, order.open_qty), price, tick.time)
+        last = order.cursor
+        for i in range(first, end):
+            at, price, qty = _clock(seconds[i]), int(prints.price[i]), int(prints.qty[i])
+            last = _cursor(at, i + 1)
+            if order.is_market or _crosses(order, price):
+                self._fill(
+                    order, min(qty, order.open_qty), price if order.is_market else order.price, at
+                )
                 changed = True
                 if order.open_qty <= 0:
                     break
-        if last != start:
+        if last != order.cursor:
             order.cursor = last
             changed = True
         return changed
@@ -317,11 +328,13 @@ def _crosses(order: Order, price: int) -> bool:
     return price <= order.price if order.side == BUY else price >= order.price
 
 
+def _clock(seconds: int) -> time:
+    return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
 def _cursor(t: time, seq: int) -> str:
     return f"{t.strftime('%H:%M:%S.%f')}|{seq:012d}"
 
 
 def _d(text: str) -> date:
     return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-
-

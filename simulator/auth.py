@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 
 from simulator.wire import KisReject
 
-REISSUE_SAME_TOKEN_WITHIN = 6 * 3600.0  # kis-api.md §2.1: a new request within 6 h returns the same token
+REISSUE_SAME_TOKEN_WITHIN = (
+    6 * 3600.0
+)  # kis-api.md §2.1: a new request within 6 h returns the same token
 
 
 class TokenIssueRefused(Exception):
@@ -43,11 +45,19 @@ def check_credentials(app_key: str | None, app_secret: str | None, valid: tuple[
 
 def _jwt_like(app_key: str, issued: float, expires: float) -> str:
     """A JWT-shaped opaque token (clients must not parse it; KIS's is a real JWT)."""
+
     def b64(obj: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
     aud = hashlib.sha256(app_key.encode()).hexdigest()[:36]
-    payload = {"sub": "token", "aud": aud, "iss": "kisdb-sim", "iat": int(issued), "exp": int(expires),
-               "jti": secrets.token_urlsafe(24)}
+    payload = {
+        "sub": "token",
+        "aud": aud,
+        "iss": "kisdb-sim",
+        "iat": int(issued),
+        "exp": int(expires),
+        "jti": secrets.token_urlsafe(24),
+    }
     return f"{b64({'typ': 'JWT', 'alg': 'HS512'})}.{b64(payload)}.{secrets.token_urlsafe(64)}"
 
 
@@ -89,11 +99,14 @@ class TokenStore:
                 alive = not tok.revoked and now < self._expiry(tok)
                 if alive and now - tok.issued_mono < REISSUE_SAME_TOKEN_WITHIN:
                     return current, tok, False
-            expires_kst = (datetime.now().astimezone() + timedelta(seconds=self.ttl))
+            expires_kst = datetime.now().astimezone() + timedelta(seconds=self.ttl)
             from simulator.calendar import (
                 KST,  # local import: calendar is the market engineer's module
             )
-            tok = _Token(app_key, now, now + self.ttl, expires_kst.astimezone(KST).replace(tzinfo=None))
+
+            tok = _Token(
+                app_key, now, now + self.ttl, expires_kst.astimezone(KST).replace(tzinfo=None)
+            )
             token = _jwt_like(app_key, time.time(), time.time() + self.ttl)
             self._tokens[token] = tok
             self._current[app_key] = token

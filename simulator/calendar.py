@@ -155,9 +155,6 @@ class KrxCalendar(_Calendar):
     def __init__(self) -> None:
         super().__init__(holidays.financial_holidays("XKRX"))
 
-    def is_late_open(self, d: date) -> bool:
-        return self.is_first_trading_day_of_year(d) or d in CSAT_DAYS
-
     def is_first_trading_day_of_year(self, d: date) -> bool:
         return self.is_trading_day(d) and self.previous_trading_day(d).year < d.year
 

@@ -12,6 +12,7 @@ Two modes:
 
 from __future__ import annotations
 
+import threading
 import time as _time
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -37,18 +38,25 @@ def _naive(dt: datetime) -> datetime:
 
 class SimClock:
     def __init__(
-        self, calendar: _Calendar, *, pinned: datetime | None = None, speed: float = 1.0,
+        self,
+        calendar: _Calendar,
+        *,
+        pinned: datetime | None = None,
+        speed: float = 1.0,
         wall_start: datetime | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.calendar = calendar
-        self.speed = speed
         self.pinned = _naive(pinned) if pinned is not None else None
-        self._mono_start = _time.monotonic()
-        self._offset = 0.0  # sim seconds added by advance()
-        self.start = self.pinned if self.pinned is not None else self._session_start(
-            _naive(wall_start) if wall_start else wall_kst()
+        # (wall monotonic at the last rebase, sim seconds elapsed then, speed since): one tuple,
+        # swapped whole, so a reader in another thread never sees half of a speed change.
+        self._base = (_time.monotonic(), 0.0, float(speed))
+        self._write_lock = threading.Lock()
+        self.start = (
+            self.pinned
+            if self.pinned is not None
+            else self._session_start(_naive(wall_start) if wall_start else wall_kst())
         )
 
     def _session(self, d: date) -> tuple[datetime, datetime]:
@@ -64,15 +72,32 @@ class SimClock:
             return open_
         return self._session(self.calendar.previous_trading_day(day))[0]
 
+    @property
+    def speed(self) -> float:
+        return self._base[2]
+
     def elapsed(self) -> float:
         """Sim seconds since start."""
-        return (_time.monotonic() - self._mono_start) * self.speed + self._offset
+        mono_start, offset, speed = self._base
+        return (_time.monotonic() - mono_start) * speed + offset
 
     def advance(self, seconds: float) -> None:
         """Jump the clock forward (tests); negative values are refused."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
-        self._offset += seconds
+        with self._write_lock:
+            mono_start, offset, speed = self._base
+            self._base = (mono_start, offset + seconds, speed)
+
+    def set_speed(self, speed: float) -> None:
+        """Run at `speed` sim seconds per wall second from now on; the time so far is kept, so
+        the clock never jumps (e.g. a demo fast-forwarding the market while it records)."""
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        with self._write_lock:
+            now = _time.monotonic()
+            mono_start, offset, old = self._base
+            self._base = (now, (now - mono_start) * old + offset, float(speed))
 
     def now(self) -> datetime:
         elapsed = self.elapsed()

@@ -60,7 +60,9 @@ def _probability(text: str, item: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise FaultSpecError(f"fault {item!r}: {text!r} is not a probability between 0 and 1") from None
+        raise FaultSpecError(
+            f"fault {item!r}: {text!r} is not a probability between 0 and 1"
+        ) from None
     if not 0.0 <= value <= 1.0:
         raise FaultSpecError(f"fault {item!r}: probability {value} is outside [0, 1]")
     return value
@@ -98,7 +100,9 @@ def parse_faults(spec: str) -> FaultSpec:
         elif name == "ratelimit_storm":
             duration, at, period = value.partition("@")
             if not at:
-                raise FaultSpecError(f"fault {item!r}: expected ratelimit_storm=DURATION@PERIOD, e.g. 2s@5s")
+                raise FaultSpecError(
+                    f"fault {item!r}: expected ratelimit_storm=DURATION@PERIOD, e.g. 2s@5s"
+                )
             d, p = parse_duration(duration, item), parse_duration(period, item)
             if p <= 0 or d > p:
                 raise FaultSpecError(f"fault {item!r}: need 0 < DURATION <= PERIOD")

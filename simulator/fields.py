@@ -571,4 +571,3 @@ PSBL_ORDER: tuple[str, ...] = (
     "ovrs_re_use_amt_wcrc",
     "ord_psbl_frcr_amt_wcrc",
 )
-

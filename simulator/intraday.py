@@ -83,8 +83,15 @@ def _level_walk(rng: np.random.Generator, n_levels: int, start: int, end: int, n
     # The random waypoints wander between the fixed ones: open -> extreme -> extreme -> close.
     cuts = np.sort(rng.integers(0, n_random + 1, 2))
     points = np.concatenate(
-        [[start], anchors[: cuts[0]], [extremes[0]], anchors[cuts[0] : cuts[1]], [extremes[1]],
-         anchors[cuts[1] :], [end]]
+        [
+            [start],
+            anchors[: cuts[0]],
+            [extremes[0]],
+            anchors[cuts[0] : cuts[1]],
+            [extremes[1]],
+            anchors[cuts[1] :],
+            [end],
+        ]
     ).astype(np.int64)
     fixed = np.zeros(points.shape[0], dtype=bool)
     fixed[[0, cuts[0] + 1, cuts[1] + 2, points.shape[0] - 1]] = True
@@ -123,7 +130,9 @@ def day_tape(
     price = levels[walk]
 
     continuous = n_ticks - 2
-    per_minute = 1 + rng.multinomial(continuous - n_minutes, _u_shape(n_minutes) / _u_shape(n_minutes).sum())
+    per_minute = 1 + rng.multinomial(
+        continuous - n_minutes, _u_shape(n_minutes) / _u_shape(n_minutes).sum()
+    )
     minute = np.concatenate([[0], np.repeat(np.arange(n_minutes), per_minute), [n_minutes]])
     second = np.concatenate([[0], rng.integers(0, 60, continuous), [0]])
     order = np.lexsort((second, minute))  # minutes are already ordered; sort seconds within them
@@ -136,7 +145,7 @@ def day_tape(
     by_level = np.argsort(walk, kind="stable")
     bounds = np.searchsorted(walk[by_level], np.arange(k + 1))
     for lvl in range(k):
-        idx = by_level[bounds[lvl]:bounds[lvl + 1]]
+        idx = by_level[bounds[lvl] : bounds[lvl + 1]]
         w = weights[idx].copy()
         regular = (idx != 0) & (idx != n_ticks - 1)
         base = w[regular].sum() if regular.any() else 1.0
@@ -190,8 +199,12 @@ def bridge_bars(
     closes[-1] = close
     opens = np.concatenate([[open_], closes[:-1]])
     wiggle = np.abs(rng.normal(0.0, 0.08 * span, (2, n_bars)))
-    highs = np.clip(np.round((np.maximum(opens, closes) + wiggle[0]) / grid) * grid, low, high).astype(np.int64)
-    lows = np.clip(np.round((np.minimum(opens, closes) - wiggle[1]) / grid) * grid, low, high).astype(np.int64)
+    highs = np.clip(
+        np.round((np.maximum(opens, closes) + wiggle[0]) / grid) * grid, low, high
+    ).astype(np.int64)
+    lows = np.clip(
+        np.round((np.minimum(opens, closes) - wiggle[1]) / grid) * grid, low, high
+    ).astype(np.int64)
     highs = np.maximum(highs, np.maximum(opens, closes))
     lows = np.minimum(lows, np.minimum(opens, closes))
     highs[int(rng.integers(0, n_bars))] = high
@@ -240,8 +253,12 @@ def book_levels(
             break
         p = next_tick_down(p)
     depth_growth = 1.0 + 0.15 * np.arange(depth)
-    ask_qty = np.maximum(1, typical_qty * depth_growth * rng.lognormal(0.0, 0.6, depth)).astype(np.int64)
-    bid_qty = np.maximum(1, typical_qty * depth_growth * rng.lognormal(0.0, 0.6, depth)).astype(np.int64)
+    ask_qty = np.maximum(1, typical_qty * depth_growth * rng.lognormal(0.0, 0.6, depth)).astype(
+        np.int64
+    )
+    bid_qty = np.maximum(1, typical_qty * depth_growth * rng.lognormal(0.0, 0.6, depth)).astype(
+        np.int64
+    )
     return (
         [(a, int(q)) for a, q in zip(asks, ask_qty, strict=False)],
         [(b, int(q)) for b, q in zip(bids, bid_qty, strict=False)],

@@ -179,8 +179,14 @@ class _Day:
 class Market:
     """The synthetic market. Cheap to construct (instruments only); data is made on demand."""
 
-    def __init__(self, seed: int = 20261124, generated_symbols: int = 0, *,
-                 path_cache_size: int = 256, day_cache_size: int = 64) -> None:
+    def __init__(
+        self,
+        seed: int = 20261124,
+        generated_symbols: int = 0,
+        *,
+        path_cache_size: int = 256,
+        day_cache_size: int = 64,
+    ) -> None:
         self.seed = seed
         self.calendar = KrxCalendar()
         self.us_calendar = UsCalendar()
@@ -201,7 +207,9 @@ class Market:
         self._adjusted: _Lru[str, tuple[np.ndarray, ...]] = _Lru(path_cache_size)
         # ~0.3 MB and ~4 ms to rebuild per code; 8 slots thrashed as soon as a websocket session
         # streamed more symbols than that (every new day of each rebuilt them).
-        self._levels: _Lru[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = _Lru(path_cache_size // 4)
+        self._levels: _Lru[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = _Lru(
+            path_cache_size // 4
+        )
         self._intraday: _Lru[tuple[str, date], _Day] = _Lru(day_cache_size)
         self._other: _Lru[Hashable, object] = _Lru(64)
 
@@ -234,7 +242,10 @@ class Market:
     def _path(self, code: str) -> paths.StockPath:
         inst = self.instrument(code)
         return self._paths.get(
-            code, lambda: paths.stock_path(self.seed, inst, self._profiles[code], self._days, self._market)
+            code,
+            lambda: paths.stock_path(
+                self.seed, inst, self._profiles[code], self._days, self._market
+            ),
         )
 
     def _arrays(self, code: str, adjusted: bool) -> tuple[np.ndarray, ...]:
@@ -269,7 +280,9 @@ class Market:
         bars = self.daily_bars(code, d, d, adjusted)
         return bars[0] if bars else None
 
-    def period_bars(self, code: str, start: date, end: date, period: str, adjusted: bool) -> list[DailyBar]:
+    def period_bars(
+        self, code: str, start: date, end: date, period: str, adjusted: bool
+    ) -> list[DailyBar]:
         """D/W/M/Y bars. A W/M/Y bar aggregates the trading days of its period up to `end`
         (including days of that period before `start`) and is dated by its last such day; bars
         dated before `start` are left out."""
@@ -315,7 +328,9 @@ class Market:
         idx = self._day_index.get(d)
         if idx is None or not 0 <= idx - path.first < len(path):
             return None
-        return self._intraday.get((code, d), lambda: self._make_day(code, d, path, idx - path.first))
+        return self._intraday.get(
+            (code, d), lambda: self._make_day(code, d, path, idx - path.first)
+        )
 
     def _make_day(self, code: str, d: date, path: paths.StockPath, i: int) -> _Day:
         cand, qty, ticks = self._levels.get(code, lambda: paths.stock_levels(self.seed, code, path))
@@ -323,8 +338,15 @@ class Market:
         open_at, close_at = self.calendar.session(d)
         n_minutes = int((close_at - open_at).total_seconds() // 60) - intraday.CLOSING_CALL_MINUTES
         rng = paths.rng_for(self.seed, _STREAM_TAPE, code, d.toordinal())
-        tape = intraday.day_tape(rng, cand[i][keep], qty[i][keep], int(path.open[i]),
-                                 int(path.close[i]), int(ticks[i]), n_minutes)
+        tape = intraday.day_tape(
+            rng,
+            cand[i][keep],
+            qty[i][keep],
+            int(path.open[i]),
+            int(path.close[i]),
+            int(ticks[i]),
+            n_minutes,
+        )
         base = open_at.hour * 3600 + open_at.minute * 60
         seconds = base + tape.minute * 60 + tape.second
         close_s = close_at.hour * 3600 + close_at.minute * 60
@@ -342,8 +364,14 @@ class Market:
         return [
             MinuteBar(d, day.bar_time(m), o, h, lo, c, v, val)
             for m, o, h, lo, c, v, val in zip(
-                b.minute.tolist(), b.open.tolist(), b.high.tolist(), b.low.tolist(),
-                b.close.tolist(), b.volume.tolist(), b.value.tolist(), strict=True,
+                b.minute.tolist(),
+                b.open.tolist(),
+                b.high.tolist(),
+                b.low.tolist(),
+                b.close.tolist(),
+                b.volume.tolist(),
+                b.value.tolist(),
+                strict=True,
             )
         ]
 
@@ -356,7 +384,9 @@ class Market:
         return [
             Tick(d, _clock(s), seq, p, q, side)
             for seq, (s, p, q, side) in enumerate(
-                zip(day.tick_seconds, t.price.tolist(), t.qty.tolist(), t.side.tolist(), strict=True),
+                zip(
+                    day.tick_seconds, t.price.tolist(), t.qty.tolist(), t.side.tolist(), strict=True
+                ),
                 start=1,
             )
         ]
@@ -386,19 +416,44 @@ class Market:
         day, n = found
         t = day.tape
         i = n - 1
-        return Tick(at.date(), _clock(day.tick_seconds[i]), n, int(t.price[i]), int(t.qty[i]), int(t.side[i]))
+        return Tick(
+            at.date(),
+            _clock(day.tick_seconds[i]),
+            n,
+            int(t.price[i]),
+            int(t.qty[i]),
+            int(t.side[i]),
+        )
+
+    def window_ohlcv(
+        self, code: str, d: date, start: time, until: time
+    ) -> tuple[int, int, int, int, int, int] | None:
+        """(open, high, low, close, volume, value) of the prints stamped in [start, until] (second
+        resolution); None when there are none."""
+        prints = self.tick_columns(code, d)
+        if prints is None:
+            return None
+        lo = bisect.bisect_left(prints.seconds, _seconds(start))
+        hi = bisect.bisect_right(prints.seconds, _seconds(until))
+        if lo >= hi:
+            return None
+        price, qty = prints.price[lo:hi], prints.qty[lo:hi]
+        return (
+            int(price[0]),
+            int(price.max()),
+            int(price.min()),
+            int(price[-1]),
+            int(qty.sum()),
+            int((price * qty).sum()),
+        )
 
     def intraday_bar(self, code: str, d: date, until: time) -> DailyBar | None:
         """The day's bar from the ticks at or before `until` (None before the first print)."""
-        found = self._ticks_until(code, datetime.combine(d, until))
-        if found is None or found[1] == 0:
+        summary = self.window_ohlcv(code, d, time(0), until)
+        if summary is None:
             return None
-        day, n = found
-        t = day.tape
-        price, qty = t.price[:n], t.qty[:n]
         prev = int(self._path(code).prev[self._day_index[d] - self._path(code).first])
-        return DailyBar(d, int(price[0]), int(price.max()), int(price.min()), int(price[-1]),
-                        int(qty.sum()), int((price * qty).sum()), prev)
+        return DailyBar(d, *summary, prev)
 
     def quote_at(self, code: str, at: datetime) -> Book:
         """The 10-level book around the last trade at `at`. Before the day's first print (or on a
@@ -430,13 +485,15 @@ class Market:
         level, loading, own, volume, value = INDEX_PROFILES[index_code]
         return self._other.get(  # type: ignore[return-value]
             ("index", index_code),
-            lambda: paths.index_path(self.seed, index_code, self._market, level, loading, own, volume, value),
+            lambda: paths.index_path(
+                self.seed, index_code, self._market, level, loading, own, volume, value
+            ),
         )
 
     def index_bars(self, index_code: str, start: date, end: date, period: str) -> list[IndexBar]:
         """Index D/W/M/Y bars (grouping as `period_bars`), values with 2 decimals."""
         p = self._index_path(index_code)
-        lo_d = period_start(start, period) if period != "D" else start
+        lo_d = period_start(start, period)
         i = bisect.bisect_left(self._days, lo_d)
         j = bisect.bisect_right(self._days, end)
         days = self._days[i:j]
@@ -457,13 +514,31 @@ class Market:
         open_at, close_at = self.calendar.session(d)
         n_minutes = int((close_at - open_at).total_seconds() // 60) - intraday.CLOSING_CALL_MINUTES
         rng = paths.rng_for(self.seed, _STREAM_INDEX_MIN, index_code, d.toordinal())
-        b = intraday.bridge_bars(rng, int(p.open[i]), int(p.high[i]), int(p.low[i]), int(p.close[i]),
-                                 int(p.volume[i]), int(p.value[i]), n_minutes + 1)
-        times = [(open_at + timedelta(minutes=m)).time() for m in range(n_minutes)] + [close_at.time()]
+        b = intraday.bridge_bars(
+            rng,
+            int(p.open[i]),
+            int(p.high[i]),
+            int(p.low[i]),
+            int(p.close[i]),
+            int(p.volume[i]),
+            int(p.value[i]),
+            n_minutes + 1,
+        )
+        times = [(open_at + timedelta(minutes=m)).time() for m in range(n_minutes)] + [
+            close_at.time()
+        ]
         return [
             IndexBar(d, t, o / 100, h / 100, lo / 100, c / 100, v, val)
-            for t, o, h, lo, c, v, val in zip(times, b.open.tolist(), b.high.tolist(), b.low.tolist(),
-                                              b.close.tolist(), b.volume.tolist(), b.value.tolist(), strict=True)
+            for t, o, h, lo, c, v, val in zip(
+                times,
+                b.open.tolist(),
+                b.high.tolist(),
+                b.low.tolist(),
+                b.close.tolist(),
+                b.volume.tolist(),
+                b.value.tolist(),
+                strict=True,
+            )
         ]
 
     # ----------------------------------------------------------------- overseas
@@ -474,20 +549,28 @@ class Market:
             raise KeyError(f"unknown overseas instrument {exchange}/{symbol}; see Market.overseas")
         return self._other.get(  # type: ignore[return-value]
             ("us", key),
-            lambda: paths.us_path(self.seed, f"{exchange}:{symbol}", self._us_profiles[key],
-                                  self._us_days, self._us_market),
+            lambda: paths.us_path(
+                self.seed,
+                f"{exchange}:{symbol}",
+                self._us_profiles[key],
+                self._us_days,
+                self._us_market,
+            ),
         )
 
-    def overseas_bars(self, exchange: str, symbol: str, start: date, end: date, period: str,
-                      adjusted: bool) -> list[OverseasBar]:
+    def overseas_bars(
+        self, exchange: str, symbol: str, start: date, end: date, period: str, adjusted: bool
+    ) -> list[OverseasBar]:
         """US daily bars (US calendar) and their W/M/Y aggregates, 4 decimals. `adjusted`
         divides prices before the split by the ratio and multiplies volume."""
         path, pre_split = self._us(exchange, symbol)
-        lo_d = period_start(start, period) if period != "D" else start
+        lo_d = period_start(start, period)
         i = bisect.bisect_left(self._us_days, lo_d)
         j = bisect.bisect_right(self._us_days, end)
-        o, h, lo, c, v, val = (a[i:j].copy() for a in (path.open, path.high, path.low, path.close,
-                                                      path.volume, path.value))
+        o, h, lo, c, v, val = (
+            a[i:j].copy()
+            for a in (path.open, path.high, path.low, path.close, path.volume, path.value)
+        )
         split = self._us_profiles[(exchange, symbol)].split
         if adjusted and split is not None:
             cut = max(min(pre_split - i, j - i), 0)
@@ -496,11 +579,15 @@ class Market:
             v[:cut] *= split.ratio
         return [
             OverseasBar(dt, None, None, _usd(o_), _usd(h_), _usd(l_), _usd(c_), v_, val_ / _US_UNIT)
-            for dt, o_, h_, l_, c_, v_, val_ in _aggregate(self._us_days[i:j], o, h, lo, c, v, val, period=period)
+            for dt, o_, h_, l_, c_, v_, val_ in _aggregate(
+                self._us_days[i:j], o, h, lo, c, v, val, period=period
+            )
             if dt >= start
         ]
 
-    def overseas_close_before(self, exchange: str, symbol: str, d: date, adjusted: bool = False) -> float:
+    def overseas_close_before(
+        self, exchange: str, symbol: str, d: date, adjusted: bool = False
+    ) -> float:
         """The close of the last US session before `d`: what a bar starting on `d` changes from
         (before the first session of the window, the path's base price). `adjusted` as in
         `overseas_bars`."""
@@ -512,7 +599,9 @@ class Market:
             units = int(np.round(units / split.ratio))  # the same rounding as overseas_bars
         return _usd(units)
 
-    def overseas_minute_bars(self, exchange: str, symbol: str, local_day: date) -> list[OverseasBar]:
+    def overseas_minute_bars(
+        self, exchange: str, symbol: str, local_day: date
+    ) -> list[OverseasBar]:
         """Raw minute bars 09:30-16:00 New York (13:00 on early-close days), bar start times,
         `kst` filled; they aggregate exactly to the raw daily bar (OHLC, volume, value)."""
         path, _ = self._us(exchange, symbol)
@@ -521,21 +610,55 @@ class Market:
             return []
         open_at, close_at = self.us_calendar.session(local_day)
         n = int((close_at - open_at).total_seconds() // 60)
-        rng = paths.rng_for(self.seed, _STREAM_US_MIN, f"{exchange}:{symbol}", local_day.toordinal())
-        b = intraday.bridge_bars(rng, int(path.open[i]), int(path.high[i]), int(path.low[i]),
-                                 int(path.close[i]), int(path.volume[i]), int(path.value[i]), n, grid=100)
+        rng = paths.rng_for(
+            self.seed, _STREAM_US_MIN, f"{exchange}:{symbol}", local_day.toordinal()
+        )
+        b = intraday.bridge_bars(
+            rng,
+            int(path.open[i]),
+            int(path.high[i]),
+            int(path.low[i]),
+            int(path.close[i]),
+            int(path.volume[i]),
+            int(path.value[i]),
+            n,
+            grid=100,
+        )
         out = []
-        for m, o, h, lo, c, v, val in zip(range(n), b.open.tolist(), b.high.tolist(), b.low.tolist(),
-                                          b.close.tolist(), b.volume.tolist(), b.value.tolist(), strict=True):
+        for m, o, h, lo, c, v, val in zip(
+            range(n),
+            b.open.tolist(),
+            b.high.tolist(),
+            b.low.tolist(),
+            b.close.tolist(),
+            b.volume.tolist(),
+            b.value.tolist(),
+            strict=True,
+        ):
             start = open_at + timedelta(minutes=m)
             kst = start.astimezone(KST).replace(tzinfo=None)
-            out.append(OverseasBar(local_day, start.time(), kst, _usd(o), _usd(h), _usd(lo), _usd(c), v,
-                                   val / _US_UNIT))
+            out.append(
+                OverseasBar(
+                    local_day,
+                    start.time(),
+                    kst,
+                    _usd(o),
+                    _usd(h),
+                    _usd(lo),
+                    _usd(c),
+                    v,
+                    val / _US_UNIT,
+                )
+            )
         return out
 
 
 def _clock(seconds: int) -> time:
     return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def _seconds(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
 
 
 def _usd(units: int) -> float:
@@ -579,15 +702,32 @@ def _group_by_period(days: list[date], period: str) -> list[list[int]]:
     return groups
 
 
-def _aggregate(days: list[date], o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
-               v: np.ndarray, val: np.ndarray, *, period: str) -> list[tuple]:
+def _aggregate(
+    days: list[date],
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    v: np.ndarray,
+    val: np.ndarray,
+    *,
+    period: str,
+) -> list[tuple]:
     """(label date, open, high, low, close, volume, value) per period, as Python ints."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}, not {period!r}")
     out = []
     for g in _group_by_period(days, period):
         a, b = g[0], g[-1] + 1
-        out.append((days[b - 1], int(o[a]), int(h[a:b].max()), int(lo[a:b].min()), int(c[b - 1]),
-                    int(v[a:b].sum()), int(val[a:b].sum())))
+        out.append(
+            (
+                days[b - 1],
+                int(o[a]),
+                int(h[a:b].max()),
+                int(lo[a:b].min()),
+                int(c[b - 1]),
+                int(v[a:b].sum()),
+                int(val[a:b].sum()),
+            )
+        )
     return out
-

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from simulator.calendar import round_to_tick
+from simulator.calendar import KST
+from simulator.market import DailyBar, IndexBar, MinuteBar
+from simulator.ticks import price_band
 
 if TYPE_CHECKING:
-    from simulator.market import DailyBar, IndexBar, Instrument, Market, MinuteBar, Tick
+    from simulator.market import Instrument, Market
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,11 @@ class Snapshot:
 
     @property
     def upper(self) -> int:
-        return round_to_tick(self.prev_close * 1.3, "down")
+        return price_band(self.prev_close)[1]
 
     @property
     def lower(self) -> int:
-        return round_to_tick(self.prev_close * 0.7, "up")
-
-
-def listed_on(inst: Instrument, d: date) -> bool:
-    return inst.listed <= d and (inst.delisted is None or d < inst.delisted)
+        return price_band(self.prev_close)[0]
 
 
 class MarketView:
@@ -72,7 +69,7 @@ class MarketView:
     # -- instruments ----------------------------------------------------------------------------
     def instrument(self, code: str, now: datetime) -> Instrument | None:
         inst = self.market.instruments.get(code.strip())
-        if inst is None or not listed_on(inst, self.session_day(now)):
+        if inst is None or not self.market.is_listed(inst.code, self.session_day(now)):
             return None
         return inst
 
@@ -90,14 +87,8 @@ class MarketView:
         return done + ([partial] if partial is not None else [])
 
     def _partial_minute(self, code: str, d: date, start: time, until: time) -> MinuteBar | None:
-        from simulator.market import MinuteBar
-
-        ticks = [t for t in day_ticks(self.market, code, d) if start <= t.time <= until]
-        if not ticks:
-            return None
-        prices = [t.price for t in ticks]
-        return MinuteBar(d, start, prices[0], max(prices), min(prices), prices[-1],
-                         sum(t.qty for t in ticks), sum(t.price * t.qty for t in ticks))
+        summary = self.market.window_ohlcv(code, d, start, until)
+        return MinuteBar(d, start, *summary) if summary is not None else None
 
     # -- daily bars -----------------------------------------------------------------------------
     def day_bar(self, code: str, d: date, now: datetime, adjusted: bool = False) -> DailyBar | None:
@@ -116,16 +107,28 @@ class MarketView:
         d = self.session_day(now)
         bar = self.day_bar(code, d, now)
         if bar is not None:
-            return Snapshot(code, inst.name, d, bar.close, bar.open, bar.high, bar.low, bar.volume,
-                            bar.value, bar.prev_close, True)
+            return Snapshot(
+                code,
+                inst.name,
+                d,
+                bar.close,
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.volume,
+                bar.value,
+                bar.prev_close,
+                True,
+            )
         full = self.market.daily_bar(code, d, False)
         if full is None:
             return None
         # Session open but no trade yet: the price stays at the previous close.
         return Snapshot(code, inst.name, d, full.prev_close, 0, 0, 0, 0, 0, full.prev_close, False)
 
-    def period_bars(self, code: str, start: date, end: date, period: str, adjusted: bool,
-                    now: datetime) -> list[DailyBar]:
+    def period_bars(
+        self, code: str, start: date, end: date, period: str, adjusted: bool, now: datetime
+    ) -> list[DailyBar]:
         """Ascending bars; today's (partial) bar merged into its week/month/year."""
         today = now.date()
         end = min(end, today)
@@ -133,8 +136,11 @@ class MarketView:
             return []
         if end < today or not self.is_partial(today, now):
             return self.market.period_bars(code, start, end, period, adjusted)
-        bars = self.market.period_bars(code, start, end - timedelta(days=1), period, adjusted) \
-            if end > start else []
+        bars = (
+            self.market.period_bars(code, start, end - timedelta(days=1), period, adjusted)
+            if end > start
+            else []
+        )
         part = self.day_bar(code, today, now)
         if part is None:
             return bars
@@ -152,16 +158,20 @@ class MarketView:
         cut = now.time()
         return [b for b in bars if b.time is not None and b.time <= cut]
 
-    def index_period_bars(self, index_code: str, start: date, end: date, period: str,
-                          now: datetime) -> list[IndexBar]:
+    def index_period_bars(
+        self, index_code: str, start: date, end: date, period: str, now: datetime
+    ) -> list[IndexBar]:
         today = now.date()
         end = min(end, today)
         if start > end:
             return []
         if end < today or not self.is_partial(today, now):
             return self.market.index_bars(index_code, start, end, period)
-        bars = self.market.index_bars(index_code, start, end - timedelta(days=1), period) \
-            if end > start else []
+        bars = (
+            self.market.index_bars(index_code, start, end - timedelta(days=1), period)
+            if end > start
+            else []
+        )
         minutes = self.index_minute_bars(index_code, today, now)
         if not minutes:
             return bars
@@ -171,15 +181,7 @@ class MarketView:
         return [*bars, part]
 
 
-@lru_cache(maxsize=256)
-def day_ticks(market: Market, code: str, d: date) -> list[Tick]:
-    """The day's prints, cached (Market.ticks builds a fresh list on every call)."""
-    return market.ticks(code, d)
-
-
 def _naive(dt: datetime) -> datetime:
-    from simulator.calendar import KST
-
     return dt.astimezone(KST).replace(tzinfo=None) if dt.tzinfo else dt
 
 
@@ -194,15 +196,26 @@ def same_period(a: date, b: date, period: str) -> bool:
 
 
 def merge(older: DailyBar, newer: DailyBar) -> DailyBar:
-    from simulator.market import DailyBar
-
-    return DailyBar(newer.date, older.open, max(older.high, newer.high), min(older.low, newer.low),
-                    newer.close, older.volume + newer.volume, older.value + newer.value,
-                    older.prev_close)
+    return DailyBar(
+        newer.date,
+        older.open,
+        max(older.high, newer.high),
+        min(older.low, newer.low),
+        newer.close,
+        older.volume + newer.volume,
+        older.value + newer.value,
+        older.prev_close,
+    )
 
 
 def aggregate_index(bars: list[IndexBar], d: date, t: time | None) -> IndexBar:
-    from simulator.market import IndexBar
-
-    return IndexBar(d, t, bars[0].open, max(b.high for b in bars), min(b.low for b in bars),
-                    bars[-1].close, sum(b.volume for b in bars), sum(b.value for b in bars))
+    return IndexBar(
+        d,
+        t,
+        bars[0].open,
+        max(b.high for b in bars),
+        min(b.low for b in bars),
+        bars[-1].close,
+        sum(b.volume for b in bars),
+        sum(b.value for b in bars),
+    )

@@ -70,25 +70,53 @@ def dailyprice(ctx: Ctx) -> Reply:
     bymd = ctx.get("BYMD").strip()
     end = min(parse_ymd(bymd, "BYMD"), last_done) if bymd else last_done
     span = {"D": 160, "W": 100 * 7 + 7, "M": 100 * 31 + 31}[period]
-    bars = ctx.market.overseas_bars(exchange, symbol, end - timedelta(days=span), end, period, adjusted)
+    bars = ctx.market.overseas_bars(
+        exchange, symbol, end - timedelta(days=span), end, period, adjusted
+    )
     page = bars[-DAILY_ROWS:]
     # Each row changes from the previous bar's close; the oldest row's previous bar may lie
     # outside the fetched window, so it is looked up (the close before its period began).
-    first_prev = bars[-DAILY_ROWS - 1].close if len(bars) > DAILY_ROWS else (
-        ctx.market.overseas_close_before(exchange, symbol, period_start(page[0].local_date, period), adjusted)
-        if page else 0.0)
+    first_prev = (
+        bars[-DAILY_ROWS - 1].close
+        if len(bars) > DAILY_ROWS
+        else (
+            ctx.market.overseas_close_before(
+                exchange, symbol, period_start(page[0].local_date, period), adjusted
+            )
+            if page
+            else 0.0
+        )
+    )
     prev_closes = [first_prev] + [b.close for b in page[:-1]]
     pairs = list(zip(page, prev_closes, strict=True))
     rows = []
     for bar, prev in reversed(pairs):
         diff = bar.close - prev
-        rows.append(pick({
-            "xymd": ymd(bar.local_date), "clos": _px(bar.close), "sign": sign_code(round(diff, ZDIV)),
-            "diff": _px(abs(diff)), "rate": signed_dec(rate(diff, prev)), "open": _px(bar.open),
-            "high": _px(bar.high), "low": _px(bar.low), "tvol": num(bar.volume), "tamt": num(bar.value),
-            "pbid": _px(bar.close), "vbid": "100", "pask": _px(bar.close + 0.01), "vask": "100",
-        }, F.OVERSEAS_DAILY_OUTPUT2))
-    out1 = pick({"rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "nrec": num(len(rows))}, F.OVERSEAS_DAILY_OUTPUT1)
+        rows.append(
+            pick(
+                {
+                    "xymd": ymd(bar.local_date),
+                    "clos": _px(bar.close),
+                    "sign": sign_code(round(diff, ZDIV)),
+                    "diff": _px(abs(diff)),
+                    "rate": signed_dec(rate(diff, prev)),
+                    "open": _px(bar.open),
+                    "high": _px(bar.high),
+                    "low": _px(bar.low),
+                    "tvol": num(bar.volume),
+                    "tamt": num(bar.value),
+                    "pbid": _px(bar.close),
+                    "vbid": "100",
+                    "pask": _px(bar.close + 0.01),
+                    "vask": "100",
+                },
+                F.OVERSEAS_DAILY_OUTPUT2,
+            )
+        )
+    out1 = pick(
+        {"rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "nrec": num(len(rows))},
+        F.OVERSEAS_DAILY_OUTPUT1,
+    )
     return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
 
 
@@ -112,8 +140,11 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
     more = False
     while day >= oldest_day:
         if cal.is_trading_day(day):
-            bars = [b for b in _bucketed(ctx, exchange, symbol, day, nmin)
-                    if datetime.combine(b[0], b[1]) <= newest]
+            bars = [
+                b
+                for b in _bucketed(ctx, exchange, symbol, day, nmin)
+                if datetime.combine(b[0], b[1]) <= newest
+            ]
             need = nrec - len(rows)
             rows.extend(_minute_row(day, b) for b in bars[::-1][:need])
             if len(bars) > need:
@@ -126,10 +157,20 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
             more = day >= oldest_day
             break
     stim, etim, sktm, ektm = session_times(cal, newest.date())
-    out1 = pick({
-        "rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "stim": stim, "etim": etim,
-        "sktm": sktm, "ektm": ektm, "next": "1" if more else "0", "more": "1" if more else "0", "nrec": num(len(rows)),
-    }, F.OVERSEAS_MINUTE_OUTPUT1)
+    out1 = pick(
+        {
+            "rsym": f"D{exchange}{symbol}",
+            "zdiv": str(ZDIV),
+            "stim": stim,
+            "etim": etim,
+            "sktm": sktm,
+            "ektm": ektm,
+            "next": "1" if more else "0",
+            "more": "1" if more else "0",
+            "nrec": num(len(rows)),
+        },
+        F.OVERSEAS_MINUTE_OUTPUT1,
+    )
     return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
 
 
@@ -140,8 +181,12 @@ def session_times(cal: UsCalendar, day: date) -> tuple[str, str, str, str]:
     if not cal.is_trading_day(day):
         day = cal.previous_trading_day(day)
     open_at, close_at = cal.session(day)
-    return (open_at.strftime("%H%M%S"), close_at.strftime("%H%M%S"),
-            open_at.astimezone(KST).strftime("%H%M%S"), close_at.astimezone(KST).strftime("%H%M%S"))
+    return (
+        open_at.strftime("%H%M%S"),
+        close_at.strftime("%H%M%S"),
+        open_at.astimezone(KST).strftime("%H%M%S"),
+        close_at.astimezone(KST).strftime("%H%M%S"),
+    )
 
 
 def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[tuple]:
@@ -156,15 +201,37 @@ def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> lis
     for slot, g in sorted(groups.items()):
         start = datetime.combine(day, datetime.min.time()) + timedelta(minutes=slot)
         kst = start.replace(tzinfo=NEW_YORK).astimezone(KST).replace(tzinfo=None)
-        out.append((day, start.time(), kst, g[0].open, max(b.high for b in g), min(b.low for b in g),
-                    g[-1].close, sum(b.volume for b in g), sum(b.value for b in g)))
+        out.append(
+            (
+                day,
+                start.time(),
+                kst,
+                g[0].open,
+                max(b.high for b in g),
+                min(b.low for b in g),
+                g[-1].close,
+                sum(b.volume for b in g),
+                sum(b.value for b in g),
+            )
+        )
     return out
 
 
 def _minute_row(day: date, b: tuple) -> dict[str, str]:
     local_date, local_time, kst, o, h, lo, c, vol, val = b
-    return pick({
-        "tymd": ymd(day), "xymd": ymd(local_date), "xhms": local_time.strftime("%H%M%S"), "kymd": ymd(kst.date()),
-        "khms": kst.strftime("%H%M%S"), "open": _px(o), "high": _px(h), "low": _px(lo), "last": _px(c),
-        "evol": num(vol), "eamt": num(val),
-    }, F.OVERSEAS_MINUTE_OUTPUT2)
+    return pick(
+        {
+            "tymd": ymd(day),
+            "xymd": ymd(local_date),
+            "xhms": local_time.strftime("%H%M%S"),
+            "kymd": ymd(kst.date()),
+            "khms": kst.strftime("%H%M%S"),
+            "open": _px(o),
+            "high": _px(h),
+            "low": _px(lo),
+            "last": _px(c),
+            "evol": num(vol),
+            "eamt": num(val),
+        },
+        F.OVERSEAS_MINUTE_OUTPUT2,
+    )

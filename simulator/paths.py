@@ -152,11 +152,23 @@ def stock_path(
     high = np.minimum(round_to_tick_np(top, "up"), upper)
     low = np.maximum(round_to_tick_np(bottom, "down"), lower)
 
-    activity = np.exp(0.45 * _ar1(rng.standard_normal(n), 0.9) * np.sqrt(1 - 0.81) + 5 * np.abs(moves) - 0.15)
+    activity = np.exp(
+        0.45 * _ar1(rng.standard_normal(n), 0.9) * np.sqrt(1 - 0.81) + 5 * np.abs(moves) - 0.15
+    )
     volume = np.maximum(profile.daily_value * activity / close_f, MIN_VOLUME).astype(np.int64)
 
-    path = StockPath(first, open_, high, low, close, prev, volume, np.zeros(n, np.int64),
-                     np.zeros(n, np.int64), pre_split)
+    path = StockPath(
+        first,
+        open_,
+        high,
+        low,
+        close,
+        prev,
+        volume,
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        pre_split,
+    )
     levels, qty, ticks = stock_levels(seed, inst.code, path)
     path.value[:] = (levels * qty).sum(axis=1)
     path.ticks[:] = ticks
@@ -175,7 +187,8 @@ def stock_levels(seed: int, code: str, path: StockPath) -> tuple[I64, I64, I64]:
     span = (path.high - path.low).astype(np.float64)[:, None]
     mids = round_to_tick_np(low + span * rng.random((n, MAX_LEVELS - 4)))
     cand = np.concatenate(
-        [path.low[:, None], path.high[:, None], path.open[:, None], path.close[:, None], mids], axis=1
+        [path.low[:, None], path.high[:, None], path.open[:, None], path.close[:, None], mids],
+        axis=1,
     )
     cand.sort(axis=1)
     dup = np.zeros(cand.shape, dtype=bool)
@@ -221,8 +234,16 @@ class LevelPath:
     value: I64
 
 
-def index_path(seed: int, code: str, market: F64, level: float, loading: float,
-               own_sigma: float, volume: int, value: int) -> LevelPath:
+def index_path(
+    seed: int,
+    code: str,
+    market: F64,
+    level: float,
+    loading: float,
+    own_sigma: float,
+    volume: int,
+    value: int,
+) -> LevelPath:
     """An index in centi-points (2 decimals) driven by the market factor."""
     n = market.shape[0]
     rng = rng_for(seed, _STREAM_INDEX, code)
@@ -233,8 +254,9 @@ def index_path(seed: int, code: str, market: F64, level: float, loading: float,
     return _ohlc_grid(rng, close_f, level, spread, 100, 1, volume, value, np.ones(n))
 
 
-def us_path(seed: int, key: str, profile: OverseasProfile, days: list[date],
-            market: F64) -> tuple[LevelPath, int]:
+def us_path(
+    seed: int, key: str, profile: OverseasProfile, days: list[date], market: F64
+) -> tuple[LevelPath, int]:
     """A US stock on the cent grid, carried in 1e-4 USD units (4 decimals).
 
     Returns the raw path and the number of leading bars before the split (0 without one).
@@ -247,8 +269,9 @@ def us_path(seed: int, key: str, profile: OverseasProfile, days: list[date],
     base_post = profile.base_price / (ratio[0] if n else 1.0)
     close_f = base_post * np.exp(_soft_walk(eps, 1500)) * ratio
     spread = profile.sigma * np.ones(n)
-    path = _ohlc_grid(rng, close_f, profile.base_price, spread, 10_000, 100,
-                      profile.daily_volume, 0, ratio)
+    path = _ohlc_grid(
+        rng, close_f, profile.base_price, spread, 10_000, 100, profile.daily_volume, 0, ratio
+    )
     # Traded value (1e-4 USD): volume at the bar's typical price.
     typical = (path.high + path.low + path.close) // 3
     path.value[:] = path.volume * typical
@@ -261,8 +284,17 @@ def _soft_walk(eps: F64, reversion_days: float) -> F64:
     return np.cumsum(np.clip(np.diff(dev, prepend=0.0), -_MAX_MOVE, _MAX_MOVE))
 
 
-def _ohlc_grid(rng: np.random.Generator, close_f: F64, base: float, spread: F64, unit: int,
-               grid: int, volume: int, value: int, ratio: F64) -> LevelPath:
+def _ohlc_grid(
+    rng: np.random.Generator,
+    close_f: F64,
+    base: float,
+    spread: F64,
+    unit: int,
+    grid: int,
+    volume: int,
+    value: int,
+    ratio: F64,
+) -> LevelPath:
     """OHLC around a close path as integers (`unit` per 1.0 of price, multiples of `grid`), with
     volume (and value) rising with the size of the move. `ratio` scales volume back before a
     split so turnover stays continuous."""

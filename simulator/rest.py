@@ -47,8 +47,12 @@ class Route:
     pure: bool = False  # answer depends only on params + sim-now (second): cacheable
 
 
-def _r(method: str, real: set[str], paper: set[str] | None, handler: Handler, pure: bool = True) -> Route:
-    return Route(method, frozenset(real), frozenset(paper) if paper is not None else None, handler, pure)
+def _r(
+    method: str, real: set[str], paper: set[str] | None, handler: Handler, pure: bool = True
+) -> Route:
+    return Route(
+        method, frozenset(real), frozenset(paper) if paper is not None else None, handler, pure
+    )
 
 
 class ReplyCache:
@@ -72,27 +76,67 @@ class ReplyCache:
 
 ROUTES: dict[str, Route] = {
     Q + "inquire-price": _r("GET", {"FHKST01010100"}, {"FHKST01010100"}, quotes.inquire_price),
-    Q + "inquire-daily-price": _r("GET", {"FHKST01010400"}, {"FHKST01010400"}, quotes.inquire_daily_price),
-    Q + "inquire-daily-itemchartprice": _r("GET", {"FHKST03010100"}, {"FHKST03010100"}, quotes.inquire_daily_itemchartprice),
-    Q + "inquire-time-itemchartprice": _r("GET", {"FHKST03010200"}, {"FHKST03010200"}, quotes.inquire_time_itemchartprice),
-    Q + "inquire-time-dailychartprice": _r("GET", {"FHKST03010230"}, None, quotes.inquire_time_dailychartprice, pure=False),
+    Q + "inquire-daily-price": _r(
+        "GET", {"FHKST01010400"}, {"FHKST01010400"}, quotes.inquire_daily_price
+    ),
+    Q + "inquire-daily-itemchartprice": _r(
+        "GET", {"FHKST03010100"}, {"FHKST03010100"}, quotes.inquire_daily_itemchartprice
+    ),
+    Q + "inquire-time-itemchartprice": _r(
+        "GET", {"FHKST03010200"}, {"FHKST03010200"}, quotes.inquire_time_itemchartprice
+    ),
+    Q + "inquire-time-dailychartprice": _r(
+        "GET", {"FHKST03010230"}, None, quotes.inquire_time_dailychartprice, pure=False
+    ),
     Q + "inquire-index-price": _r("GET", {"FHPUP02100000"}, None, quotes.inquire_index_price),
-    Q + "inquire-daily-indexchartprice": _r("GET", {"FHKUP03500100"}, {"FHKUP03500100"}, quotes.inquire_daily_indexchartprice),
-    Q + "inquire-time-indexchartprice": _r("GET", {"FHKUP03500200"}, None, quotes.inquire_time_indexchartprice),
+    Q + "inquire-daily-indexchartprice": _r(
+        "GET", {"FHKUP03500100"}, {"FHKUP03500100"}, quotes.inquire_daily_indexchartprice
+    ),
+    Q + "inquire-time-indexchartprice": _r(
+        "GET", {"FHKUP03500200"}, None, quotes.inquire_time_indexchartprice
+    ),
     Q + "volume-rank": _r("GET", {"FHPST01710000"}, None, quotes.volume_rank),
-    "/uapi/domestic-stock/v1/ranking/fluctuation": _r("GET", {"FHPST01700000"}, None, quotes.fluctuation),
-    "/uapi/domestic-stock/v1/ranking/market-cap": _r("GET", {"FHPST01740000"}, None, quotes.market_cap),
+    "/uapi/domestic-stock/v1/ranking/fluctuation": _r(
+        "GET", {"FHPST01700000"}, None, quotes.fluctuation
+    ),
+    "/uapi/domestic-stock/v1/ranking/market-cap": _r(
+        "GET", {"FHPST01740000"}, None, quotes.market_cap
+    ),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, quotes.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
-    OV + "inquire-time-itemchartprice": _r("GET", {"HHDFS76950200"}, None, overseas.inquire_time_itemchartprice),
-    T + "order-cash": _r("POST", {"TTTC0012U", "TTTC0011U", "TTTC0802U", "TTTC0801U"},
-                         {"VTTC0012U", "VTTC0011U", "VTTC0802U", "VTTC0801U"}, trading.order_cash, pure=False),
-    T + "order-rvsecncl": _r("POST", {"TTTC0013U", "TTTC0803U"}, {"VTTC0013U", "VTTC0803U"}, trading.order_rvsecncl, pure=False),
-    T + "inquire-psbl-rvsecncl": _r("GET", {"TTTC0084R", "TTTC8036R"}, None, trading.inquire_psbl_rvsecncl, pure=False),
-    T + "inquire-balance": _r("GET", {"TTTC8434R"}, {"VTTC8434R"}, trading.inquire_balance, pure=False),
-    T + "inquire-daily-ccld": _r("GET", {"TTTC0081R", "TTTC8001R", "CTSC9215R", "CTSC9115R"},
-                                 {"VTTC0081R", "VTTC8001R", "VTSC9215R", "VTSC9115R"}, trading.inquire_daily_ccld, pure=False),
-    T + "inquire-psbl-order": _r("GET", {"TTTC8908R"}, {"VTTC8908R"}, trading.inquire_psbl_order, pure=False),
+    OV + "inquire-time-itemchartprice": _r(
+        "GET", {"HHDFS76950200"}, None, overseas.inquire_time_itemchartprice
+    ),
+    T + "order-cash": _r(
+        "POST",
+        {"TTTC0012U", "TTTC0011U", "TTTC0802U", "TTTC0801U"},
+        {"VTTC0012U", "VTTC0011U", "VTTC0802U", "VTTC0801U"},
+        trading.order_cash,
+        pure=False,
+    ),
+    T + "order-rvsecncl": _r(
+        "POST",
+        {"TTTC0013U", "TTTC0803U"},
+        {"VTTC0013U", "VTTC0803U"},
+        trading.order_rvsecncl,
+        pure=False,
+    ),
+    T + "inquire-psbl-rvsecncl": _r(
+        "GET", {"TTTC0084R", "TTTC8036R"}, None, trading.inquire_psbl_rvsecncl, pure=False
+    ),
+    T + "inquire-balance": _r(
+        "GET", {"TTTC8434R"}, {"VTTC8434R"}, trading.inquire_balance, pure=False
+    ),
+    T + "inquire-daily-ccld": _r(
+        "GET",
+        {"TTTC0081R", "TTTC8001R", "CTSC9215R", "CTSC9115R"},
+        {"VTTC0081R", "VTTC8001R", "VTSC9215R", "VTSC9115R"},
+        trading.inquire_daily_ccld,
+        pure=False,
+    ),
+    T + "inquire-psbl-order": _r(
+        "GET", {"TTTC8908R"}, {"VTTC8908R"}, trading.inquire_psbl_order, pure=False
+    ),
 }
 MASTER_PREFIX = "/common/master/"
 OAUTH = {"/oauth2/tokenP", "/oauth2/revokeP", "/oauth2/Approval", "/uapi/hashkey"}
@@ -124,15 +168,23 @@ class RestApp:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = {k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope["headers"]
+        }
         if scope["path"].startswith(MASTER_PREFIX):  # the stock master files: zip bytes, not JSON
             await self.master_file(scope["method"], scope["path"], send)
             return
         try:
-            status, payload, extra = await self.dispatch(scope["method"], scope["path"], scope["query_string"], headers, body)
+            status, payload, extra = await self.dispatch(
+                scope["method"], scope["path"], scope["query_string"], headers, body
+            )
         except Exception:  # last resort: never a traceback on the wire
             log.exception("simulator handler failed on %s", scope.get("path"))
-            status, payload, extra = 500, error_body(KisReject("EGW00002", "서버 에러가 발생했습니다.", 500)), {}
+            status, payload, extra = (
+                500,
+                error_body(KisReject("EGW00002", "서버 에러가 발생했습니다.", 500)),
+                {},
+            )
         raw = _json_bytes(payload)
         faults = self.sim.faults
         if faults.malformed and random.random() < faults.malformed:
@@ -151,13 +203,21 @@ class RestApp:
             await send({"type": "http.response.start", "status": 404, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        data = master.master_zip(self.sim.market.instruments.values(), market, self.sim.clock.today())
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/zip")]})
+        data = master.master_zip(
+            self.sim.market.instruments.values(), market, self.sim.clock.today()
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/zip")],
+            }
+        )
         await send({"type": "http.response.body", "body": data})
 
-    async def dispatch(self, method: str, path: str, query: bytes, headers: dict[str, str],
-                       body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+    async def dispatch(
+        self, method: str, path: str, query: bytes, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         sim = self.sim
         tr_id = headers.get("tr_id", "").strip()
         sim.stats.request(path, tr_id)
@@ -171,7 +231,11 @@ class RestApp:
             return self.oauth(path, body, headers)
         route = ROUTES.get(path)
         if route is None:
-            return 404, error_body(KisReject("EGW00101", "유효하지 않은 요청입니다. (없는 URL)")), {}
+            return (
+                404,
+                error_body(KisReject("EGW00101", "유효하지 않은 요청입니다. (없는 URL)")),
+                {},
+            )
         echo = {"tr_id": tr_id}
         try:
             if method != route.method:
@@ -193,13 +257,34 @@ class RestApp:
             params = self.params(method, query, body)
             now = sim.clock.now()
             req_tr_cont = headers.get("tr_cont", "").strip().upper()
-            key = (path, tr_id, req_tr_cont, tuple(sorted(params.items())), now.replace(microsecond=0))
+            key = (
+                path,
+                tr_id,
+                req_tr_cont,
+                tuple(sorted(params.items())),
+                now.replace(microsecond=0),
+            )
             cached = self.cache.get(key) if route.pure else None
             if cached is not None:
-                return cached.status, cached.body, {**echo, **({"tr_cont": cached.tr_cont} if cached.tr_cont else {})}
-            ctx = Ctx(market=sim.market, clock=sim.clock, env=sim.config.env, account=sim.account,
-                      hts_id=sim.hts_id, path=path, tr_id=tr_id, params=params,
-                      req_tr_cont=req_tr_cont, app_key=app_key, continuations=sim.continuations, now=now)
+                return (
+                    cached.status,
+                    cached.body,
+                    {**echo, **({"tr_cont": cached.tr_cont} if cached.tr_cont else {})},
+                )
+            ctx = Ctx(
+                market=sim.market,
+                clock=sim.clock,
+                env=sim.config.env,
+                account=sim.account,
+                hts_id=sim.hts_id,
+                path=path,
+                tr_id=tr_id,
+                params=params,
+                req_tr_cont=req_tr_cont,
+                app_key=app_key,
+                continuations=sim.continuations,
+                now=now,
+            )
             reply = route.handler(ctx)
             if route.pure:
                 self.cache.put(key, reply)
@@ -224,42 +309,80 @@ class RestApp:
         return {str(k).lower(): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
     # -- /oauth2/* and hashkey --------------------------------------------------------------------
-    def oauth(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def oauth(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         sim = self.sim
         try:
             data = json.loads(body or b"{}")
             if not isinstance(data, dict):
                 raise ValueError
         except ValueError:
-            return 400, {"error_code": "EGW00101", "error_description": "유효하지 않은 요청입니다."}, {}
+            return (
+                400,
+                {"error_code": "EGW00101", "error_description": "유효하지 않은 요청입니다."},
+                {},
+            )
         lower = {str(k).lower(): v for k, v in data.items()}
         try:
             if path == "/uapi/hashkey":
-                check_credentials(headers.get("appkey", ""), headers.get("appsecret"), (sim.app_key, sim.app_secret))
+                check_credentials(
+                    headers.get("appkey", ""),
+                    headers.get("appsecret"),
+                    (sim.app_key, sim.app_secret),
+                )
                 digest = hashlib.sha256(body + sim.app_secret.encode()).hexdigest()
                 return 200, {"BODY": data, "HASH": digest}, {}
-            secret = lower.get("secretkey") if path == "/oauth2/Approval" else lower.get("appsecret")
-            check_credentials(str(lower.get("appkey", "")), str(secret or ""), (sim.app_key, sim.app_secret))
+            secret = (
+                lower.get("secretkey") if path == "/oauth2/Approval" else lower.get("appsecret")
+            )
+            check_credentials(
+                str(lower.get("appkey", "")), str(secret or ""), (sim.app_key, sim.app_secret)
+            )
         except KisReject as reject:
             return 403, {"error_code": reject.msg_cd, "error_description": reject.msg1}, {}
-        if path in {"/oauth2/tokenP", "/oauth2/Approval"} and lower.get("grant_type") != "client_credentials":
-            return 403, {"error_code": "EGW00116", "error_description": "grant_type이 유효하지 않습니다."}, {}
+        if (
+            path in {"/oauth2/tokenP", "/oauth2/Approval"}
+            and lower.get("grant_type") != "client_credentials"
+        ):
+            return (
+                403,
+                {"error_code": "EGW00116", "error_description": "grant_type이 유효하지 않습니다."},
+                {},
+            )
         if path == "/oauth2/Approval":
             return 200, {"approval_key": sim.approvals.issue(sim.app_key)}, {}
         if path == "/oauth2/revokeP":
             if not sim.tokens.revoke(str(lower.get("token", ""))):
-                return 403, {"error_code": "EGW00121", "error_description": "유효하지 않은 token 입니다."}, {}
+                return (
+                    403,
+                    {"error_code": "EGW00121", "error_description": "유효하지 않은 token 입니다."},
+                    {},
+                )
             return 200, {"code": 200, "message": "접근토큰 폐기에 성공하였습니다"}, {}
         try:
             token, record, new = sim.tokens.issue(sim.app_key)
         except TokenIssueRefused:
-            return 403, {"error_code": "EGW00133", "error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)"}, {}
+            return (
+                403,
+                {
+                    "error_code": "EGW00133",
+                    "error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
+                },
+                {},
+            )
         if new:
             sim.stats.add("tokens_issued")
-        return 200, {
-            "access_token": token,
-            "access_token_token_expired": record.expires_kst.strftime("%Y-%m-%d %H:%M:%S"),
-            "token_type": "Bearer",
-            # A reused token (within 6 h) reports what is left of its lifetime.
-            "expires_in": max(0, int(record.expires_mono - time.monotonic())) if not new else int(sim.config.token_ttl),
-        }, {}
+        return (
+            200,
+            {
+                "access_token": token,
+                "access_token_token_expired": record.expires_kst.strftime("%Y-%m-%d %H:%M:%S"),
+                "token_type": "Bearer",
+                # A reused token (within 6 h) reports what is left of its lifetime.
+                "expires_in": max(0, int(record.expires_mono - time.monotonic()))
+                if not new
+                else int(sim.config.token_ttl),
+            },
+            {},
+        )

@@ -62,9 +62,11 @@ class SimConfig:
     ws_ping_interval: float = 60.0  # PINGPONG period in wall seconds (0 = never)
 
     def __repr__(self) -> str:  # secrets never in reprs
-        return (f"SimConfig(host={self.host!r}, port={self.port}, ws_port={self.ws_port}, env={self.env!r}, "
-                f"seed={self.seed}, now={self.now!r}, speed={self.speed}, rate_limit={self.rate_limit}, "
-                f"faults={self.faults!r}, app_key='***', app_secret='***')")
+        return (
+            f"SimConfig(host={self.host!r}, port={self.port}, ws_port={self.ws_port}, env={self.env!r}, "
+            f"seed={self.seed}, now={self.now!r}, speed={self.speed}, rate_limit={self.rate_limit}, "
+            f"faults={self.faults!r}, app_key='***', app_secret='***')"
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -95,10 +97,17 @@ class RunningSimulator:
     _started: float = field(default_factory=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
-        limit = self.config.rate_limit if self.config.rate_limit is not None else RATE_LIMITS[self.config.env]
+        limit = (
+            self.config.rate_limit
+            if self.config.rate_limit is not None
+            else RATE_LIMITS[self.config.env]
+        )
         self.limiter = RateLimiter(limit)
-        self.tokens = TokenStore(float(self.config.token_ttl), self.config.token_issue_interval,
-                                 self.faults.expire_tokens_after)
+        self.tokens = TokenStore(
+            float(self.config.token_ttl),
+            self.config.token_issue_interval,
+            self.faults.expire_tokens_after,
+        )
         self.approvals = ApprovalStore()
         self.continuations = Continuations()
         from simulator.ws import WsServer
@@ -145,8 +154,12 @@ class RunningSimulator:
     def __enter__(self) -> RunningSimulator:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     async def _main(self, ready: threading.Event, errors: list[BaseException]) -> None:
@@ -155,13 +168,27 @@ class RunningSimulator:
         self._stop = asyncio.Event()
         try:
             rest_sock = _bind(self.config.host, self.config.port)
-            uv_config = uvicorn.Config(RestApp(self), lifespan="off", log_level="warning", access_log=False,
-                                       http="h11", loop="none", timeout_keep_alive=30, backlog=2048)
+            uv_config = uvicorn.Config(
+                RestApp(self),
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                http="h11",
+                loop="none",
+                timeout_keep_alive=30,
+                backlog=2048,
+            )
             server = uvicorn.Server(uv_config)
             server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
             rest_task = asyncio.create_task(server.serve(sockets=[rest_sock]))
-            ws_server = await ws_serve(self.ws.handler, self.config.host, self.config.ws_port,
-                                       compression=None, ping_interval=None, max_queue=None)
+            ws_server = await ws_serve(
+                self.ws.handler,
+                self.config.host,
+                self.config.ws_port,
+                compression=None,
+                ping_interval=None,
+                max_queue=None,
+            )
             while not server.started:
                 if rest_task.done():
                     rest_task.result()

@@ -33,8 +33,12 @@ class SimStats:
     def snapshot(self) -> dict[str, object]:
         with self._lock:
             return {
-                "requests": self.requests, "rate_limited": self.rate_limited,
-                "tokens_issued": self.tokens_issued, "injected_5xx": self.injected_5xx,
-                "ws_frames_sent": self.ws_frames_sent, "ws_records_sent": self.ws_records_sent,
-                "by_tr_id": dict(self.by_tr_id), "by_path": dict(self.by_path),
+                "requests": self.requests,
+                "rate_limited": self.rate_limited,
+                "tokens_issued": self.tokens_issued,
+                "injected_5xx": self.injected_5xx,
+                "ws_frames_sent": self.ws_frames_sent,
+                "ws_records_sent": self.ws_records_sent,
+                "by_tr_id": dict(self.by_tr_id),
+                "by_path": dict(self.by_path),
             }

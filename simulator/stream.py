@@ -61,7 +61,7 @@ class TradeTape:
     def chunks(self, start: int, end: int, size: int) -> Iterable[tuple[int, str]]:
         """(count, '^'-joined records) for prints [start, end), at most `size` a chunk."""
         for i in range(start, end, size):
-            part = self.records[i:min(i + size, end)]
+            part = self.records[i : min(i + size, end)]
             yield len(part), "^".join(part)
 
 
@@ -77,7 +77,7 @@ def _clock_strings() -> list[str]:
 
 @cache
 def _hundredths() -> npt.NDArray[np.object_]:
-    """"0.00" ... "999.99" by hundredths: rates and ratios are looked up, not formatted."""
+    """ "0.00" ... "999.99" by hundredths: rates and ratios are looked up, not formatted."""
     return np.array([f"{k // 100}.{k % 100:02d}" for k in range(_HUNDREDTHS)], dtype=object)
 
 
@@ -131,14 +131,15 @@ def _first_reached(new_extreme: npt.NDArray[np.bool_]) -> I64:
 
 
 def _signed(x: I64) -> list[str]:
-    """"sign^diff" (KIS sign code, then the difference) for a column of differences."""
+    """ "sign^diff" (KIS sign code, then the difference) for a column of differences."""
     values, inverse = np.unique(x, return_inverse=True)
     segs = [f"{sign_code(v)}^{v}" for v in values.tolist()]
     return np.array(segs, dtype=object)[inverse].tolist()  # type: ignore[no-any-return]
 
 
-def encode_trades(code: str, day: date, cols: TickColumns, prev_close: int, prev_volume: int,
-                  listed: int) -> list[str]:
+def encode_trades(
+    code: str, day: date, cols: TickColumns, prev_close: int, prev_volume: int, listed: int
+) -> list[str]:
     """The 46 H0STCNT0 fields of every print of the day (kis-api.md §8.4), each record as the
     stream sends it when that print happens: running aggregates include the print itself.
 
@@ -170,9 +171,15 @@ def encode_trades(code: str, day: date, cols: TickColumns, prev_close: int, prev
         price, is_buy = key >> 1, key & 1
         change = price - prev_close
         tick = tick_size(price)
-        ask, bid = (price, price - tick) if is_buy else (price + tick, price)  # a buy lifts the offer
-        by_level.append((f"{price}^{sign_code(change)}^{change}^{dec(rate(change, prev_close))}",
-                         f"{ask}^{bid}"))
+        ask, bid = (
+            (price, price - tick) if is_buy else (price + tick, price)
+        )  # a buy lifts the offer
+        by_level.append(
+            (
+                f"{price}^{sign_code(change)}^{change}^{dec(rate(change, prev_close))}",
+                f"{ask}^{bid}",
+            )
+        )
     price_part = np.array([a for a, _ in by_level], dtype=object)[at_level].tolist()
     book_part = np.array([b for _, b in by_level], dtype=object)[at_level].tolist()
 
@@ -184,12 +191,34 @@ def encode_trades(code: str, day: date, cols: TickColumns, prev_close: int, prev
 
     # Runs of fields that never change within the day are joined once.
     columns: list[list[str]] = [
-        [code] * n, stamps, price_part, _vwap(value, volume), [str(open_)] * n, _few_ints(high),
-        _few_ints(low), book_part, _few_ints(q), _ints(volume), _ints(value), _ints(sell_count),
-        _ints(buy_count), _ints(buy_count - sell_count), dec_column(strength), _ints(sell_qty), _ints(buy_qty),
-        ["1" if b else "5" for b in buy.tolist()], dec_column(_pct(buy_qty, volume)),
-        dec_column(_pct(volume, prev_volume)), [stamps[0]] * n, _signed(p - open_), high_hour, _signed(p - high),
-        low_hour, _signed(p - low), [f"{day:%Y%m%d}^20^N^0^0^0^0"] * n, dec_column(_pct(volume, listed)),
+        [code] * n,
+        stamps,
+        price_part,
+        _vwap(value, volume),
+        [str(open_)] * n,
+        _few_ints(high),
+        _few_ints(low),
+        book_part,
+        _few_ints(q),
+        _ints(volume),
+        _ints(value),
+        _ints(sell_count),
+        _ints(buy_count),
+        _ints(buy_count - sell_count),
+        dec_column(strength),
+        _ints(sell_qty),
+        _ints(buy_qty),
+        ["1" if b else "5" for b in buy.tolist()],
+        dec_column(_pct(buy_qty, volume)),
+        dec_column(_pct(volume, prev_volume)),
+        [stamps[0]] * n,
+        _signed(p - open_),
+        high_hour,
+        _signed(p - high),
+        low_hour,
+        _signed(p - low),
+        [f"{day:%Y%m%d}^20^N^0^0^0^0"] * n,
+        dec_column(_pct(volume, listed)),
         [f"0^0.00^0^0^{prev_close}"] * n,
     ]
     return list(map("^".join, zip(*columns, strict=True)))
@@ -207,8 +236,14 @@ def build_tape(market: Market, code: str, day: date) -> TradeTape:
         return TradeTape(code, day, [], [], [])
     bar = market.daily_bar(code, day)
     prev = market.daily_bar(code, market.calendar.previous_trading_day(day))
-    records = encode_trades(code, day, cols, bar.prev_close if bar else 0, prev.volume if prev else 0,
-                            market.listed_shares(code, day))
+    records = encode_trades(
+        code,
+        day,
+        cols,
+        bar.prev_close if bar else 0,
+        prev.volume if prev else 0,
+        market.listed_shares(code, day),
+    )
     return TradeTape(code, day, cols.seconds, records, np.cumsum(cols.qty).tolist())
 
 
@@ -229,7 +264,9 @@ class TapeCache:
             if tape is not None:
                 self._tapes.move_to_end(key)
                 return tape
-        tape = build_tape(self.market, code, day)  # outside the lock: pure, a race only builds twice
+        tape = build_tape(
+            self.market, code, day
+        )  # outside the lock: pure, a race only builds twice
         with self._lock:
             self._tapes[key] = tape
             while len(self._tapes) > self._size:

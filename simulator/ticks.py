@@ -75,11 +75,15 @@ def price_band(base: int) -> tuple[int, int]:
     return lower, upper
 
 
-def tick_size_np(prices: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
+def tick_size_np(
+    prices: npt.NDArray[np.floating] | npt.NDArray[np.integer],
+) -> npt.NDArray[np.int64]:
     return _TICKS_NP[np.searchsorted(_BOUNDS_NP, prices, side="right")]
 
 
-def round_to_tick_np(prices: npt.NDArray[np.floating], mode: RoundMode = "nearest") -> npt.NDArray[np.int64]:
+def round_to_tick_np(
+    prices: npt.NDArray[np.floating], mode: RoundMode = "nearest"
+) -> npt.NDArray[np.int64]:
     """Vectorised `round_to_tick`; same results element by element."""
     ticks = tick_size_np(prices)
     units = prices / ticks
@@ -92,7 +96,9 @@ def round_to_tick_np(prices: npt.NDArray[np.floating], mode: RoundMode = "neares
     return np.maximum(n.astype(np.int64) * ticks, 1)
 
 
-def price_band_np(base: npt.NDArray[np.integer]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def price_band_np(
+    base: npt.NDArray[np.integer],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     upper = round_to_tick_np(base * (1 + LIMIT_RATE), "down")
     lower = round_to_tick_np(base * (1 - LIMIT_RATE), "up")
     return lower, upper

@@ -37,7 +37,11 @@ def pad(text: str, width: int) -> str:
 
 
 def envelope(
-    msg_cd: str, msg1: str, blocks: dict[str, Any] | None = None, rt_cd: str = "0", *,
+    msg_cd: str,
+    msg1: str,
+    blocks: dict[str, Any] | None = None,
+    rt_cd: str = "0",
+    *,
     blocks_first: bool = True,
 ) -> dict[str, Any]:
     """The response body: the workbook examples put data blocks before rt_cd/msg_cd/msg1 for

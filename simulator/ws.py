@@ -48,13 +48,24 @@ def encrypt(text: str, key: str, iv: str) -> str:
     return base64.b64encode(cipher.encrypt(pkcs7(text.encode("utf-8"), AES.block_size))).decode()
 
 
-def ack(tr_id: str, tr_key: str, msg_cd: str, msg1: str, *, rt_cd: str = "0", encrypt_yn: str = "N",
-        key: str = "", iv: str = "") -> str:
+def ack(
+    tr_id: str,
+    tr_key: str,
+    msg_cd: str,
+    msg1: str,
+    *,
+    rt_cd: str = "0",
+    encrypt_yn: str = "N",
+    key: str = "",
+    iv: str = "",
+) -> str:
     body: dict[str, Any] = {"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1}
     if key:
         body["output"] = {"iv": iv, "key": key}
-    return json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": encrypt_yn}, "body": body},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": encrypt_yn}, "body": body},
+        ensure_ascii=False,
+    )
 
 
 @dataclass
@@ -158,7 +169,9 @@ class WsServer:
                 return ack(tr_id, tr_key, "OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", rt_cd="1")
             conn.subs[(tr_id, tr_key)] = cursor
         key, iv = conn.keys.setdefault(tr_id, (_random_ascii(32), _random_ascii(16)))
-        return ack(tr_id, tr_key, "OPSP0000", "SUBSCRIBE SUCCESS", encrypt_yn=encrypt_yn, key=key, iv=iv)
+        return ack(
+            tr_id, tr_key, "OPSP0000", "SUBSCRIBE SUCCESS", encrypt_yn=encrypt_yn, key=key, iv=iv
+        )
 
     def new_cursor(self, code: str) -> Cursor | None:
         """A stream of `code` positioned at sim-now (None: not a listed code)."""
@@ -184,14 +197,19 @@ class WsServer:
                     next_cycle, delay = _time.monotonic(), 0.0
                 await asyncio.sleep(max(delay, 0.0))
                 faults = sim.faults
-                if faults.ws_drop_after is not None and _time.monotonic() - conn.opened >= faults.ws_drop_after:
+                if (
+                    faults.ws_drop_after is not None
+                    and _time.monotonic() - conn.opened >= faults.ws_drop_after
+                ):
                     conn.ws.transport.abort()
                     return
                 frames = self.due_frames(conn)
                 if _time.monotonic() >= next_ping:
                     next_ping = _time.monotonic() + interval
                     stamp = sim.clock.now().strftime("%Y%m%d%H%M%S")
-                    frames.insert(0, (json.dumps({"header": {"tr_id": "PINGPONG", "datetime": stamp}}), 0))
+                    frames.insert(
+                        0, (json.dumps({"header": {"tr_id": "PINGPONG", "datetime": stamp}}), 0)
+                    )
                 sent_frames = sent_records = 0
                 try:
                     for frame, records in frames:
@@ -236,8 +254,10 @@ class WsServer:
                     spans.append(self._take(cursor, now))
             if tr_id == TRADE_TR:
                 for tape, start, end in spans:
-                    out.extend((f"0|{tr_id}|{count:03d}|{payload}", count)
-                               for count, payload in tape.chunks(start, end, MAX_RECORDS_PER_FRAME))
+                    out.extend(
+                        (f"0|{tr_id}|{count:03d}|{payload}", count)
+                        for count, payload in tape.chunks(start, end, MAX_RECORDS_PER_FRAME)
+                    )
             else:
                 # Books are coalesced: one snapshot per cycle for a symbol that traded, at its last print.
                 traded = [(tape, end) for tape, start, end in spans if end > start]
@@ -261,9 +281,31 @@ class WsServer:
         asks = (list(book.asks) + [(0, 0)] * 10)[:10]
         bids = (list(book.bids) + [(0, 0)] * 10)[:10]
         total_ask, total_bid = sum(q for _, q in asks), sum(q for _, q in bids)
-        fields = [tape.code, hhmmss(s), "0", *[str(p) for p, _ in asks], *[str(p) for p, _ in bids],
-                  *[str(q) for _, q in asks], *[str(q) for _, q in bids], str(total_ask), str(total_bid),
-                  "0", "0", "0", "0", "0", "0", "3", "0.00", str(tape.cum_volume[i]), "0", "0", "0", "0", "0"]
+        fields = [
+            tape.code,
+            hhmmss(s),
+            "0",
+            *[str(p) for p, _ in asks],
+            *[str(p) for p, _ in bids],
+            *[str(q) for _, q in asks],
+            *[str(q) for _, q in bids],
+            str(total_ask),
+            str(total_bid),
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "3",
+            "0.00",
+            str(tape.cum_volume[i]),
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+        ]
         return "^".join(fields)
 
     # -- execution notices ----------------------------------------------------------------------
@@ -284,11 +326,32 @@ class WsServer:
         price = extra["price"] if fill else order.price
         stamp = extra.get("time") or self.sim.clock.now().strftime("%H%M%S")
         fields = [
-            self.sim.hts_id, acct.cano + acct.prdt, order.odno, order.orgn_odno or "", order.side, rctf,
-            order.ord_dvsn, {"": "0", "IOC": "1", "FOK": "2"}[order.cond], order.code, f"{qty:010d}",
-            f"{price:09d}", stamp, "0", "2" if fill else "1", "2" if fill else "1", order.orgno,
-            f"{order.qty:010d}", "모의투자" if self.sim.config.env == "paper" else "시뮬레이터", "", "1", "Y", "",
-            "10", "", order.name, f"{order.price:09d}",
+            self.sim.hts_id,
+            acct.cano + acct.prdt,
+            order.odno,
+            order.orgn_odno or "",
+            order.side,
+            rctf,
+            order.ord_dvsn,
+            {"": "0", "IOC": "1", "FOK": "2"}[order.cond],
+            order.code,
+            f"{qty:010d}",
+            f"{price:09d}",
+            stamp,
+            "0",
+            "2" if fill else "1",
+            "2" if fill else "1",
+            order.orgno,
+            f"{order.qty:010d}",
+            "모의투자" if self.sim.config.env == "paper" else "시뮬레이터",
+            "",
+            "1",
+            "Y",
+            "",
+            "10",
+            "",
+            order.name,
+            f"{order.price:09d}",
         ]
         return "^".join(fields)
 

@@ -40,17 +40,23 @@ def write_day(home: Path) -> Path:
     """A journal with every kind of line compaction must handle; returns its path."""
     with JournalWriter(home) as w:
         w.control(T0, "start", pid=1)
-        w.append(T0 + 1, "D", '{"header":{"tr_id":"H0STCNT0","tr_key":"005930","encrypt":"N"},'
-                 '"body":{"rt_cd":"0","msg_cd":"OPSP0000","msg1":"SUBSCRIBE SUCCESS"}}')
-        w.append(T0 + 2, "D", f"0|H0STCNT0|001|{trade(71900)}")                       # line 3
+        w.append(
+            T0 + 1,
+            "D",
+            '{"header":{"tr_id":"H0STCNT0","tr_key":"005930","encrypt":"N"},'
+            '"body":{"rt_cd":"0","msg_cd":"OPSP0000","msg1":"SUBSCRIBE SUCCESS"}}',
+        )
+        w.append(T0 + 2, "D", f"0|H0STCNT0|001|{trade(71900)}")  # line 3
         w.append(T0 + 3, "D", f"0|H0STCNT0|002|{trade(72000)}^{trade(72100, '093355')}")  # line 4
-        w.append(T0 + 4, "D", "0|H0STASP0|001|" + "^".join(quote_fields()))           # line 5
-        w.append(T0 + 5, "D", f"1|H0STCNI0|001|{NOTICE_ACK}")                          # line 6
-        w.append(T0 + 6, "D", TRADE[:60])                                              # 7 cut short
-        w.append(T0 + 7, "D", f"0|H0STCNT0|001|{trade(71900).replace('^1^3052507^', '^x^3052507^')}")  # 8
-        w.append(T0 + 8, "D", "0|H0STXXX0|001|a^b")                                    # 9 unknown TR
-        w.append(T0 + 9, "E", "1|H0STCNI0|001|bm90IGRlY3J5cHRhYmxl")                   # 10
-        w.append(T0 + 10, "D", "garbage\nwith a newline")                              # 11 (Dj)
+        w.append(T0 + 4, "D", "0|H0STASP0|001|" + "^".join(quote_fields()))  # line 5
+        w.append(T0 + 5, "D", f"1|H0STCNI0|001|{NOTICE_ACK}")  # line 6
+        w.append(T0 + 6, "D", TRADE[:60])  # 7 cut short
+        w.append(
+            T0 + 7, "D", f"0|H0STCNT0|001|{trade(71900).replace('^1^3052507^', '^x^3052507^')}"
+        )  # 8
+        w.append(T0 + 8, "D", "0|H0STXXX0|001|a^b")  # 9 unknown TR
+        w.append(T0 + 9, "E", "1|H0STCNI0|001|bm90IGRlY3J5cHRhYmxl")  # 10
+        w.append(T0 + 10, "D", "garbage\nwith a newline")  # 11 (Dj)
         w.append(T0 + 11, "D", '{"header":{"tr_id":"PINGPONG","datetime":"20261124093000"}}')
         w.control(T0 + 12, "disconnect", reason="test")
         return journal_path(home, date(2026, 11, 24))
@@ -94,7 +100,11 @@ def test_parse_journal_types_rows_and_keeps_rejects(tmp_path: Path) -> None:
     parsed = parse_journal(write_day(tmp_path))
     assert parsed.lines == 13 and parsed.control_lines == 4
     ticks = parsed.ticks
-    assert ticks.select("line", "record", "price").rows() == [(3, 0, 71900), (4, 0, 72000), (4, 1, 72100)]
+    assert ticks.select("line", "record", "price").rows() == [
+        (3, 0, 71900),
+        (4, 0, 72000),
+        (4, 1, 72100),
+    ]
     assert ticks.schema == TICKS.schema
     row = ticks.row(2, named=True)
     assert row["ts_event"] == datetime(2023, 6, 12, 9, 33, 55, tzinfo=KST)
@@ -108,7 +118,11 @@ def test_parse_journal_types_rows_and_keeps_rejects(tmp_path: Path) -> None:
 
     notice = parsed.notices.row(0, named=True)
     assert notice["account"] == "**02" and notice["order_no"] == "0000012345"
-    assert notice["is_fill"] is False and notice["fill_qty"] is None and notice["order_price"] == 250000
+    assert (
+        notice["is_fill"] is False
+        and notice["fill_qty"] is None
+        and notice["order_price"] == 250000
+    )
 
     reasons = dict(parsed.rejects.select("line", "reason").rows())
     assert set(reasons) == {7, 8, 9, 10, 11}
@@ -122,8 +136,16 @@ def test_parse_journal_types_rows_and_keeps_rejects(tmp_path: Path) -> None:
 
 def test_torn_and_garbage_lines_never_crash_compaction() -> None:
     good = encode_line(T0, "D", f"0|H0STCNT0|001|{trade(71900)}")
-    data = (good + b"not a journal line\n" + b"\xff\xfe\t\t\n" + good[:40] + b"\n"
-            + b"123\tQ\t1\tx\n" + good + good[:30])
+    data = (
+        good
+        + b"not a journal line\n"
+        + b"\xff\xfe\t\t\n"
+        + good[:40]
+        + b"\n"
+        + b"123\tQ\t1\tx\n"
+        + good
+        + good[:30]
+    )
     parsed = parse_journal_bytes(data, "x.journal")
     assert parsed.ticks["line"].to_list() == [1, 6]
     assert parsed.rejects["line"].to_list() == [2, 3, 4, 5]
@@ -136,11 +158,18 @@ def test_compaction_into_the_lake_is_idempotent(tmp_path: Path) -> None:
     path = write_day(tmp_path)
     with Lake.open(tmp_path, source="sim") as lake:
         first = compact_journal(lake, path)
-        tables = {ds.name: lake.table(ds).sort("line", "record" if "record" in ds.column_names else "line")
-                  for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS)}
+        tables = {
+            ds.name: lake.table(ds).sort(
+                "line", "record" if "record" in ds.column_names else "line"
+            )
+            for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS)
+        }
         second = compact_journal(lake, path)
-        assert first.rows == second.rows == {"ticks": 3, "quotes": 1, "execution_notices": 1,
-                                             "journal_rejects": 5}
+        assert (
+            first.rows
+            == second.rows
+            == {"ticks": 3, "quotes": 1, "execution_notices": 1, "journal_rejects": 5}
+        )
         assert first.upserts["ticks"].inserted == 3
         assert second.upserts["ticks"].inserted == 0 and second.upserts["ticks"].unchanged == 3
         for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS):

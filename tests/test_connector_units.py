@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from connectors.kis import (
     Endpoint,
     KisApiError,
     KisAuthError,
+    KisClient,
     KisConfigError,
     KisError,
     KisHttpError,
@@ -167,6 +169,29 @@ def test_settings_from_env_masks_secrets(tmp_path: Path) -> None:
     resolved = s.resolved()
     assert resolved.base_url == "https://openapivts.koreainvestment.com:29443"
     assert resolved.ws_url == "ws://ops.koreainvestment.com:31000"
+
+
+def test_secrets_are_redacted_on_child_loggers_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Filters on "connectors.kis" do not see records of "connectors.kis.orders" and the like.
+    settings = Settings.from_env(
+        {
+            "KIS_ENV": "paper",
+            "KIS_APP_KEY": SECRET_KEY,
+            "KIS_APP_SECRET": SECRET_SECRET,
+            "KIS_ACCOUNT": "87654321-01",
+            "KISDB_HOME": str(tmp_path),
+        },
+        dotenv=False,
+    )
+    KisClient(settings).close()  # registers the secrets with the redactor
+    caplog.set_level(logging.INFO)
+    for name in ("connectors.kis.orders", "connectors.kis.ws_client", "httpcore.http11"):
+        logging.getLogger(name).info("leak %s %s %s", SECRET_KEY, SECRET_SECRET, "87654321")
+    assert caplog.text.count("leak") == 3
+    for secret in (SECRET_KEY, SECRET_SECRET, "87654321"):
+        assert secret not in caplog.text
 
 
 def test_settings_defaults_and_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,7 +39,12 @@ def test_period_bars_from_the_workbook_example() -> None:
     assert row["date"] == date(2022, 5, 9)
     assert (row["open"], row["high"], row["low"], row["close"]) == (107000, 109000, 106500, 107500)
     assert row["volume"] == 2203472 and row["value"] == 237914727500
-    assert (row["symbol"], row["period"], row["adjusted"], row["filled"]) == ("000660", "D", True, False)
+    assert (row["symbol"], row["period"], row["adjusted"], row["filled"]) == (
+        "000660",
+        "D",
+        True,
+        False,
+    )
     assert row["revaluation_reason"] is None  # "" on the wire
 
 
@@ -89,10 +94,15 @@ def test_holidays_keep_every_calendar_day_with_flags() -> None:
 
 @pytest.mark.parametrize(
     ("name", "ranking", "first_symbol"),
-    [("volume_rank", "volume", "005930"), ("fluctuation_rank", "fluctuation", "000040"),
-     ("market_cap_rank", "market_cap", "005930")],
+    [
+        ("volume_rank", "volume", "005930"),
+        ("fluctuation_rank", "fluctuation", "000040"),
+        ("market_cap_rank", "market_cap", "005930"),
+    ],
 )
-def test_rankings_take_the_symbol_from_each_endpoints_field(name: str, ranking: str, first_symbol: str) -> None:
+def test_rankings_take_the_symbol_from_each_endpoints_field(
+    name: str, ranking: str, first_symbol: str
+) -> None:
     snap = datetime(2024, 1, 2, 1, 0, tzinfo=UTC)
     df = P.parse_ranking(load(name), ranking=ranking, market="0000", snapshot_ts=snap)
     assert df.schema == RANKINGS.schema
@@ -104,7 +114,9 @@ def test_rankings_take_the_symbol_from_each_endpoints_field(name: str, ranking: 
 
 
 def test_overseas_bars_are_exact_four_decimal_prices() -> None:
-    df = P.parse_overseas_bars(load("overseas_bars"), exchange="NAS", symbol="TSLA", period="D", adjusted=False)
+    df = P.parse_overseas_bars(
+        load("overseas_bars"), exchange="NAS", symbol="TSLA", period="D", adjusted=False
+    )
     assert df.schema == OVERSEAS_BARS.schema
     row = df.row(0, named=True)
     assert row["date"] == date(2022, 4, 6)
@@ -119,13 +131,22 @@ def test_overseas_minutes_convert_exchange_local_time_to_utc() -> None:
     row = df.row(0, named=True)
     # 16:00 New York (EST, UTC-5) on 2024-02-22 == 06:00 KST on the 23rd (kymd/khms of the example).
     assert row["ts"] == datetime(2024, 2, 22, 21, 0, tzinfo=UTC)
-    assert (row["local_date"], row["local_time"], row["timezone"]) == (date(2024, 2, 22), time(16, 0), "America/New_York")
+    assert (row["local_date"], row["local_time"], row["timezone"]) == (
+        date(2024, 2, 22),
+        time(16, 0),
+        "America/New_York",
+    )
     assert row["close"] == Decimal("197.4100")
 
 
 def test_current_price_gives_int_headline_figures_and_the_raw_fields() -> None:
     out = P.parse_current_price(load("current_price"), symbol="000660")
-    assert (out["price"], out["upper_limit"], out["lower_limit"], out["tick_size"]) == (128500, 167000, 90000, 500)
+    assert (out["price"], out["upper_limit"], out["lower_limit"], out["tick_size"]) == (
+        128500,
+        167000,
+        90000,
+        500,
+    )
     assert out["change_sign"] == "3" and out["raw"]["rprs_mrkt_kor_name"] == "KOSPI200"
 
 
@@ -176,7 +197,12 @@ def test_a_required_field_sent_blank_is_refused() -> None:
 
 
 def test_empty_and_blank_blocks_give_empty_typed_frames() -> None:
-    assert P.parse_period_bars({"output1": {}, "output2": []}, symbol="005930", period="D", adjusted=True).schema == PERIOD_BARS.schema
+    assert (
+        P.parse_period_bars(
+            {"output1": {}, "output2": []}, symbol="005930", period="D", adjusted=True
+        ).schema
+        == PERIOD_BARS.schema
+    )
     assert P.parse_minute_bars({"output2": [{}]}, symbol="005930").height == 0
     with pytest.raises(KisProtocolError, match="no 'output2' block"):
         P.parse_period_bars({"rt_cd": "0"}, symbol="005930", period="D", adjusted=True)

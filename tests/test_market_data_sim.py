@@ -35,8 +35,13 @@ SIM_TODAY = date(2026, 11, 24)  # tests/conftest.py pins the simulator at 2026-1
 
 
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
-    env = {"KIS_ENV": "sim", "KIS_BASE_URL": sim.base_url, "KIS_APP_KEY": sim.app_key,
-           "KIS_APP_SECRET": sim.app_secret, "KIS_RATE_LIMIT": "1000"}
+    env = {
+        "KIS_ENV": "sim",
+        "KIS_BASE_URL": sim.base_url,
+        "KIS_APP_KEY": sim.app_key,
+        "KIS_APP_SECRET": sim.app_secret,
+        "KIS_RATE_LIMIT": "1000",
+    }
     return Settings.from_env(env, dotenv=False, home=home, raw_archive=False)
 
 
@@ -50,8 +55,12 @@ def served(sim: RunningSimulator, endpoint: md.Endpoint) -> int:
     return sim.stats.by_tr_id[endpoint.tr_real]
 
 
-def test_daily_backfill_is_complete_in_the_minimum_number_of_calls(client: KisClient, sim: RunningSimulator) -> None:
-    df = client.period_bars("000660", start=date(2020, 1, 1), end=date(2024, 12, 31), period="D", adjusted=True)
+def test_daily_backfill_is_complete_in_the_minimum_number_of_calls(
+    client: KisClient, sim: RunningSimulator
+) -> None:
+    df = client.period_bars(
+        "000660", start=date(2020, 1, 1), end=date(2024, 12, 31), period="D", adjusted=True
+    )
     assert df.schema == PERIOD_BARS.schema
     assert df["date"].is_sorted() and df["date"].is_unique().all()
     assert served(sim, md.PERIOD_CHART) == math.ceil(df.height / 100)
@@ -65,7 +74,9 @@ def test_daily_backfill_is_complete_in_the_minimum_number_of_calls(client: KisCl
 
 
 @pytest.mark.parametrize("period", ["W", "M", "Y"])
-def test_longer_periods_page_without_gaps_or_repeats(client: KisClient, sim: RunningSimulator, period: str) -> None:
+def test_longer_periods_page_without_gaps_or_repeats(
+    client: KisClient, sim: RunningSimulator, period: str
+) -> None:
     df = client.period_bars("005380", date(2016, 1, 1), date(2025, 12, 31), period=period)
     assert df["date"].is_unique().all() and (df["period"] == period).all()
     keys = df["date"].map_elements(lambda d: period_start(d, period), return_dtype=pl.Date)
@@ -95,17 +106,24 @@ def test_daily_price_and_current_price(client: KisClient, sim: RunningSimulator)
     assert served(sim, md.INQUIRE_DAILY_PRICE) == 1 and served(sim, md.INQUIRE_PRICE) == 1
 
 
-def test_todays_minute_bars_end_now_and_match_the_day(client: KisClient, sim: RunningSimulator) -> None:
+def test_todays_minute_bars_end_now_and_match_the_day(
+    client: KisClient, sim: RunningSimulator
+) -> None:
     df = client.minute_bars("005930")
     assert df.schema == MINUTE_BARS.schema
     assert df["ts"].is_sorted() and df["ts"].is_unique().all()
     assert (df["date"] == SIM_TODAY).all()
-    first, last = df["ts"].dt.replace_time_zone(None).min(), df["ts"].dt.replace_time_zone(None).max()
+    first, last = (
+        df["ts"].dt.replace_time_zone(None).min(),
+        df["ts"].dt.replace_time_zone(None).max(),
+    )
     assert first == datetime(2026, 11, 24, 9, 0) and datetime(2026, 11, 24, 10, 29) <= last
     assert served(sim, md.TODAY_MINUTE_CHART) == math.ceil(df.height / 30)
 
 
-def test_past_minute_bars_over_a_week_add_up_to_the_daily_bars(client: KisClient, sim: RunningSimulator) -> None:
+def test_past_minute_bars_over_a_week_add_up_to_the_daily_bars(
+    client: KisClient, sim: RunningSimulator
+) -> None:
     df = client.minute_bars("035420", start_day=date(2026, 11, 13), end_day=date(2026, 11, 20))
     assert df["ts"].is_unique().all() and df["ts"].is_sorted()
     assert served(sim, md.PAST_MINUTE_CHART) == math.ceil(df.height / 120)
@@ -128,8 +146,11 @@ def test_index_bars_and_index_minutes(client: KisClient, sim: RunningSimulator) 
 
 
 def test_rankings(client: KisClient) -> None:
-    for ranking, frame in (("volume", client.volume_rank()), ("fluctuation", client.fluctuation_rank(sort="fall")),
-                           ("market_cap", client.market_cap_rank("0001"))):
+    for ranking, frame in (
+        ("volume", client.volume_rank()),
+        ("fluctuation", client.fluctuation_rank(sort="fall")),
+        ("market_cap", client.market_cap_rank("0001")),
+    ):
         assert frame.schema == RANKINGS.schema
         assert frame.height == 30 and frame["rank"].to_list() == list(range(1, 31))
         assert (frame["ranking"] == ranking).all() and frame["symbol"].is_unique().all()
@@ -164,10 +185,12 @@ def test_overseas_minute_bars_back_to_an_instant(client: KisClient, sim: Running
 
 def test_bad_arguments_send_nothing(client: KisClient, sim: RunningSimulator) -> None:
     before = sim.stats.requests
-    for bad in (lambda: client.period_bars("005930", date(2024, 2, 1), date(2024, 1, 1)),
-                lambda: client.period_bars("삼성전자", date(2024, 1, 1), date(2024, 2, 1)),
-                lambda: client.overseas_bars("NASDAQ", "AAPL", date(2024, 1, 1), date(2024, 2, 1)),
-                lambda: client.index_bars("0001", date(2024, 1, 1), date(2024, 2, 1), period="H")):
+    for bad in (
+        lambda: client.period_bars("005930", date(2024, 2, 1), date(2024, 1, 1)),
+        lambda: client.period_bars("삼성전자", date(2024, 1, 1), date(2024, 2, 1)),
+        lambda: client.overseas_bars("NASDAQ", "AAPL", date(2024, 1, 1), date(2024, 2, 1)),
+        lambda: client.index_bars("0001", date(2024, 1, 1), date(2024, 2, 1), period="H"),
+    ):
         with pytest.raises(KisRequestError):
             bad()
     assert sim.stats.requests == before

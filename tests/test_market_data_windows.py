@@ -29,7 +29,13 @@ from connectors.kis.windows import (
 Server = Callable[[Mapping[str, str]], dict[str, Any]]
 
 # A synthetic calendar: weekdays minus these weekday holidays.
-HOLIDAYS = {date(2024, 1, 1), date(2024, 2, 9), date(2024, 2, 12), date(2024, 5, 6), date(2024, 12, 31)}
+HOLIDAYS = {
+    date(2024, 1, 1),
+    date(2024, 2, 9),
+    date(2024, 2, 12),
+    date(2024, 5, 6),
+    date(2024, 12, 31),
+}
 
 
 def trading_days(start: date, end: date) -> list[date]:
@@ -51,9 +57,19 @@ def parse_ymd(s: str) -> date:
 
 def chart_row(d: date, close: int = 1000) -> dict[str, str]:
     return {
-        "stck_bsop_date": ymd(d), "stck_clpr": str(close), "stck_oprc": str(close), "stck_hgpr": str(close),
-        "stck_lwpr": str(close), "acml_vol": "10", "acml_tr_pbmn": str(10 * close), "flng_cls_code": "00",
-        "prtt_rate": "0.00", "mod_yn": "N", "prdy_vrss_sign": "3", "prdy_vrss": "0", "revl_issu_reas": "",
+        "stck_bsop_date": ymd(d),
+        "stck_clpr": str(close),
+        "stck_oprc": str(close),
+        "stck_hgpr": str(close),
+        "stck_lwpr": str(close),
+        "acml_vol": "10",
+        "acml_tr_pbmn": str(10 * close),
+        "flng_cls_code": "00",
+        "prtt_rate": "0.00",
+        "mod_yn": "N",
+        "prdy_vrss_sign": "3",
+        "prdy_vrss": "0",
+        "revl_issu_reas": "",
     }
 
 
@@ -82,6 +98,7 @@ def bars(start: date, end: date, server: Server, period: str = "D") -> tuple[pl.
 
 
 # --- period charts ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n_rows", [1, 99, 100, 101, 199, 200, 201, 250])
 def test_period_bars_use_ceil_n_over_100_calls_around_window_boundaries(n_rows: int) -> None:
@@ -167,7 +184,11 @@ def test_a_row_outside_the_window_is_a_paging_error() -> None:
 def test_pages_that_disagree_on_an_overlap_are_refused() -> None:
     a = pl.DataFrame({"date": [date(2024, 1, 2), date(2024, 1, 3)], "close": [1, 2]})
     b = pl.DataFrame({"date": [date(2024, 1, 3), date(2024, 1, 4)], "close": [2, 3]})
-    assert merge_pages([b, a], ("date",), "t")["close"].to_list() == [1, 2, 3]  # agreeing edge: deduped
+    assert merge_pages([b, a], ("date",), "t")["close"].to_list() == [
+        1,
+        2,
+        3,
+    ]  # agreeing edge: deduped
     c = pl.DataFrame({"date": [date(2024, 1, 3)], "close": [9]})
     with pytest.raises(KisPagingError, match="disagree"):
         merge_pages([a, c], ("date",), "t")
@@ -179,11 +200,25 @@ def test_index_bars_page_by_50() -> None:
     def index_server(params: Mapping[str, str]) -> dict[str, Any]:
         lo, hi = parse_ymd(params["FID_INPUT_DATE_1"]), parse_ymd(params["FID_INPUT_DATE_2"])
         inside = [d for d in days if lo <= d <= hi][-50:]
-        return {"output2": [{"stck_bsop_date": ymd(d), "bstp_nmix_prpr": "2500.10", "bstp_nmix_oprc": "2499.00",
-                             "bstp_nmix_hgpr": "2501.55", "bstp_nmix_lwpr": "2498.01", "acml_vol": "1",
-                             "acml_tr_pbmn": "2", "mod_yn": "N"} for d in reversed(inside)]}
+        return {
+            "output2": [
+                {
+                    "stck_bsop_date": ymd(d),
+                    "bstp_nmix_prpr": "2500.10",
+                    "bstp_nmix_oprc": "2499.00",
+                    "bstp_nmix_hgpr": "2501.55",
+                    "bstp_nmix_lwpr": "2498.01",
+                    "acml_vol": "1",
+                    "acml_tr_pbmn": "2",
+                    "mod_yn": "N",
+                }
+                for d in reversed(inside)
+            ]
+        }
 
-    df, calls = drive(md.index_bars_job("0001", date(2024, 1, 1), date(2024, 12, 31), "D").pager(), index_server)
+    df, calls = drive(
+        md.index_bars_job("0001", date(2024, 1, 1), date(2024, 12, 31), "D").pager(), index_server
+    )
     assert df.height == len(days) and calls == -(-len(days) // 50)
 
 
@@ -193,8 +228,21 @@ def test_overseas_daily_trims_rows_before_the_start_without_an_extra_call() -> N
     def dailyprice(params: Mapping[str, str]) -> dict[str, Any]:
         hi = parse_ymd(params["BYMD"])
         inside = [d for d in days if d <= hi][-100:]  # no lower bound on this API
-        rows = [{"xymd": ymd(d), "clos": "10.1234", "open": "10.0000", "high": "10.5000", "low": "9.9000",
-                 "tvol": "5", "tamt": "50.5", "sign": "2", "rate": "+0.50", "diff": "0.05"} for d in reversed(inside)]
+        rows = [
+            {
+                "xymd": ymd(d),
+                "clos": "10.1234",
+                "open": "10.0000",
+                "high": "10.5000",
+                "low": "9.9000",
+                "tvol": "5",
+                "tamt": "50.5",
+                "sign": "2",
+                "rate": "+0.50",
+                "diff": "0.05",
+            }
+            for d in reversed(inside)
+        ]
         return {"output1": {"nrec": str(len(rows))}, "output2": rows}
 
     job = md.overseas_bars_job("NAS", "AAPL", date(2024, 3, 1), date(2024, 12, 30), "D", True)
@@ -206,6 +254,7 @@ def test_overseas_daily_trims_rows_before_the_start_without_an_extra_call() -> N
 
 # --- holidays -------------------------------------------------------------------------------------
 
+
 def holiday_server(per_call: int = 24, gap_at: date | None = None) -> Server:
     def answer(params: Mapping[str, str]) -> dict[str, Any]:
         start = parse_ymd(params["BASS_DT"])
@@ -215,8 +264,16 @@ def holiday_server(per_call: int = 24, gap_at: date | None = None) -> Server:
             if d == gap_at:
                 continue
             open_ = "Y" if d.weekday() < 5 and d not in HOLIDAYS else "N"
-            rows.append({"bass_dt": ymd(d), "wday_dvsn_cd": f"{d.isoweekday() % 7 + 1:02d}", "bzdy_yn": open_,
-                         "tr_day_yn": "Y", "opnd_yn": open_, "sttl_day_yn": open_})
+            rows.append(
+                {
+                    "bass_dt": ymd(d),
+                    "wday_dvsn_cd": f"{d.isoweekday() % 7 + 1:02d}",
+                    "bzdy_yn": open_,
+                    "tr_day_yn": "Y",
+                    "opnd_yn": open_,
+                    "sttl_day_yn": open_,
+                }
+            )
         last = rows[-1]["bass_dt"] if rows else ""
         return {"output": rows, "ctx_area_fk": ymd(start).ljust(20), "ctx_area_nk": last.ljust(20)}
 
@@ -235,9 +292,15 @@ def test_holidays_continue_from_the_last_date_plus_one(days: int, calls: int) ->
 
 def test_holidays_refuse_a_gap_and_a_short_sequence() -> None:
     with pytest.raises(KisPagingError, match="missing"):
-        drive(md.holidays_job(date(2024, 1, 1), date(2024, 1, 20)).pager(), holiday_server(gap_at=date(2024, 1, 5)))
+        drive(
+            md.holidays_job(date(2024, 1, 1), date(2024, 1, 20)).pager(),
+            holiday_server(gap_at=date(2024, 1, 5)),
+        )
     with pytest.raises(KisPagingError, match="starts at"):
-        drive(md.holidays_job(date(2024, 1, 1), date(2024, 2, 20)).pager(), holiday_server(gap_at=date(2024, 1, 25)))
+        drive(
+            md.holidays_job(date(2024, 1, 1), date(2024, 2, 20)).pager(),
+            holiday_server(gap_at=date(2024, 1, 25)),
+        )
 
     def runs_out(params: Mapping[str, str]) -> dict[str, Any]:
         return holiday_server()(params) if params["BASS_DT"] < "20240201" else {"output": []}
@@ -248,9 +311,18 @@ def test_holidays_refuse_a_gap_and_a_short_sequence() -> None:
 
 # --- minute bars ----------------------------------------------------------------------------------
 
+
 def minute_row(ts: datetime) -> dict[str, str]:
-    return {"stck_bsop_date": ymd(ts.date()), "stck_cntg_hour": ts.strftime("%H%M%S"), "stck_prpr": "100",
-            "stck_oprc": "100", "stck_hgpr": "101", "stck_lwpr": "99", "cntg_vol": "3", "acml_tr_pbmn": "300"}
+    return {
+        "stck_bsop_date": ymd(ts.date()),
+        "stck_cntg_hour": ts.strftime("%H%M%S"),
+        "stck_prpr": "100",
+        "stck_oprc": "100",
+        "stck_hgpr": "101",
+        "stck_lwpr": "99",
+        "cntg_vol": "3",
+        "acml_tr_pbmn": "300",
+    }
 
 
 def session(d: date, last: time = time(15, 30)) -> list[datetime]:
@@ -262,7 +334,9 @@ def session(d: date, last: time = time(15, 30)) -> list[datetime]:
     return out
 
 
-@pytest.mark.parametrize(("last", "calls"), [(time(10, 28), 3), (time(10, 29), 3), (time(10, 30), 4)])
+@pytest.mark.parametrize(
+    ("last", "calls"), [(time(10, 28), 3), (time(10, 29), 3), (time(10, 30), 4)]
+)
 def test_today_minutes_page_by_30_and_stop_at_the_open(last: time, calls: int) -> None:
     bars_today = session(date(2024, 6, 3), last)
 
@@ -281,9 +355,13 @@ def past_minute_server(days: list[date], spanning: bool) -> Server:
     bars_all = [b for d in days for b in session(d)]
 
     def server(params: Mapping[str, str]) -> dict[str, Any]:
-        cursor = datetime.combine(parse_ymd(params["FID_INPUT_DATE_1"]),
-                                  datetime.strptime(params["FID_INPUT_HOUR_1"], "%H%M%S").time())
-        inside = [b for b in bars_all if b <= cursor and (spanning or b.date() == cursor.date())][-120:]
+        cursor = datetime.combine(
+            parse_ymd(params["FID_INPUT_DATE_1"]),
+            datetime.strptime(params["FID_INPUT_HOUR_1"], "%H%M%S").time(),
+        )
+        inside = [b for b in bars_all if b <= cursor and (spanning or b.date() == cursor.date())][
+            -120:
+        ]
         return {"output2": [minute_row(b) for b in reversed(inside)]}
 
     return server
@@ -319,24 +397,43 @@ def test_today_minutes_refuse_a_day_rollover() -> None:
 
 def overseas_minute_server(bars_local: list[datetime], per_call: int = 120) -> Server:
     def server(params: Mapping[str, str]) -> dict[str, Any]:
-        newest = datetime.strptime(params["KEYB"], "%Y%m%d%H%M%S") if params["NEXT"] == "1" else bars_local[-1]
+        newest = (
+            datetime.strptime(params["KEYB"], "%Y%m%d%H%M%S")
+            if params["NEXT"] == "1"
+            else bars_local[-1]
+        )
         inside = [b for b in bars_local if b <= newest]
         page = inside[-per_call:]
-        rows = [{"xymd": ymd(b.date()), "xhms": b.strftime("%H%M%S"), "open": "1.0000", "high": "1.0000",
-                 "low": "1.0000", "last": "1.0000", "evol": "1", "eamt": "1"} for b in reversed(page)]
+        rows = [
+            {
+                "xymd": ymd(b.date()),
+                "xhms": b.strftime("%H%M%S"),
+                "open": "1.0000",
+                "high": "1.0000",
+                "low": "1.0000",
+                "last": "1.0000",
+                "evol": "1",
+                "eamt": "1",
+            }
+            for b in reversed(page)
+        ]
         return {"output1": {"next": "1" if len(inside) > per_call else "0"}, "output2": rows}
 
     return server
 
 
 def test_overseas_minutes_follow_keyb_until_the_server_says_no_more() -> None:
-    bars_local = [datetime(2024, 6, d, 9, 30) + timedelta(minutes=i) for d in (3, 4, 5) for i in range(390)]
+    bars_local = [
+        datetime(2024, 6, d, 9, 30) + timedelta(minutes=i) for d in (3, 4, 5) for i in range(390)
+    ]
     job = md.overseas_minutes_job("NAS", "AAPL", 1, None)
     df, calls = drive(job.pager(), overseas_minute_server(bars_local))
     assert df.height == len(bars_local) and df["ts"].is_unique().all()
     assert calls == -(-len(bars_local) // 120)
     since = datetime(2024, 6, 5, 14, 0, tzinfo=UTC)  # 10:00 New York (EDT)
-    df, calls = drive(md.overseas_minutes_job("NAS", "AAPL", 1, since).pager(), overseas_minute_server(bars_local))
+    df, calls = drive(
+        md.overseas_minutes_job("NAS", "AAPL", 1, since).pager(), overseas_minute_server(bars_local)
+    )
     assert df["ts"].min() == since and calls == -(-df.height // 120)
 
 
@@ -353,6 +450,7 @@ def test_overseas_minutes_refuse_a_page_that_does_not_go_back() -> None:
 
 # --- the driver -----------------------------------------------------------------------------------
 
+
 @dataclass
 class FakeResponse:
     body: dict[str, Any]
@@ -365,8 +463,14 @@ class FakeCaller:
     def __init__(self, servers: list[Server]) -> None:
         self.servers, self.calls, self.lanes = servers, 0, set()
 
-    def call(self, endpoint: Any, *, params: Mapping[str, str] | None = None, tr_cont: str = "",
-             lane: str = "live") -> FakeResponse:
+    def call(
+        self,
+        endpoint: Any,
+        *,
+        params: Mapping[str, str] | None = None,
+        tr_cont: str = "",
+        lane: str = "live",
+    ) -> FakeResponse:
         self.calls += 1
         self.lanes.add(lane)
         server = self.servers[0] if len(self.servers) == 1 else self.servers.pop(0)
@@ -381,7 +485,9 @@ def test_the_driver_refetches_the_range_once_after_an_inconsistent_sequence() ->
         return good({**params, "FID_INPUT_DATE_2": "20241230"})
 
     caller = FakeCaller([good, bad, good])  # page 2 of the first attempt is inconsistent
-    df = md.run_job(caller, md.period_bars_job("005930", date(2024, 1, 2), date(2024, 12, 30), "D", True))
+    df = md.run_job(
+        caller, md.period_bars_job("005930", date(2024, 1, 2), date(2024, 12, 30), "D", True)
+    )
     assert df["date"].to_list() == days and caller.lanes == {"backfill"}
 
 
@@ -391,7 +497,9 @@ def test_kis_no_data_is_an_empty_page() -> None:
             self.calls += 1
             raise KisNoData("nothing", msg_cd="KIOK0560", msg1="", rt_cd="7", status=200)
 
-    df = md.run_job(NoData([]), md.period_bars_job("005930", date(2024, 1, 2), date(2024, 1, 31), "D", True))
+    df = md.run_job(
+        NoData([]), md.period_bars_job("005930", date(2024, 1, 2), date(2024, 1, 31), "D", True)
+    )
     assert df.height == 0
 
 
@@ -409,7 +517,9 @@ def test_kis_no_data_is_an_empty_page() -> None:
         lambda: md.overseas_minutes_job("NAS", "aapl", 1, None),
         lambda: md.volume_rank_job("0000", "loudest", "all", None, None, None, datetime.now(UTC)),
         lambda: md.volume_rank_job("all", "volume", "all", None, None, None, datetime.now(UTC)),
-        lambda: md._minute_job("005930", date(2024, 1, 2), date(2024, 1, 2), None, None, datetime.now(UTC)),
+        lambda: md._minute_job(
+            "005930", date(2024, 1, 2), date(2024, 1, 2), None, None, datetime.now(UTC)
+        ),
     ],
 )
 def test_bad_arguments_are_refused_before_any_call(make: Callable[[], Job]) -> None:
@@ -419,7 +529,9 @@ def test_bad_arguments_are_refused_before_any_call(make: Callable[[], Job]) -> N
 
 
 def test_small_helpers() -> None:
-    assert weekend_only(date(2024, 6, 1), date(2024, 6, 2)) and not weekend_only(date(2024, 6, 1), date(2024, 6, 3))
+    assert weekend_only(date(2024, 6, 1), date(2024, 6, 2)) and not weekend_only(
+        date(2024, 6, 1), date(2024, 6, 3)
+    )
     assert previous_weekday(date(2024, 6, 3)) == date(2024, 5, 31)
     assert minus_minute(time(9, 0)) == time(8, 59) and minus_minute(time(0, 0)) is None
     assert period_start(date(2024, 6, 5), "M") == date(2024, 6, 1)

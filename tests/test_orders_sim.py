@@ -29,8 +29,13 @@ NO_LIMITS = OrderGuards(max_qty=None, max_notional=None, max_orders_per_day=None
 def _settings(sim: RunningSimulator, home: Path, env: str = "sim", **kw: Any) -> Settings:
     return Settings(
         env=env,  # type: ignore[arg-type]
-        base_url=sim.base_url, app_key=Secret(sim.app_key), app_secret=Secret(sim.app_secret),
-        account=Secret(sim.account_number), home=home, raw_archive=False, **kw,
+        base_url=sim.base_url,
+        app_key=Secret(sim.app_key),
+        app_secret=Secret(sim.app_secret),
+        account=Secret(sim.account_number),
+        home=home,
+        raw_archive=False,
+        **kw,
     )
 
 
@@ -39,11 +44,13 @@ def connect(tmp_path: Path) -> Any:
     """connect(sim, env=..., guards=..., **Settings kwargs) -> a KisClient set up for orders."""
     clients: list[KisClient] = []
 
-    def factory(sim: RunningSimulator, env: str = "sim", guards: OrderGuards | None = NO_LIMITS,
-                **kw: Any) -> KisClient:
+    def factory(
+        sim: RunningSimulator, env: str = "sim", guards: OrderGuards | None = NO_LIMITS, **kw: Any
+    ) -> KisClient:
         client = KisClient(_settings(sim, tmp_path, env, **kw))
-        client.configure_orders(today=lambda: sim.clock.now().date(), guards=guards,
-                                reconcile_delays=(0.3, 0.5, 1.0))
+        client.configure_orders(
+            today=lambda: sim.clock.now().date(), guards=guards, reconcile_delays=(0.3, 0.5, 1.0)
+        )
         clients.append(client)
         return client
 
@@ -71,8 +78,9 @@ def _order_posts(sim: RunningSimulator) -> int:
 
 
 # -- placing, fills, balance, executions ---------------------------------------------------------
-def test_market_buy_fills_and_balance_and_executions_agree(sim: RunningSimulator, connect: Callable[..., KisClient],
-                                                            tmp_path: Path) -> None:
+def test_market_buy_fills_and_balance_and_executions_agree(
+    sim: RunningSimulator, connect: Callable[..., KisClient], tmp_path: Path
+) -> None:
     client = connect(sim)
     before = client.balance()
     result = client.buy(SYMBOL, 10)
@@ -94,14 +102,20 @@ def test_market_buy_fills_and_balance_and_executions_agree(sim: RunningSimulator
     assert _log_states(tmp_path)[result.client_order_id] == ["pending", "accepted"]
 
 
-def test_partial_fill_leaves_the_rest_open(sim: RunningSimulator, connect: Callable[..., KisClient]) -> None:
+def test_partial_fill_leaves_the_rest_open(
+    sim: RunningSimulator, connect: Callable[..., KisClient]
+) -> None:
     client = connect(sim)
     # A name whose best ask level the account can afford to take out, with 100 shares more.
     symbol, best_ask, depth = _thin_best_ask(sim, budget=50_000_000)
     qty = depth + 100
     result = client.buy(symbol, qty, best_ask)
     assert result.ok
-    row = client.executions(symbol=symbol).filter(pl.col("order_no") == result.order_no).row(0, named=True)
+    row = (
+        client.executions(symbol=symbol)
+        .filter(pl.col("order_no") == result.order_no)
+        .row(0, named=True)
+    )
     assert 0 < row["filled_qty"] < qty
     assert row["remaining_qty"] == qty - row["filled_qty"]
     open_orders = client.modifiable_orders().filter(pl.col("order_no") == result.order_no)
@@ -118,7 +132,9 @@ def _thin_best_ask(sim: RunningSimulator, budget: int) -> tuple[str, int, int]:
     raise AssertionError("no thin book among the candidates")
 
 
-def test_modify_then_cancel_partly_then_wholly(sim: RunningSimulator, connect: Callable[..., KisClient]) -> None:
+def test_modify_then_cancel_partly_then_wholly(
+    sim: RunningSimulator, connect: Callable[..., KisClient]
+) -> None:
     client = connect(sim)
     low = _market(sim).lower  # the lower limit: rests, never fills
     placed = client.buy(SYMBOL, 20, low)
@@ -126,10 +142,17 @@ def test_modify_then_cancel_partly_then_wholly(sim: RunningSimulator, connect: C
 
     new_price = low + tick_size(low)
     modified = client.modify(placed.order_no or "", price=new_price)
-    assert modified.ok and modified.orig_order_no == placed.order_no and modified.order_no != placed.order_no
+    assert (
+        modified.ok
+        and modified.orig_order_no == placed.order_no
+        and modified.order_no != placed.order_no
+    )
     opened = client.modifiable_orders()
     assert opened["order_no"].to_list() == [modified.order_no]
-    assert opened.row(0, named=True)["price"] == new_price and opened.row(0, named=True)["modifiable_qty"] == 20
+    assert (
+        opened.row(0, named=True)["price"] == new_price
+        and opened.row(0, named=True)["modifiable_qty"] == 20
+    )
 
     partly = client.cancel(modified.order_no or "", qty=5)
     assert partly.ok and partly.qty == 5
@@ -147,8 +170,9 @@ def test_modify_then_cancel_partly_then_wholly(sim: RunningSimulator, connect: C
     assert client.balance().positions().get(SYMBOL, 0) == 0
 
 
-def test_business_rejection_is_reported_not_raised(sim: RunningSimulator, connect: Callable[..., KisClient],
-                                                   tmp_path: Path) -> None:
+def test_business_rejection_is_reported_not_raised(
+    sim: RunningSimulator, connect: Callable[..., KisClient], tmp_path: Path
+) -> None:
     client = connect(sim)
     result = client.sell(SYMBOL, 1, _market(sim).price)  # nothing held
     assert result.status == "rejected" and result.msg_cd == "APBK0918" and not result.order_no
@@ -156,15 +180,21 @@ def test_business_rejection_is_reported_not_raised(sim: RunningSimulator, connec
 
 
 # -- paper vs real TR IDs ------------------------------------------------------------------------
-def test_paper_uses_paper_tr_ids(make_sim: Callable[..., RunningSimulator], connect: Callable[..., KisClient]) -> None:
+def test_paper_uses_paper_tr_ids(
+    make_sim: Callable[..., RunningSimulator], connect: Callable[..., KisClient]
+) -> None:
     sim = make_sim(env="paper", rate_limit=0)
-    client = connect(sim, env="paper", rate_limit=50.0)  # the paper default of 2/s only slows the test
+    client = connect(
+        sim, env="paper", rate_limit=50.0
+    )  # the paper default of 2/s only slows the test
     low = _market(sim).lower
     placed = client.buy(SYMBOL, 3, low)
     assert placed.ok
     # inquire-psbl-rvsecncl is real-only: paper derives open orders from today's unfilled orders.
     opened = client.modifiable_orders()
-    assert opened["order_no"].to_list() == [placed.order_no] and opened["modifiable_qty"].to_list() == [3]
+    assert opened["order_no"].to_list() == [placed.order_no] and opened[
+        "modifiable_qty"
+    ].to_list() == [3]
     assert client.cancel(placed.order_no or "").ok
     client.balance()
     client.buyable(SYMBOL)
@@ -173,8 +203,9 @@ def test_paper_uses_paper_tr_ids(make_sim: Callable[..., RunningSimulator], conn
     assert not any(tr.startswith("TTTC") for tr in used)
 
 
-def test_real_env_uses_real_tr_ids_and_needs_live(sim: RunningSimulator, connect: Callable[..., KisClient],
-                                                  tmp_path: Path) -> None:
+def test_real_env_uses_real_tr_ids_and_needs_live(
+    sim: RunningSimulator, connect: Callable[..., KisClient], tmp_path: Path
+) -> None:
     client = connect(sim, env="real")
     with pytest.raises(OrderBlocked, match="--live"):
         client.buy(SYMBOL, 1)
@@ -186,11 +217,13 @@ def test_real_env_uses_real_tr_ids_and_needs_live(sim: RunningSimulator, connect
 
 
 # -- guards and the kill switch -------------------------------------------------------------------
-def test_guards_refuse_before_sending(sim: RunningSimulator, connect: Callable[..., KisClient],
-                                      tmp_path: Path) -> None:
+def test_guards_refuse_before_sending(
+    sim: RunningSimulator, connect: Callable[..., KisClient], tmp_path: Path
+) -> None:
     price = _market(sim).price
-    guards = OrderGuards(max_qty=5, max_notional=price * 3, max_orders_per_day=2,
-                         allowed_symbols=frozenset({SYMBOL}))
+    guards = OrderGuards(
+        max_qty=5, max_notional=price * 3, max_orders_per_day=2, allowed_symbols=frozenset({SYMBOL})
+    )
     client = connect(sim, guards=guards)
     for call, guard in [
         (lambda: client.buy(SYMBOL, 6, price), "max_qty"),
@@ -264,8 +297,9 @@ def test_timeout_with_no_order_found_stays_uncertain(
 
 
 # -- requests refused before any call; the log; masking --------------------------------------------
-def test_bad_requests_never_reach_the_server(sim: RunningSimulator, connect: Callable[..., KisClient],
-                                            tmp_path: Path) -> None:
+def test_bad_requests_never_reach_the_server(
+    sim: RunningSimulator, connect: Callable[..., KisClient], tmp_path: Path
+) -> None:
     client = connect(sim)
     client.balance()
     before = sim.stats.requests
@@ -286,7 +320,10 @@ def test_bad_requests_never_reach_the_server(sim: RunningSimulator, connect: Cal
 
 
 def test_order_log_is_complete_and_holds_no_secrets(
-    sim: RunningSimulator, connect: Callable[..., KisClient], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sim: RunningSimulator,
+    connect: Callable[..., KisClient],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = connect(sim)
@@ -296,11 +333,16 @@ def test_order_log_is_complete_and_holds_no_secrets(
     results.append(client.sell("000660", 1, 100_000))  # rejected: nothing held
     states = _log_states(tmp_path)
     assert set(states) == {r.client_order_id for r in results}
-    assert all(s[0] == "pending" and s[-1] == r.status for r, s in ((r, states[r.client_order_id]) for r in results))
+    assert all(
+        s[0] == "pending" and s[-1] == r.status
+        for r, s in ((r, states[r.client_order_id]) for r in results)
+    )
 
     cano = sim.account_number.split("-")[0]
     secrets = [sim.app_key, sim.app_secret, cano]
-    text = caplog.text + "".join(p.read_text("utf-8") for p in (tmp_path / "orders").glob("*.jsonl"))
+    text = caplog.text + "".join(
+        p.read_text("utf-8") for p in (tmp_path / "orders").glob("*.jsonl")
+    )
     text += repr(results) + repr(client.settings)
     for secret in secrets:
         assert secret not in text
@@ -316,6 +358,9 @@ def test_async_client_places_and_queries(sim: RunningSimulator, tmp_path: Path) 
 
     result, balance = asyncio.run(scenario())
     assert result.ok and balance.positions()[SYMBOL] == 4
-    lines = [json.loads(line) for p in (tmp_path / "orders").glob("order_log-*.jsonl")
-             for line in p.read_text("utf-8").splitlines()]
+    lines = [
+        json.loads(line)
+        for p in (tmp_path / "orders").glob("order_log-*.jsonl")
+        for line in p.read_text("utf-8").splitlines()
+    ]
     assert [line["status"] for line in lines] == ["pending", "accepted"]

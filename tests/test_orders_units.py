@@ -59,11 +59,17 @@ FIXTURES = Path(__file__).parent / "fixtures" / "kis"
         ({"symbol": "005930", "qty": -3, "price": 70000}, "quantity"),
         ({"symbol": "005930", "qty": 1, "price": 70050}, "tick grid"),
         ({"symbol": "005930", "qty": 1, "price": 0, "division": "00"}, "positive"),
-        ({"symbol": "005930", "qty": 1, "price": 70000, "division": "99"}, "unknown order division"),
+        (
+            {"symbol": "005930", "qty": 1, "price": 70000, "division": "99"},
+            "unknown order division",
+        ),
         ({"symbol": "005930", "qty": 1, "price": 70000, "division": "01"}, "takes no price"),
         ({"symbol": "005930", "qty": 1, "division": "00"}, "needs a price"),
         ({"symbol": "005930", "qty": 1, "price": 70000, "division": "22"}, "stop price"),
-        ({"symbol": "005930", "qty": 1, "price": 70000, "stop_price": 69000}, "only valid for stop-limit"),
+        (
+            {"symbol": "005930", "qty": 1, "price": 70000, "stop_price": 69000},
+            "only valid for stop-limit",
+        ),
     ],
 )
 def test_bad_requests_are_refused_with_a_clear_reason(kwargs: dict, fragment: str) -> None:
@@ -83,8 +89,14 @@ def test_request_defaults_and_normalisation() -> None:
 def test_order_body_is_uppercase_strings() -> None:
     body = OrderRequest("sell", "005930", 3, 70000).body("12345678", "01")
     assert body == {
-        "CANO": "12345678", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_DVSN": "00", "ORD_QTY": "3",
-        "ORD_UNPR": "70000", "EXCG_ID_DVSN_CD": "KRX", "SLL_TYPE": "01",
+        "CANO": "12345678",
+        "ACNT_PRDT_CD": "01",
+        "PDNO": "005930",
+        "ORD_DVSN": "00",
+        "ORD_QTY": "3",
+        "ORD_UNPR": "70000",
+        "EXCG_ID_DVSN_CD": "KRX",
+        "SLL_TYPE": "01",
     }
     assert OrderRequest("buy", "005930", 3).body("12345678", "01")["ORD_UNPR"] == "0"
 
@@ -111,8 +123,20 @@ def test_tr_ids_real_and_paper() -> None:
 # -- tick grid -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("price", "tick"),
-    [(1_999, 1), (2_000, 5), (4_995, 5), (5_000, 10), (19_990, 10), (20_000, 50), (49_950, 50),
-     (50_000, 100), (199_900, 100), (200_000, 500), (499_500, 500), (500_000, 1_000)],
+    [
+        (1_999, 1),
+        (2_000, 5),
+        (4_995, 5),
+        (5_000, 10),
+        (19_990, 10),
+        (20_000, 50),
+        (49_950, 50),
+        (50_000, 100),
+        (199_900, 100),
+        (200_000, 500),
+        (499_500, 500),
+        (500_000, 1_000),
+    ],
 )
 def test_tick_bands(price: int, tick: int) -> None:
     assert tick_size(price) == tick
@@ -141,8 +165,12 @@ def test_parse_order_ack_from_workbook_example() -> None:
     order_no, org_no, order_time = parse_ack(body)
     assert order_no and order_no.isdigit() and len(order_no) == 10
     assert org_no and order_time and len(order_time) == 6
-    assert parse_ack({"output": {"odno": "0000000007", "krx_fwdg_ord_orgno": "06010", "ord_tmd": "090000"}}) == (
-        "0000000007", "06010", "090000",
+    assert parse_ack(
+        {"output": {"odno": "0000000007", "krx_fwdg_ord_orgno": "06010", "ord_tmd": "090000"}}
+    ) == (
+        "0000000007",
+        "06010",
+        "090000",
     )
 
 
@@ -173,8 +201,17 @@ def test_parse_executions_example() -> None:
 
 # -- reconciliation matching -----------------------------------------------------------------------
 def _row(odno: str, **kw: str) -> dict[str, str]:
-    base = {"odno": odno, "orgn_odno": "", "pdno": "005930", "sll_buy_dvsn_cd": "02", "ord_qty": "10",
-            "ord_dvsn_cd": "00", "ord_unpr": "70000", "ord_tmd": "093000", "ord_gno_brno": "06010"}
+    base = {
+        "odno": odno,
+        "orgn_odno": "",
+        "pdno": "005930",
+        "sll_buy_dvsn_cd": "02",
+        "ord_qty": "10",
+        "ord_dvsn_cd": "00",
+        "ord_unpr": "70000",
+        "ord_tmd": "093000",
+        "ord_gno_brno": "06010",
+    }
     return {**base, **kw}
 
 
@@ -202,12 +239,15 @@ def test_match_change_finds_the_modify_of_the_original() -> None:
 def test_executions_windows_split_at_three_months() -> None:
     today = date(2026, 5, 31)
     assert three_months_before(today) == date(2026, 2, 28)
-    assert executions_windows(date(2026, 4, 1), today, today) == [(DAILY_CCLD, date(2026, 4, 1), today)]
+    assert executions_windows(date(2026, 4, 1), today, today) == [
+        (DAILY_CCLD, date(2026, 4, 1), today)
+    ]
     assert executions_windows(date(2025, 1, 1), date(2025, 2, 1), today) == [
         (DAILY_CCLD_OLD, date(2025, 1, 1), date(2025, 2, 1))
     ]
     assert executions_windows(date(2026, 1, 1), today, today) == [
-        (DAILY_CCLD_OLD, date(2026, 1, 1), date(2026, 2, 27)), (DAILY_CCLD, date(2026, 2, 28), today),
+        (DAILY_CCLD_OLD, date(2026, 1, 1), date(2026, 2, 27)),
+        (DAILY_CCLD, date(2026, 2, 28), today),
     ]
 
 
@@ -232,7 +272,10 @@ def test_limits() -> None:
         ({"symbol": "000660", "qty": 1, "notional": 1}, "allowed_symbols"),
         ({"symbol": "005930", "qty": 101, "notional": 1}, "max_qty"),
         ({"symbol": "005930", "qty": 20, "notional": 1_400_000}, "max_notional"),
-        ({"symbol": "005930", "qty": 1, "notional": None}, "max_notional"),  # unknown value: fail closed
+        (
+            {"symbol": "005930", "qty": 1, "notional": None},
+            "max_notional",
+        ),  # unknown value: fail closed
     ]:
         with pytest.raises(OrderBlocked) as info:
             check_order_limits(guards, **kwargs)
@@ -241,7 +284,11 @@ def test_limits() -> None:
 
 def test_guards_from_env(tmp_path: Path) -> None:
     guards = OrderGuards.from_env(
-        {"KISDB_ORDER_MAX_QTY": "5", "KISDB_ORDER_MAX_NOTIONAL": "none", "KISDB_ORDER_SYMBOLS": "005930, 000660"},
+        {
+            "KISDB_ORDER_MAX_QTY": "5",
+            "KISDB_ORDER_MAX_NOTIONAL": "none",
+            "KISDB_ORDER_SYMBOLS": "005930, 000660",
+        },
         home=tmp_path,
     )
     assert (guards.max_qty, guards.max_notional) == (5, None)
@@ -270,7 +317,9 @@ def test_daily_counter_persists_and_resets_per_day(tmp_path: Path) -> None:
 def test_jsonl_log_latest_state_and_torn_line(tmp_path: Path) -> None:
     log = JsonlOrderLog(tmp_path / "orders")
     now = datetime.now(UTC)
-    entry = OrderLogEntry(new_client_order_id(), now, now, "sim", "buy", symbol="005930", qty=1, price=70000)
+    entry = OrderLogEntry(
+        new_client_order_id(), now, now, "sim", "buy", symbol="005930", qty=1, price=70000
+    )
     log.write(entry)
     log.write(entry.with_outcome("accepted", order_no="0000000001"))
     path = log.files()[0]

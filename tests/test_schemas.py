@@ -38,7 +38,9 @@ def test_conform_names_the_missing_column() -> None:
 
 
 def test_conform_refuses_null_keys() -> None:
-    frame = pl.DataFrame({"date": [None], "market_open": [True]}, schema={"date": pl.Date, "market_open": pl.Boolean})
+    frame = pl.DataFrame(
+        {"date": [None], "market_open": [True]}, schema={"date": pl.Date, "market_open": pl.Boolean}
+    )
     with pytest.raises(SchemaError, match="null values"):
         HOLIDAYS.conform(frame)
 

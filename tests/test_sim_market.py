@@ -54,9 +54,25 @@ def listed_day(code: str, d: date) -> bool:
 
 
 def test_tick_table() -> None:
-    assert [tick_size(p) for p in (1, 1_999, 2_000, 4_999, 5_000, 19_999, 20_000, 49_999,
-                                   50_000, 199_999, 200_000, 499_999, 500_000, 3_000_000)] == [
-        1, 1, 5, 5, 10, 10, 50, 50, 100, 100, 500, 500, 1_000, 1_000]
+    assert [
+        tick_size(p)
+        for p in (
+            1,
+            1_999,
+            2_000,
+            4_999,
+            5_000,
+            19_999,
+            20_000,
+            49_999,
+            50_000,
+            199_999,
+            200_000,
+            499_999,
+            500_000,
+            3_000_000,
+        )
+    ] == [1, 1, 5, 5, 10, 10, 50, 50, 100, 100, 500, 500, 1_000, 1_000]
 
 
 @SOME
@@ -98,17 +114,24 @@ def test_day_flags_match_the_workbook_example() -> None:
 
 def test_year_end_closure_every_year() -> None:
     for year in range(2015, 2028):
-        last_weekday = max(d for d in (date(year, 12, 31) - timedelta(days=i) for i in range(7))
-                           if d.weekday() < 5)
+        last_weekday = max(
+            d for d in (date(year, 12, 31) - timedelta(days=i) for i in range(7)) if d.weekday() < 5
+        )
         assert not krx().is_trading_day(last_weekday)
         assert krx().day_flags(last_weekday).bzdy_yn  # banks are open, the market is not
 
 
 def test_sessions_and_late_opens() -> None:
     cal = krx()
-    assert cal.session(date(2024, 6, 14)) == (datetime(2024, 6, 14, 9), datetime(2024, 6, 14, 15, 30))
+    assert cal.session(date(2024, 6, 14)) == (
+        datetime(2024, 6, 14, 9),
+        datetime(2024, 6, 14, 15, 30),
+    )
     assert cal.session(date(2024, 1, 2)) == (datetime(2024, 1, 2, 10), datetime(2024, 1, 2, 15, 30))
-    assert cal.session(date(2024, 11, 14)) == (datetime(2024, 11, 14, 10), datetime(2024, 11, 14, 16, 30))
+    assert cal.session(date(2024, 11, 14)) == (
+        datetime(2024, 11, 14, 10),
+        datetime(2024, 11, 14, 16, 30),
+    )
     assert all(cal.is_trading_day(d) for d in CSAT_DAYS)
     for year in range(2015, 2028):
         first = cal.trading_days(date(year, 1, 1), date(year, 1, 10))[0]
@@ -160,7 +183,14 @@ def test_every_daily_price_is_on_the_grid_and_inside_the_band() -> None:
             assert (prices % np.vectorize(tick_size)(prices) == 0).all(), code
             for b in bars if not adjusted else ():
                 lower, upper = price_band(b.prev_close)
-                assert lower <= b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high <= upper
+                assert (
+                    lower
+                    <= b.low
+                    <= min(b.open, b.close)
+                    <= max(b.open, b.close)
+                    <= b.high
+                    <= upper
+                )
                 assert b.volume > 0 and b.low * b.volume <= b.value <= b.high * b.volume
 
 
@@ -229,20 +259,32 @@ def test_adjusted_differs_from_raw_only_before_the_split(code: str) -> None:
 
 
 @FEW
-@given(codes, any_day, st.integers(min_value=0, max_value=900), st.sampled_from("WMY"), st.booleans())
-def test_period_bars_aggregate_daily_bars(code: str, start: date, span: int, period: str, adjusted: bool) -> None:
+@given(
+    codes, any_day, st.integers(min_value=0, max_value=900), st.sampled_from("WMY"), st.booleans()
+)
+def test_period_bars_aggregate_daily_bars(
+    code: str, start: date, span: int, period: str, adjusted: bool
+) -> None:
     m = market()
     end = start + timedelta(days=span)
     bars = m.period_bars(code, start, end, period, adjusted)
-    key = {"W": lambda d: d.isocalendar()[:2], "M": lambda d: (d.year, d.month), "Y": lambda d: d.year}[period]
+    key = {
+        "W": lambda d: d.isocalendar()[:2],
+        "M": lambda d: (d.year, d.month),
+        "Y": lambda d: d.year,
+    }[period]
     daily = m.daily_bars(code, start - timedelta(days=370), end, adjusted)
     for bar in bars:
         members = [b for b in daily if key(b.date) == key(bar.date)]
         assert bar.date == members[-1].date and start <= bar.date <= end
         assert bar == DailyBar(
-            date=members[-1].date, open=members[0].open, high=max(b.high for b in members),
-            low=min(b.low for b in members), close=members[-1].close,
-            volume=sum(b.volume for b in members), value=sum(b.value for b in members),
+            date=members[-1].date,
+            open=members[0].open,
+            high=max(b.high for b in members),
+            low=min(b.low for b in members),
+            close=members[-1].close,
+            volume=sum(b.volume for b in members),
+            value=sum(b.value for b in members),
             prev_close=members[0].prev_close,
         )
     covered = {key(b.date) for b in daily if start <= b.date <= end}
@@ -262,10 +304,14 @@ def test_minutes_aggregate_to_the_day_and_ticks_to_minutes(code: str, d: date) -
         return
     open_at, close_at = krx().session(d)
     assert (minutes[0].time, minutes[-1].time) == (open_at.time(), close_at.time())
-    assert len(minutes) == (close_at - open_at).seconds // 60 - 10 + 1  # no bars in the closing call
+    assert (
+        len(minutes) == (close_at - open_at).seconds // 60 - 10 + 1
+    )  # no bars in the closing call
     assert minutes[0].open == day.open and minutes[-1].close == day.close
     assert max(b.high for b in minutes) == day.high and min(b.low for b in minutes) == day.low
-    assert sum(b.volume for b in minutes) == day.volume and sum(b.value for b in minutes) == day.value
+    assert (
+        sum(b.volume for b in minutes) == day.volume and sum(b.value for b in minutes) == day.value
+    )
     assert [t.seq for t in ticks] == list(range(1, len(ticks) + 1))
     assert [t.time for t in ticks] == sorted(t.time for t in ticks)
     by_minute: dict[time, list] = {}
@@ -277,7 +323,9 @@ def test_minutes_aggregate_to_the_day_and_ticks_to_minutes(code: str, d: date) -
         group = by_minute[bar.time]
         assert (bar.open, bar.close) == (group[0].price, group[-1].price)
         assert (bar.high, bar.low) == (max(t.price for t in group), min(t.price for t in group))
-        assert bar.volume == sum(t.qty for t in group) and bar.value == sum(t.price * t.qty for t in group)
+        assert bar.volume == sum(t.qty for t in group) and bar.value == sum(
+            t.price * t.qty for t in group
+        )
     assert all(is_on_grid(t.price) and t.qty > 0 and t.side in (1, 5) for t in ticks)
 
 
@@ -300,7 +348,11 @@ def test_intraday_views_agree_with_ticks(code: str, d: date, offset: int) -> Non
         assert last is None and bar is None
     else:
         assert last == ticks[-1]
-        assert bar is not None and (bar.open, bar.close, bar.volume) == (ticks[0].price, ticks[-1].price, sum(t.qty for t in ticks))
+        assert bar is not None and (bar.open, bar.close, bar.volume) == (
+            ticks[0].price,
+            ticks[-1].price,
+            sum(t.qty for t in ticks),
+        )
     book = m.quote_at(code, at)
     if not m.is_listed(code, d):
         return
@@ -346,7 +398,10 @@ def test_index_periods_and_calendar() -> None:
 
 
 @FEW
-@given(st.sampled_from(sorted(market().overseas)), st.dates(min_value=date(2015, 1, 2), max_value=date(2027, 12, 30)))
+@given(
+    st.sampled_from(sorted(market().overseas)),
+    st.dates(min_value=date(2015, 1, 2), max_value=date(2027, 12, 30)),
+)
 def test_overseas_minutes_aggregate_to_the_day(key: tuple[str, str], d: date) -> None:
     m = market()
     mins = m.overseas_minute_bars(*key, d)
@@ -358,7 +413,11 @@ def test_overseas_minutes_aggregate_to_the_day(key: tuple[str, str], d: date) ->
     open_at, close_at = m.us_calendar.session(d)
     assert len(mins) == (close_at - open_at).seconds // 60
     assert mins[0].kst == open_at.astimezone(KST).replace(tzinfo=None)
-    assert (mins[0].open, mins[-1].close, sum(b.volume for b in mins)) == (day.open, day.close, day.volume)
+    assert (mins[0].open, mins[-1].close, sum(b.volume for b in mins)) == (
+        day.open,
+        day.close,
+        day.volume,
+    )
     assert max(b.high for b in mins) == day.high and min(b.low for b in mins) == day.low
     assert math.isclose(sum(b.value for b in mins), day.value, rel_tol=1e-9)
 

@@ -31,7 +31,11 @@ def reference_records(m: Market, code: str, day: date) -> list[str]:
     """H0STCNT0 records the slow way: running aggregates updated print by print."""
     bar = m.daily_bar(code, day)
     prev = m.daily_bar(code, m.calendar.previous_trading_day(day))
-    base, prev_volume, listed = bar.prev_close if bar else 0, prev.volume if prev else 0, m.listed_shares(code, day)
+    base, prev_volume, listed = (
+        bar.prev_close if bar else 0,
+        prev.volume if prev else 0,
+        m.listed_shares(code, day),
+    )
     out: list[str] = []
     volume = value = buys = sells = buy_qty = sell_qty = 0
     high = low = 0
@@ -52,23 +56,67 @@ def reference_records(m: Market, code: str, day: date) -> list[str]:
             sells, sell_qty = sells + 1, sell_qty + t.qty
         ask, bid = (p, p - tick_size(p)) if t.side == 1 else (p + tick_size(p), p)
         chg = p - base
-        fields = [code, stamp, p, _sign(chg), chg, dec(_pct(chg, base)), dec(value / volume), open_, high, low,
-                  ask, bid, t.qty, volume, value, sells, buys, buys - sells,
-                  dec(buy_qty / sell_qty * 100 if sell_qty else 0), sell_qty, buy_qty, t.side,
-                  dec(_pct(buy_qty, volume)), dec(_pct(volume, prev_volume)), open_hour, _sign(p - open_),
-                  p - open_, high_hour, _sign(p - high), p - high, low_hour, _sign(p - low), p - low,
-                  f"{day:%Y%m%d}", "20", "N", "0", "0", "0", "0", dec(_pct(volume, listed)), "0", "0.00", "0",
-                  "0", base]
+        fields = [
+            code,
+            stamp,
+            p,
+            _sign(chg),
+            chg,
+            dec(_pct(chg, base)),
+            dec(value / volume),
+            open_,
+            high,
+            low,
+            ask,
+            bid,
+            t.qty,
+            volume,
+            value,
+            sells,
+            buys,
+            buys - sells,
+            dec(buy_qty / sell_qty * 100 if sell_qty else 0),
+            sell_qty,
+            buy_qty,
+            t.side,
+            dec(_pct(buy_qty, volume)),
+            dec(_pct(volume, prev_volume)),
+            open_hour,
+            _sign(p - open_),
+            p - open_,
+            high_hour,
+            _sign(p - high),
+            p - high,
+            low_hour,
+            _sign(p - low),
+            p - low,
+            f"{day:%Y%m%d}",
+            "20",
+            "N",
+            "0",
+            "0",
+            "0",
+            "0",
+            dec(_pct(volume, listed)),
+            "0",
+            "0.00",
+            "0",
+            "0",
+            base,
+        ]
         out.append("^".join(map(str, fields)))
     return out
 
 
-@pytest.mark.parametrize(("code", "day"), [
-    ("005930", date(2026, 11, 24)),
-    ("000660", date(2026, 11, 23)),
-    ("035720", date(2020, 3, 19)),  # a crash day: negative changes and rates
-    ("051910", date(2026, 1, 2)),  # the year's late open
-])
+@pytest.mark.parametrize(
+    ("code", "day"),
+    [
+        ("005930", date(2026, 11, 24)),
+        ("000660", date(2026, 11, 23)),
+        ("035720", date(2020, 3, 19)),  # a crash day: negative changes and rates
+        ("051910", date(2026, 1, 2)),  # the year's late open
+    ],
+)
 def test_tape_equals_records_built_print_by_print(code: str, day: date) -> None:
     tape = build_tape(MARKET, code, day)
     expected = reference_records(MARKET, code, day)
@@ -89,9 +137,15 @@ def test_due_and_chunks_cut_the_tape() -> None:
     ten_thirty = 10 * 3600 + 30 * 60
     end = tape.due(0, ten_thirty)
     assert tape.seconds[end - 1] <= ten_thirty < tape.seconds[end]
-    assert tape.due(end, ten_thirty) == end and tape.due(0, 86_400) == len(tape) and tape.due(0, -1) == 0
+    assert (
+        tape.due(end, ten_thirty) == end
+        and tape.due(0, 86_400) == len(tape)
+        and tape.due(0, -1) == 0
+    )
     chunks = list(tape.chunks(3, end, 100))
-    assert [n for n, _ in chunks[:-1]] == [100] * (len(chunks) - 1) and sum(n for n, _ in chunks) == end - 3
+    assert [n for n, _ in chunks[:-1]] == [100] * (len(chunks) - 1) and sum(
+        n for n, _ in chunks
+    ) == end - 3
     assert "^".join(p for _, p in chunks) == "^".join(tape.records[3:end])
     assert hhmmss(ten_thirty) == "103000" and hhmmss(0) == "000000" and hhmmss(86_399) == "235959"
 
@@ -108,11 +162,16 @@ def test_tape_cache_reuses_and_stays_bounded() -> None:
 
 
 # Ties of the third decimal (0.125, 2.675 ...), their float neighbours, negatives and large values.
-_hundredths = st.integers(-10**9, 10**9).map(lambda k: k / 100)
+_hundredths = st.integers(-(10**9), 10**9).map(lambda k: k / 100)
 _ties = st.integers(0, 99_999).map(lambda k: (k + 0.5) / 100)
-_values = st.one_of(_hundredths, _ties, st.floats(-1e6, 1e6, allow_nan=False),
-                    st.floats(0, 2000, allow_nan=False), _ties.map(lambda x: float(np.nextafter(x, 0))),
-                    _ties.map(lambda x: float(np.nextafter(x, 1e9))))
+_values = st.one_of(
+    _hundredths,
+    _ties,
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.floats(0, 2000, allow_nan=False),
+    _ties.map(lambda x: float(np.nextafter(x, 0))),
+    _ties.map(lambda x: float(np.nextafter(x, 1e9))),
+)
 
 
 @given(st.lists(_values, min_size=1, max_size=40))

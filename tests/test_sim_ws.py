@@ -22,14 +22,29 @@ from tests.sim_helpers import Kis, T
 
 
 def approval(sim: RunningSimulator) -> str:
-    r = httpx.post(sim.base_url + "/oauth2/Approval",
-                   json={"grant_type": "client_credentials", "appkey": sim.app_key, "secretkey": sim.app_secret})
+    r = httpx.post(
+        sim.base_url + "/oauth2/Approval",
+        json={
+            "grant_type": "client_credentials",
+            "appkey": sim.app_key,
+            "secretkey": sim.app_secret,
+        },
+    )
     return r.json()["approval_key"]
 
 
 def sub(key: str, tr_id: str, tr_key: str, tr_type: str = "1") -> str:
-    return json.dumps({"header": {"approval_key": key, "custtype": "P", "tr_type": tr_type, "content-type": "utf-8"},
-                       "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}}})
+    return json.dumps(
+        {
+            "header": {
+                "approval_key": key,
+                "custtype": "P",
+                "tr_type": tr_type,
+                "content-type": "utf-8",
+            },
+            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+        }
+    )
 
 
 async def ask(ws: Any, message: str) -> dict:
@@ -61,13 +76,21 @@ def test_subscription_rules(sim: RunningSimulator) -> None:
             assert (await ask(ws, sub(key, "H0STCNI0", "someone")))["body"]["msg_cd"] == "OPSP8992"
             notice = await ask(ws, sub(key, "H0STCNI0", sim.hts_id))
             assert notice["header"]["encrypt"] == "Y"
-            codes = sorted(c for c in sim.market.instruments if sim.market.is_listed(c, sim.clock.today()))
+            codes = sorted(
+                c for c in sim.market.instruments if sim.market.is_listed(c, sim.clock.today())
+            )
             replies = [await ask(ws, sub(key, "H0STASP0", c)) for c in codes[:40]]
-            assert [r["body"]["msg_cd"] for r in replies].count("OPSP0000") == 39  # 41 registrations in all
+            assert [r["body"]["msg_cd"] for r in replies].count(
+                "OPSP0000"
+            ) == 39  # 41 registrations in all
             assert replies[-1]["body"]["msg_cd"] == "OPSP0008"
             unsub = await ask(ws, sub(key, "H0STCNT0", "005930", "2"))
-            assert unsub["body"]["msg_cd"] == "OPSP0001" and unsub["body"]["msg1"].startswith("UNSUB")
-            assert (await ask(ws, sub(key, "H0STCNT0", "005930", "2")))["body"]["msg_cd"] == "OPSP0003"
+            assert unsub["body"]["msg_cd"] == "OPSP0001" and unsub["body"]["msg1"].startswith(
+                "UNSUB"
+            )
+            assert (await ask(ws, sub(key, "H0STCNT0", "005930", "2")))["body"][
+                "msg_cd"
+            ] == "OPSP0003"
             async with websockets.connect(sim.ws_url) as second:
                 other = await ask(second, sub(key, "H0STCNT0", "000660"))
                 assert other["body"]["msg_cd"] == "OPSP8996"
@@ -102,12 +125,14 @@ def test_trade_and_quote_frames(make_sim: Callable[..., RunningSimulator]) -> No
 
     trades, books, multi = run(scenario())
     assert multi > 0
-    records = [trades[i:i + 46] for i in range(0, len(trades), 46)]
+    records = [trades[i : i + 46] for i in range(0, len(trades), 46)]
     assert all(r[0] == "005930" and r[33] == "20261124" for r in records)
     stamps = [r[1] for r in records]
     assert stamps == sorted(stamps) and stamps[0] >= "103000"
     volumes = [int(r[13]) for r in records]
-    assert all(b - a == int(r[12]) for a, b, r in zip(volumes, volumes[1:], records[1:], strict=False))
+    assert all(
+        b - a == int(r[12]) for a, b, r in zip(volumes, volumes[1:], records[1:], strict=False)
+    )
     book = books[:59]
     asks = [int(p) for p in book[3:13]]
     assert asks == sorted(asks) and int(book[13]) < asks[0]
@@ -121,8 +146,14 @@ def test_execution_notices_are_encrypted(sim: RunningSimulator) -> None:
         async with websockets.connect(sim.ws_url) as ws:
             ack = await ask(ws, sub(key, "H0STCNI0", sim.hts_id))
             aes_key, iv = ack["body"]["output"]["key"], ack["body"]["output"]["iv"]
-            body = {"CANO": "50000000", "ACNT_PRDT_CD": "01", "PDNO": "000660", "ORD_DVSN": "01",
-                    "ORD_QTY": "5", "ORD_UNPR": "0"}
+            body = {
+                "CANO": "50000000",
+                "ACNT_PRDT_CD": "01",
+                "PDNO": "000660",
+                "ORD_DVSN": "01",
+                "ORD_QTY": "5",
+                "ORD_UNPR": "0",
+            }
             res = await asyncio.to_thread(kis.post, T + "order-cash", "TTTC0012U", body)
             assert res.json()["rt_cd"] == "0"
             notices: list[list[str]] = []
@@ -130,13 +161,17 @@ def test_execution_notices_are_encrypted(sim: RunningSimulator) -> None:
                 frame = await asyncio.wait_for(ws.recv(), 5)
                 if frame.startswith("1|H0STCNI0|"):
                     raw = base64.b64decode(frame.split("|", 3)[3])
-                    text = unpad(AES.new(aes_key.encode(), AES.MODE_CBC, iv.encode()).decrypt(raw), 16).decode()
+                    text = unpad(
+                        AES.new(aes_key.encode(), AES.MODE_CBC, iv.encode()).decrypt(raw), 16
+                    ).decode()
                     notices.append(text.split("^"))
             return notices
 
     notices = run(scenario())
     assert all(len(n) == 26 and n[0] == sim.hts_id for n in notices)
-    assert notices[0][13] == "1" and notices[0][9] == "0000000005" and notices[0][16] == "0000000005"
+    assert (
+        notices[0][13] == "1" and notices[0][9] == "0000000005" and notices[0][16] == "0000000005"
+    )
     assert notices[0][8] == "000660" and notices[0][4] == "02"
     fills = [n for n in notices if n[13] == "2"]
     assert fills and all(int(n[10]) > 0 for n in fills)
@@ -170,12 +205,16 @@ def test_pingpong_and_drops(make_sim: Callable[..., RunningSimulator]) -> None:
     run(scenario())
 
 
-def test_speed_drives_a_complete_tape_across_days(make_sim: Callable[..., RunningSimulator]) -> None:
+def test_speed_drives_a_complete_tape_across_days(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
     """At 100,000x a 50 ms cycle covers 5,000 market seconds: frames carry up to 100 records, the
     stream runs through the close, the night and the next sessions, and what arrives is the
     market's tape without gaps (each day a contiguous run; a day after the first starts at its
     first print, a day before the last ends at its last)."""
-    sim = make_sim(rate_limit=0, speed=100_000, now=datetime(2026, 11, 24, 15, 0), ws_ping_interval=0)
+    sim = make_sim(
+        rate_limit=0, speed=100_000, now=datetime(2026, 11, 24, 15, 0), ws_ping_interval=0
+    )
     key = approval(sim)
 
     async def scenario() -> tuple[list[str], list[int], int]:
@@ -193,7 +232,7 @@ def test_speed_drives_a_complete_tape_across_days(make_sim: Callable[..., Runnin
                     _, _, count, payload = frame.split("|", 3)
                     values = payload.split("^")
                     counts.append(int(count))
-                    records += ["^".join(values[i:i + 46]) for i in range(0, len(values), 46)]
+                    records += ["^".join(values[i : i + 46]) for i in range(0, len(values), 46)]
         return records, counts, books
 
     records, counts, books = run(scenario())
@@ -209,8 +248,11 @@ def test_speed_drives_a_complete_tape_across_days(make_sim: Callable[..., Runnin
     for i, (d, got) in enumerate(zip(parsed, by_day.values(), strict=True)):
         tape = build_tape(sim.market, "000660", d).records
         start = 0 if i else tape.index(got[0])
-        assert got == tape[start:start + len(got)], d
+        assert got == tape[start : start + len(got)], d
         if i < len(days) - 1:
             assert start + len(got) == len(tape), f"{d} was cut short"
     sent = sim.stats.snapshot()
-    assert sent["ws_records_sent"] >= len(records) + books and sent["ws_frames_sent"] >= len(counts) + books
+    assert (
+        sent["ws_records_sent"] >= len(records) + books
+        and sent["ws_frames_sent"] >= len(counts) + books
+    )

@@ -21,7 +21,15 @@ from schemas import (
 )
 from warehouse import tables
 from warehouse.extensions import ExtensionUnavailable, load_extension, new_connection
-from warehouse.lake import Lake, LakeError, LakeNotFound, LakeSourceMismatch, connect
+from warehouse.lake import (
+    Lake,
+    LakeError,
+    LakeNotFound,
+    LakeSourceMismatch,
+    connect,
+    locate,
+    mask_catalog,
+)
 
 KST = "Asia/Seoul"
 
@@ -325,3 +333,19 @@ def test_docs_table_matches_the_schemas() -> None:
     assert tables.tables_markdown(list(DATASETS.values())) in doc, (
         "docs/warehouse.md is stale: paste warehouse.tables.tables_markdown(...) output into it"
     )
+
+
+def test_a_password_in_the_catalog_never_shows(tmp_path: Path) -> None:
+    loc = locate(tmp_path, "postgres:dbname=lake host=db user=kisdb password=hunter22 port=5432")
+    assert loc.kind == "postgres" and "password=hunter22" in loc.catalog  # ATTACH gets it as given
+    assert loc.shown == "postgres:dbname=lake host=db user=kisdb password=**** port=5432"
+    assert "hunter22" not in repr(loc)
+    assert (
+        mask_catalog("postgresql://kisdb:hunter22@db:5432/lake")
+        == "postgresql://kisdb:****@db:5432/lake"
+    )
+    assert (
+        mask_catalog("postgres:dbname=lake password='a b' host=db")
+        == "postgres:dbname=lake password=**** host=db"
+    )
+    assert mask_catalog(str(tmp_path / "catalog.ducklake")) == str(tmp_path / "catalog.ducklake")

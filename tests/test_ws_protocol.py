@@ -37,15 +37,21 @@ from connectors.kis.ws_protocol import (
 
 KST = ZoneInfo("Asia/Seoul")
 # kis-api.md §8.3, the workbook's H0STCNT0 sample frame.
-TRADE = ("0|H0STCNT0|001|005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^"
-         "3052507^219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^"
-         "5^-500^092619^2^200^20230612^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100")
+TRADE = (
+    "0|H0STCNT0|001|005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^"
+    "3052507^219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^"
+    "5^-500^092619^2^200^20230612^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100"
+)
 # kis-api.md §8.4, the third-party 26-field notice fixture (an order acknowledgement).
-NOTICE_ACK = ("HTSUSER^50199202^0000012345^0000000000^02^0^00^0^005930^0^0^105530^0^1^1^00950^3^홍길동^"
-              "0^^N^^^^삼성전자^250000")
-ACK_OK = ('{"header": {"tr_id": "H0STCNT0", "tr_key": "005930", "encrypt": "N"}, "body": {"rt_cd": "0", '
-          '"msg_cd": "OPSP0000", "msg1": "SUBSCRIBE SUCCESS", "output": {"iv": "0123456789abcdef", '
-          '"key": "abcdefghijklmnopabcdefghijklmnop"}}}')
+NOTICE_ACK = (
+    "HTSUSER^50199202^0000012345^0000000000^02^0^00^0^005930^0^0^105530^0^1^1^00950^3^홍길동^"
+    "0^^N^^^^삼성전자^250000"
+)
+ACK_OK = (
+    '{"header": {"tr_id": "H0STCNT0", "tr_key": "005930", "encrypt": "N"}, "body": {"rt_cd": "0", '
+    '"msg_cd": "OPSP0000", "msg1": "SUBSCRIBE SUCCESS", "output": {"iv": "0123456789abcdef", '
+    '"key": "abcdefghijklmnopabcdefghijklmnop"}}}'
+)
 
 
 def quote_fields(code: str = "005930", hhmmss: str = "093730") -> list[str]:
@@ -53,7 +59,24 @@ def quote_fields(code: str = "005930", hhmmss: str = "093730") -> list[str]:
     bids = [str(71900 - 100 * i) for i in range(10)]
     ask_q = [str(1000 + i) for i in range(10)]
     bid_q = [str(2000 + i) for i in range(10)]
-    tail = ["158171", "1159362", "0", "0", "0", "0", "0", "0", "3", "0.00", "3159115", "0", "8", "0", "0", "0"]
+    tail = [
+        "158171",
+        "1159362",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "3",
+        "0.00",
+        "3159115",
+        "0",
+        "8",
+        "0",
+        "0",
+        "0",
+    ]
     return [code, hhmmss, "0", *asks, *bids, *ask_q, *bid_q, *tail]
 
 
@@ -65,7 +88,12 @@ def encrypt(text: str, key: str, iv: str) -> str:
 def test_subscription_message_has_the_documented_shape() -> None:
     msg = json.loads(subscription_message("APPROVAL", Subscription("H0STCNT0", "005930")))
     assert msg == {
-        "header": {"approval_key": "APPROVAL", "custtype": "P", "tr_type": "1", "content-type": "utf-8"},
+        "header": {
+            "approval_key": "APPROVAL",
+            "custtype": "P",
+            "tr_type": "1",
+            "content-type": "utf-8",
+        },
         "body": {"input": {"tr_id": "H0STCNT0", "tr_key": "005930"}},
     }
     off = json.loads(subscription_message("K", Subscription("H0STASP0", "000660"), subscribe=False))
@@ -90,9 +118,20 @@ def test_workbook_trade_frame_parses_to_a_typed_trade() -> None:
     assert frame.text() == TRADE
     (trade,) = to_records(frame, date(2023, 6, 12))
     assert isinstance(trade, Trade)
-    assert (trade.symbol, trade.price, trade.qty, trade.change, trade.cum_volume) == ("005930", 71900, 1, -100, 3052507)
+    assert (trade.symbol, trade.price, trade.qty, trade.change, trade.cum_volume) == (
+        "005930",
+        71900,
+        1,
+        -100,
+        3052507,
+    )
     assert trade.ts_event == datetime(2023, 6, 12, 9, 33, 54, tzinfo=KST)
-    assert (trade.vwap, trade.side, trade.session_code, trade.hour_class) == (72023.83, "1", "20", "0")
+    assert (trade.vwap, trade.side, trade.session_code, trade.hour_class) == (
+        72023.83,
+        "1",
+        "20",
+        "0",
+    )
 
 
 def test_multi_record_frames_are_chunked_by_field_count() -> None:
@@ -114,7 +153,9 @@ def test_quote_records_keep_the_ten_levels_in_order() -> None:
     assert isinstance(first, Quote) and isinstance(second, Quote)
     assert first.ask_px[0] == 72000 and first.ask_px[9] == 72900 and first.bid_px[9] == 71000
     assert first.ask_qty[0] == 1000 and first.bid_qty[9] == 2009 and first.cum_volume == 3159115
-    assert second.symbol == "000660" and second.ts_event == datetime(2026, 11, 24, 9, 37, 31, tzinfo=KST)
+    assert second.symbol == "000660" and second.ts_event == datetime(
+        2026, 11, 24, 9, 37, 31, tzinfo=KST
+    )
 
 
 def test_ack_keys_and_pingpong() -> None:
@@ -141,8 +182,12 @@ def test_ack_keys_and_pingpong() -> None:
     ],
 )
 def test_error_acks_are_classified_once(msg_cd: str, rt_cd: str, msg1: str, action: str) -> None:
-    text = json.dumps({"header": {"tr_id": "(null)", "tr_key": "005930", "encrypt": "N"},
-                       "body": {"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1}})
+    text = json.dumps(
+        {
+            "header": {"tr_id": "(null)", "tr_key": "005930", "encrypt": "N"},
+            "body": {"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1},
+        }
+    )
     ack = parse_frame(text)
     assert isinstance(ack, Ack) and ack.key is None
     assert classify_ack(ack) == action
@@ -179,7 +224,9 @@ def test_cut_short_frame_is_refused_when_splitting_records() -> None:
 
 def test_encrypted_notice_roundtrip_and_typed_fill() -> None:
     key, iv = "K" * 16 + "k" * 16, "0123456789abcdef"
-    fill = NOTICE_ACK.replace("^005930^0^0^105530^0^1^1^", "^005930^0000000003^000071900^105531^0^2^2^")
+    fill = NOTICE_ACK.replace(
+        "^005930^0^0^105530^0^1^1^", "^005930^0000000003^000071900^105531^0^2^2^"
+    )
     cipher_text = encrypt(fill, key, iv)
     frame = parse_frame(f"1|H0STCNI0|001|{cipher_text}")
     assert isinstance(frame, DataFrame) and frame.encrypted
@@ -200,14 +247,20 @@ def test_order_acknowledgement_keeps_fill_fields_empty_and_short_layout_is_toler
     assert not ack.is_fill and ack.fill_qty is None and ack.fill_price is None
     short = "^".join(NOTICE_ACK.split("^")[:23])  # the workbook's older 23-value layout
     (old,) = to_records(DataFrame(False, "H0STCNI0", 1, short), date(2026, 11, 24))
-    assert isinstance(old, ExecutionNotice) and old.order_price is None and old.order_no == "0000012345"
+    assert (
+        isinstance(old, ExecutionNotice)
+        and old.order_price is None
+        and old.order_no == "0000012345"
+    )
 
 
 def test_unknown_tr_records_stay_raw() -> None:
     frame = parse_frame("0|H0STXXX0|002|a^b^c^d")
     assert isinstance(frame, DataFrame)
-    assert to_records(frame, date(2026, 11, 24)) == [RawRecord("H0STXXX0", ("a", "b")),
-                                                      RawRecord("H0STXXX0", ("c", "d"))]
+    assert to_records(frame, date(2026, 11, 24)) == [
+        RawRecord("H0STXXX0", ("a", "b")),
+        RawRecord("H0STXXX0", ("c", "d")),
+    ]
 
 
 def test_backoff_grows_to_the_cap_and_restarts_fresh() -> None:

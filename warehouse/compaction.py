@@ -50,8 +50,12 @@ class ParsedJournal:
 
     @property
     def frames(self) -> dict[str, pl.DataFrame]:
-        return {"ticks": self.ticks, "quotes": self.quotes, "execution_notices": self.notices,
-                "journal_rejects": self.rejects}
+        return {
+            "ticks": self.ticks,
+            "quotes": self.quotes,
+            "execution_notices": self.notices,
+            "journal_rejects": self.rejects,
+        }
 
 
 @dataclass
@@ -65,6 +69,7 @@ class CompactionResult:
 
 
 # --- line level --------------------------------------------------------------------------------
+
 
 def _lines_frame(data: bytes) -> pl.DataFrame:
     # Decoding with replacement keeps invalid bytes from raising; they change the byte length,
@@ -112,18 +117,22 @@ def _unescape_json_lines(frame: pl.DataFrame) -> pl.DataFrame:
         return value if isinstance(value, str) else None
 
     decoded = pl.col("payload").map_elements(decode, return_dtype=pl.String)
-    return frame.with_columns(
-        payload=pl.when(mask).then(decoded).otherwise(pl.col("payload")),
-        kind=pl.when(mask).then(pl.col("kind").str.head(1)).otherwise(pl.col("kind")),
-    ).with_columns(
-        reason=pl.when(mask & pl.col("payload").is_null())
-        .then(pl.lit("escaped payload is not a JSON string"))
-        .otherwise(pl.col("reason")),
-        kind=pl.when(pl.col("kind") == "E").then(pl.lit("E")).otherwise(pl.col("kind")),
-    ).with_columns(
-        reason=pl.when((pl.col("kind") == "E") & pl.col("reason").is_null())
-        .then(pl.lit("encrypted frame that could not be decrypted"))
-        .otherwise(pl.col("reason"))
+    return (
+        frame.with_columns(
+            payload=pl.when(mask).then(decoded).otherwise(pl.col("payload")),
+            kind=pl.when(mask).then(pl.col("kind").str.head(1)).otherwise(pl.col("kind")),
+        )
+        .with_columns(
+            reason=pl.when(mask & pl.col("payload").is_null())
+            .then(pl.lit("escaped payload is not a JSON string"))
+            .otherwise(pl.col("reason")),
+            kind=pl.when(pl.col("kind") == "E").then(pl.lit("E")).otherwise(pl.col("kind")),
+        )
+        .with_columns(
+            reason=pl.when((pl.col("kind") == "E") & pl.col("reason").is_null())
+            .then(pl.lit("encrypted frame that could not be decrypted"))
+            .otherwise(pl.col("reason"))
+        )
     )
 
 
@@ -140,11 +149,19 @@ def _split_frames(frame: pl.DataFrame) -> pl.DataFrame:
     width = pl.col("tr_id").replace_strict(
         {tr: len(f) for tr, f in REALTIME_FIELDS.items()}, default=None, return_dtype=pl.Int64
     )
-    short_notice = (pl.col("tr_id").is_in(sorted(NOTICE_TRS)) & (pl.col("count") == 1)
-                    & (n >= NOTICE_MIN_FIELDS) & (n <= width))
+    short_notice = (
+        pl.col("tr_id").is_in(sorted(NOTICE_TRS))
+        & (pl.col("count") == 1)
+        & (n >= NOTICE_MIN_FIELDS)
+        & (n <= width)
+    )
     reason = (
-        pl.when(~pl.col("header_ok") | pl.col("count").is_null() | (pl.col("count") < 1)
-                | pl.col("fields").is_null())
+        pl.when(
+            ~pl.col("header_ok")
+            | pl.col("count").is_null()
+            | (pl.col("count") < 1)
+            | pl.col("fields").is_null()
+        )
         .then(pl.lit("bad data frame header"))
         .when(width.is_null())
         .then(pl.concat_str(pl.lit("no table for TR_ID "), pl.col("tr_id")))
@@ -156,6 +173,7 @@ def _split_frames(frame: pl.DataFrame) -> pl.DataFrame:
 
 # --- per-TR typed columns ----------------------------------------------------------------------
 
+
 def _field(tr_id: str, name: str) -> pl.Expr:
     return pl.col("rec").arr.get(field_index(tr_id)[name])
 
@@ -163,8 +181,11 @@ def _field(tr_id: str, name: str) -> pl.Expr:
 def _num(tr_id: str, name: str, dtype: pl.DataType) -> pl.Expr:
     # Empty strings mean "no value" (kis-api.md §8.3); anything else non-numeric is an error,
     # which `_bad_values` turns into a reject for the required columns.
-    return pl.when(_field(tr_id, name) == "").then(None).otherwise(
-        _field(tr_id, name).str.strip_chars().cast(dtype, strict=False))
+    return (
+        pl.when(_field(tr_id, name) == "")
+        .then(None)
+        .otherwise(_field(tr_id, name).str.strip_chars().cast(dtype, strict=False))
+    )
 
 
 def _recv_day() -> pl.Expr:
@@ -172,28 +193,39 @@ def _recv_day() -> pl.Expr:
 
 
 def _event_ts(day: pl.Expr, hhmmss: pl.Expr) -> pl.Expr:
-    return (pl.concat_str(day.dt.strftime("%Y%m%d"), hhmmss)
-            .str.strptime(pl.Datetime("us"), "%Y%m%d%H%M%S", strict=False)
-            .dt.replace_time_zone(KST))
+    return (
+        pl.concat_str(day.dt.strftime("%Y%m%d"), hhmmss)
+        .str.strptime(pl.Datetime("us"), "%Y%m%d%H%M%S", strict=False)
+        .dt.replace_time_zone(KST)
+    )
 
 
 def _ticks(rows: pl.DataFrame) -> pl.DataFrame:
     t = TR_TRADES
     day = _field(t, "BSOP_DATE").str.strptime(pl.Date, "%Y%m%d", strict=False)
     return rows.select(
-        "journal", "line", "record",
+        "journal",
+        "line",
+        "record",
         date=day,
         symbol=_field(t, "MKSC_SHRN_ISCD"),
         ts_event=_event_ts(day, _field(t, "STCK_CNTG_HOUR")),
         ts_recv="ts_recv",
-        price=_num(t, "STCK_PRPR", pl.Int64), qty=_num(t, "CNTG_VOL", pl.Int64),
-        change=_num(t, "PRDY_VRSS", pl.Int64), change_rate=_num(t, "PRDY_CTRT", pl.Float64),
+        price=_num(t, "STCK_PRPR", pl.Int64),
+        qty=_num(t, "CNTG_VOL", pl.Int64),
+        change=_num(t, "PRDY_VRSS", pl.Int64),
+        change_rate=_num(t, "PRDY_CTRT", pl.Float64),
         vwap=_num(t, "WGHN_AVRG_STCK_PRC", pl.Float64),
-        open=_num(t, "STCK_OPRC", pl.Int64), high=_num(t, "STCK_HGPR", pl.Int64),
-        low=_num(t, "STCK_LWPR", pl.Int64), ask1=_num(t, "ASKP1", pl.Int64),
-        bid1=_num(t, "BIDP1", pl.Int64), cum_volume=_num(t, "ACML_VOL", pl.Int64),
-        cum_value=_num(t, "ACML_TR_PBMN", pl.Int64), side=_field(t, "CCLD_DVSN"),
-        session_code=_field(t, "NEW_MKOP_CLS_CODE"), hour_class=_field(t, "HOUR_CLS_CODE"),
+        open=_num(t, "STCK_OPRC", pl.Int64),
+        high=_num(t, "STCK_HGPR", pl.Int64),
+        low=_num(t, "STCK_LWPR", pl.Int64),
+        ask1=_num(t, "ASKP1", pl.Int64),
+        bid1=_num(t, "BIDP1", pl.Int64),
+        cum_volume=_num(t, "ACML_VOL", pl.Int64),
+        cum_value=_num(t, "ACML_TR_PBMN", pl.Int64),
+        side=_field(t, "CCLD_DVSN"),
+        session_code=_field(t, "NEW_MKOP_CLS_CODE"),
+        hour_class=_field(t, "HOUR_CLS_CODE"),
     )
 
 
@@ -206,7 +238,9 @@ def _quotes(rows: pl.DataFrame) -> pl.DataFrame:
         levels[f"ask_qty_{i}"] = _num(q, f"ASKP_RSQN{i}", pl.Int64)
         levels[f"bid_qty_{i}"] = _num(q, f"BIDP_RSQN{i}", pl.Int64)
     return rows.select(
-        "journal", "line", "record",
+        "journal",
+        "line",
+        "record",
         date=_recv_day(),
         symbol=_field(q, "MKSC_SHRN_ISCD"),
         ts_event=_event_ts(_recv_day(), _field(q, "BSOP_HOUR")),
@@ -224,20 +258,28 @@ def _notices(rows: pl.DataFrame) -> pl.DataFrame:
     is_fill = _field(n, "CNTG_YN") == "2"
     account = _field(n, "ACNT_NO")
     return rows.select(
-        "journal", "line", "record",
+        "journal",
+        "line",
+        "record",
         date=_recv_day(),
         ts_event=_event_ts(_recv_day(), _field(n, "STCK_CNTG_HOUR")),
         ts_recv="ts_recv",
         # The account number stays in the 0600 journal only; the table keeps its last 2 digits.
         account=pl.concat_str(pl.lit("**"), account.str.slice(-2)),
-        order_no=_field(n, "ODER_NO"), orig_order_no=_field(n, "OODER_NO"),
-        side=_field(n, "SELN_BYOV_CLS"), kind=_field(n, "RCTF_CLS"),
-        order_type=_field(n, "ODER_KIND"), symbol=_field(n, "STCK_SHRN_ISCD"),
-        is_fill=is_fill, rejected=_field(n, "RFUS_YN") == "1", accept_code=_field(n, "ACPT_YN"),
+        order_no=_field(n, "ODER_NO"),
+        orig_order_no=_field(n, "OODER_NO"),
+        side=_field(n, "SELN_BYOV_CLS"),
+        kind=_field(n, "RCTF_CLS"),
+        order_type=_field(n, "ODER_KIND"),
+        symbol=_field(n, "STCK_SHRN_ISCD"),
+        is_fill=is_fill,
+        rejected=_field(n, "RFUS_YN") == "1",
+        accept_code=_field(n, "ACPT_YN"),
         # Slots 9/10 carry order qty/price on acknowledgements in one layout: fills only.
         fill_qty=pl.when(is_fill).then(_num(n, "CNTG_QTY", pl.Int64)),
         fill_price=pl.when(is_fill).then(_num(n, "CNTG_UNPR", pl.Int64)),
-        order_qty=_num(n, "ODER_QTY", pl.Int64), order_price=_num(n, "ODER_PRC", pl.Int64),
+        order_qty=_num(n, "ODER_QTY", pl.Int64),
+        order_price=_num(n, "ODER_PRC", pl.Int64),
         name=_field(n, "CNTG_ISNM40"),
     )
 
@@ -264,36 +306,57 @@ def _records(rows: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:
         fields = pl.concat_list(fields, pad).list.head(width * pl.col("count"))
     flat = rows.select(fields.alias("f"))["f"].explode()
     rec = flat.reshape((-1, width)).alias("rec")
-    meta = (rows.select("journal", "line", "ts_recv", "count")
-            .with_columns(record=pl.int_ranges(0, pl.col("count"))).explode("record"))
+    meta = (
+        rows.select("journal", "line", "ts_recv", "count")
+        .with_columns(record=pl.int_ranges(0, pl.col("count")))
+        .explode("record")
+    )
     return meta.with_columns(rec)
 
 
-def _typed(rows: pl.DataFrame, table: str, build: Callable[[pl.DataFrame], pl.DataFrame],
-           dataset: Dataset) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _typed(
+    rows: pl.DataFrame, table: str, build: Callable[[pl.DataFrame], pl.DataFrame], dataset: Dataset
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Build one table's rows; lines with any record missing a required value become rejects."""
     if rows.is_empty():
         return dataset.empty(), _reject_frame([], [], [])
     built = build(_records(rows, dataset))
     bad_cols = [pl.when(pl.col(c).is_null()).then(pl.lit(c)) for c in _REQUIRED[table]]
     built = built.with_columns(_bad=pl.concat_str(bad_cols, separator=",", ignore_nulls=True))
-    bad_lines = (built.filter(pl.col("_bad") != "").group_by("line")
-                 .agg(pl.col("_bad").first()).sort("line"))
+    bad_lines = (
+        built.filter(pl.col("_bad") != "").group_by("line").agg(pl.col("_bad").first()).sort("line")
+    )
     good = built.filter(~pl.col("line").is_in(bad_lines["line"].implode())).drop("_bad")
     raw = rows.select("line", "raw", "ts_recv", "tr_id")
     rejected = bad_lines.join(raw, on="line", how="left").select(
         "line",
         reason=pl.format("bad or missing value in {}", pl.col("_bad")),
-        raw="raw", ts_recv="ts_recv", tr_id="tr_id",
+        raw="raw",
+        ts_recv="ts_recv",
+        tr_id="tr_id",
     )
     return dataset.conform(good), rejected
 
 
-def _reject_frame(lines: Sequence[int], reasons: Sequence[str], raws: Sequence[str]) -> pl.DataFrame:
-    return pl.DataFrame({"line": lines, "reason": reasons, "raw": raws,
-                         "ts_recv": [None] * len(lines), "tr_id": [None] * len(lines)},
-                        schema={"line": pl.Int64, "reason": pl.String, "raw": pl.String,
-                                "ts_recv": _NS_UTC, "tr_id": pl.String})
+def _reject_frame(
+    lines: Sequence[int], reasons: Sequence[str], raws: Sequence[str]
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "line": lines,
+            "reason": reasons,
+            "raw": raws,
+            "ts_recv": [None] * len(lines),
+            "tr_id": [None] * len(lines),
+        },
+        schema={
+            "line": pl.Int64,
+            "reason": pl.String,
+            "raw": pl.String,
+            "ts_recv": _NS_UTC,
+            "tr_id": pl.String,
+        },
+    )
 
 
 def parse_journal_bytes(data: bytes, journal: str) -> ParsedJournal:
@@ -312,25 +375,34 @@ def parse_journal_bytes(data: bytes, journal: str) -> ParsedJournal:
 
     ticks, rej_t = _typed(frames.filter(pl.col("tr_id") == TR_TRADES), "ticks", _ticks, TICKS)
     quotes, rej_q = _typed(frames.filter(pl.col("tr_id") == TR_QUOTES), "quotes", _quotes, QUOTES)
-    notices, rej_n = _typed(frames.filter(pl.col("tr_id").is_in(sorted(NOTICE_TRS))),
-                            "execution_notices", _notices, EXECUTION_NOTICES)
+    notices, rej_n = _typed(
+        frames.filter(pl.col("tr_id").is_in(sorted(NOTICE_TRS))),
+        "execution_notices",
+        _notices,
+        EXECUTION_NOTICES,
+    )
 
     cols = ["line", "reason", "raw", "ts_recv", "tr_id"]
     rejects = pl.concat(
         [
             bad_lines.with_columns(tr_id=pl.lit(None, pl.String)).select(cols),
-            junk.with_columns(reason=pl.lit("not a data frame or JSON message"),
-                              tr_id=pl.lit(None, pl.String)).select(cols),
+            junk.with_columns(
+                reason=pl.lit("not a data frame or JSON message"), tr_id=pl.lit(None, pl.String)
+            ).select(cols),
             bad_frames.select(cols),
-            rej_t.select(cols), rej_q.select(cols), rej_n.select(cols),
+            rej_t.select(cols),
+            rej_q.select(cols),
+            rej_n.select(cols),
         ],
         how="vertical_relaxed",
     )
     # Notice payloads carry the account number and HTS ID: keep them out of the lake.
     rejects = rejects.with_columns(
         journal=pl.lit(journal),
-        raw=pl.when(pl.col("tr_id").is_in(sorted(NOTICE_TRS))
-                    | pl.col("raw").str.contains("|H0STCNI", literal=True))
+        raw=pl.when(
+            pl.col("tr_id").is_in(sorted(NOTICE_TRS))
+            | pl.col("raw").str.contains("|H0STCNI", literal=True)
+        )
         .then(pl.lit("(execution notice withheld; see the journal line)"))
         .otherwise(pl.col("raw").str.head(RAW_LIMIT)),
     ).sort("line")
@@ -353,8 +425,12 @@ def compact_journal(lake: _Upserter, path: Path) -> CompactionResult:
     """Parse one journal file and upsert its rows and rejects (idempotent)."""
     parsed = parse_journal(path)
     result = CompactionResult(journal=parsed.journal, lines=parsed.lines)
-    datasets = {"ticks": TICKS, "quotes": QUOTES, "execution_notices": EXECUTION_NOTICES,
-                "journal_rejects": JOURNAL_REJECTS}
+    datasets = {
+        "ticks": TICKS,
+        "quotes": QUOTES,
+        "execution_notices": EXECUTION_NOTICES,
+        "journal_rejects": JOURNAL_REJECTS,
+    }
     for name, frame in parsed.frames.items():
         result.rows[name] = frame.height
         if frame.height:

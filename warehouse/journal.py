@@ -137,7 +137,7 @@ class JournalWriter:
         data = b"".join(self._buffer)
         view = memoryview(data)
         while view:  # os.write may write less than asked
-            view = view[os.write(self._fd, view):]
+            view = view[os.write(self._fd, view) :]
         self.lines_written += len(self._buffer)
         self.bytes_written += len(data)
         self._buffer.clear()
@@ -162,6 +162,7 @@ class JournalWriter:
 
 
 # --- reading ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class JournalLine:
@@ -239,18 +240,32 @@ def journal_gaps(path: Path) -> list[Gap]:
             name = event.get("event")
             if name == "start":
                 if not stopped and last_ts is not None:
-                    gaps.append(Gap(last_ts, entry.ts_ns, "recorder restarted without a clean stop (crash?)"))
+                    gaps.append(
+                        Gap(
+                            last_ts, entry.ts_ns, "recorder restarted without a clean stop (crash?)"
+                        )
+                    )
                 open_gap, stopped = None, False
             elif name == "stop":
                 stopped = True
                 open_gap = None
-            elif name in ("disconnect", "stale") and event.get("reason") != "stopped" and open_gap is None:
+            elif (
+                name in ("disconnect", "stale")
+                and event.get("reason") != "stopped"
+                and open_gap is None
+            ):
                 open_gap = (entry.ts_ns, f"{name}: {event.get('reason', '')}".rstrip(": "))
             elif name in ("connect", "fresh") and open_gap is not None:
                 gaps.append(Gap(open_gap[0], entry.ts_ns, open_gap[1]))
                 open_gap = None
             elif name == "overflow":
-                gaps.append(Gap(entry.ts_ns, entry.ts_ns, f"queue overflow: {event.get('dropped')} frames dropped"))
+                gaps.append(
+                    Gap(
+                        entry.ts_ns,
+                        entry.ts_ns,
+                        f"queue overflow: {event.get('dropped')} frames dropped",
+                    )
+                )
         last_ts = entry.ts_ns
     if open_gap is not None:
         gaps.append(Gap(open_gap[0], None, open_gap[1]))

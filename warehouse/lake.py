@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -90,6 +91,26 @@ class LakeLocation:
         """Whether the catalog exists; unknowable for a server catalog, so assumed there."""
         return Path(self.catalog).exists() if self.kind == "duckdb" else True
 
+    @property
+    def shown(self) -> str:
+        """The catalog for messages and reprs: a password written into it is masked."""
+        return mask_catalog(self.catalog)
+
+    def __repr__(self) -> str:
+        return (
+            f"LakeLocation({self.shown!r}, {self.data_path!r}, {self.kind!r}, "
+            f"explicit_data_path={self.explicit_data_path})"
+        )
+
+
+_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+_URL_USERINFO = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
+def mask_catalog(catalog: str) -> str:
+    """`catalog` with any libpq `password=...` or URL `user:password@` replaced by ****."""
+    return _URL_USERINFO.sub(r"\1****@", _PASSWORD.sub(r"\1****", catalog))
+
 
 def default_home() -> Path:
     """KISDB_HOME, else ~/.kisdb; read at call time, never at import."""
@@ -149,7 +170,7 @@ def _attach(
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 if "lock" in str(exc).lower():
                     raise LakeBusy(
-                        f"the lake catalog {loc.catalog} is in use by another process "
+                        f"the lake catalog {loc.shown} is in use by another process "
                         f"(waited {lock_timeout:.0f} s); close other kisdb commands or notebooks "
                         "connected to it, or use a PostgreSQL catalog for concurrent access"
                     ) from exc
@@ -233,7 +254,7 @@ class Lake:
         loc = locate(home, catalog, data_path)
         if read_only and not loc.exists():
             raise LakeNotFound(
-                f"no lake at {loc.catalog}; run `kisdb update` (or an ingest) to create it"
+                f"no lake at {loc.shown}; run `kisdb update` (or an ingest) to create it"
             )
         con = open_connection(
             loc,
@@ -295,7 +316,7 @@ class Lake:
         if INFO_TABLE not in self.table_names():
             if source is None:
                 return
-            raise LakeError(f"the lake at {self.location.catalog} has no {INFO_TABLE} table")
+            raise LakeError(f"the lake at {self.location.shown} has no {INFO_TABLE} table")
         row = self.con.execute(
             f"SELECT value FROM {tables.qualified(INFO_TABLE, CATALOG)} WHERE key = 'source'"
         ).fetchone()
@@ -314,7 +335,7 @@ class Lake:
             return
         if source is not None and stamped != source:
             raise LakeSourceMismatch(
-                f"the lake at {self.location.catalog} holds {stamped!r} data and refuses "
+                f"the lake at {self.location.shown} holds {stamped!r} data and refuses "
                 f"{source!r} data; use a different KISDB_HOME (or catalog) for {source!r}"
             )
         self.source = stamped
@@ -400,7 +421,7 @@ class Lake:
         pk = list(dataset.primary_key)
         frame = frame.unique(subset=pk, keep="last", maintain_order=True)
         incoming = "_kisdb_incoming"
-        self.con.register(incoming, tables.to_lake(dataset, frame).to_arrow())
+        self.con.register(incoming, tables.to_lake_arrow(dataset, frame))
         try:
             return self._upsert_registered(dataset, incoming, frame)
         finally:
@@ -572,7 +593,7 @@ class Lake:
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
-        return f"Lake({self.location.catalog!r}, source={self.source!r}, {mode})"
+        return f"Lake({self.location.shown!r}, source={self.source!r}, {mode})"
 
 
 def _dataset(dataset: Dataset | str) -> Dataset:

@@ -59,9 +59,14 @@ def order_log_frame(directory: Path) -> pl.DataFrame:
         for name in _TIMESTAMPS:
             row[name] = datetime.fromisoformat(row[name]) if row[name] else None
         rows.append(row)
-    frame = pl.DataFrame(rows, schema_overrides={"created_at": pl.Datetime("us", "UTC"),
-                                                 "updated_at": pl.Datetime("us", "UTC")},
-                         infer_schema_length=None)
+    frame = pl.DataFrame(
+        rows,
+        schema_overrides={
+            "created_at": pl.Datetime("us", "UTC"),
+            "updated_at": pl.Datetime("us", "UTC"),
+        },
+        infer_schema_length=None,
+    )
     return ORDER_LOG.conform(frame)
 
 

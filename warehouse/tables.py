@@ -16,6 +16,7 @@ Type choices (polars -> DuckDB, all supported by DuckLake 1.0):
 from __future__ import annotations
 
 import polars as pl
+import pyarrow as pa
 
 from schemas.base import Column, Dataset
 
@@ -95,6 +96,18 @@ def to_lake(dataset: Dataset, frame: pl.DataFrame) -> pl.DataFrame:
         if _ns_with_zone(c.dtype)
     ]
     return frame.with_columns(exprs) if exprs else frame
+
+
+def to_lake_arrow(dataset: Dataset, frame: pl.DataFrame) -> pa.Table:
+    """`to_lake` as Arrow for DuckDB, times as microseconds: polars times are nanoseconds, which
+    DuckDB reads as TIME_NS and cannot compare with a table's TIME column (an upsert's diff)."""
+    table = to_lake(dataset, frame).to_arrow()
+    ns_time = pa.time64("ns")
+    if not any(f.type == ns_time for f in table.schema):
+        return table
+    return table.cast(
+        pa.schema([f.with_type(pa.time64("us")) if f.type == ns_time else f for f in table.schema])
+    )
 
 
 def from_lake(dataset: Dataset, frame: pl.DataFrame) -> pl.DataFrame:

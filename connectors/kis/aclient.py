@@ -12,7 +12,7 @@ import httpx
 from connectors.kis.core import CursorPaging, KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.filelock import FileLock
-from connectors.kis.flow import Acquire, Flow, Lock, Reply, Send, Sleep
+from connectors.kis.flow import Acquire, Action, Flow, FlowRun, Lock, Reply, Send, Sleep, reply_from
 from connectors.kis.ratelimit import RateLimiter
 from connectors.kis.settings import Settings
 
@@ -44,53 +44,41 @@ class _AsyncCoreClient(_ClientLogic):
         super().__init__(settings, limiter=limiter)
         self._http = httpx.AsyncClient(transport=transport, timeout=self.settings.timeout)
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> Self:
-        return cls(Settings.from_env(**overrides))
-
+    # -- the driver: only the I/O below differs from client.py -----------------------------------
     async def _drive(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        ticket: str | None = None  # from the last Acquire, closed by the Send that follows it
-        while True:
+        run = FlowRun(flow, self.limiter.answered)
+        while (action := run.next()) is not None:
             try:
-                action = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                if isinstance(action, Send):
-                    try:
-                        value = await self._send_http(action.request)
-                    finally:
-                        if ticket is not None:  # the answer (or failure) closes the limiter entry
-                            self.limiter.answered(ticket)
-                            ticket = None
-                elif isinstance(action, Acquire):
-                    ticket = await self.limiter.acquire_async(action.lane)
-                elif isinstance(action, Sleep):
-                    await asyncio.sleep(action.seconds)
-                elif isinstance(action, Lock):
-                    await _acquire_file_lock(action.lock)
-                else:  # pragma: no cover - a programming error
-                    raise TypeError(f"unknown action {action!r}")
+                run.resume(await self._perform(action))
             except httpx.TransportError as exc:
-                error = exc
+                run.fail(exc)
             except BaseException:
-                flow.close()
+                run.abort()
                 raise
+        return run.result
+
+    async def _perform(self, action: Action) -> Any:
+        if isinstance(action, Send):
+            return await self._send_http(action.request)
+        if isinstance(action, Acquire):
+            return await self.limiter.acquire_async(action.lane)
+        if isinstance(action, Sleep):
+            await asyncio.sleep(action.seconds)
+        elif isinstance(action, Lock):
+            await _acquire_file_lock(action.lock)
+        else:  # pragma: no cover - a programming error
+            raise TypeError(f"unknown action {action!r}")
+        return None
 
     async def _send_http(self, request: httpx.Request) -> Reply:
         self._count_call()
         response = await self._http.send(request)
         try:
-            content = await response.aread()
+            return reply_from(response, await response.aread())
         finally:
             await response.aclose()
-        return Reply(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, content
-        )
 
+    # -- public surface ---------------------------------------------------------------------------
     async def call(
         self,
         endpoint: Endpoint,
@@ -158,8 +146,3 @@ class _AsyncCoreClient(_ClientLogic):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(env={self.settings.env!r}, base_url={self.settings.base_url!r})"
-        )

@@ -11,7 +11,7 @@ import httpx
 
 from connectors.kis.core import CursorPaging, KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
-from connectors.kis.flow import Acquire, Flow, Lock, Reply, Send, Sleep
+from connectors.kis.flow import Acquire, Action, Flow, FlowRun, Lock, Reply, Send, Sleep, reply_from
 from connectors.kis.ratelimit import RateLimiter
 from connectors.kis.settings import Settings
 
@@ -31,53 +31,39 @@ class _CoreClient(_ClientLogic):
         super().__init__(settings, limiter=limiter)
         self._http = httpx.Client(transport=transport, timeout=self.settings.timeout)
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> Self:
-        return cls(Settings.from_env(**overrides))
-
-    # -- the driver -------------------------------------------------------------------------------
+    # -- the driver: only the I/O below differs from aclient.py ----------------------------------
     def _drive(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        ticket: str | None = None  # from the last Acquire, closed by the Send that follows it
-        while True:
+        run = FlowRun(flow, self.limiter.answered)
+        while (action := run.next()) is not None:
             try:
-                action = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                if isinstance(action, Send):
-                    try:
-                        value = self._send_http(action.request)
-                    finally:
-                        if ticket is not None:  # the answer (or failure) closes the limiter entry
-                            self.limiter.answered(ticket)
-                            ticket = None
-                elif isinstance(action, Acquire):
-                    ticket = self.limiter.acquire(action.lane)
-                elif isinstance(action, Sleep):
-                    time.sleep(action.seconds)
-                elif isinstance(action, Lock):
-                    action.lock.acquire()
-                else:  # pragma: no cover - a programming error
-                    raise TypeError(f"unknown action {action!r}")
+                run.resume(self._perform(action))
             except httpx.TransportError as exc:
-                error = exc
+                run.fail(exc)
             except BaseException:
-                flow.close()  # runs the flow's finally blocks (releases locks)
+                run.abort()
                 raise
+        return run.result
+
+    def _perform(self, action: Action) -> Any:
+        if isinstance(action, Send):
+            return self._send_http(action.request)
+        if isinstance(action, Acquire):
+            return self.limiter.acquire(action.lane)
+        if isinstance(action, Sleep):
+            time.sleep(action.seconds)
+        elif isinstance(action, Lock):
+            action.lock.acquire()
+        else:  # pragma: no cover - a programming error
+            raise TypeError(f"unknown action {action!r}")
+        return None
 
     def _send_http(self, request: httpx.Request) -> Reply:
         self._count_call()
         response = self._http.send(request)
         try:
-            content = response.read()
+            return reply_from(response, response.read())
         finally:
             response.close()
-        return Reply(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, content
-        )
 
     # -- public surface ---------------------------------------------------------------------------
     def call(
@@ -148,8 +134,3 @@ class _CoreClient(_ClientLogic):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(env={self.settings.env!r}, base_url={self.settings.base_url!r})"
-        )

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -205,7 +205,22 @@ class _Redactor(logging.Filter):
 
 
 _redactor = _Redactor()
-for _name in ("httpx", "httpcore", "connectors.kis"):
+# A logger's filters see only the records logged on that very logger, not those its children
+# propagate, so the filter goes on every logger that may carry a request or account detail.
+_REDACTED_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "connectors.kis",
+    "connectors.kis.auth",
+    "connectors.kis.orders",
+    "connectors.kis.parsing",
+    "connectors.kis.ws_client",
+)
+for _name in _REDACTED_LOGGERS:
     logging.getLogger(_name).addFilter(_redactor)
 
 
@@ -225,6 +240,15 @@ class _ClientLogic:
         self._calls_lock = threading.Lock()
         self._archive: ArchiveWriter | None = None
         self._archive_lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        return cls(Settings.from_env(**overrides))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(env={self.settings.env!r}, base_url={self.settings.base_url!r})"
+        )
 
     def _count_call(self) -> None:
         with self._calls_lock:

@@ -1,7 +1,7 @@
 """A small portable exclusive file lock: fcntl.flock on POSIX, msvcrt.locking on Windows.
 
-Used for the token cache and the cross-process rate limiter. The lock is also a thread lock, so
-threads of one process serialise on it before touching the OS lock.
+Used for the token cache, the cross-process rate limiter, the order log and the order guards. The
+lock is also a thread lock, so threads of one process serialise on it before touching the OS lock.
 """
 
 from __future__ import annotations
@@ -108,11 +108,13 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def append_private(path: Path, line: bytes) -> None:
-    """Append one line to `path`, creating it 0600."""
+def append_private(path: Path, line: bytes, *, fsync: bool = False) -> None:
+    """Append one line to `path`, creating it 0600; `fsync` makes it durable before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, line)
+        if fsync:
+            os.fsync(fd)
     finally:
         os.close(fd)

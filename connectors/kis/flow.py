@@ -9,9 +9,9 @@ outcome. `KisClient` and `AsyncKisClient` only differ in how they carry the acti
 from __future__ import annotations
 
 import random
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -58,6 +58,62 @@ class Reply:
     status: int
     headers: Mapping[str, str]  # lower-case names
     content: bytes
+
+
+def reply_from(response: httpx.Response, content: bytes) -> Reply:
+    return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, content)
+
+
+class FlowRun(Generic[T]):
+    """The bookkeeping both drivers share while carrying out one flow's actions.
+
+    A driver loops: `action = run.next()` (None once the flow returned `run.result`), carries the
+    action out, then `run.resume(outcome)`; an httpx.TransportError goes back into the flow with
+    `run.fail(exc)`; any other exception: `run.abort()` and re-raise. Errors the flow raises itself
+    come out of `next()`.
+    """
+
+    def __init__(self, flow: Flow[T], answered: Callable[[str], None]) -> None:
+        self._flow = flow
+        self._answered = answered  # closes a rate-limiter ticket
+        self._action: Action | None = None
+        self._ticket: str | None = None  # from the last Acquire, closed by the Send that follows
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.result: T
+
+    def next(self) -> Action | None:
+        value, error = self._value, self._error
+        self._value, self._error = None, None
+        try:
+            self._action = self._flow.throw(error) if error is not None else self._flow.send(value)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+        return self._action
+
+    def resume(self, outcome: Any) -> None:
+        """The action succeeded with `outcome` (a Reply for Send, a ticket for Acquire, else None)."""
+        self._settle()
+        if isinstance(self._action, Acquire):
+            self._ticket = outcome
+        else:
+            self._value = outcome
+
+    def fail(self, error: httpx.TransportError) -> None:
+        self._settle()
+        self._error = error
+
+    def abort(self) -> None:
+        """Stop the flow, running its finally blocks (releases locks)."""
+        self._settle(always=True)
+        self._flow.close()
+
+    def _settle(self, *, always: bool = False) -> None:
+        # A Send's answer (or failure) closes the limiter entry its Acquire opened.
+        if self._ticket is not None and (always or isinstance(self._action, Send)):
+            self._answered(self._ticket)
+            self._ticket = None
 
 
 def backoff_delay(

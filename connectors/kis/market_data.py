@@ -11,7 +11,7 @@ Lanes: ranges (backfills) go on "backfill"; current prices, rankings and today's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from datetime import date, datetime, time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -29,6 +29,7 @@ from connectors.kis.windows import (
     KeyedMinutes,
     Pager,
     PastMinutes,
+    Request,
     SinglePage,
     TodayMinutes,
     hms,
@@ -44,43 +45,79 @@ _RANK = "/uapi/domestic-stock/v1/ranking"
 _OVERSEAS = "/uapi/overseas-price/v1/quotations"
 
 # --- endpoints (kis-api.md §5, §6) ------------------------------------------------------------------
-INQUIRE_PRICE = Endpoint("inquire-price", "GET", f"{_Q}/inquire-price", "FHKST01010100", "FHKST01010100")
+INQUIRE_PRICE = Endpoint(
+    "inquire-price", "GET", f"{_Q}/inquire-price", "FHKST01010100", "FHKST01010100"
+)
 INQUIRE_DAILY_PRICE = Endpoint(
     "inquire-daily-price", "GET", f"{_Q}/inquire-daily-price", "FHKST01010400", "FHKST01010400"
 )
 PERIOD_CHART = Endpoint(
-    "inquire-daily-itemchartprice", "GET", f"{_Q}/inquire-daily-itemchartprice",
-    "FHKST03010100", "FHKST03010100",
+    "inquire-daily-itemchartprice",
+    "GET",
+    f"{_Q}/inquire-daily-itemchartprice",
+    "FHKST03010100",
+    "FHKST03010100",
 )
 TODAY_MINUTE_CHART = Endpoint(
-    "inquire-time-itemchartprice", "GET", f"{_Q}/inquire-time-itemchartprice",
-    "FHKST03010200", "FHKST03010200",
+    "inquire-time-itemchartprice",
+    "GET",
+    f"{_Q}/inquire-time-itemchartprice",
+    "FHKST03010200",
+    "FHKST03010200",
 )
 PAST_MINUTE_CHART = Endpoint(
-    "inquire-time-dailychartprice", "GET", f"{_Q}/inquire-time-dailychartprice", "FHKST03010230", None
+    "inquire-time-dailychartprice",
+    "GET",
+    f"{_Q}/inquire-time-dailychartprice",
+    "FHKST03010230",
+    None,
 )
 INDEX_CHART = Endpoint(
-    "inquire-daily-indexchartprice", "GET", f"{_Q}/inquire-daily-indexchartprice",
-    "FHKUP03500100", "FHKUP03500100",
+    "inquire-daily-indexchartprice",
+    "GET",
+    f"{_Q}/inquire-daily-indexchartprice",
+    "FHKUP03500100",
+    "FHKUP03500100",
 )
 INDEX_MINUTE_CHART = Endpoint(
-    "inquire-time-indexchartprice", "GET", f"{_Q}/inquire-time-indexchartprice", "FHKUP03500200", None
+    "inquire-time-indexchartprice",
+    "GET",
+    f"{_Q}/inquire-time-indexchartprice",
+    "FHKUP03500200",
+    None,
 )
 VOLUME_RANK = Endpoint("volume-rank", "GET", f"{_Q}/volume-rank", "FHPST01710000", None)
-FLUCTUATION_RANK = Endpoint("ranking/fluctuation", "GET", f"{_RANK}/fluctuation", "FHPST01700000", None)
-MARKET_CAP_RANK = Endpoint("ranking/market-cap", "GET", f"{_RANK}/market-cap", "FHPST01740000", None)
+FLUCTUATION_RANK = Endpoint(
+    "ranking/fluctuation", "GET", f"{_RANK}/fluctuation", "FHPST01700000", None
+)
+MARKET_CAP_RANK = Endpoint(
+    "ranking/market-cap", "GET", f"{_RANK}/market-cap", "FHPST01740000", None
+)
 HOLIDAY_CHECK = Endpoint("chk-holiday", "GET", f"{_Q}/chk-holiday", "CTCA0903R", None)
 OVERSEAS_DAILY = Endpoint(
     "overseas-dailyprice", "GET", f"{_OVERSEAS}/dailyprice", "HHDFS76240000", "HHDFS76240000"
 )
 OVERSEAS_MINUTE_CHART = Endpoint(
-    "overseas-inquire-time-itemchartprice", "GET", f"{_OVERSEAS}/inquire-time-itemchartprice",
-    "HHDFS76950200", None,
+    "overseas-inquire-time-itemchartprice",
+    "GET",
+    f"{_OVERSEAS}/inquire-time-itemchartprice",
+    "HHDFS76950200",
+    None,
 )
 ENDPOINTS: tuple[Endpoint, ...] = (
-    INQUIRE_PRICE, INQUIRE_DAILY_PRICE, PERIOD_CHART, TODAY_MINUTE_CHART, PAST_MINUTE_CHART,
-    INDEX_CHART, INDEX_MINUTE_CHART, VOLUME_RANK, FLUCTUATION_RANK, MARKET_CAP_RANK, HOLIDAY_CHECK,
-    OVERSEAS_DAILY, OVERSEAS_MINUTE_CHART,
+    INQUIRE_PRICE,
+    INQUIRE_DAILY_PRICE,
+    PERIOD_CHART,
+    TODAY_MINUTE_CHART,
+    PAST_MINUTE_CHART,
+    INDEX_CHART,
+    INDEX_MINUTE_CHART,
+    VOLUME_RANK,
+    FLUCTUATION_RANK,
+    MARKET_CAP_RANK,
+    HOLIDAY_CHECK,
+    OVERSEAS_DAILY,
+    OVERSEAS_MINUTE_CHART,
 )
 
 # Rows per call (kis-api.md §5.0, §6): the pagers stop on a shorter page.
@@ -98,8 +135,20 @@ OVERSEAS_PERIODS = {"D": "0", "W": "1", "M": "2"}
 # Quote exchange codes dailyprice accepts (the US daytime codes are minute-bars only).
 OVERSEAS_DAILY_EXCHANGES = frozenset(parsing.EXCHANGE_ZONES) - {"BAY", "BAQ", "BAA"}
 
-VOLUME_SORTS = {"volume": "0", "volume_increase": "1", "turnover": "2", "value": "3", "value_turnover": "4"}
-FLUCTUATION_SORTS = {"rise": "0", "fall": "1", "rise_from_open": "2", "fall_from_open": "3", "volatility": "4"}
+VOLUME_SORTS = {
+    "volume": "0",
+    "volume_increase": "1",
+    "turnover": "2",
+    "value": "3",
+    "value_turnover": "4",
+}
+FLUCTUATION_SORTS = {
+    "rise": "0",
+    "fall": "1",
+    "rise_from_open": "2",
+    "fall_from_open": "3",
+    "volatility": "4",
+}
 DIVISIONS = {"all": "0", "common": "1", "preferred": "2"}
 
 
@@ -119,19 +168,25 @@ def _bad(message: str) -> KisInvalidArgument:
 
 def check_symbol(symbol: object) -> str:
     if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
-        raise _bad(f"symbol must be a 6-character KRX short code like '005930' (ETN: 'Q500001'), got {symbol!r}")
+        raise _bad(
+            f"symbol must be a 6-character KRX short code like '005930' (ETN: 'Q500001'), got {symbol!r}"
+        )
     return symbol
 
 
 def check_index_code(code: object) -> str:
     if not isinstance(code, str) or not _INDEX.fullmatch(code):
-        raise _bad(f"index code must be 4 digits like '0001' (KOSPI) or '1001' (KOSDAQ), got {code!r}")
+        raise _bad(
+            f"index code must be 4 digits like '0001' (KOSPI) or '1001' (KOSDAQ), got {code!r}"
+        )
     return code
 
 
 def check_market_scope(market: object) -> str:
     if not isinstance(market, str) or not _INDEX.fullmatch(market):
-        raise _bad(f"market must be '0000' (all) or an index code like '0001', '1001', '2001', got {market!r}")
+        raise _bad(
+            f"market must be '0000' (all) or an index code like '0001', '1001', '2001', got {market!r}"
+        )
     return market
 
 
@@ -215,10 +270,17 @@ def period_bars_job(symbol: str, start: date, end: date, period: str, adjusted: 
 
     parse = partial(parsing.parse_period_bars, symbol=symbol, period=period, adjusted=adjusted)
     return Job(
-        PERIOD_CHART, "backfill",
+        PERIOD_CHART,
+        "backfill",
         lambda: DateWindows(
-            parse, params, start=start, end=end, period=period, page_size=PERIOD_PAGE,
-            key=("date",), what=f"period_bars {symbol} {period} {start}..{end}",
+            parse,
+            params,
+            start=start,
+            end=end,
+            period=period,
+            page_size=PERIOD_PAGE,
+            key=("date",),
+            what=f"period_bars {symbol} {period} {start}..{end}",
         ),
         empty=_EMPTY_CHART,
     )
@@ -235,15 +297,21 @@ def daily_price_job(symbol: str, period: str, adjusted: bool) -> Job:
         "FID_ORG_ADJ_PRC": "1" if adjusted else "0",
     }
     parse = partial(parsing.parse_daily_price, symbol=symbol, period=period, adjusted=adjusted)
-    return Job(INQUIRE_DAILY_PRICE, "live", lambda: SinglePage(parse, params, what=f"daily_price {symbol}", key=("date",)),
-               empty={"output": []})
+    return Job(
+        INQUIRE_DAILY_PRICE,
+        "live",
+        lambda: SinglePage(parse, params, what=f"daily_price {symbol}", key=("date",)),
+        empty={"output": []},
+    )
 
 
 def current_price_job(symbol: str) -> Job:
     symbol = check_symbol(symbol)
     params = {"FID_COND_MRKT_DIV_CODE": KRX, "FID_INPUT_ISCD": symbol}
     parse = partial(parsing.parse_current_price, symbol=symbol)
-    return Job(INQUIRE_PRICE, "live", lambda: SinglePage(parse, params, what=f"current_price {symbol}"))
+    return Job(
+        INQUIRE_PRICE, "live", lambda: SinglePage(parse, params, what=f"current_price {symbol}")
+    )
 
 
 def today_minutes_job(symbol: str, until: time | None, now: datetime) -> Job:
@@ -265,9 +333,16 @@ def today_minutes_job(symbol: str, until: time | None, now: datetime) -> Job:
 
     parse = partial(parsing.parse_minute_bars, symbol=symbol)
     return Job(
-        TODAY_MINUTE_CHART, "live",
-        lambda: TodayMinutes(parse, params, until=first, page_size=TODAY_MINUTE_PAGE,
-                             key=("ts",), what=f"minute_bars {symbol} today"),
+        TODAY_MINUTE_CHART,
+        "live",
+        lambda: TodayMinutes(
+            parse,
+            params,
+            until=first,
+            page_size=TODAY_MINUTE_PAGE,
+            key=("ts",),
+            what=f"minute_bars {symbol} today",
+        ),
         empty=_EMPTY_CHART,
     )
 
@@ -289,10 +364,17 @@ def past_minutes_job(symbol: str, start_day: date, end_day: date) -> Job:
 
     parse = partial(parsing.parse_minute_bars, symbol=symbol, past_days=True)
     return Job(
-        PAST_MINUTE_CHART, "backfill",
-        lambda: PastMinutes(parse, params, start_day=start_day, end_day=end_day,
-                            page_size=PAST_MINUTE_PAGE, key=("ts",),
-                            what=f"minute_bars {symbol} {start_day}..{end_day}"),
+        PAST_MINUTE_CHART,
+        "backfill",
+        lambda: PastMinutes(
+            parse,
+            params,
+            start_day=start_day,
+            end_day=end_day,
+            page_size=PAST_MINUTE_PAGE,
+            key=("ts",),
+            what=f"minute_bars {symbol} {start_day}..{end_day}",
+        ),
         empty=_EMPTY_CHART,
     )
 
@@ -313,9 +395,18 @@ def index_bars_job(index_code: str, start: date, end: date, period: str) -> Job:
 
     parse = partial(parsing.parse_index_bars, index_code=code, period=period)
     return Job(
-        INDEX_CHART, "backfill",
-        lambda: DateWindows(parse, params, start=start, end=end, period=period, page_size=INDEX_PAGE,
-                            key=("date",), what=f"index_bars {code} {period} {start}..{end}"),
+        INDEX_CHART,
+        "backfill",
+        lambda: DateWindows(
+            parse,
+            params,
+            start=start,
+            end=end,
+            period=period,
+            page_size=INDEX_PAGE,
+            key=("date",),
+            what=f"index_bars {code} {period} {start}..{end}",
+        ),
         empty=_EMPTY_CHART,
     )
 
@@ -332,9 +423,12 @@ def index_minutes_job(index_code: str, interval_s: int, include_past: bool) -> J
     }
     parse = partial(parsing.parse_index_minute_bars, index_code=code)
     # One call (at most 102 bars): the API documents no continuation.
-    return Job(INDEX_MINUTE_CHART, "live", lambda: SinglePage(parse, params, what=f"index_minute_bars {code}",
-                                                                    key=("ts",)),
-               empty=_EMPTY_CHART)
+    return Job(
+        INDEX_MINUTE_CHART,
+        "live",
+        lambda: SinglePage(parse, params, what=f"index_minute_bars {code}", key=("ts",)),
+        empty=_EMPTY_CHART,
+    )
 
 
 def holidays_job(start: date, end: date) -> Job:
@@ -344,25 +438,37 @@ def holidays_job(start: date, end: date) -> Job:
         return {"BASS_DT": ymd(cursor), "CTX_AREA_NK": "", "CTX_AREA_FK": ""}
 
     return Job(
-        HOLIDAY_CHECK, "backfill",
-        lambda: CalendarDays(parsing.parse_holidays, params, start=start, end=end,
-                             what=f"holidays {start}..{end}"),
+        HOLIDAY_CHECK,
+        "backfill",
+        lambda: CalendarDays(
+            parsing.parse_holidays, params, start=start, end=end, what=f"holidays {start}..{end}"
+        ),
         empty={"output": []},
     )
 
 
-def _ranking_job(endpoint: Endpoint, ranking: str, market: str, params: dict[str, str], now: datetime) -> Job:
+def _ranking_job(
+    endpoint: Endpoint, ranking: str, market: str, params: dict[str, str], now: datetime
+) -> Job:
     # The snapshot is stamped when it is taken, to the second (the key of the rankings table).
     snapshot = now.astimezone(KST).replace(microsecond=0)
     parse = partial(parsing.parse_ranking, ranking=ranking, market=market, snapshot_ts=snapshot)
-    return Job(endpoint, "live", lambda: SinglePage(parse, params, what=f"{ranking} ranking {market}",
-                                                          key=("rank",)),
-               empty={"output": []})
+    return Job(
+        endpoint,
+        "live",
+        lambda: SinglePage(parse, params, what=f"{ranking} ranking {market}", key=("rank",)),
+        empty={"output": []},
+    )
 
 
 def volume_rank_job(
-    market: str, sort: str, division: str, min_price: int | None, max_price: int | None,
-    min_volume: int | None, now: datetime,
+    market: str,
+    sort: str,
+    division: str,
+    min_price: int | None,
+    max_price: int | None,
+    min_volume: int | None,
+    now: datetime,
 ) -> Job:
     market = check_market_scope(market)
     params = {
@@ -382,8 +488,13 @@ def volume_rank_job(
 
 
 def fluctuation_rank_job(
-    market: str, sort: str, days: int, min_price: int | None, max_price: int | None,
-    min_volume: int | None, now: datetime,
+    market: str,
+    sort: str,
+    days: int,
+    min_price: int | None,
+    max_price: int | None,
+    min_volume: int | None,
+    now: datetime,
 ) -> Job:
     market = check_market_scope(market)
     sort_code = check_choice(sort, "sort", FLUCTUATION_SORTS)
@@ -411,8 +522,12 @@ def fluctuation_rank_job(
 
 
 def market_cap_rank_job(
-    market: str, division: str, min_price: int | None, max_price: int | None,
-    min_volume: int | None, now: datetime,
+    market: str,
+    division: str,
+    min_price: int | None,
+    max_price: int | None,
+    min_volume: int | None,
+    now: datetime,
 ) -> Job:
     market = check_market_scope(market)
     params = {
@@ -429,7 +544,9 @@ def market_cap_rank_job(
     return _ranking_job(MARKET_CAP_RANK, "market_cap", market, params, now)
 
 
-def overseas_bars_job(exchange: str, symbol: str, start: date, end: date, period: str, adjusted: bool) -> Job:
+def overseas_bars_job(
+    exchange: str, symbol: str, start: date, end: date, period: str, adjusted: bool
+) -> Job:
     exchange = check_exchange(exchange, OVERSEAS_DAILY_EXCHANGES)
     symbol = check_overseas_symbol(symbol)
     start, end = check_range(start, end)
@@ -446,18 +563,34 @@ def overseas_bars_job(exchange: str, symbol: str, start: date, end: date, period
             "KEYB": "",
         }
 
-    parse = partial(parsing.parse_overseas_bars, exchange=exchange, symbol=symbol, period=period,
-                    adjusted=adjusted)
+    parse = partial(
+        parsing.parse_overseas_bars,
+        exchange=exchange,
+        symbol=symbol,
+        period=period,
+        adjusted=adjusted,
+    )
     return Job(
-        OVERSEAS_DAILY, "backfill",
-        lambda: DateWindows(parse, params, start=start, end=end, period=period,
-                            page_size=OVERSEAS_DAILY_PAGE, key=("date",), bounded_below=False,
-                            what=f"overseas_bars {exchange}:{symbol} {period} {start}..{end}"),
+        OVERSEAS_DAILY,
+        "backfill",
+        lambda: DateWindows(
+            parse,
+            params,
+            start=start,
+            end=end,
+            period=period,
+            page_size=OVERSEAS_DAILY_PAGE,
+            key=("date",),
+            bounded_below=False,
+            what=f"overseas_bars {exchange}:{symbol} {period} {start}..{end}",
+        ),
         empty=_EMPTY_CHART,
     )
 
 
-def overseas_minutes_job(exchange: str, symbol: str, interval_min: int, since: datetime | None) -> Job:
+def overseas_minutes_job(
+    exchange: str, symbol: str, interval_min: int, since: datetime | None
+) -> Job:
     exchange = check_exchange(exchange, parsing.EXCHANGE_ZONES)
     symbol = check_overseas_symbol(symbol)
     interval_min = check_positive(interval_min, "interval_min", 60)
@@ -479,16 +612,26 @@ def overseas_minutes_job(exchange: str, symbol: str, interval_min: int, since: d
 
     parse = partial(parsing.parse_overseas_minute_bars, exchange=exchange, symbol=symbol)
     return Job(
-        OVERSEAS_MINUTE_CHART, "backfill",
-        lambda: KeyedMinutes(parse, params, since=since, key=("ts",),
-                             what=f"overseas_minute_bars {exchange}:{symbol}"),
+        OVERSEAS_MINUTE_CHART,
+        "backfill",
+        lambda: KeyedMinutes(
+            parse,
+            params,
+            since=since,
+            key=("ts",),
+            what=f"overseas_minute_bars {exchange}:{symbol}",
+        ),
         empty=_EMPTY_CHART,
     )
 
 
 def _minute_job(
-    symbol: str, day: date | None, start_day: date | None, end_day: date | None,
-    until: time | None, now: datetime,
+    symbol: str,
+    day: date | None,
+    start_day: date | None,
+    end_day: date | None,
+    until: time | None,
+    now: datetime,
 ) -> Job:
     if day is not None and (start_day is not None or end_day is not None):
         raise _bad("pass either day or start_day/end_day, not both")
@@ -503,57 +646,89 @@ def _minute_job(
 
 # --- drivers ---------------------------------------------------------------------------------------
 class _SyncCaller(Protocol):
-    def call(self, endpoint: Endpoint, *, params: Mapping[str, str] | None = ..., tr_cont: str = ...,
-             lane: Lane = ...) -> KisResponse: ...
+    def call(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: Mapping[str, str] | None = ...,
+        tr_cont: str = ...,
+        lane: Lane = ...,
+    ) -> KisResponse: ...
 
 
 class _AsyncCaller(Protocol):
-    async def call(self, endpoint: Endpoint, *, params: Mapping[str, str] | None = ...,
-                   tr_cont: str = ..., lane: Lane = ...) -> KisResponse: ...
+    async def call(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: Mapping[str, str] | None = ...,
+        tr_cont: str = ...,
+        lane: Lane = ...,
+    ) -> KisResponse: ...
+
+
+def _job_flow(job: Job) -> Generator[Request, KisResponse | None, Any]:
+    """A job's control flow, sans-I/O: yields each page's request and receives its response (None
+    when KIS said "nothing to show"); refetches the whole range on a KisPagingError."""
+    for attempt in range(1, job.attempts + 1):
+        pager: Pager = job.pager()
+        try:
+            while (request := pager.request()) is not None:
+                response = yield request
+                if response is None:  # "nothing to show" is an empty page, not a failure
+                    assert job.empty is not None
+                    pager.feed(job.empty, "")
+                else:
+                    pager.feed(response.body, response.tr_cont)
+            return pager.result()
+        except KisPagingError:
+            if attempt == job.attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_job(client: _SyncCaller, job: Job) -> Any:
-    """Drive a job's pager with blocking calls; refetch the range on a KisPagingError."""
-    for attempt in range(1, job.attempts + 1):
-        pager: Pager = job.pager()
-        try:
-            while (request := pager.request()) is not None:
-                try:
-                    response = client.call(job.endpoint, params=request.params, tr_cont=request.tr_cont,
-                                           lane=job.lane)  # type: ignore[arg-type]
-                except KisNoData:
-                    if job.empty is None:
-                        raise
-                    pager.feed(job.empty, "")  # "nothing to show" is an empty page, not a failure
-                    continue
-                pager.feed(response.body, response.tr_cont)
-            return pager.result()
-        except KisPagingError:
-            if attempt == job.attempts:
-                raise
-    raise AssertionError("unreachable")
+    """Drive a job's flow with blocking calls."""
+    flow = _job_flow(job)
+    try:
+        request = next(flow)
+        while True:
+            try:
+                response: KisResponse | None = client.call(
+                    job.endpoint,
+                    params=request.params,
+                    tr_cont=request.tr_cont,
+                    lane=job.lane,  # type: ignore[arg-type]
+                )
+            except KisNoData:
+                if job.empty is None:
+                    raise
+                response = None
+            request = flow.send(response)
+    except StopIteration as done:
+        return done.value
 
 
 async def arun_job(client: _AsyncCaller, job: Job) -> Any:
-    """The async twin of run_job (same pagers; only the awaiting differs)."""
-    for attempt in range(1, job.attempts + 1):
-        pager: Pager = job.pager()
-        try:
-            while (request := pager.request()) is not None:
-                try:
-                    response = await client.call(job.endpoint, params=request.params,
-                                                 tr_cont=request.tr_cont, lane=job.lane)  # type: ignore[arg-type]
-                except KisNoData:
-                    if job.empty is None:
-                        raise
-                    pager.feed(job.empty, "")
-                    continue
-                pager.feed(response.body, response.tr_cont)
-            return pager.result()
-        except KisPagingError:
-            if attempt == job.attempts:
-                raise
-    raise AssertionError("unreachable")
+    """The async twin of run_job (same flow; only the awaiting differs)."""
+    flow = _job_flow(job)
+    try:
+        request = next(flow)
+        while True:
+            try:
+                response: KisResponse | None = await client.call(
+                    job.endpoint,
+                    params=request.params,
+                    tr_cont=request.tr_cont,
+                    lane=job.lane,  # type: ignore[arg-type]
+                )
+            except KisNoData:
+                if job.empty is None:
+                    raise
+                response = None
+            request = flow.send(response)
+    except StopIteration as done:
+        return done.value
 
 
 # --- the mixins ------------------------------------------------------------------------------------
@@ -564,12 +739,15 @@ class MarketDataMixin:
         """KRX calendar days in [start, end] (HOLIDAYS); `market_open` says whether it trades."""
         return run_job(self, holidays_job(start, end))  # type: ignore[arg-type]
 
-    def period_bars(self, symbol: str, start: date, end: date, period: Period = "D",
-                    adjusted: bool = True) -> pl.DataFrame:
+    def period_bars(
+        self, symbol: str, start: date, end: date, period: Period = "D", adjusted: bool = True
+    ) -> pl.DataFrame:
         """Stock bars in [start, end] (PERIOD_BARS), 100 per call, oldest first."""
         return run_job(self, period_bars_job(symbol, start, end, period, adjusted))  # type: ignore[arg-type]
 
-    def daily_price(self, symbol: str, period: Literal["D", "W", "M"] = "D", adjusted: bool = True) -> pl.DataFrame:
+    def daily_price(
+        self, symbol: str, period: Literal["D", "W", "M"] = "D", adjusted: bool = True
+    ) -> pl.DataFrame:
         """The last 30 days/weeks/months in one call (PERIOD_BARS)."""
         return run_job(self, daily_price_job(symbol, period, adjusted))  # type: ignore[arg-type]
 
@@ -577,49 +755,87 @@ class MarketDataMixin:
         """Current price and the day's figures as a dict (KRW ints); `raw` has every field."""
         return run_job(self, current_price_job(symbol))  # type: ignore[arg-type]
 
-    def minute_bars(self, symbol: str, day: date | None = None, *, start_day: date | None = None,
-                    end_day: date | None = None, until: time | None = None) -> pl.DataFrame:
+    def minute_bars(
+        self,
+        symbol: str,
+        day: date | None = None,
+        *,
+        start_day: date | None = None,
+        end_day: date | None = None,
+        until: time | None = None,
+    ) -> pl.DataFrame:
         """One-minute bars (MINUTE_BARS): today's by default, or a past day / day range."""
         job = _minute_job(symbol, day, start_day, end_day, until, _now_kst())
         return run_job(self, job)  # type: ignore[arg-type]
 
-    def index_bars(self, index_code: str, start: date, end: date, period: Period = "D") -> pl.DataFrame:
+    def index_bars(
+        self, index_code: str, start: date, end: date, period: Period = "D"
+    ) -> pl.DataFrame:
         """Index bars in [start, end] (INDEX_BARS), 50 per call."""
         return run_job(self, index_bars_job(index_code, start, end, period))  # type: ignore[arg-type]
 
-    def index_minute_bars(self, index_code: str, interval_s: int = 60, *,
-                          include_past: bool = False) -> pl.DataFrame:
+    def index_minute_bars(
+        self, index_code: str, interval_s: int = 60, *, include_past: bool = False
+    ) -> pl.DataFrame:
         """The latest index bars of `interval_s` seconds (INDEX_MINUTE_BARS), one call."""
         return run_job(self, index_minutes_job(index_code, interval_s, include_past))  # type: ignore[arg-type]
 
-    def volume_rank(self, market: str = "0000", *, sort: str = "volume", division: str = "all",
-                    min_price: int | None = None, max_price: int | None = None,
-                    min_volume: int | None = None) -> pl.DataFrame:
+    def volume_rank(
+        self,
+        market: str = "0000",
+        *,
+        sort: str = "volume",
+        division: str = "all",
+        min_price: int | None = None,
+        max_price: int | None = None,
+        min_volume: int | None = None,
+    ) -> pl.DataFrame:
         """Top 30 by volume (RANKINGS, ranking='volume')."""
         job = volume_rank_job(market, sort, division, min_price, max_price, min_volume, _now_kst())
         return run_job(self, job)  # type: ignore[arg-type]
 
-    def fluctuation_rank(self, market: str = "0000", *, sort: str = "rise", days: int = 0,
-                         min_price: int | None = None, max_price: int | None = None,
-                         min_volume: int | None = None) -> pl.DataFrame:
+    def fluctuation_rank(
+        self,
+        market: str = "0000",
+        *,
+        sort: str = "rise",
+        days: int = 0,
+        min_price: int | None = None,
+        max_price: int | None = None,
+        min_volume: int | None = None,
+    ) -> pl.DataFrame:
         """Top 30 risers/fallers (RANKINGS, ranking='fluctuation')."""
         job = fluctuation_rank_job(market, sort, days, min_price, max_price, min_volume, _now_kst())
         return run_job(self, job)  # type: ignore[arg-type]
 
-    def market_cap_rank(self, market: str = "0000", *, division: str = "all",
-                        min_price: int | None = None, max_price: int | None = None,
-                        min_volume: int | None = None) -> pl.DataFrame:
+    def market_cap_rank(
+        self,
+        market: str = "0000",
+        *,
+        division: str = "all",
+        min_price: int | None = None,
+        max_price: int | None = None,
+        min_volume: int | None = None,
+    ) -> pl.DataFrame:
         """Top 30 by market cap (RANKINGS, ranking='market_cap')."""
         job = market_cap_rank_job(market, division, min_price, max_price, min_volume, _now_kst())
         return run_job(self, job)  # type: ignore[arg-type]
 
-    def overseas_bars(self, exchange: str, symbol: str, start: date, end: date,
-                      period: Literal["D", "W", "M"] = "D", adjusted: bool = True) -> pl.DataFrame:
+    def overseas_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        start: date,
+        end: date,
+        period: Literal["D", "W", "M"] = "D",
+        adjusted: bool = True,
+    ) -> pl.DataFrame:
         """Overseas bars in [start, end] (OVERSEAS_BARS), exact decimals, 100 per call."""
         return run_job(self, overseas_bars_job(exchange, symbol, start, end, period, adjusted))  # type: ignore[arg-type]
 
-    def overseas_minute_bars(self, exchange: str, symbol: str, interval_min: int = 1, *,
-                             since: datetime | None = None) -> pl.DataFrame:
+    def overseas_minute_bars(
+        self, exchange: str, symbol: str, interval_min: int = 1, *, since: datetime | None = None
+    ) -> pl.DataFrame:
         """Overseas minute bars back to `since` (default: all the server keeps, ~1 month)."""
         job = overseas_minutes_job(exchange, symbol, interval_min, since)
         return run_job(self, job)  # type: ignore[arg-type]
@@ -631,52 +847,94 @@ class AsyncMarketDataMixin:
     async def holidays(self, start: date, end: date) -> pl.DataFrame:
         return await arun_job(self, holidays_job(start, end))  # type: ignore[arg-type]
 
-    async def period_bars(self, symbol: str, start: date, end: date, period: Period = "D",
-                          adjusted: bool = True) -> pl.DataFrame:
+    async def period_bars(
+        self, symbol: str, start: date, end: date, period: Period = "D", adjusted: bool = True
+    ) -> pl.DataFrame:
         return await arun_job(self, period_bars_job(symbol, start, end, period, adjusted))  # type: ignore[arg-type]
 
-    async def daily_price(self, symbol: str, period: Literal["D", "W", "M"] = "D",
-                          adjusted: bool = True) -> pl.DataFrame:
+    async def daily_price(
+        self, symbol: str, period: Literal["D", "W", "M"] = "D", adjusted: bool = True
+    ) -> pl.DataFrame:
         return await arun_job(self, daily_price_job(symbol, period, adjusted))  # type: ignore[arg-type]
 
     async def current_price(self, symbol: str) -> dict[str, Any]:
         return await arun_job(self, current_price_job(symbol))  # type: ignore[arg-type]
 
-    async def minute_bars(self, symbol: str, day: date | None = None, *, start_day: date | None = None,
-                          end_day: date | None = None, until: time | None = None) -> pl.DataFrame:
+    async def minute_bars(
+        self,
+        symbol: str,
+        day: date | None = None,
+        *,
+        start_day: date | None = None,
+        end_day: date | None = None,
+        until: time | None = None,
+    ) -> pl.DataFrame:
         job = _minute_job(symbol, day, start_day, end_day, until, _now_kst())
         return await arun_job(self, job)  # type: ignore[arg-type]
 
-    async def index_bars(self, index_code: str, start: date, end: date, period: Period = "D") -> pl.DataFrame:
+    async def index_bars(
+        self, index_code: str, start: date, end: date, period: Period = "D"
+    ) -> pl.DataFrame:
         return await arun_job(self, index_bars_job(index_code, start, end, period))  # type: ignore[arg-type]
 
-    async def index_minute_bars(self, index_code: str, interval_s: int = 60, *,
-                                include_past: bool = False) -> pl.DataFrame:
+    async def index_minute_bars(
+        self, index_code: str, interval_s: int = 60, *, include_past: bool = False
+    ) -> pl.DataFrame:
         return await arun_job(self, index_minutes_job(index_code, interval_s, include_past))  # type: ignore[arg-type]
 
-    async def volume_rank(self, market: str = "0000", *, sort: str = "volume", division: str = "all",
-                          min_price: int | None = None, max_price: int | None = None,
-                          min_volume: int | None = None) -> pl.DataFrame:
+    async def volume_rank(
+        self,
+        market: str = "0000",
+        *,
+        sort: str = "volume",
+        division: str = "all",
+        min_price: int | None = None,
+        max_price: int | None = None,
+        min_volume: int | None = None,
+    ) -> pl.DataFrame:
         job = volume_rank_job(market, sort, division, min_price, max_price, min_volume, _now_kst())
         return await arun_job(self, job)  # type: ignore[arg-type]
 
-    async def fluctuation_rank(self, market: str = "0000", *, sort: str = "rise", days: int = 0,
-                               min_price: int | None = None, max_price: int | None = None,
-                               min_volume: int | None = None) -> pl.DataFrame:
+    async def fluctuation_rank(
+        self,
+        market: str = "0000",
+        *,
+        sort: str = "rise",
+        days: int = 0,
+        min_price: int | None = None,
+        max_price: int | None = None,
+        min_volume: int | None = None,
+    ) -> pl.DataFrame:
         job = fluctuation_rank_job(market, sort, days, min_price, max_price, min_volume, _now_kst())
         return await arun_job(self, job)  # type: ignore[arg-type]
 
-    async def market_cap_rank(self, market: str = "0000", *, division: str = "all",
-                              min_price: int | None = None, max_price: int | None = None,
-                              min_volume: int | None = None) -> pl.DataFrame:
+    async def market_cap_rank(
+        self,
+        market: str = "0000",
+        *,
+        division: str = "all",
+        min_price: int | None = None,
+        max_price: int | None = None,
+        min_volume: int | None = None,
+    ) -> pl.DataFrame:
         job = market_cap_rank_job(market, division, min_price, max_price, min_volume, _now_kst())
         return await arun_job(self, job)  # type: ignore[arg-type]
 
-    async def overseas_bars(self, exchange: str, symbol: str, start: date, end: date,
-                            period: Literal["D", "W", "M"] = "D", adjusted: bool = True) -> pl.DataFrame:
-        return await arun_job(self, overseas_bars_job(exchange, symbol, start, end, period, adjusted))  # type: ignore[arg-type]
+    async def overseas_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        start: date,
+        end: date,
+        period: Literal["D", "W", "M"] = "D",
+        adjusted: bool = True,
+    ) -> pl.DataFrame:
+        return await arun_job(
+            self, overseas_bars_job(exchange, symbol, start, end, period, adjusted)
+        )  # type: ignore[arg-type]
 
-    async def overseas_minute_bars(self, exchange: str, symbol: str, interval_min: int = 1, *,
-                                   since: datetime | None = None) -> pl.DataFrame:
+    async def overseas_minute_bars(
+        self, exchange: str, symbol: str, interval_min: int = 1, *, since: datetime | None = None
+    ) -> pl.DataFrame:
         job = overseas_minutes_job(exchange, symbol, interval_min, since)
         return await arun_job(self, job)  # type: ignore[arg-type]

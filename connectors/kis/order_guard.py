@@ -53,7 +53,9 @@ class OrderGuards:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, home: Path) -> OrderGuards:
         env = os.environ if environ is None else environ
-        symbols = [s.strip().upper() for s in env.get("KISDB_ORDER_SYMBOLS", "").split(",") if s.strip()]
+        symbols = [
+            s.strip().upper() for s in env.get("KISDB_ORDER_SYMBOLS", "").split(",") if s.strip()
+        ]
         kill = env.get("KISDB_KILL_SWITCH", "").strip()
         return cls(
             max_qty=_limit(env, "KISDB_ORDER_MAX_QTY", DEFAULT_MAX_QTY),
@@ -105,9 +107,7 @@ def check_kill_switch(path: Path) -> None:
         )
 
 
-def check_order_limits(
-    guards: OrderGuards, *, symbol: str, qty: int, notional: int | None
-) -> None:
+def check_order_limits(guards: OrderGuards, *, symbol: str, qty: int, notional: int | None) -> None:
     """Pure checks on one order. `notional` None means the price is unknown: refused when a
     notional limit is set (fail closed)."""
     if guards.allowed_symbols is not None and symbol not in guards.allowed_symbols:
@@ -167,7 +167,9 @@ class DailyOrderCounter:
                     "(KISDB_ORDER_MAX_PER_DAY)",
                     guard="max_orders_per_day",
                 )
-            write_private(self.path, json.dumps({"date": day.isoformat(), "count": used + 1}).encode())
+            write_private(
+                self.path, json.dumps({"date": day.isoformat(), "count": used + 1}).encode()
+            )
             return used + 1
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from connectors.kis.filelock import FileLock
+from connectors.kis.filelock import FileLock, append_private
 
 KST = ZoneInfo("Asia/Seoul")
 Action = Literal["buy", "sell", "modify", "cancel"]
@@ -113,12 +113,7 @@ class JsonlOrderLog:
         # The lock keeps lines whole across processes on platforms without atomic O_APPEND.
         with self._lock:
             new_file = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_private(path, line, fsync=True)
             if new_file:
                 _fsync_directory(self.directory)
 

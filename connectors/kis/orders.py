@@ -66,14 +66,35 @@ Side = Literal["buy", "sell"]
 _TRADING = "/uapi/domestic-stock/v1/trading"
 
 # -- endpoints (kis-api.md §7.1) ------------------------------------------------------------------
-ORDER_BUY = Endpoint("order-cash-buy", "POST", f"{_TRADING}/order-cash", "TTTC0012U", "VTTC0012U", idempotent=False)
-ORDER_SELL = Endpoint("order-cash-sell", "POST", f"{_TRADING}/order-cash", "TTTC0011U", "VTTC0011U", idempotent=False)
-ORDER_CHANGE = Endpoint("order-rvsecncl", "POST", f"{_TRADING}/order-rvsecncl", "TTTC0013U", "VTTC0013U", idempotent=False)
-MODIFIABLE = Endpoint("inquire-psbl-rvsecncl", "GET", f"{_TRADING}/inquire-psbl-rvsecncl", "TTTC0084R", None)
-BALANCE = Endpoint("inquire-balance", "GET", f"{_TRADING}/inquire-balance", "TTTC8434R", "VTTC8434R")
-DAILY_CCLD = Endpoint("inquire-daily-ccld", "GET", f"{_TRADING}/inquire-daily-ccld", "TTTC0081R", "VTTC0081R")
-DAILY_CCLD_OLD = Endpoint("inquire-daily-ccld-old", "GET", f"{_TRADING}/inquire-daily-ccld", "CTSC9215R", "VTSC9215R")
-BUYABLE = Endpoint("inquire-psbl-order", "GET", f"{_TRADING}/inquire-psbl-order", "TTTC8908R", "VTTC8908R")
+ORDER_BUY = Endpoint(
+    "order-cash-buy", "POST", f"{_TRADING}/order-cash", "TTTC0012U", "VTTC0012U", idempotent=False
+)
+ORDER_SELL = Endpoint(
+    "order-cash-sell", "POST", f"{_TRADING}/order-cash", "TTTC0011U", "VTTC0011U", idempotent=False
+)
+ORDER_CHANGE = Endpoint(
+    "order-rvsecncl",
+    "POST",
+    f"{_TRADING}/order-rvsecncl",
+    "TTTC0013U",
+    "VTTC0013U",
+    idempotent=False,
+)
+MODIFIABLE = Endpoint(
+    "inquire-psbl-rvsecncl", "GET", f"{_TRADING}/inquire-psbl-rvsecncl", "TTTC0084R", None
+)
+BALANCE = Endpoint(
+    "inquire-balance", "GET", f"{_TRADING}/inquire-balance", "TTTC8434R", "VTTC8434R"
+)
+DAILY_CCLD = Endpoint(
+    "inquire-daily-ccld", "GET", f"{_TRADING}/inquire-daily-ccld", "TTTC0081R", "VTTC0081R"
+)
+DAILY_CCLD_OLD = Endpoint(
+    "inquire-daily-ccld-old", "GET", f"{_TRADING}/inquire-daily-ccld", "CTSC9215R", "VTSC9215R"
+)
+BUYABLE = Endpoint(
+    "inquire-psbl-order", "GET", f"{_TRADING}/inquire-psbl-order", "TTTC8908R", "VTTC8908R"
+)
 
 # -- order divisions (ORD_DVSN, kis-api.md §7.2) ----------------------------------------------------
 PriceRule = Literal["required", "none", "optional"]
@@ -111,7 +132,14 @@ DIVISIONS: dict[str, Division] = {
     )
 }
 # Friendly names accepted wherever a division code is.
-DIVISION_ALIASES = {"limit": "00", "market": "01", "ioc": "11", "fok": "12", "best": "03", "stop": "22"}
+DIVISION_ALIASES = {
+    "limit": "00",
+    "market": "01",
+    "ioc": "11",
+    "fok": "12",
+    "best": "03",
+    "stop": "22",
+}
 
 # Stock short codes: 6 chars, a digit first (newer listings carry letters, e.g. 0126Z0);
 # ETNs take a 7-char PDNO starting with Q (kis-api.md §9.4).
@@ -121,7 +149,15 @@ _ORDER_NO = re.compile(r"^[0-9]{1,10}$")
 # KRX tick sizes since 2023-01-25, stocks on KOSPI and KOSDAQ alike (kis-api.md §9.2):
 # (lower bound of the band, tick). ETF/ETN: 1 under 2,000 KRW, else 5 (unconfirmed). The stock grid
 # is a subset of the ETF grid, so validating with it never sends an off-grid ETF price.
-_STOCK_TICKS = ((500_000, 1_000), (200_000, 500), (50_000, 100), (20_000, 50), (5_000, 10), (2_000, 5), (0, 1))
+_STOCK_TICKS = (
+    (500_000, 1_000),
+    (200_000, 500),
+    (50_000, 100),
+    (20_000, 50),
+    (5_000, 10),
+    (2_000, 5),
+    (0, 1),
+)
 _ETF_TICKS = ((2_000, 5), (0, 1))
 TickTable = Literal["stock", "etf"]
 
@@ -215,7 +251,9 @@ class OrderRequest:
         if division.price == "required" and self.price is None:
             raise InvalidOrder(f"a {division.name} order ({division.code}) needs a price")
         if division.price == "none" and self.price not in (None, 0):
-            raise InvalidOrder(f"a {division.name} order ({division.code}) takes no price; drop the price")
+            raise InvalidOrder(
+                f"a {division.name} order ({division.code}) takes no price; drop the price"
+            )
         if division.price == "none":
             object.__setattr__(self, "price", None)
         if self.price is not None:
@@ -279,7 +317,9 @@ class OrderChange:
             object.__setattr__(self, "division", resolve_division(self.division).code)
         rule = DIVISIONS[self.division].price if self.division else "required"
         if rule == "required" and self.price is None:
-            raise InvalidOrder("a modify needs the new price (or a division without a price, e.g. market)")
+            raise InvalidOrder(
+                "a modify needs the new price (or a division without a price, e.g. market)"
+            )
         if rule == "none" and self.price not in (None, 0):
             raise InvalidOrder(f"division {self.division} takes no price; drop the price")
         if rule == "none":
@@ -315,10 +355,18 @@ class OrderResult:
 
     def as_row(self) -> dict[str, Any]:
         return {
-            "client_order_id": self.client_order_id, "action": self.action, "status": self.status,
-            "symbol": self.symbol, "qty": self.qty, "price": self.price, "division": self.division,
-            "order_no": self.order_no, "orig_order_no": self.orig_order_no, "order_time": self.order_time,
-            "reconciled": self.reconciled, "message": self.message,
+            "client_order_id": self.client_order_id,
+            "action": self.action,
+            "status": self.status,
+            "symbol": self.symbol,
+            "qty": self.qty,
+            "price": self.price,
+            "division": self.division,
+            "order_no": self.order_no,
+            "orig_order_no": self.orig_order_no,
+            "order_time": self.order_time,
+            "reconciled": self.reconciled,
+            "message": self.message,
         }
 
 
@@ -445,7 +493,9 @@ def _cast(values: list[str], kind: str) -> pl.Series:
     return numbers.round(0).cast(pl.Int64) if kind == _INT else numbers
 
 
-def rows_to_frame(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
+def rows_to_frame(
+    rows: Iterable[Mapping[str, Any]], columns: Mapping[str, tuple[str, str]]
+) -> pl.DataFrame:
     """Account rows (dicts of strings) -> a typed frame with our column names, in map order."""
     rows = list(rows)
     data: dict[str, pl.Series] = {}
@@ -459,22 +509,35 @@ def rows_to_frame(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, tuple
 
 
 def parse_cash(block: Any) -> CashSummary:
-    record: Mapping[str, Any] = (block[0] if block else {}) if isinstance(block, list) else (block or {})
+    record: Mapping[str, Any] = (
+        (block[0] if block else {}) if isinstance(block, list) else (block or {})
+    )
     g = lambda key: _to_int(record.get(key))  # noqa: E731
     return CashSummary(
-        deposit=g("dnca_tot_amt"), d1_cash=g("nxdy_excc_amt"), d2_cash=g("prvs_rcdl_excc_amt"),
-        securities_value=g("scts_evlu_amt"), total_value=g("tot_evlu_amt"), net_assets=g("nass_amt"),
-        purchase_total=g("pchs_amt_smtl_amt"), pnl_total=g("evlu_pfls_smtl_amt"),
-        today_buy_amount=g("thdt_buy_amt"), today_sell_amount=g("thdt_sll_amt"),
+        deposit=g("dnca_tot_amt"),
+        d1_cash=g("nxdy_excc_amt"),
+        d2_cash=g("prvs_rcdl_excc_amt"),
+        securities_value=g("scts_evlu_amt"),
+        total_value=g("tot_evlu_amt"),
+        net_assets=g("nass_amt"),
+        purchase_total=g("pchs_amt_smtl_amt"),
+        pnl_total=g("evlu_pfls_smtl_amt"),
+        today_buy_amount=g("thdt_buy_amt"),
+        today_sell_amount=g("thdt_sll_amt"),
     )
 
 
 def parse_buyable(symbol: str | None, block: Mapping[str, Any]) -> Buyable:
     g = lambda key: _to_int(block.get(key))  # noqa: E731
     return Buyable(
-        symbol=symbol, cash=g("ord_psbl_cash"), calc_price=g("psbl_qty_calc_unpr"),
-        max_qty=g("nrcvb_buy_qty"), max_amount=g("nrcvb_buy_amt"), max_qty_with_credit=g("max_buy_qty"),
-        max_amount_with_credit=g("max_buy_amt"), reusable_amount=g("ruse_psbl_amt"),
+        symbol=symbol,
+        cash=g("ord_psbl_cash"),
+        calc_price=g("psbl_qty_calc_unpr"),
+        max_qty=g("nrcvb_buy_qty"),
+        max_amount=g("nrcvb_buy_amt"),
+        max_qty_with_credit=g("max_buy_qty"),
+        max_amount_with_credit=g("max_buy_amt"),
+        reusable_amount=g("ruse_psbl_amt"),
     )
 
 
@@ -493,7 +556,7 @@ def parse_ack(body: Mapping[str, Any]) -> tuple[str | None, str | None, str | No
 
 
 def mask_account(cano: str, product_code: str) -> str:
-    """"****5678-01": enough to tell accounts apart in a log, not enough to use one."""
+    """ "****5678-01": enough to tell accounts apart in a log, not enough to use one."""
     return f"****{cano[-4:]}-{product_code}"
 
 
@@ -523,19 +586,34 @@ def executions_windows(start: date, end: date, today: date) -> list[tuple[Endpoi
 
 
 def executions_params(
-    cano: str, product_code: str, start: date, end: date, *, tr_env: str, symbol: str | None = None,
-    side: str | None = None, filled: str | None = None, order_no: str | None = None,
+    cano: str,
+    product_code: str,
+    start: date,
+    end: date,
+    *,
+    tr_env: str,
+    symbol: str | None = None,
+    side: str | None = None,
+    filled: str | None = None,
+    order_no: str | None = None,
 ) -> dict[str, str]:
     if side not in _SIDE_FILTER:
         raise KisRequestError(f"side must be buy, sell or all, got {side!r}")
     if filled not in _FILLED_FILTER:
         raise KisRequestError(f"filled must be filled, unfilled or all, got {filled!r}")
     return {
-        "CANO": cano, "ACNT_PRDT_CD": product_code,
-        "INQR_STRT_DT": f"{start:%Y%m%d}", "INQR_END_DT": f"{end:%Y%m%d}",
-        "SLL_BUY_DVSN_CD": _SIDE_FILTER[side], "INQR_DVSN": "01",  # 01 = chronological
-        "PDNO": symbol or "", "CCLD_DVSN": _FILLED_FILTER[filled], "ORD_GNO_BRNO": "",
-        "ODNO": order_no or "", "INQR_DVSN_3": "00", "INQR_DVSN_1": "",
+        "CANO": cano,
+        "ACNT_PRDT_CD": product_code,
+        "INQR_STRT_DT": f"{start:%Y%m%d}",
+        "INQR_END_DT": f"{end:%Y%m%d}",
+        "SLL_BUY_DVSN_CD": _SIDE_FILTER[side],
+        "INQR_DVSN": "01",  # 01 = chronological
+        "PDNO": symbol or "",
+        "CCLD_DVSN": _FILLED_FILTER[filled],
+        "ORD_GNO_BRNO": "",
+        "ODNO": order_no or "",
+        "INQR_DVSN_3": "00",
+        "INQR_DVSN_1": "",
         # paper accepts only KRX; real "ALL" includes NXT/SOR orders too.
         "EXCG_ID_DVSN_CD": "KRX" if tr_env == "paper" else "ALL",
     }
@@ -586,7 +664,8 @@ def match_change(
     """Rows that are a modify/cancel of `orig_order_no` and not attributed to a logged attempt."""
     known = {k.strip().lstrip("0") for k in known_order_nos}
     return [
-        row for row in rows
+        row
+        for row in rows
         if _same_order_no(str(row.get("orgn_odno", "")), orig_order_no)
         and str(row.get("odno", "")).strip().lstrip("0") not in known
     ]
@@ -639,7 +718,9 @@ def default_setup(settings: Any) -> OrderSetup:
     directory = settings.home / "orders"
     guards = OrderGuards.from_env(home=settings.home)
     return OrderSetup(
-        log=JsonlOrderLog(directory), guards=guards, counter=DailyOrderCounter(directory),
+        log=JsonlOrderLog(directory),
+        guards=guards,
+        counter=DailyOrderCounter(directory),
         kill_switch=guards.kill_switch_path(settings.home),
     )
 
@@ -698,9 +779,15 @@ class _OrderFlows:
     def _balance_flow(self, lane: Lane) -> _Flow:
         cano, prdt = self._account()
         params = {
-            "CANO": cano, "ACNT_PRDT_CD": prdt, "AFHR_FLPR_YN": "N", "OFL_YN": "",
+            "CANO": cano,
+            "ACNT_PRDT_CD": prdt,
+            "AFHR_FLPR_YN": "N",
+            "OFL_YN": "",
             "INQR_DVSN": "01",  # the only value the 2026-06 workbook lists
-            "UNPR_DVSN": "01", "FUND_STTL_ICLD_YN": "N", "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00",
+            "UNPR_DVSN": "01",
+            "FUND_STTL_ICLD_YN": "N",
+            "FNCG_AMT_AUTO_RDPT_YN": "N",
+            "PRCS_DVSN": "00",
         }
         pages = yield _Pages(BALANCE, params, lane)
         rows: list[Mapping[str, Any]] = []
@@ -712,8 +799,13 @@ class _OrderFlows:
         return Balance(rows_to_frame(rows, HOLDING_COLUMNS), cash)
 
     def _executions_flow(
-        self, start: date | None, end: date | None, symbol: str | None, side: str | None,
-        filled: str | None, lane: Lane,
+        self,
+        start: date | None,
+        end: date | None,
+        symbol: str | None,
+        side: str | None,
+        filled: str | None,
+        lane: Lane,
     ) -> _Flow:
         today = self.order_setup.today()
         end = end or today
@@ -722,7 +814,14 @@ class _OrderFlows:
         rows: list[Mapping[str, Any]] = []
         for endpoint, lo, hi in executions_windows(start, end, today):
             params = executions_params(
-                cano, prdt, lo, hi, tr_env=self.settings.tr_env, symbol=symbol, side=side, filled=filled
+                cano,
+                prdt,
+                lo,
+                hi,
+                tr_env=self.settings.tr_env,
+                symbol=symbol,
+                side=side,
+                filled=filled,
             )
             rows.extend(_ccld_rows((yield _Pages(endpoint, params, lane))))
         return rows_to_frame(rows, EXECUTION_COLUMNS)
@@ -736,7 +835,8 @@ class _OrderFlows:
             rows = [
                 {**row, "psbl_qty": row.get("rmn_qty", "")}
                 for row in _ccld_rows((yield _Pages(DAILY_CCLD, params, lane)))
-                if (_to_int(row.get("rmn_qty")) or 0) > 0 and str(row.get("cncl_yn", "")).strip() != "Y"
+                if (_to_int(row.get("rmn_qty")) or 0) > 0
+                and str(row.get("cncl_yn", "")).strip() != "Y"
             ]
             return rows_to_frame(rows, MODIFIABLE_COLUMNS)
         params = {"CANO": cano, "ACNT_PRDT_CD": prdt, "INQR_DVSN_1": "0", "INQR_DVSN_2": "0"}
@@ -748,18 +848,27 @@ class _OrderFlows:
         frame = rows_to_frame(rows, MODIFIABLE_COLUMNS)
         return frame.filter(pl.col("modifiable_qty") > 0)
 
-    def _buyable_flow(self, symbol: str | None, price: int | None, division: str | None, lane: Lane) -> _Flow:
+    def _buyable_flow(
+        self, symbol: str | None, price: int | None, division: str | None, lane: Lane
+    ) -> _Flow:
         cano, prdt = self._account()
         if symbol is not None:
             symbol = symbol.strip().upper()
             if not _SYMBOL.match(symbol):
-                raise InvalidOrder(f"symbol {symbol!r} is not a KRX short code (6 characters like 005930)")
+                raise InvalidOrder(
+                    f"symbol {symbol!r} is not a KRX short code (6 characters like 005930)"
+                )
         if price is not None:
             _check_price("price", price, "etf")
         code = resolve_division(division).code if division else ("00" if price else "01")
         params = {
-            "CANO": cano, "ACNT_PRDT_CD": prdt, "PDNO": symbol or "", "ORD_UNPR": str(price or ""),
-            "ORD_DVSN": code, "CMA_EVLU_AMT_ICLD_YN": "N", "OVRS_ICLD_YN": "N",
+            "CANO": cano,
+            "ACNT_PRDT_CD": prdt,
+            "PDNO": symbol or "",
+            "ORD_UNPR": str(price or ""),
+            "ORD_DVSN": code,
+            "CMA_EVLU_AMT_ICLD_YN": "N",
+            "OVRS_ICLD_YN": "N",
         }
         response = yield _Call(BUYABLE, params=params, lane=lane)
         block = response.block("output")
@@ -772,7 +881,9 @@ class _OrderFlows:
         buyable = yield from self._buyable_flow(symbol, None, "01", "order")
         return buyable.calc_price if buyable.calc_price else None
 
-    def _guard_flow(self, action: Action, symbol: str, qty: int, price: int | None, live: bool) -> _Flow:
+    def _guard_flow(
+        self, action: Action, symbol: str, qty: int, price: int | None, live: bool
+    ) -> _Flow:
         setup = self.order_setup
         require_opt_in(self.settings.env, live)
         if action == "cancel":
@@ -781,7 +892,9 @@ class _OrderFlows:
         guards = setup.guards
         if price is None and guards.max_notional is not None:
             price = yield from self._reference_price(symbol)
-        check_order_limits(guards, symbol=symbol, qty=qty, notional=None if price is None else price * qty)
+        check_order_limits(
+            guards, symbol=symbol, qty=qty, notional=None if price is None else price * qty
+        )
         setup.counter.reserve(guards.max_orders_per_day, setup.today())
         return None
 
@@ -789,14 +902,23 @@ class _OrderFlows:
         self.order_setup.log.write(entry)  # raises if it cannot be made durable: nothing is sent
 
     def _blocked(self, entry: OrderLogEntry, exc: OrderBlocked) -> None:
-        self.order_setup.log.write(entry.with_outcome("failed", msg_cd=f"GUARD:{exc.guard}", message=exc.message))
+        self.order_setup.log.write(
+            entry.with_outcome("failed", msg_cd=f"GUARD:{exc.guard}", message=exc.message)
+        )
 
     def _place_flow(self, order: OrderRequest, live: bool, source: str) -> _Flow:
         now = datetime.now(UTC)
         entry = OrderLogEntry(
-            client_order_id=new_client_order_id(), created_at=now, updated_at=now, env=self.settings.env,
-            action=order.side, symbol=order.symbol, qty=order.qty, price=order.price,
-            order_division=order.division, source=source,
+            client_order_id=new_client_order_id(),
+            created_at=now,
+            updated_at=now,
+            env=self.settings.env,
+            action=order.side,
+            symbol=order.symbol,
+            qty=order.qty,
+            price=order.price,
+            order_division=order.division,
+            source=source,
         )
         try:
             yield from self._guard_flow(order.side, order.symbol, order.qty, order.price, live)
@@ -806,39 +928,83 @@ class _OrderFlows:
         self._write_ahead(entry)
         cano, prdt = self._account()
         log.info(
-            "sending %s %s x%d %s (%s) for account %s [%s]", order.side, order.symbol, order.qty,
-            order.price or "", order.division_name, self._masked(), entry.client_order_id,
+            "sending %s %s x%d %s (%s) for account %s [%s]",
+            order.side,
+            order.symbol,
+            order.qty,
+            order.price or "",
+            order.division_name,
+            self._masked(),
+            entry.client_order_id,
         )
         endpoint = ORDER_BUY if order.side == "buy" else ORDER_SELL
         try:
-            response = yield _Call(endpoint, body=order.body(cano, prdt), hashkey=self.order_setup.use_hashkey)
+            response = yield _Call(
+                endpoint, body=order.body(cano, prdt), hashkey=self.order_setup.use_hashkey
+            )
         except KisError as exc:
             if _uncertain(exc):
-                log.warning("%s %s: outcome unknown (%s); reconciling", order.side, order.symbol, type(exc).__name__)
+                log.warning(
+                    "%s %s: outcome unknown (%s); reconciling",
+                    order.side,
+                    order.symbol,
+                    type(exc).__name__,
+                )
                 return (yield from self._reconcile_placement(entry, order, exc))
             status, changes = _failure(exc)
             return self._finish(entry, status, **changes)
         order_no, org_no, order_time = parse_ack(response.body)
         return self._finish(
-            entry, "accepted", order_no=order_no, org_no=org_no, order_time=order_time,
-            msg_cd=response.msg_cd, message=str(response.body.get("msg1", "")).strip(),
+            entry,
+            "accepted",
+            order_no=order_no,
+            org_no=org_no,
+            order_time=order_time,
+            msg_cd=response.msg_cd,
+            message=str(response.body.get("msg1", "")).strip(),
         )
 
-    def _finish(self, entry: OrderLogEntry, status: Status, *, order_time: str | None = None,
-                reconciled: bool = False, candidates: tuple[str, ...] = (), **changes: Any) -> OrderResult:
+    def _finish(
+        self,
+        entry: OrderLogEntry,
+        status: Status,
+        *,
+        order_time: str | None = None,
+        reconciled: bool = False,
+        candidates: tuple[str, ...] = (),
+        **changes: Any,
+    ) -> OrderResult:
         done = entry.with_outcome(status, **changes)
         self.order_setup.log.write(done)
-        log.info("%s %s: %s %s", done.action, done.symbol or done.orig_order_no, status, done.order_no or "")
+        log.info(
+            "%s %s: %s %s",
+            done.action,
+            done.symbol or done.orig_order_no,
+            status,
+            done.order_no or "",
+        )
         return OrderResult(
-            client_order_id=done.client_order_id, action=done.action, status=status, symbol=done.symbol,
-            qty=done.qty, price=done.price, division=done.order_division, order_no=done.order_no,
-            org_no=done.org_no, order_time=order_time, orig_order_no=done.orig_order_no,
-            msg_cd=done.msg_cd, message=done.message, reconciled=reconciled, candidates=candidates,
+            client_order_id=done.client_order_id,
+            action=done.action,
+            status=status,
+            symbol=done.symbol,
+            qty=done.qty,
+            price=done.price,
+            division=done.order_division,
+            order_no=done.order_no,
+            org_no=done.org_no,
+            order_time=order_time,
+            orig_order_no=done.orig_order_no,
+            msg_cd=done.msg_cd,
+            message=done.message,
+            reconciled=reconciled,
+            candidates=candidates,
         )
 
     def _known_order_nos(self, exclude: str) -> set[str]:
         return {
-            e.order_no for e in self.order_setup.log.latest().values()
+            e.order_no
+            for e in self.order_setup.log.latest().values()
             if e.order_no and e.client_order_id != exclude
         }
 
@@ -852,7 +1018,10 @@ class _OrderFlows:
         return _ccld_rows((yield _Pages(DAILY_CCLD, params, lane)))
 
     def _reconcile_flow(
-        self, entry: OrderLogEntry, cause: KisError, matcher: Callable[[list[Mapping[str, Any]]], list[Mapping[str, Any]]],
+        self,
+        entry: OrderLogEntry,
+        cause: KisError,
+        matcher: Callable[[list[Mapping[str, Any]]], list[Mapping[str, Any]]],
     ) -> _Flow:
         last_error: KisError | None = None
         waited = 0.0
@@ -868,29 +1037,45 @@ class _OrderFlows:
             if len(found) == 1:
                 row = found[0]
                 return self._finish(
-                    entry, "accepted", order_no=str(row.get("odno", "")).strip(),
+                    entry,
+                    "accepted",
+                    order_no=str(row.get("odno", "")).strip(),
                     org_no=str(row.get("ord_gno_brno", "")).strip() or None,
-                    order_time=str(row.get("ord_tmd", "")).strip() or None, reconciled=True,
+                    order_time=str(row.get("ord_tmd", "")).strip() or None,
+                    reconciled=True,
                     msg_cd="RECONCILED",
                     message=f"no answer ({type(cause).__name__}); found in today's orders after {waited:.1f}s",
                 )
             if len(found) > 1:
                 numbers = tuple(str(r.get("odno", "")).strip() for r in found)
                 return self._finish(
-                    entry, "uncertain", reconciled=True, candidates=numbers, msg_cd="AMBIGUOUS",
+                    entry,
+                    "uncertain",
+                    reconciled=True,
+                    candidates=numbers,
+                    msg_cd="AMBIGUOUS",
                     message=f"no answer ({type(cause).__name__}); {len(found)} matching orders "
                     f"({', '.join(numbers)}): check them before placing it again",
                 )
         detail = f"; last query failed: {last_error.message}" if last_error else ""
         return self._finish(
-            entry, "uncertain", reconciled=True, msg_cd="NOT_FOUND",
+            entry,
+            "uncertain",
+            reconciled=True,
+            msg_cd="NOT_FOUND",
             message=f"no answer ({type(cause).__name__}) and not found in today's orders after "
             f"{waited:.1f}s{detail}; it may still appear: check `kisdb executions` before placing it again",
         )
 
-    def _reconcile_placement(self, entry: OrderLogEntry, order: OrderRequest, cause: KisError) -> _Flow:
+    def _reconcile_placement(
+        self, entry: OrderLogEntry, order: OrderRequest, cause: KisError
+    ) -> _Flow:
         known = self._known_order_nos(entry.client_order_id)
-        return (yield from self._reconcile_flow(entry, cause, lambda rows: match_placement(rows, order, known)))
+        return (
+            yield from self._reconcile_flow(
+                entry, cause, lambda rows: match_placement(rows, order, known)
+            )
+        )
 
     # -- modify / cancel -------------------------------------------------------------------------
     def _find_open(self, order_no: str) -> _Flow:
@@ -908,7 +1093,9 @@ class _OrderFlows:
         original = yield from self._find_open(change.order_no)
         remaining = int(original["modifiable_qty"] or 0)
         if change.qty is not None and change.qty > remaining:
-            raise InvalidOrder(f"order {change.order_no} has {remaining} left; cannot {change.kind} {change.qty}")
+            raise InvalidOrder(
+                f"order {change.order_no} has {remaining} left; cannot {change.kind} {change.qty}"
+            )
         qty = change.qty if change.qty is not None else remaining
         division = change.division or original["division"] or "00"
         if change.kind == "modify":
@@ -921,9 +1108,17 @@ class _OrderFlows:
             price = original["price"]
         now = datetime.now(UTC)
         entry = OrderLogEntry(
-            client_order_id=new_client_order_id(), created_at=now, updated_at=now, env=self.settings.env,
-            action=change.kind, symbol=original["symbol"], qty=qty, price=price,
-            order_division=division, orig_order_no=change.order_no, source=source,
+            client_order_id=new_client_order_id(),
+            created_at=now,
+            updated_at=now,
+            env=self.settings.env,
+            action=change.kind,
+            symbol=original["symbol"],
+            qty=qty,
+            price=price,
+            order_division=division,
+            orig_order_no=change.order_no,
+            source=source,
         )
         try:
             yield from self._guard_flow(change.kind, original["symbol"], qty, price, live)
@@ -933,37 +1128,63 @@ class _OrderFlows:
         self._write_ahead(entry)
         cano, prdt = self._account()
         body = {
-            "CANO": cano, "ACNT_PRDT_CD": prdt,
-            "KRX_FWDG_ORD_ORGNO": str(original["branch"] or ""), "ORGN_ODNO": change.order_no,
-            "ORD_DVSN": division, "RVSE_CNCL_DVSN_CD": "01" if change.kind == "modify" else "02",
-            "ORD_QTY": str(qty), "ORD_UNPR": str(price or 0),
-            "QTY_ALL_ORD_YN": "Y" if change.qty is None else "N", "EXCG_ID_DVSN_CD": "KRX",
+            "CANO": cano,
+            "ACNT_PRDT_CD": prdt,
+            "KRX_FWDG_ORD_ORGNO": str(original["branch"] or ""),
+            "ORGN_ODNO": change.order_no,
+            "ORD_DVSN": division,
+            "RVSE_CNCL_DVSN_CD": "01" if change.kind == "modify" else "02",
+            "ORD_QTY": str(qty),
+            "ORD_UNPR": str(price or 0),
+            "QTY_ALL_ORD_YN": "Y" if change.qty is None else "N",
+            "EXCG_ID_DVSN_CD": "KRX",
         }
-        log.info("sending %s of order %s x%d for account %s [%s]", change.kind, change.order_no, qty,
-                 self._masked(), entry.client_order_id)
+        log.info(
+            "sending %s of order %s x%d for account %s [%s]",
+            change.kind,
+            change.order_no,
+            qty,
+            self._masked(),
+            entry.client_order_id,
+        )
         try:
             response = yield _Call(ORDER_CHANGE, body=body, hashkey=self.order_setup.use_hashkey)
         except KisError as exc:
             if _uncertain(exc):
                 known = self._known_order_nos(entry.client_order_id)
-                return (yield from self._reconcile_flow(
-                    entry, exc, lambda rows: match_change(rows, change.order_no, known)
-                ))
+                return (
+                    yield from self._reconcile_flow(
+                        entry, exc, lambda rows: match_change(rows, change.order_no, known)
+                    )
+                )
             status, changes = _failure(exc)
             return self._finish(entry, status, **changes)
         order_no, org_no, order_time = parse_ack(response.body)
         return self._finish(
-            entry, "accepted", order_no=order_no, org_no=org_no, order_time=order_time,
-            msg_cd=response.msg_cd, message=str(response.body.get("msg1", "")).strip(),
+            entry,
+            "accepted",
+            order_no=order_no,
+            org_no=org_no,
+            order_time=order_time,
+            msg_cd=response.msg_cd,
+            message=str(response.body.get("msg1", "")).strip(),
         )
 
 
 def _failure(exc: KisError) -> tuple[Status, dict[str, Any]]:
     """A definite answer that the order was not placed: KIS refused it (rejected), or it never
     left (failed: rate limit, token, configuration, connection refused)."""
-    if isinstance(exc, KisApiError) and not exc.transient and exc.msg_cd and not exc.msg_cd.startswith("EGW"):
+    if (
+        isinstance(exc, KisApiError)
+        and not exc.transient
+        and exc.msg_cd
+        and not exc.msg_cd.startswith("EGW")
+    ):
         return "rejected", {"msg_cd": exc.msg_cd, "message": exc.msg1}
-    return "failed", {"msg_cd": getattr(exc, "msg_cd", None) or type(exc).__name__, "message": exc.message}
+    return "failed", {
+        "msg_cd": getattr(exc, "msg_cd", None) or type(exc).__name__,
+        "message": exc.message,
+    }
 
 
 # -- drivers ---------------------------------------------------------------------------------------
@@ -984,8 +1205,13 @@ class OrdersMixin(_OrderFlows):
                     elif isinstance(step, _Pages):
                         reply = list(self.paginate(step.endpoint, step.params, lane=step.lane))
                     else:
-                        reply = self.call(step.endpoint, params=step.params, body=step.body,
-                                          lane=step.lane, hashkey=step.hashkey)
+                        reply = self.call(
+                            step.endpoint,
+                            params=step.params,
+                            body=step.body,
+                            lane=step.lane,
+                            hashkey=step.hashkey,
+                        )
                 except KisError as exc:
                     step = flow.throw(exc)
                     continue
@@ -993,26 +1219,57 @@ class OrdersMixin(_OrderFlows):
         except StopIteration as stop:
             return stop.value
 
-    def place(self, order: OrderRequest, *, live: bool = False, source: str = "python") -> OrderResult:
+    def place(
+        self, order: OrderRequest, *, live: bool = False, source: str = "python"
+    ) -> OrderResult:
         """Send one new order (never retried); see the module docstring for the checks."""
         return self._run(self._place_flow(order, live, source))
 
-    def buy(self, symbol: str, qty: int, price: int | None = None, *, division: str = "",
-            live: bool = False, source: str = "python") -> OrderResult:
-        return self.place(OrderRequest("buy", symbol, qty, price, division), live=live, source=source)
+    def buy(
+        self,
+        symbol: str,
+        qty: int,
+        price: int | None = None,
+        *,
+        division: str = "",
+        live: bool = False,
+        source: str = "python",
+    ) -> OrderResult:
+        return self.place(
+            OrderRequest("buy", symbol, qty, price, division), live=live, source=source
+        )
 
-    def sell(self, symbol: str, qty: int, price: int | None = None, *, division: str = "",
-             live: bool = False, source: str = "python") -> OrderResult:
-        return self.place(OrderRequest("sell", symbol, qty, price, division), live=live, source=source)
+    def sell(
+        self,
+        symbol: str,
+        qty: int,
+        price: int | None = None,
+        *,
+        division: str = "",
+        live: bool = False,
+        source: str = "python",
+    ) -> OrderResult:
+        return self.place(
+            OrderRequest("sell", symbol, qty, price, division), live=live, source=source
+        )
 
-    def modify(self, order_no: str, *, price: int | None = None, qty: int | None = None,
-               division: str | None = None, live: bool = False, source: str = "python") -> OrderResult:
+    def modify(
+        self,
+        order_no: str,
+        *,
+        price: int | None = None,
+        qty: int | None = None,
+        division: str | None = None,
+        live: bool = False,
+        source: str = "python",
+    ) -> OrderResult:
         """Change an open order's price/division; `qty` None = the whole remaining quantity."""
         change = OrderChange("modify", order_no, qty, price, division)
         return self._run(self._change_flow(change, live, source))
 
-    def cancel(self, order_no: str, *, qty: int | None = None, live: bool = False,
-               source: str = "python") -> OrderResult:
+    def cancel(
+        self, order_no: str, *, qty: int | None = None, live: bool = False, source: str = "python"
+    ) -> OrderResult:
         """Cancel an open order, whole (`qty` None) or partly."""
         return self._run(self._change_flow(OrderChange("cancel", order_no, qty), live, source))
 
@@ -1022,13 +1279,27 @@ class OrdersMixin(_OrderFlows):
     def balance(self, *, lane: Lane = "live") -> Balance:
         return self._run(self._balance_flow(lane))
 
-    def executions(self, start: date | None = None, end: date | None = None, *, symbol: str | None = None,
-                   side: str | None = None, filled: str | None = None, lane: Lane = "live") -> pl.DataFrame:
+    def executions(
+        self,
+        start: date | None = None,
+        end: date | None = None,
+        *,
+        symbol: str | None = None,
+        side: str | None = None,
+        filled: str | None = None,
+        lane: Lane = "live",
+    ) -> pl.DataFrame:
         """Orders and fills from `start` to `end` (default: today, KST), every page."""
         return self._run(self._executions_flow(start, end, symbol, side, filled, lane))
 
-    def buyable(self, symbol: str | None = None, price: int | None = None, *, division: str | None = None,
-                lane: Lane = "live") -> Buyable:
+    def buyable(
+        self,
+        symbol: str | None = None,
+        price: int | None = None,
+        *,
+        division: str | None = None,
+        lane: Lane = "live",
+    ) -> Buyable:
         return self._run(self._buyable_flow(symbol, price, division, lane))
 
 
@@ -1047,10 +1318,20 @@ class AsyncOrdersMixin(_OrderFlows):
                         await asyncio.sleep(step.seconds)
                         reply: Any = None
                     elif isinstance(step, _Pages):
-                        reply = [page async for page in self.paginate(step.endpoint, step.params, lane=step.lane)]
+                        reply = [
+                            page
+                            async for page in self.paginate(
+                                step.endpoint, step.params, lane=step.lane
+                            )
+                        ]
                     else:
-                        reply = await self.call(step.endpoint, params=step.params, body=step.body,
-                                                lane=step.lane, hashkey=step.hashkey)
+                        reply = await self.call(
+                            step.endpoint,
+                            params=step.params,
+                            body=step.body,
+                            lane=step.lane,
+                            hashkey=step.hashkey,
+                        )
                 except KisError as exc:
                     step = flow.throw(exc)
                     continue
@@ -1058,25 +1339,58 @@ class AsyncOrdersMixin(_OrderFlows):
         except StopIteration as stop:
             return stop.value
 
-    async def place(self, order: OrderRequest, *, live: bool = False, source: str = "python") -> OrderResult:
+    async def place(
+        self, order: OrderRequest, *, live: bool = False, source: str = "python"
+    ) -> OrderResult:
         return await self._run(self._place_flow(order, live, source))
 
-    async def buy(self, symbol: str, qty: int, price: int | None = None, *, division: str = "",
-                  live: bool = False, source: str = "python") -> OrderResult:
-        return await self.place(OrderRequest("buy", symbol, qty, price, division), live=live, source=source)
+    async def buy(
+        self,
+        symbol: str,
+        qty: int,
+        price: int | None = None,
+        *,
+        division: str = "",
+        live: bool = False,
+        source: str = "python",
+    ) -> OrderResult:
+        return await self.place(
+            OrderRequest("buy", symbol, qty, price, division), live=live, source=source
+        )
 
-    async def sell(self, symbol: str, qty: int, price: int | None = None, *, division: str = "",
-                   live: bool = False, source: str = "python") -> OrderResult:
-        return await self.place(OrderRequest("sell", symbol, qty, price, division), live=live, source=source)
+    async def sell(
+        self,
+        symbol: str,
+        qty: int,
+        price: int | None = None,
+        *,
+        division: str = "",
+        live: bool = False,
+        source: str = "python",
+    ) -> OrderResult:
+        return await self.place(
+            OrderRequest("sell", symbol, qty, price, division), live=live, source=source
+        )
 
-    async def modify(self, order_no: str, *, price: int | None = None, qty: int | None = None,
-                     division: str | None = None, live: bool = False, source: str = "python") -> OrderResult:
+    async def modify(
+        self,
+        order_no: str,
+        *,
+        price: int | None = None,
+        qty: int | None = None,
+        division: str | None = None,
+        live: bool = False,
+        source: str = "python",
+    ) -> OrderResult:
         change = OrderChange("modify", order_no, qty, price, division)
         return await self._run(self._change_flow(change, live, source))
 
-    async def cancel(self, order_no: str, *, qty: int | None = None, live: bool = False,
-                     source: str = "python") -> OrderResult:
-        return await self._run(self._change_flow(OrderChange("cancel", order_no, qty), live, source))
+    async def cancel(
+        self, order_no: str, *, qty: int | None = None, live: bool = False, source: str = "python"
+    ) -> OrderResult:
+        return await self._run(
+            self._change_flow(OrderChange("cancel", order_no, qty), live, source)
+        )
 
     async def modifiable_orders(self, *, lane: Lane = "live") -> pl.DataFrame:
         return await self._run(self._modifiable_flow(lane))
@@ -1084,10 +1398,24 @@ class AsyncOrdersMixin(_OrderFlows):
     async def balance(self, *, lane: Lane = "live") -> Balance:
         return await self._run(self._balance_flow(lane))
 
-    async def executions(self, start: date | None = None, end: date | None = None, *, symbol: str | None = None,
-                         side: str | None = None, filled: str | None = None, lane: Lane = "live") -> pl.DataFrame:
+    async def executions(
+        self,
+        start: date | None = None,
+        end: date | None = None,
+        *,
+        symbol: str | None = None,
+        side: str | None = None,
+        filled: str | None = None,
+        lane: Lane = "live",
+    ) -> pl.DataFrame:
         return await self._run(self._executions_flow(start, end, symbol, side, filled, lane))
 
-    async def buyable(self, symbol: str | None = None, price: int | None = None, *, division: str | None = None,
-                      lane: Lane = "live") -> Buyable:
+    async def buyable(
+        self,
+        symbol: str | None = None,
+        price: int | None = None,
+        *,
+        division: str | None = None,
+        lane: Lane = "live",
+    ) -> Buyable:
         return await self._run(self._buyable_flow(symbol, price, division, lane))

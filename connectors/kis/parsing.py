@@ -291,8 +291,15 @@ VOLUME_RANK = WireTable(
     ignored=_RANK_COMMON
     | frozenset(
         {
-            "prdy_vol", "avrg_vol", "n_befr_clpr_vrss_prpr_rate", "vol_inrt", "vol_tnrt",
-            "nday_vol_tnrt", "avrg_tr_pbmn", "tr_pbmn_tnrt", "nday_tr_pbmn_tnrt",
+            "prdy_vol",
+            "avrg_vol",
+            "n_befr_clpr_vrss_prpr_rate",
+            "vol_inrt",
+            "vol_tnrt",
+            "nday_vol_tnrt",
+            "avrg_tr_pbmn",
+            "tr_pbmn_tnrt",
+            "nday_tr_pbmn_tnrt",
         }
     ),
     absent=frozenset({"stck_avls"}),
@@ -305,10 +312,22 @@ FLUCTUATION_RANK = WireTable(
     ignored=_RANK_COMMON
     | frozenset(
         {
-            "stck_hgpr", "hgpr_hour", "acml_hgpr_date", "stck_lwpr", "lwpr_hour", "acml_lwpr_date",
-            "lwpr_vrss_prpr_rate", "dsgt_date_clpr_vrss_prpr_rate", "cnnt_ascn_dynu",
-            "hgpr_vrss_prpr_rate", "cnnt_down_dynu", "oprc_vrss_prpr_sign", "oprc_vrss_prpr",
-            "oprc_vrss_prpr_rate", "prd_rsfl", "prd_rsfl_rate",
+            "stck_hgpr",
+            "hgpr_hour",
+            "acml_hgpr_date",
+            "stck_lwpr",
+            "lwpr_hour",
+            "acml_lwpr_date",
+            "lwpr_vrss_prpr_rate",
+            "dsgt_date_clpr_vrss_prpr_rate",
+            "cnnt_ascn_dynu",
+            "hgpr_vrss_prpr_rate",
+            "cnnt_down_dynu",
+            "oprc_vrss_prpr_sign",
+            "oprc_vrss_prpr",
+            "oprc_vrss_prpr_rate",
+            "prd_rsfl",
+            "prd_rsfl_rate",
         }
     ),
     absent=frozenset({"acml_tr_pbmn", "stck_avls"}),
@@ -393,7 +412,9 @@ def parse_ranking(
     try:
         table = RANK_TABLES[ranking]
     except KeyError:
-        raise ValueError(f"unknown ranking {ranking!r}; expected one of {sorted(RANK_TABLES)}") from None
+        raise ValueError(
+            f"unknown ranking {ranking!r}; expected one of {sorted(RANK_TABLES)}"
+        ) from None
     if snapshot_ts.tzinfo is None:
         raise ValueError("snapshot_ts must be timezone-aware")
     frame = wire_frame(payload, table).with_columns(
@@ -409,7 +430,9 @@ def parse_overseas_bars(
 ) -> pl.DataFrame:
     """Overseas dailyprice `output2` -> OVERSEAS_BARS (exact 4-decimal prices)."""
     frame = wire_frame(payload, OVERSEAS_DAILY).with_columns(
-        exchange=pl.lit(exchange), symbol=pl.lit(symbol), period=pl.lit(period),
+        exchange=pl.lit(exchange),
+        symbol=pl.lit(symbol),
+        period=pl.lit(period),
         adjusted=pl.lit(adjusted),
     )
     return conform(frame, OVERSEAS_DAILY)
@@ -468,7 +491,9 @@ def parse_current_price(payload: Mapping[str, Any], *, symbol: str) -> dict[str,
     endpoint = "inquire-price"
     rows = block_rows(payload, endpoint, "output")
     if not rows:
-        raise KisProtocolError(f"{endpoint}: empty output for {symbol}", context={"endpoint": endpoint})
+        raise KisProtocolError(
+            f"{endpoint}: empty output for {symbol}", context={"endpoint": endpoint}
+        )
     raw = {k: str(v) for k, v in rows[0].items()}
     missing = sorted(w for w in ("stck_prpr", "prdy_vrss_sign") if w not in raw)
     if missing:

@@ -31,7 +31,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -216,37 +216,42 @@ class RateLimiter:
     def _forget(self, waiter: str) -> None:
         self._store.transact(lambda s: forget(s, waiter))
 
-    def acquire(self, lane: Lane = "live", timeout: float | None = None) -> str:
-        """Wait for a send slot; returns the ticket to pass to `answered`. TimeoutError after `timeout`."""
+    def _waits(self, lane: Lane, timeout: float | None) -> Generator[float, None, str]:
+        """The pacing loop, sans-I/O: yields how long to sleep, returns the ticket once granted."""
         rank, waiter, start = lane_rank(lane), self._waiter_id(), time.monotonic()
         try:
             while True:
                 granted, wait = self._check(waiter, rank)
-                waited = time.monotonic() - start
                 if granted:
                     return waiter
-                if timeout is not None and waited + wait > timeout:
+                if timeout is not None and time.monotonic() - start + wait > timeout:
                     raise TimeoutError(f"no {lane} rate-limit slot within {timeout} s")
-                time.sleep(min(wait, MAX_SLEEP))
-        except BaseException:
+                yield min(wait, MAX_SLEEP)
+        except BaseException:  # GeneratorExit too: the caller was interrupted mid-sleep
             self._forget(waiter)
             raise
 
-    async def acquire_async(self, lane: Lane = "live", timeout: float | None = None) -> str:
-        """The async twin of `acquire` (the state lock is only held for microseconds)."""
-        rank, waiter, start = lane_rank(lane), self._waiter_id(), time.monotonic()
+    def acquire(self, lane: Lane = "live", timeout: float | None = None) -> str:
+        """Wait for a send slot; returns the ticket to pass to `answered`. TimeoutError after `timeout`."""
+        waits = self._waits(lane, timeout)
         try:
             while True:
-                granted, wait = self._check(waiter, rank)
-                waited = time.monotonic() - start
-                if granted:
-                    return waiter
-                if timeout is not None and waited + wait > timeout:
-                    raise TimeoutError(f"no {lane} rate-limit slot within {timeout} s")
-                await asyncio.sleep(min(wait, MAX_SLEEP))
-        except BaseException:
-            self._forget(waiter)
-            raise
+                time.sleep(next(waits))
+        except StopIteration as granted:
+            return str(granted.value)
+        finally:
+            waits.close()
+
+    async def acquire_async(self, lane: Lane = "live", timeout: float | None = None) -> str:
+        """The async twin of `acquire` (the state lock is only held for microseconds)."""
+        waits = self._waits(lane, timeout)
+        try:
+            while True:
+                await asyncio.sleep(next(waits))
+        except StopIteration as granted:
+            return str(granted.value)
+        finally:
+            waits.close()
 
     def answered(self, ticket: str) -> None:
         """The request sent with `ticket` has its answer (or failed): tighten the window from now."""

@@ -137,18 +137,26 @@ class Pager(ABC):
         return merge_pages(self._frames, self._key, self.what)
 
     @abstractmethod
-    def _advance(self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str) -> Request | None:
+    def _advance(
+        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
+    ) -> Request | None:
         """Check and keep one page; return the next request or None when the range is complete."""
 
     def _fail(self, message: str) -> NoReturn:
-        raise KisPagingError(f"{self.what}: {message}", context={"what": self.what, "page": self.pages})
+        raise KisPagingError(
+            f"{self.what}: {message}", context={"what": self.what, "page": self.pages}
+        )
 
 
 class SinglePage(Pager):
     """One call, no paging (rankings, last-30 prices, index minutes, current price)."""
 
     def __init__(
-        self, parse: Callable[[Mapping[str, Any]], Any], params: Params, *, what: str,
+        self,
+        parse: Callable[[Mapping[str, Any]], Any],
+        params: Params,
+        *,
+        what: str,
         key: tuple[str, ...] = (),
     ) -> None:
         super().__init__(parse, key=key, what=what)
@@ -192,7 +200,9 @@ class DateWindows(Pager):
         self._cursor = end
         self._next = Request(params(end))
 
-    def _advance(self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str) -> Request | None:
+    def _advance(
+        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
+    ) -> Request | None:
         if frame.height == 0:
             self._frames.append(frame)
             return None  # nothing at or before the cursor: the server has no more
@@ -227,7 +237,9 @@ class CalendarDays(Pager):
         self._cursor = start
         self._next = Request(params(start))
 
-    def _advance(self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str) -> Request | None:
+    def _advance(
+        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
+    ) -> Request | None:
         # tr_cont (F/M per the official sample) is accepted but not needed: BASS_DT = last + 1
         # continues the same way and stays correct whichever reading of tr_cont the server uses.
         if frame.height == 0:
@@ -270,13 +282,17 @@ class TodayMinutes(Pager):
         self._day: date | None = None
         self._next = Request(params(until))
 
-    def _advance(self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str) -> Request | None:
+    def _advance(
+        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
+    ) -> Request | None:
         if frame.height == 0:
             self._frames.append(frame)
             return None
         days = frame.get_column("date").unique()
         if days.len() != 1 or (self._day is not None and days[0] != self._day):
-            self._fail(f"today's minute bars span several dates {sorted(days.to_list())}: the day rolled over")
+            self._fail(
+                f"today's minute bars span several dates {sorted(days.to_list())}: the day rolled over"
+            )
         self._day = days[0]
         local = frame.get_column("ts").dt.time()
         newest, oldest = local.max(), local.min()
@@ -324,14 +340,18 @@ class PastMinutes(Pager):
         if self._next is None:  # a weekend-only range: nothing to ask
             self._frames.append(parse({"output2": []}))
 
-    def _advance(self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str) -> Request | None:
+    def _advance(
+        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
+    ) -> Request | None:
         day, _ = self._cursor
         if frame.height:
             local = frame.get_column("ts").dt.replace_time_zone(None)
             newest, oldest = local.max(), local.min()
             assert isinstance(newest, datetime) and isinstance(oldest, datetime)
             if newest > datetime.combine(*self._cursor):
-                self._fail(f"a bar at {newest} came back for a window ending {datetime.combine(*self._cursor)}")
+                self._fail(
+                    f"a bar at {newest} came back for a window ending {datetime.combine(*self._cursor)}"
+                )
             self._frames.append(frame.filter(pl.col("date") >= self.start_day))
             day = oldest.date()
             if frame.height == self.page_size and oldest.time() > self.session_open:
@@ -368,7 +388,9 @@ class KeyedMinutes(Pager):
         self._oldest: datetime | None = None
         self._next = Request(params("", ""))
 
-    def _advance(self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str) -> Request | None:
+    def _advance(
+        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
+    ) -> Request | None:
         head = body.get("output1")
         more = isinstance(head, Mapping) and str(head.get("next", "")).strip() == "1"
         if frame.height == 0:
@@ -381,7 +403,14 @@ class KeyedMinutes(Pager):
         if self._oldest is not None and oldest >= self._oldest:
             self._fail(f"the page after KEYB did not go back in time (oldest {oldest})")
         self._oldest = oldest
-        kept = frame if self.since is None else frame.filter(pl.col("ts") >= self.since)
+        # polars compares tz-aware datetimes only within one zone: `since` may be in any zone
+        # (e.g. the exchange's), the parsed `ts` column is in its own (UTC).
+        zone = getattr(frame.schema["ts"], "time_zone", None) or "UTC"
+        kept = (
+            frame
+            if self.since is None
+            else frame.filter(pl.col("ts") >= pl.lit(self.since).dt.convert_time_zone(zone))
+        )
         self._frames.append(kept)
         if not more or (self.since is not None and oldest <= self.since):
             return None

@@ -63,7 +63,9 @@ class ReconnectPolicy:
     healthy_after: float = 10.0  # a connection that lived this long resets the backoff
 
 
-def backoff_delays(policy: ReconnectPolicy, rng: Callable[[], float] = random.random) -> Iterator[float]:
+def backoff_delays(
+    policy: ReconnectPolicy, rng: Callable[[], float] = random.random
+) -> Iterator[float]:
     """Endless exponential delays with jitter: initial, initial*factor, ... capped at maximum."""
     delay = policy.initial
     while True:
@@ -83,7 +85,9 @@ def _retry_worthy(exc: BaseException) -> bool:
         return exc.transient
     if isinstance(exc, InvalidURI):
         return False
-    return isinstance(exc, _Reconnect | ConnectionClosed | InvalidHandshake | OSError | TimeoutError)
+    return isinstance(
+        exc, _Reconnect | ConnectionClosed | InvalidHandshake | OSError | TimeoutError
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -148,7 +152,9 @@ class RealtimeClient:
             except Exception as exc:
                 self.stats.connected = False
                 if not _retry_worthy(exc):
-                    self.sink.on_control(time.time_ns(), "error", {"fatal": True, "reason": _describe(exc)})
+                    self.sink.on_control(
+                        time.time_ns(), "error", {"fatal": True, "reason": _describe(exc)}
+                    )
                     raise
                 self.sink.on_control(time.time_ns(), "disconnect", {"reason": _describe(exc)})
             else:
@@ -171,13 +177,21 @@ class RealtimeClient:
 
     async def _session(self, stop: asyncio.Event) -> None:
         key = await self._key_value()
-        async with connect(self.ws_url, compression=None, ping_interval=None, proxy=None,
-                           max_size=2**22, open_timeout=10, close_timeout=2) as ws:
+        async with connect(
+            self.ws_url,
+            compression=None,
+            ping_interval=None,
+            proxy=None,
+            max_size=2**22,
+            open_timeout=10,
+            close_timeout=2,
+        ) as ws:
             self.stats.connects += 1
             self.stats.connected = True
             self.stats.last_message_ns = time.time_ns()
-            self.sink.on_control(time.time_ns(), "connect", {"url": self.ws_url,
-                                                              "connects": self.stats.connects})
+            self.sink.on_control(
+                time.time_ns(), "connect", {"url": self.ws_url, "connects": self.stats.connects}
+            )
             helpers = [
                 asyncio.create_task(self._subscribe_all(ws, key)),
                 asyncio.create_task(self._watchdog(ws, stop)),
@@ -201,8 +215,9 @@ class RealtimeClient:
             if i and self.subscribe_pause:
                 await asyncio.sleep(self.subscribe_pause)
             await ws.send(subscription_message(key, sub, custtype=self.custtype))
-            self.sink.on_control(time.time_ns(), "subscribe",
-                                 {"tr_id": sub.tr_id, "tr_key": _public_key(sub)})
+            self.sink.on_control(
+                time.time_ns(), "subscribe", {"tr_id": sub.tr_id, "tr_key": _public_key(sub)}
+            )
 
     async def _watchdog(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         """Close the socket on stop or when the server has been silent too long."""
@@ -214,7 +229,9 @@ class RealtimeClient:
                 return
             silent = (time.time_ns() - self.stats.last_message_ns) / 1e9
             if silent > self.idle_timeout:
-                self.sink.on_control(time.time_ns(), "error", {"reason": f"silent for {silent:.0f} s"})
+                self.sink.on_control(
+                    time.time_ns(), "error", {"reason": f"silent for {silent:.0f} s"}
+                )
                 await ws.close(1011, "idle")
                 return
 
@@ -239,7 +256,9 @@ class RealtimeClient:
         cipher = self._ciphers.get(parts[1]) if len(parts) == 4 else None
         if cipher is None:
             self.sink.on_message(ts, "E", text)
-            self.sink.on_control(ts, "error", {"reason": "encrypted frame without a key from an ack"})
+            self.sink.on_control(
+                ts, "error", {"reason": "encrypted frame without a key from an ack"}
+            )
             return
         try:
             plain = decrypt_payload(parts[3], *cipher)
@@ -276,19 +295,32 @@ class RealtimeClient:
             return
         if action == "drop":
             self._refused.add(Subscription(ack.tr_id, ack.tr_key))
-            log.warning("subscription %s/%s refused: %s %s", ack.tr_id, summary["tr_key"],
-                        ack.msg_cd, ack.msg1.strip())
+            log.warning(
+                "subscription %s/%s refused: %s %s",
+                ack.tr_id,
+                summary["tr_key"],
+                ack.msg_cd,
+                ack.msg1.strip(),
+            )
             return
         if action == "refresh_key":
             self._key = None
             if self._key_refused:
-                raise KisAuthError(f"approval key refused twice: {ack.msg_cd} {ack.msg1.strip()}",
-                                   msg_cd=ack.msg_cd, msg1=ack.msg1, rt_cd=ack.rt_cd, status=0)
+                raise KisAuthError(
+                    f"approval key refused twice: {ack.msg_cd} {ack.msg1.strip()}",
+                    msg_cd=ack.msg_cd,
+                    msg1=ack.msg1,
+                    rt_cd=ack.rt_cd,
+                    status=0,
+                )
             self._key_refused = True
             raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
         if action == "reconnect":
             raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
         raise KisWsAckError(
             f"realtime server refused {ack.tr_id}: {ack.msg_cd} {ack.msg1.strip()}",
-            msg_cd=ack.msg_cd, msg1=ack.msg1, transient=False, context={"tr_id": ack.tr_id},
+            msg_cd=ack.msg_cd,
+            msg1=ack.msg1,
+            transient=False,
+            context={"tr_id": ack.tr_id},
         )

@@ -41,10 +41,30 @@ PINGPONG = "PINGPONG"
 MAX_SUBSCRIPTIONS = 41
 
 __all__ = [
-    "MAX_SUBSCRIPTIONS", "PINGPONG", "Ack", "AckAction", "Control", "DataFrame", "ExecutionNotice",
-    "Frame", "FrameError", "KisWsAckError", "PingPong", "Quote", "RawRecord", "Subscription",
-    "SubscriptionLimitError", "Trade", "classify_ack", "decrypt_payload", "notice_tr_id",
-    "parse_frame", "split_records", "subscription_message", "to_records", "validate_subscriptions",
+    "MAX_SUBSCRIPTIONS",
+    "PINGPONG",
+    "Ack",
+    "AckAction",
+    "Control",
+    "DataFrame",
+    "ExecutionNotice",
+    "Frame",
+    "FrameError",
+    "KisWsAckError",
+    "PingPong",
+    "Quote",
+    "RawRecord",
+    "Subscription",
+    "SubscriptionLimitError",
+    "Trade",
+    "classify_ack",
+    "decrypt_payload",
+    "notice_tr_id",
+    "parse_frame",
+    "split_records",
+    "subscription_message",
+    "to_records",
+    "validate_subscriptions",
 ]
 
 
@@ -63,8 +83,15 @@ class SubscriptionLimitError(KisRequestError):
 class KisWsAckError(KisError):
     """The realtime server refused a registration (an error ack, kis-api.md §4.4)."""
 
-    def __init__(self, message: str, *, msg_cd: str, msg1: str, transient: bool,
-                 context: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        msg_cd: str,
+        msg1: str,
+        transient: bool,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, context=context)
         self.msg_cd = msg_cd
         self.msg1 = msg1
@@ -72,6 +99,7 @@ class KisWsAckError(KisError):
 
 
 # --- outgoing ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, order=True)
 class Subscription:
@@ -95,13 +123,18 @@ def validate_subscriptions(subs: list[Subscription]) -> list[Subscription]:
     return unique
 
 
-def subscription_message(approval_key: str, sub: Subscription, *, subscribe: bool = True,
-                         custtype: str = "P") -> str:
+def subscription_message(
+    approval_key: str, sub: Subscription, *, subscribe: bool = True, custtype: str = "P"
+) -> str:
     """The JSON text that (un)registers one (tr_id, tr_key). Contains the approval key: never log it."""
     return json.dumps(
         {
-            "header": {"approval_key": approval_key, "custtype": custtype,
-                       "tr_type": "1" if subscribe else "2", "content-type": "utf-8"},
+            "header": {
+                "approval_key": approval_key,
+                "custtype": custtype,
+                "tr_type": "1" if subscribe else "2",
+                "content-type": "utf-8",
+            },
             "body": {"input": {"tr_id": sub.tr_id, "tr_key": sub.tr_key}},
         },
         separators=(",", ":"),
@@ -109,6 +142,7 @@ def subscription_message(approval_key: str, sub: Subscription, *, subscribe: boo
 
 
 # --- incoming ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class DataFrame:
@@ -138,8 +172,13 @@ class Ack:
 
     def summary(self) -> dict[str, str]:
         """For journals and logs: everything but the AES key/iv."""
-        return {"tr_id": self.tr_id, "tr_key": self.tr_key, "rt_cd": self.rt_cd,
-                "msg_cd": self.msg_cd, "msg1": self.msg1.strip()}
+        return {
+            "tr_id": self.tr_id,
+            "tr_key": self.tr_key,
+            "rt_cd": self.rt_cd,
+            "msg_cd": self.msg_cd,
+            "msg1": self.msg1.strip(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +246,9 @@ def _parse_json(text: str) -> Frame:
     return Control(message)
 
 
-AckAction = Literal["subscribed", "unsubscribed", "ignore", "drop", "refresh_key", "reconnect", "fatal"]
+AckAction = Literal[
+    "subscribed", "unsubscribed", "ignore", "drop", "refresh_key", "reconnect", "fatal"
+]
 
 # The single place that decides what an ack means for the loop (kis-api.md §4.4).
 _ACK_ACTIONS: dict[str, AckAction] = {
@@ -244,6 +285,7 @@ def classify_ack(ack: Ack) -> AckAction:
 
 # --- encryption ------------------------------------------------------------------------------
 
+
 def decrypt_payload(payload_b64: str, key: str, iv: str) -> str:
     """AES-256-CBC with the ack's key/iv (UTF-8 bytes), PKCS#7, UTF-8 text (kis-api.md §8.3)."""
     try:
@@ -255,6 +297,7 @@ def decrypt_payload(payload_b64: str, key: str, iv: str) -> str:
 
 
 # --- records ----------------------------------------------------------------------------------
+
 
 def split_records(frame: DataFrame) -> list[list[str]]:
     """The frame's records as field lists (the payload must already be plaintext).
@@ -270,11 +313,17 @@ def split_records(frame: DataFrame) -> list[list[str]]:
         width = len(values) // frame.count
     else:
         width = len(layout)
-        if frame.count == 1 and frame.tr_id in NOTICE_TRS and NOTICE_MIN_FIELDS <= len(values) <= width:
+        if (
+            frame.count == 1
+            and frame.tr_id in NOTICE_TRS
+            and NOTICE_MIN_FIELDS <= len(values) <= width
+        ):
             return [values]
         if len(values) != width * frame.count:
-            raise FrameError(f"{frame.tr_id}: {len(values)} fields for {frame.count} records of {width}")
-    return [values[i * width:(i + 1) * width] for i in range(frame.count)]
+            raise FrameError(
+                f"{frame.tr_id}: {len(values)} fields for {frame.count} records of {width}"
+            )
+    return [values[i * width : (i + 1) * width] for i in range(frame.count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,25 +415,59 @@ def _ts(day: date, hhmmss: str) -> datetime:
 def _trade(v: list[str]) -> Trade:
     d = v[33]
     day = date(int(d[:4]), int(d[4:6]), int(d[6:8]))
-    return Trade(v[0], _ts(day, v[1]), int(v[2]), int(v[12]), _int(v[4]), float(v[5] or 0),
-                 float(v[6] or 0), _int(v[7]), _int(v[8]), _int(v[9]), _int(v[10]), _int(v[11]),
-                 _int(v[13]), _int(v[14]), v[21], v[34], v[43])
+    return Trade(
+        v[0],
+        _ts(day, v[1]),
+        int(v[2]),
+        int(v[12]),
+        _int(v[4]),
+        float(v[5] or 0),
+        float(v[6] or 0),
+        _int(v[7]),
+        _int(v[8]),
+        _int(v[9]),
+        _int(v[10]),
+        _int(v[11]),
+        _int(v[13]),
+        _int(v[14]),
+        v[21],
+        v[34],
+        v[43],
+    )
 
 
 def _quote(v: list[str], day: date) -> Quote:
-    return Quote(v[0], _ts(day, v[1]), v[2],
-                 tuple(_int(x) for x in v[3:13]), tuple(_int(x) for x in v[13:23]),
-                 tuple(_int(x) for x in v[23:33]), tuple(_int(x) for x in v[33:43]),
-                 _int(v[43]), _int(v[44]), _int(v[53]))
+    return Quote(
+        v[0],
+        _ts(day, v[1]),
+        v[2],
+        tuple(_int(x) for x in v[3:13]),
+        tuple(_int(x) for x in v[13:23]),
+        tuple(_int(x) for x in v[23:33]),
+        tuple(_int(x) for x in v[33:43]),
+        _int(v[43]),
+        _int(v[44]),
+        _int(v[53]),
+    )
 
 
 def _notice(v: list[str], day: date) -> ExecutionNotice:
     is_fill = v[13] == "2"
     return ExecutionNotice(
-        ts_event=_ts(day, v[11]), account_tail=v[1][-2:], order_no=v[2], orig_order_no=v[3],
-        side=v[4], kind=v[5], order_type=v[6], symbol=v[8], is_fill=is_fill, rejected=v[12] == "1",
-        accept_code=v[14], fill_qty=_opt_int(v[9]) if is_fill else None,
-        fill_price=_opt_int(v[10]) if is_fill else None, order_qty=_opt_int(v[16]),
+        ts_event=_ts(day, v[11]),
+        account_tail=v[1][-2:],
+        order_no=v[2],
+        orig_order_no=v[3],
+        side=v[4],
+        kind=v[5],
+        order_type=v[6],
+        symbol=v[8],
+        is_fill=is_fill,
+        rejected=v[12] == "1",
+        accept_code=v[14],
+        fill_qty=_opt_int(v[9]) if is_fill else None,
+        fill_price=_opt_int(v[10]) if is_fill else None,
+        order_qty=_opt_int(v[16]),
         order_price=_opt_int(v[25]) if len(v) > 25 else None,
         name=v[24] if len(v) > 24 else "",
     )
