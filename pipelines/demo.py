@@ -1,20 +1,23 @@
 """The demo: a sequence of steps against the embedded simulator, each a function of the context.
 
     holidays -> securities -> daily bars (~20 symbols, 3 years) -> index bars -> minute bars
-    (~5 symbols, a week) -> rankings -> [ticks] -> [paper order] -> summary -> research answers
+    (~5 symbols, a week) -> rankings -> ticks + quotes (a few seconds, recorded and compacted)
+    -> a paper order, the balance and executions -> summary -> research answers
 
-Add a step by appending to STEPS (name, function). Steps that need parts not installed are
-skipped with a note, so the demo keeps working while the project grows.
+Add a step by appending to STEPS (name, function). The demo always runs against the in-process
+simulator, into its own home (default ./.kisdb/demo), whose lake is stamped `sim`: it never
+writes synthetic rows into a lake holding KIS data (that lake refuses them).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
@@ -40,6 +43,14 @@ DEMO_SYMBOLS = (
 )
 DEMO_MINUTE_SYMBOLS = ("005930", "000660", "035420", "086520", "005380")
 DEMO_INDICES = ("0001", "1001", "2001")
+DEMO_RECORD_SYMBOLS = DEMO_MINUTE_SYMBOLS  # trades + books: 10 of a session's 41 registrations
+DEMO_MARKET_SPEED = 60.0  # sim seconds per wall second while recording (see step_record_ticks)
+DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY = "005930", 1
+HOLDING_VIEW = ("symbol", "name", "qty", "avg_price", "price", "value", "pnl", "pnl_pct")
+CASH_VIEW = ("deposit", "d2_cash", "securities_value", "total_value", "today_buy_amount")
+ORDER_VIEW = ("action", "status", "symbol", "qty", "division", "order_no", "order_time")
+EXECUTION_VIEW = ("order_time", "order_no", "side_name", "symbol", "qty", "filled_qty",
+                  "avg_fill_price", "remaining_qty")
 
 QUERIES: dict[str, str] = {
     "Top 5 movers over the last month (adjusted closes)": """
@@ -120,26 +131,99 @@ def step_rankings(ctx: DemoContext) -> None:
 
 
 def step_record_ticks(ctx: DemoContext) -> None:
-    """A few seconds of H0STCNT0 ticks into the journal, then compaction into `ticks`."""
+    """A few seconds of trades (H0STCNT0) and books (H0STASP0) into the journal through the
+    recorder, compaction into `ticks`/`quotes`, then what SQL sees of them.
+
+    The synthetic tape has ~2,000-3,000 prints per symbol-day (one every ~10 s per symbol), and
+    the embedded simulator's clock runs in real time: a 5-second recording at speed 1 holds about
+    one print. So while recording, the market clock runs DEMO_MARKET_SPEED times faster (5 s of
+    wall time = 5 min of trading), then back to real time; the demo says so."""
     if ctx.record_seconds <= 0:
-        return
-    if importlib.util.find_spec("pipelines.recorder") is None:
-        ctx.notes.append("recorder not installed: skipped recording ticks")
+        ctx.notes.append("ticks: skipped (--record-seconds 0)")
         return
     import asyncio
 
     from pipelines.recorder import RecorderConfig, record
+    from pipelines.runtime import embedded_simulator
     from warehouse.compaction import compact_day
 
-    config = RecorderConfig(symbols=DEMO_MINUTE_SYMBOLS[:2], duration=ctx.record_seconds)
-    result = asyncio.run(record(ctx.rt.settings, config))
-    # Compact with this run's lake connection (one writer per process).
+    settings = ctx.rt.settings
+    config = RecorderConfig(symbols=DEMO_RECORD_SYMBOLS, quotes=True, duration=ctx.record_seconds)
+    sim = embedded_simulator(settings)
+    started_ns = time.time_ns()
+    with _market_speed(sim, DEMO_MARKET_SPEED):
+        begin = ctx.rt.now()
+        result = asyncio.run(record(settings, config))
+        end = ctx.rt.now()
+    if sim is not None:
+        ctx.console.print(
+            f"market clock x{DEMO_MARKET_SPEED:g} while recording: "
+            f"{begin:%Y-%m-%d %H:%M:%S} -> {end:%H:%M:%S} KST in {ctx.record_seconds:g} s",
+            highlight=False)
     days = sorted({_journal_day(p) for p in result.journals})
-    compacted = [r for d in days if (r := compact_day(ctx.rt.lake, ctx.rt.settings.home, d)) is not None]
+    # Compact with this run's lake connection (one writer per process).
+    compacted = [r for d in days if (r := compact_day(ctx.rt.lake, settings.home, d)) is not None]
+    for r in compacted:
+        for table, upserted in r.upserts.items():
+            if table != "journal_rejects" or upserted.written:
+                ctx.summary.add(table, upserted)
+    frames = dict(sorted(result.stats.frames.items()))
     ctx.notes.append(
-        f"recorded {sum(result.stats.frames.values())} frames in {ctx.record_seconds:g} s; "
-        f"compacted {sum(sum(r.rows.values()) for r in compacted)} rows"
-    )
+        f"recorded {sum(frames.values())} frames {frames} in {ctx.record_seconds:g} s; compacted "
+        f"{', '.join(f'{n} {t}' for r in compacted for t, n in r.rows.items() if n)} rows")
+    _show_recording(ctx, started_ns)
+
+
+@contextmanager
+def _market_speed(sim: Any, speed: float) -> Iterator[None]:
+    """Run the in-process simulator's clock at `speed` inside the block (nothing without one:
+    a remote simulator or KIS itself keep their own time)."""
+    if sim is None:
+        yield
+        return
+    before = sim.clock.speed
+    sim.clock.set_speed(speed)
+    try:
+        yield
+    finally:
+        sim.clock.set_speed(before)
+
+
+def recording_queries(since_ns: int) -> dict[str, str]:
+    """SQL over what this recording added (rows received at or after `since_ns`, UTC ns)."""
+    since = f"make_timestamp_ns({since_ns})"
+    return {
+        "Recorded rows": f"""
+            SELECT 'ticks' AS "table", count(*) AS rows, count(DISTINCT symbol) AS symbols,
+                   min(ts_event) AS first_event, max(ts_event) AS last_event
+            FROM ticks WHERE ts_recv >= {since}
+            UNION ALL
+            SELECT 'quotes', count(*), count(DISTINCT symbol), min(ts_event), max(ts_event)
+            FROM quotes WHERE ts_recv >= {since}""",
+        "Last 5 ticks": f"""
+            SELECT ts_event, symbol, price, qty, side, cum_volume
+            FROM ticks WHERE ts_recv >= {since}
+            ORDER BY ts_event DESC, journal DESC, line DESC, record DESC LIMIT 5""",
+        "Ticks per symbol: count and VWAP (recorded prints vs the exchange's day VWAP)": f"""
+            SELECT symbol, count(*) AS ticks, sum(qty) AS volume,
+                   round(sum(price * qty) / sum(qty), 1) AS vwap_recorded,
+                   arg_max(vwap, ts_event) AS vwap_day, min(price) AS low, max(price) AS high
+            FROM ticks WHERE ts_recv >= {since}
+            GROUP BY symbol ORDER BY symbol""",
+        "Latest book per symbol": f"""
+            SELECT symbol, arg_max(ts_event, ts_event) AS ts_event, arg_max(bid_px_1, ts_event) AS bid,
+                   arg_max(ask_px_1, ts_event) AS ask, arg_max(bid_qty_1, ts_event) AS bid_qty,
+                   arg_max(ask_qty_1, ts_event) AS ask_qty
+            FROM quotes WHERE ts_recv >= {since}
+            GROUP BY symbol ORDER BY symbol""",
+    }
+
+
+def _show_recording(ctx: DemoContext, since_ns: int) -> None:
+    from pipelines.commands.sql import render_table
+
+    for title, sql in recording_queries(since_ns).items():
+        ctx.console.print(render_table(ctx.rt.lake.con.sql(sql).pl(), title=title))
 
 
 def _journal_day(path: Path) -> date:
@@ -153,14 +237,46 @@ def _journal_day(path: Path) -> date:
 
 
 def step_paper_order(ctx: DemoContext) -> None:
-    """One small buy on the simulator's paper account, through the order flow."""
-    if importlib.util.find_spec("pipelines.orders_flow") is None:
-        ctx.notes.append("order flow not installed: skipped the paper order")
-        return
-    from pipelines.orders_flow import rebalance_flow
+    """One small market buy on the simulator's account through the orders module, then the
+    balance (holdings + cash) and the day's executions; the attempt is mirrored to `order_log`."""
+    from connectors.kis.orders import mask_account
+    from pipelines.commands.sql import render_table
+    from warehouse.order_log import mirror_order_log
 
-    placed = rebalance_flow(targets={"005930": 1}, dry_run=False)
-    ctx.notes.append(f"paper order flow: {len(placed)} order(s) placed")
+    client = ctx.rt.client
+    client.configure_orders(today=ctx.rt.today)  # the market's day: the simulator's clock
+    result = client.buy(DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY, division="market", source="demo")
+    ctx.console.print(render_table(pl.DataFrame([result.as_row()]).select(ORDER_VIEW),
+                                   title=f"paper order: buy {DEMO_ORDER_QTY} {DEMO_ORDER_SYMBOL} at market"))
+    if result.message:
+        ctx.console.print(f"  {result.msg_cd or ''} {result.message}", highlight=False)
+    executions = _wait_for_fill(client, result.order_no) if result.ok else pl.DataFrame()
+    balance = client.balance()
+    account = mask_account(client.settings.cano, client.settings.product_code)
+    ctx.console.print(render_table(balance.holdings.select(HOLDING_VIEW), title=f"holdings {account}"))
+    cash = {k: v for k, v in balance.cash.__dict__.items() if k in CASH_VIEW}
+    ctx.console.print(render_table(pl.DataFrame([cash]), title="cash (KRW)"))
+    if not executions.is_empty():
+        ctx.console.print(render_table(executions.select(EXECUTION_VIEW), max_rows=10,
+                                       title="executions today"))
+    with ctx.rt.write_lock:
+        ctx.summary.add("order_log", mirror_order_log(ctx.rt.lake, ctx.home))
+    ctx.notes.append(f"paper order {result.status}"
+                     + (f" (order {result.order_no})" if result.order_no else f": {result.message}")
+                     + f"; try: kisdb balance --home {ctx.home}")
+
+
+def _wait_for_fill(client: Any, order_no: str | None, timeout: float = 5.0) -> pl.DataFrame:
+    """The day's executions once `order_no` is filled (the simulator matches within ~0.2 s), or
+    as they stand after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame: pl.DataFrame = client.executions()
+        mine = frame.filter(pl.col("order_no") == order_no) if order_no else frame
+        done = not mine.is_empty() and bool((mine["remaining_qty"] == 0).all())
+        if done or time.monotonic() >= deadline:
+            return frame.sort("order_time", descending=True)
+        time.sleep(0.3)
 
 
 def step_research(ctx: DemoContext) -> None:
@@ -180,12 +296,12 @@ STEPS: list[tuple[str, Step]] = [
     ("index bars", step_index_bars),
     ("minute bars", step_minute_bars),
     ("rankings", step_rankings),
-    ("ticks", step_record_ticks),
+    ("ticks and quotes", step_record_ticks),
     ("paper order", step_paper_order),
 ]
 
 
-def run_demo(home: Path, *, record_seconds: float = 3.0, verbose: bool = False,
+def run_demo(home: Path, *, record_seconds: float = 5.0, verbose: bool = False,
              console: Console | None = None, steps: list[tuple[str, Step]] | None = None) -> DemoContext:
     """Run the demo into `home` (a sim lake) and print what it did; returns the context."""
     out = console or Console()

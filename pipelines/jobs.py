@@ -5,22 +5,32 @@ symbol's minute bars, ...). Fetches are Prefect tasks submitted to the flow's th
 connector's limiter keeps them within the app key's budget. Each result is stored in its own
 transaction from this thread, so an interrupted run keeps every finished key and a re-run fetches
 only the rest. A failing key does not stop the others; the first failure is raised at the end.
+
+Memory stays flat in the number of jobs: at most IN_FLIGHT fetches are submitted ahead of the
+stores, and a stored frame is dropped with its future. (Submitting every job at once kept every
+finished frame alive until the end: a Prefect future holds its result, and the futures were all
+referenced until the loop ended; +0.3 MB a symbol on a five-year daily backfill.)
 """
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
-from prefect.futures import as_completed
 
 from pipelines import progress
 from pipelines.runtime import Runtime
 from pipelines.summary import RunSummary
 from pipelines.tasks import fetch, record_failure, store
 from schemas import Dataset
+
+# Fetches submitted ahead of the stores: enough to keep a flow's pool (4 workers) busy while this
+# thread stores, few enough that finished frames never pile up.
+IN_FLIGHT = 12
 
 
 @dataclass(frozen=True)
@@ -66,16 +76,29 @@ def run_jobs(
     label: str,
     settled: date,
     run_id: str | None = None,
+    window: int = IN_FLIGHT,
 ) -> None:
     reporter = progress.current()
     reporter.start(label, len(jobs))
     failures: list[tuple[Job, BaseException]] = []
+    waiting = iter(jobs)
+    in_flight: dict[Any, Job] = {}  # future -> its job, until stored
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()  # futures, as they finish
+
+    def submit_next() -> None:
+        job = next(waiting, None)
+        if job is not None:
+            future = fetch.submit(job.title, job.call)
+            in_flight[future] = job
+            future.add_done_callback(finished.put)
+
     try:
-        if not jobs:
-            return
-        futures = {fetch.submit(job.title, job.call): job for job in jobs}
-        for future in as_completed(list(futures)):
-            job = futures[future]
+        for _ in range(window):
+            submit_next()
+        while in_flight:
+            future = finished.get()
+            job = in_flight.pop(future)
+            submit_next()  # keep the pool busy while this thread stores
             try:
                 frame = future.result()
             except Exception as exc:  # noqa: BLE001 - reported below, other keys go on
@@ -85,11 +108,14 @@ def run_jobs(
                     record_failure(rt.lake, job.dataset, job.key, job.start, job.end, exc, run_id)
                 reporter.advance()
                 continue
+            finally:
+                del future  # the future holds the frame: drop both once stored
             with rt.write_lock:
                 result = store(
                     rt.lake, job.dataset, frame, key=job.key, start=job.start, end=job.end,
                     settled=settled, run_id=run_id,
                 )
+            del frame
             summary.add(job.dataset.name, result)
             reporter.advance()
     finally:

@@ -108,7 +108,9 @@ def _write_block(name: str, data: dict[str, Any]) -> None:
 
 def merge_caches(local: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
     """The newer token of the two, and the later issuance attempt (for the 1/min rule)."""
-    newer = shared if float(shared.get("issued_at", 0)) > float(local.get("issued_at", 0)) else local
+    newer = (
+        shared if float(shared.get("issued_at", 0)) > float(local.get("issued_at", 0)) else local
+    )
     merged = dict(newer)
     attempts = [float(d["last_attempt"]) for d in (local, shared) if "last_attempt" in d]
     if attempts:

@@ -1,25 +1,40 @@
-"""Minute bars: domestic stocks (today's and past days'), one job per symbol and day.
+"""Minute bars: domestic stocks (today's and past days'), indices, overseas symbols.
 
-A day's bars are stored in one transaction, so an interrupted run keeps whole days and the next
-run fetches the missing days only; today's bars before the close are re-fetched every run.
+Stocks: one job per symbol and day. A day's bars are stored in one transaction, so an interrupted
+run keeps whole days and the next run fetches the missing days only; today's bars before the
+close are re-fetched every run.
+
+Indices: KIS answers with the latest bars only (at most 102, ~1.7 h, no continuation), so the
+flow takes a snapshot per index and the deployment runs a few times a session; every run
+upserts what it got (a partial last bar is overwritten by the next run).
+
+Overseas: each symbol resumes from its last stored bar (inclusive: that bar may have been partial)
+and pages back no further; a first run goes back to `start` (KIS keeps about a month).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 from functools import partial
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipelines.bars import WORKERS, resolve_range
+from connectors.kis.parsing import EXCHANGE_ZONES
+from pipelines.bars import DEFAULT_INDICES, WORKERS, resolve_range
+from pipelines.errors import InputError
 from pipelines.jobs import Job, run_jobs
 from pipelines.runs import flow_run
-from pipelines.state import plan, trading_days
+from pipelines.state import plan, stored_bounds, trading_days
 from pipelines.summary import RunSummary
-from pipelines.universe import resolve_symbols
-from schemas import MINUTE_BARS
+from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
+from schemas import INDEX_MINUTE_BARS, MINUTE_BARS, OVERSEAS_MINUTE_BARS
+
+# The minute tables hold one-minute bars only (their key has no bar length).
+INDEX_BAR_SECONDS = 60
+OVERSEAS_BAR_MINUTES = 1
 
 
 @flow(name="minute-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
@@ -53,3 +68,63 @@ def ingest_minute_bars(
 def _minute_bars(client, symbol: str, day: date, today: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     # Today's bars come from the today-only API (no day argument); past days from the past-days API.
     return client.minute_bars(symbol) if day == today else client.minute_bars(symbol, day)
+
+
+@flow(name="index-minute-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_index_minute_bars(
+    codes: list[str] | None = None,
+    include_past: bool = False,
+    home: str | None = None,
+) -> RunSummary:
+    """The latest one-minute bars of each index (default KOSPI, KOSDAQ, KOSPI200): up to 102,
+    today's only unless `include_past` (then the 102 reach back into previous sessions)."""
+    wanted = index_codes(codes) if codes else list(DEFAULT_INDICES)
+    with flow_run("index-minute-bars", home) as run:
+        client = run.rt.client
+        jobs = [
+            Job(INDEX_MINUTE_BARS, {"index_code": code}, run.today, run.today,
+                partial(client.index_minute_bars, code, INDEX_BAR_SECONDS, include_past=include_past),
+                f"index_minute_bars {code}")
+            for code in wanted
+        ]
+        # A snapshot of the latest bars never makes a day complete: no ledger range.
+        run_jobs(run.rt, jobs, run.summary, label="index minute bars", settled=date.min,
+                 run_id=run.run_id)
+        return run.summary
+
+
+@flow(name="overseas-minute-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_overseas_minute_bars(
+    symbols: list[str],
+    start: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """One-minute bars of EXCHANGE:TICKER symbols since the last stored bar of each (first run:
+    since `start`, exchange-local midnight; default 7 days back)."""
+    wanted = overseas_symbols(symbols)
+    if not wanted:
+        raise InputError("no overseas symbols: pass e.g. NAS:AAPL,NYS:KO")
+    with flow_run("overseas-minute-bars", home) as run:
+        first, last = resolve_range(run, start, None, "7d")
+        stored = stored_bounds(run.rt.lake, OVERSEAS_MINUTE_BARS, ("exchange", "symbol"), column="ts")
+        client = run.rt.client
+        jobs = []
+        for exchange, symbol in wanted:
+            since = resume_from(stored.get((exchange, symbol)), first, exchange)
+            jobs.append(Job(
+                OVERSEAS_MINUTE_BARS, {"exchange": exchange, "symbol": symbol}, first, last,
+                partial(client.overseas_minute_bars, exchange, symbol, OVERSEAS_BAR_MINUTES, since=since),
+                f"overseas_minute_bars {exchange}:{symbol} since {since:%Y-%m-%d %H:%M %Z}",
+            ))
+        # KIS keeps about a month and the newest bar is always re-read: no ledger range either.
+        run_jobs(run.rt, jobs, run.summary, label="overseas minute bars", settled=date.min,
+                 run_id=run.run_id)
+        return run.summary
+
+
+def resume_from(bounds: tuple[datetime, datetime] | None, first: date, exchange: str) -> datetime:
+    """Where a symbol's fetch starts: its last stored bar (re-read: it may have been partial), or
+    exchange-local midnight of `first` when nothing is stored (pure)."""
+    if bounds is not None and bounds[1] is not None:
+        return bounds[1]
+    return datetime.combine(first, time(), tzinfo=ZoneInfo(EXCHANGE_ZONES[exchange]))

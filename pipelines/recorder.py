@@ -12,6 +12,10 @@ has it. A machine crash or power cut also loses what the OS had not written to d
 `flush_interval` seconds (default 1 s) of lines, plus a possibly torn last line, which readers
 detect and skip. Restarting appends to the same day's journal.
 
+One recorder per KISDB_HOME: `record` holds `journal/recorder.lock` (an OS file lock, released
+when the process ends however it ends) while it writes; a second recorder on the same home stops
+at once with `RecorderBusy` naming the lock file, as two writers would interleave one journal.
+
 Also here: live stats (frames/s per TR ID, reconnects, last frame age, queue depth) as log lines
 and, on a terminal, a rich table; a stale stream (no data frame for `stale_after` s) is reported
 once per episode. Prefect flows `record_flow` and `compact_flow` wrap `record` and compaction.
@@ -29,6 +33,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -36,16 +41,53 @@ from typing import Any
 
 from connectors.kis.api import AsyncKisClient
 from connectors.kis.errors import KisConfigError
+from connectors.kis.filelock import FileLock, write_private
 from connectors.kis.settings import Settings
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
 from connectors.kis.ws_protocol import Subscription, notice_tr_id, validate_subscriptions
 from schemas.realtime import TR_QUOTES, TR_TRADES
 from warehouse.compaction import CompactionResult
-from warehouse.journal import JournalWriter, control_payload
+from warehouse.journal import JournalWriter, control_payload, journal_dir
 
 log = logging.getLogger("kisdb.recorder")
 
 _STOP = object()
+LOCK_NAME = "recorder.lock"
+OWNER_NAME = "recorder.owner"  # who holds the lock (a note beside it: a locked file may be unreadable on Windows)
+
+
+class RecorderBusy(RuntimeError):
+    """Another recorder holds this home's journal lock."""
+
+
+@contextmanager
+def journal_lock(home: Path) -> Iterator[Path]:
+    """Hold `home`'s recorder lock for the block, or raise RecorderBusy at once (never wait: a
+    scheduled recorder that queued behind a running one would record nothing useful)."""
+    folder = journal_dir(home)
+    path = folder / LOCK_NAME
+    lock = FileLock(path)
+    if not lock.acquire(timeout=0):
+        raise RecorderBusy(
+            f"another recorder is writing the journal of {home} ({_owner(folder)}holds {path}); "
+            "run one recorder per KISDB_HOME: stop the other one, or record into another --home")
+    owner = folder / OWNER_NAME
+    try:
+        since = datetime.now().astimezone()
+        write_private(owner, f"pid {os.getpid()} since {since:%Y-%m-%d %H:%M:%S %z}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            owner.unlink()
+        lock.release()
+
+
+def _owner(folder: Path) -> str:
+    try:
+        text = (folder / OWNER_NAME).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f"{text} " if text else ""
 
 
 @dataclass(frozen=True)
@@ -285,6 +327,13 @@ async def record(settings: Settings, config: RecorderConfig, *, stop: asyncio.Ev
     if settings.ws_url is None:
         raise KisConfigError("no websocket URL: resolve the settings first (Settings.resolved())")
     subs = subscriptions_for(config, settings)
+    with journal_lock(settings.home):
+        return await _record(settings, config, subs, stop, live)
+
+
+async def _record(settings: Settings, config: RecorderConfig, subs: list[Subscription],
+                  stop: asyncio.Event | None, live: Any) -> RecordResult:
+    assert settings.ws_url is not None
     stats = RecorderStats()
     q: queue.Queue[Any] = queue.Queue(maxsize=config.queue_size)
     writer = JournalWriter(settings.home)

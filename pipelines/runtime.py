@@ -20,6 +20,7 @@ from connectors.kis.api import KisClient
 from connectors.kis.master import DEFAULT_MASTER_URL
 from connectors.kis.settings import Settings
 from warehouse.lake import Lake
+from warehouse.remote import lake_target_from_env, retry_on_conflict
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -62,17 +63,25 @@ def lake_source(settings: Settings) -> str:
     return "sim" if settings.env == "sim" else "kis"
 
 
-def _embedded_sim_now(settings: Settings) -> datetime | None:
-    """The in-process simulator's clock, if this process runs the one the settings point at."""
+def embedded_simulator(settings: Settings) -> Any | None:
+    """The simulator running in this process that the settings point at (None: none here)."""
     try:
         from simulator.server import running_simulators
     except ImportError:
         return None
     for sim in running_simulators():
         if settings.base_url and sim.base_url.rstrip("/") == settings.base_url.rstrip("/"):
-            now: datetime = sim.clock.now()
-            return now if now.tzinfo else now.replace(tzinfo=KST)
+            return sim
     return None
+
+
+def _embedded_sim_now(settings: Settings) -> datetime | None:
+    """The in-process simulator's clock, if this process runs the one the settings point at."""
+    sim = embedded_simulator(settings)
+    if sim is None:
+        return None
+    now: datetime = sim.clock.now()
+    return now if now.tzinfo else now.replace(tzinfo=KST)
 
 
 _current: Runtime | None = None
@@ -101,7 +110,12 @@ def use_runtime(home: str | Path | None = None, **overrides: Any) -> Iterator[Ru
     settings = load_settings(home, **overrides)
     client = KisClient(settings)
     try:
-        lake = Lake.open(client.settings.home, source=lake_source(client.settings))  # type: ignore[arg-type]
+        # KISDB_CATALOG / KISDB_DATA_PATH (scale-out); two workers creating one lake may conflict.
+        catalog, data_path = lake_target_from_env()
+        lake = retry_on_conflict(lambda: Lake.open(
+            client.settings.home, source=lake_source(client.settings),  # type: ignore[arg-type]
+            catalog=catalog, data_path=data_path,
+        ))
     except BaseException:
         client.close()
         raise

@@ -105,7 +105,9 @@ def plan_chunks(
     if not symbols:
         raise InputError("no symbols to backfill")
     names: list[str | None] = list(keys) if keys else [None]
-    groups = [tuple(symbols[i : i + symbols_per_chunk]) for i in range(0, len(symbols), symbols_per_chunk)]
+    groups = [
+        tuple(symbols[i : i + symbols_per_chunk]) for i in range(0, len(symbols), symbols_per_chunk)
+    ]
     windows = year_windows(start, end, years_per_chunk)
     chunks = []
     for group in groups:
@@ -122,8 +124,12 @@ def prepare_lake(home: str | None) -> None:
     catalog, data_path = lake_target_from_env()
 
     def open_once() -> None:
-        Lake.open(settings.home, source=lake_source(settings), catalog=catalog,  # type: ignore[arg-type]
-                  data_path=data_path).close()
+        Lake.open(
+            settings.home,
+            source=lake_source(settings),
+            catalog=catalog,  # type: ignore[arg-type]
+            data_path=data_path,
+        ).close()
 
     retry_on_conflict(open_once)
 
@@ -145,7 +151,9 @@ def backfill_chunk(
             stack.enter_context(lease_app_key(app.key_id, lease_duration=lease_seconds()))
         rt = stack.enter_context(use_runtime(home, **(app.overrides() if app else {})))
         if app is not None:
-            stack.enter_context(shared_token_cache(rt.client.settings, ensure_token=rt.client.token))
+            stack.enter_context(
+                shared_token_cache(rt.client.settings, ensure_token=rt.client.token)
+            )
         summary = ingest_period_bars(
             symbols=symbols, start=start, end=end, periods=periods, adjusted=adjusted, home=home
         )
@@ -190,14 +198,24 @@ def backfill_fanout(
     if first is None or last is None:
         raise InputError("a fan-out backfill needs an explicit start and end")
     names: list[str | None] = list(keys) if keys else [k.name for k in keyring_from_env()] or [None]
-    chunks = plan_chunks(stock_symbols(symbols), first, last, symbols_per_chunk=symbols_per_chunk,
-                         years_per_chunk=years_per_chunk, keys=names)
+    chunks = plan_chunks(
+        stock_symbols(symbols),
+        first,
+        last,
+        symbols_per_chunk=symbols_per_chunk,
+        years_per_chunk=years_per_chunk,
+        keys=names,
+    )
     prepare_lake(home)
     extra = {"periods": periods, "adjusted": adjusted, "home": home}
 
     def submit(chunk: Chunk, attempt: int) -> UUID:
-        run = run_deployment(deployment, parameters=chunk.parameters(**extra), timeout=0,
-                             flow_run_name=f"{chunk.label} try {attempt}")
+        run = run_deployment(
+            deployment,
+            parameters=chunk.parameters(**extra),
+            timeout=0,
+            flow_run_name=f"{chunk.label} try {attempt}",
+        )
         return run.id
 
     running = {submit(c, 1): (c, 1) for c in chunks}

@@ -17,14 +17,23 @@ from pipelines.bars import (
     ingest_overseas_bars,
     ingest_period_bars,
 )
+from pipelines.errors import InputError
 from pipelines.holidays import ingest_holidays
-from pipelines.minutes import ingest_minute_bars
+from pipelines.minutes import (
+    ingest_index_minute_bars,
+    ingest_minute_bars,
+    ingest_overseas_minute_bars,
+)
 from pipelines.rankings import ingest_rankings
 from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
 
 PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minute-bars", "rankings")
+# Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
+# after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
+# overseas-minute-bars: the `overseas` symbols, from their last stored bar).
+EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
 
 
 class UpdateFailed(Exception):
@@ -55,8 +64,12 @@ def update(
     home: str | None = None,
 ) -> RunSummary:
     """Bring every dataset up to date. Symbols: parameters, a universe file, or the securities
-    table; minute bars for `minute_symbols` (default: the same symbols)."""
+    table; minute bars for `minute_symbols` (default: the same symbols). `parts` picks parts by
+    name (default PARTS; EXTRA_PARTS only when named)."""
     wanted = set(parts or PARTS)
+    unknown = sorted(wanted - set(PARTS) - set(EXTRA_PARTS))
+    if unknown:
+        raise InputError(f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}")
     steps: list[tuple[str, Callable[[], RunSummary]]] = [
         ("holidays", lambda: ingest_holidays(start=start, home=home)),
         ("securities", lambda: ingest_securities(home=home)),
@@ -70,6 +83,11 @@ def update(
         steps.insert(4, ("overseas-bars", lambda: ingest_overseas_bars(symbols=overseas, start=start, home=home)))
     if rankings:
         steps.append(("rankings", lambda: ingest_rankings(home=home)))
+    steps.append(("index-minute-bars", lambda: ingest_index_minute_bars(
+        codes=indices or list(DEFAULT_INDICES), home=home)))
+    if overseas:
+        steps.append(("overseas-minute-bars", lambda: ingest_overseas_minute_bars(
+            symbols=overseas, start=minutes_start, home=home)))
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:
         for name, step in steps:

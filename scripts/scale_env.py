@@ -62,7 +62,9 @@ def pg_bindir() -> Path:
     found = shutil.which("initdb")
     if found:
         return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+    )
     if versions:
         return versions[-1].parent
     raise ScaleEnvUnavailable("PostgreSQL is not installed: apt-get install postgresql")
@@ -86,18 +88,67 @@ class Postgres:
             shutil.chown(base, "postgres")
         port = free_port()
         pg = cls(port, base / "data", bindir)
-        subprocess.run([str(bindir / "initdb"), "-D", str(pg.data), "-A", "trust", "-U", "kisdb",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True, **run_as)  # type: ignore[call-overload]
-        opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
-        subprocess.run([str(bindir / "pg_ctl"), "-D", str(pg.data), "-o", opts, "-l", str(base / "log"),
-                        "-w", "start"], check=True, capture_output=True, **run_as)  # type: ignore[call-overload]
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(pg.data),
+                "-A",
+                "trust",
+                "-U",
+                "kisdb",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **run_as,
+        )  # type: ignore[call-overload]
+        opts = (
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+        )
+        subprocess.run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(pg.data),
+                "-o",
+                opts,
+                "-l",
+                str(base / "log"),
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **run_as,
+        )  # type: ignore[call-overload]
         pg._run_as = run_as  # type: ignore[attr-defined]
         return pg
 
     def sql(self, statement: str, db: str = "postgres") -> None:
         psql = shutil.which("psql") or str(self.bindir / "psql")
-        subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "kisdb", "-d", db,
-                        "-v", "ON_ERROR_STOP=1", "-q", "-c", statement], check=True, capture_output=True)
+        subprocess.run(
+            [
+                psql,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "kisdb",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                statement,
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def create_db(self, name: str) -> None:
         self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -107,16 +158,20 @@ class Postgres:
         return f"dbname={db} host=127.0.0.1 port={self.port} user=kisdb"
 
     def stop(self) -> None:
-        subprocess.run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, **getattr(self, "_run_as", {}))
+        subprocess.run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            **getattr(self, "_run_as", {}),
+        )
         shutil.rmtree(self.data.parent, ignore_errors=True)
 
 
 def _spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
     # A new session: the process and its children (a worker's flow runs) can be killed together.
-    return subprocess.Popen(args, env=dict(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        args, env=dict(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+    )
 
 
 def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -146,41 +201,61 @@ class ScaleEnv:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     catalog_db: str = "lake"
     data_prefix: str = "data"
+    owns_root: bool = False  # a temp root we made: removed on stop unless KISDB_SCALE_KEEP=1
 
     # -- start -----------------------------------------------------------------------------------
     @classmethod
     def start(cls, root: Path | None = None) -> ScaleEnv:
         for tool in ("prefect", "moto_server"):
             if not (BIN / tool).exists():
-                raise ScaleEnvUnavailable(f"{tool} is not installed in {BIN} (pip install -e '.[dev]')")
+                raise ScaleEnvUnavailable(
+                    f"{tool} is not installed in {BIN} (pip install -e '.[dev]')"
+                )
+        owns_root = root is None
         root = Path(root or tempfile.mkdtemp(prefix="kisdb-scale-"))
         root.mkdir(parents=True, exist_ok=True)
         pg = Postgres.start()
-        env = cls(root, pg, free_port(), "")
+        env = cls(root, pg, free_port(), "", owns_root=owns_root)
         try:
             pg.create_db("prefect")
             pg.create_db(env.catalog_db)
-            moto = _spawn([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(env.s3_port)],
-                          os.environ, root / "moto.log")
+            moto = _spawn(
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(env.s3_port)],
+                os.environ,
+                root / "moto.log",
+            )
             env.procs["moto"] = moto
-            _wait(lambda: httpx.get(f"http://127.0.0.1:{env.s3_port}/").status_code < 500, "moto", 30)
+            _wait(
+                lambda: httpx.get(f"http://127.0.0.1:{env.s3_port}/").status_code < 500, "moto", 30
+            )
             env.s3().create_bucket(Bucket=BUCKET)
             port = free_port()
             env.api_url = f"http://127.0.0.1:{port}/api"
             server_env = {
-                **os.environ, **QUIET,
+                **os.environ,
+                **QUIET,
                 "PREFECT_HOME": str(root / "prefect-server"),
-                "PREFECT_API_DATABASE_CONNECTION_URL":
-                    f"postgresql+asyncpg://kisdb@127.0.0.1:{pg.port}/prefect",
+                "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://kisdb@127.0.0.1:{pg.port}/prefect",
                 "PREFECT_UI_ENABLED": "false",
                 # Free a dead holder's app-key lease soon after it expires.
                 "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
             }
             env.procs["server"] = _spawn(
-                [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                server_env, root / "server.log",
+                [
+                    str(BIN / "prefect"),
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                server_env,
+                root / "server.log",
             )
-            _wait(lambda: httpx.get(f"{env.api_url}/health").status_code == 200, "prefect server", 120)
+            _wait(
+                lambda: httpx.get(f"{env.api_url}/health").status_code == 200, "prefect server", 120
+            )
             env.prefect_setup()
         except BaseException:
             env.stop()
@@ -190,9 +265,13 @@ class ScaleEnv:
     def s3(self):  # type: ignore[no-untyped-def]
         import boto3
 
-        return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{self.s3_port}",
-                            aws_access_key_id=S3_KEY, aws_secret_access_key=S3_KEY,
-                            region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.s3_port}",
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_KEY,
+            region_name="us-east-1",
+        )
 
     # -- configuration -----------------------------------------------------------------------------
     @property
@@ -226,13 +305,25 @@ class ScaleEnv:
         home = self.root / name
         home.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KISDB_", "KIS_"))}
-        return {**env, **self.prefect_env(home), **(self.lake_env if shared else {}),
-                "KISDB_HOME": str(home / "kisdb"), "KISDB_RAW_ARCHIVE": "false", **(extra or {})}
+        return {
+            **env,
+            **self.prefect_env(home),
+            **(self.lake_env if shared else {}),
+            "KISDB_HOME": str(home / "kisdb"),
+            "KISDB_RAW_ARCHIVE": "false",
+            **(extra or {}),
+        }
 
     def run_python(self, code: str, env: Mapping[str, str], timeout: float = 600) -> str:
         """Run `code` in a fresh interpreter of this venv (so Prefect reads `env` from scratch)."""
-        done = subprocess.run([sys.executable, "-c", code], env=dict(env), cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=dict(env),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"python -c failed ({done.returncode}):\n{done.stderr[-4000:]}")
         return done.stdout
@@ -243,41 +334,69 @@ class ScaleEnv:
 
     def fanout(self, params: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> Any:
         """Run the `backfill_fanout` parent flow (in its own process) against the shared lake."""
-        code = ("import json; from pipelines.scale import backfill_fanout; "
-                f"print(json.dumps(backfill_fanout(**{dict(params)!r})))")
+        code = (
+            "import json; from pipelines.scale import backfill_fanout; "
+            f"print(json.dumps(backfill_fanout(**{dict(params)!r})))"
+        )
         return self.run_json(code, self.client_env("parent", extra))
 
     def single(self, name: str, params: Mapping[str, Any], extra: Mapping[str, str]) -> Any:
         """The reference: the ordinary bars flow in one process, on a local DuckDB-file lake."""
-        code = ("import json; from pipelines.bars import ingest_period_bars; "
-                f"s = ingest_period_bars(**{dict(params)!r}); "
-                "print(json.dumps({'rows': s.rows_written, 'calls': s.calls}))")
+        code = (
+            "import json; from pipelines.bars import ingest_period_bars; "
+            f"s = ingest_period_bars(**{dict(params)!r}); "
+            "print(json.dumps({'rows': s.rows_written, 'calls': s.calls}))"
+        )
         return self.run_json(code, self.client_env(name, extra, shared=False))
 
     def dump(self, table: str, out: Path, name: str | None = None) -> Path:
         """Write a lake table to Parquet, sorted by its key: the shared lake, or (`name`) the
         local lake of that single-process run."""
         env = self.client_env(name or "reader", shared=name is None)
-        code = ("import json; from warehouse.lake import Lake, default_home; "
-                "from warehouse.remote import lake_target_from_env; "
-                "c, d = lake_target_from_env(); "
-                "lake = Lake.open(default_home(), source=None, catalog=c, data_path=d, read_only=True); "
-                f"lake.table({table!r}).write_parquet({str(out)!r}); print(json.dumps(1))")
+        code = (
+            "import json; from warehouse.lake import Lake, default_home; "
+            "from warehouse.remote import lake_target_from_env; "
+            "c, d = lake_target_from_env(); "
+            "lake = Lake.open(default_home(), source=None, catalog=c, data_path=d, read_only=True); "
+            f"lake.table({table!r}).write_parquet({str(out)!r}); print(json.dumps(1))"
+        )
         self.run_json(code, env)
         return out
 
     def prefect_setup(self) -> None:
         """Work pool, zombie-run automation and the chunk deployment (idempotent)."""
         env = self.client_env("setup")
-        subprocess.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process",
-                        "--overwrite"], env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process", "--overwrite"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         self.run_python(SETUP_CODE.format(root=str(ROOT), pool=POOL), env)
 
     # -- workers -----------------------------------------------------------------------------------
-    def start_worker(self, name: str, extra: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, extra: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         env = self.client_env(name, extra)
-        proc = _spawn([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", name,
-                       "--type", "process", "--limit", "1"], env, self.root / f"{name}.log")
+        proc = _spawn(
+            [
+                str(BIN / "prefect"),
+                "worker",
+                "start",
+                "--pool",
+                POOL,
+                "--name",
+                name,
+                "--type",
+                "process",
+                "--limit",
+                "1",
+            ],
+            env,
+            self.root / f"{name}.log",
+        )
         self.procs[name] = proc
         return proc
 
@@ -295,6 +414,8 @@ class ScaleEnv:
         for name in list(self.procs):
             self.stop_worker(name)
         self.pg.stop()
+        if self.owns_root and os.environ.get("KISDB_SCALE_KEEP") != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -317,16 +438,24 @@ def start_sim_keys(names: list[str], budget: float, now: Any = None) -> list[Sim
     keys = []
     for name in names:
         app_key = ("PSscale" + name.upper().replace("-", ""))[:15].ljust(36, "0")
-        sim = start_simulator(SimConfig(now=now, rate_limit=budget, app_key=app_key,
-                                        app_secret=DEFAULT_APP_SECRET))
+        sim = start_simulator(
+            SimConfig(now=now, rate_limit=budget, app_key=app_key, app_secret=DEFAULT_APP_SECRET)
+        )
         keys.append(SimKey(name, app_key, DEFAULT_APP_SECRET, sim))
     return keys
 
 
 def write_keys_file(path: Path, keys: list[SimKey]) -> Path:
     """A KIS_APP_KEYS_FILE (JSON, 0600) naming each key and its simulator."""
-    entries = [{"name": k.name, "app_key": k.app_key, "app_secret": k.app_secret,
-                "base_url": k.sim.base_url} for k in keys]
+    entries = [
+        {
+            "name": k.name,
+            "app_key": k.app_key,
+            "app_secret": k.app_secret,
+            "base_url": k.sim.base_url,
+        }
+        for k in keys
+    ]
     path.write_text(json.dumps({"keys": entries}), encoding="utf-8")
     path.chmod(0o600)
     return path
@@ -337,12 +466,17 @@ def sim_counts(keys: list[SimKey]) -> dict[str, dict[str, int]]:
     out = {}
     for k in keys:
         snap = k.sim.stats.snapshot()
-        out[k.name] = {"requests": int(snap["requests"]), "rate_limited": int(snap["rate_limited"]),
-                       "token_requests": int(snap["by_path"].get("/oauth2/tokenP", 0))}
+        out[k.name] = {
+            "requests": int(snap["requests"]),
+            "rate_limited": int(snap["rate_limited"]),
+            "token_requests": int(snap["by_path"].get("/oauth2/tokenP", 0)),
+        }
     return out
 
 
-def counts_delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+def counts_delta(
+    before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
     return {k: {f: after[k][f] - before[k][f] for f in after[k]} for k in after}
 
 

@@ -3,17 +3,23 @@ signature, and its cron schedules parse in Asia/Seoul."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import itertools
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from prefect import Flow
 from prefect.client.schemas.schedules import CronSchedule
+from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DEPLOYMENTS = SPEC["deployments"]
+KST = ZoneInfo("Asia/Seoul")
 
 
 def _load_flow(entrypoint: str) -> Flow:  # type: ignore[type-arg]
@@ -28,8 +34,45 @@ def _load_flow(entrypoint: str) -> Flow:  # type: ignore[type-arg]
 
 def test_every_scheduled_job_has_a_deployment() -> None:
     names = {d["name"] for d in DEPLOYMENTS}
-    assert {"holidays", "daily-bars", "minute-bars", "rankings", "record", "compact", "rebalance"} <= names
+    assert {"holidays", "daily-bars", "minute-bars", "index-minute-bars", "overseas-minute-bars",
+            "rankings", "record", "compact", "rebalance"} <= names
     assert len(names) == len(DEPLOYMENTS)
+
+
+def _by_name(name: str) -> dict:
+    return next(d for d in DEPLOYMENTS if d["name"] == name)
+
+
+def _fires(deployment: dict, day: datetime) -> list[datetime]:
+    """When the deployment's schedules fire on `day` (KST), in order, as Prefect computes them."""
+    times: list[datetime] = []
+    for schedule in deployment["schedules"]:
+        cron = ServerCronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+        dates = asyncio.run(cron.get_dates(start=day, end=day + timedelta(days=1) - timedelta(seconds=1)))
+        times.extend(datetime.fromisoformat(d.isoformat()).astimezone(KST) for d in dates)
+    return sorted(times)
+
+
+def test_the_recorder_spans_the_session_and_compaction_follows_it() -> None:
+    monday = datetime(2026, 11, 23, tzinfo=KST)
+    record, compact = _by_name("record"), _by_name("compact")
+    assert record["entrypoint"].endswith(":record_flow")
+    assert compact["entrypoint"].endswith(":compact_flow")
+    (start,) = _fires(record, monday)
+    until = datetime.combine(monday.date(), time.fromisoformat(record["parameters"]["until"]), KST)
+    assert start < monday.replace(hour=9) and until > monday.replace(hour=15, minute=30)
+    (compaction,) = _fires(compact, monday)
+    assert compaction > until
+    assert not _fires(record, monday + timedelta(days=5)), "no recording on Saturdays"
+
+
+def test_index_minute_snapshots_leave_no_hole_in_the_session() -> None:
+    """Each run brings the latest 102 bars: consecutive runs (and the open) must be closer."""
+    monday = datetime(2026, 11, 23, tzinfo=KST)
+    runs = [monday.replace(hour=9)] + _fires(_by_name("index-minute-bars"), monday)
+    assert runs[-1] > monday.replace(hour=15, minute=30)
+    for before, after in itertools.pairwise(runs):
+        assert after - before <= timedelta(minutes=102)
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])

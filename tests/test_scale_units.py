@@ -63,8 +63,10 @@ def test_keyring_json_list_and_pick() -> None:
         ('[{"name": "a", "app_key": "K"}]', "missing app_secret"),
         ('[{"name": "Bad Name", "app_key": "K", "app_secret": "S"}]', "lower-case"),
         ('[{"name": "a", "app_key": "K", "app_secret": "S", "colour": 1}]', "unknown field"),
-        ('[{"name": "a", "app_key": "K", "app_secret": "S"}, {"name": "b", "app_key": "K", "app_secret": "T"}]',
-         "listed twice"),
+        (
+            '[{"name": "a", "app_key": "K", "app_secret": "S"}, {"name": "b", "app_key": "K", "app_secret": "T"}]',
+            "listed twice",
+        ),
         ('[{"name": "a", "app_key": "K", "app_secret": "' + SECRET + '"', "not valid JSON"),
     ],
 )
@@ -93,17 +95,32 @@ def test_keyring_falls_back_to_the_single_key() -> None:
 
 # -- object store settings ----------------------------------------------------------------------
 def test_object_store_from_env_for_a_local_s3_compatible_server() -> None:
-    store = ObjectStore.from_env({"KISDB_S3_ENDPOINT": "http://127.0.0.1:9000/",
-                                  "KISDB_S3_KEY_ID": "kid", "KISDB_S3_SECRET": SECRET})
+    store = ObjectStore.from_env(
+        {
+            "KISDB_S3_ENDPOINT": "http://127.0.0.1:9000/",
+            "KISDB_S3_KEY_ID": "kid",
+            "KISDB_S3_SECRET": SECRET,
+        }
+    )
     assert (store.endpoint, store.use_ssl, store.url_style) == ("127.0.0.1:9000", False, "path")
     sql = store.secret_sql()
-    assert "ENDPOINT '127.0.0.1:9000'" in sql and "USE_SSL false" in sql and "URL_STYLE 'path'" in sql
+    assert (
+        "ENDPOINT '127.0.0.1:9000'" in sql and "USE_SSL false" in sql and "URL_STYLE 'path'" in sql
+    )
     assert SECRET not in repr(store)
-    aws = ObjectStore.from_env({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b",
-                                "AWS_REGION": "ap-northeast-2"})
-    assert (aws.endpoint, aws.use_ssl, aws.url_style, aws.region) == (None, True, "vhost", "ap-northeast-2")
+    aws = ObjectStore.from_env(
+        {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "ap-northeast-2"}
+    )
+    assert (aws.endpoint, aws.use_ssl, aws.url_style, aws.region) == (
+        None,
+        True,
+        "vhost",
+        "ap-northeast-2",
+    )
     assert lake_target_from_env({"KISDB_CATALOG": "postgres:dbname=x", "KISDB_DATA_PATH": " "}) == (
-        "postgres:dbname=x", None)
+        "postgres:dbname=x",
+        None,
+    )
 
 
 def test_duckdb_reads_and_writes_through_the_secret_on_moto(tmp_path: Path) -> None:
@@ -117,14 +134,28 @@ def test_duckdb_reads_and_writes_through_the_secret_on_moto(tmp_path: Path) -> N
     server = moto.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="k",
-                     aws_secret_access_key="s", region_name="us-east-1").create_bucket(Bucket="kisdb-unit")
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="kisdb-unit")
         con = new_connection()
         load_extension(con, "httpfs", cache_dir=tmp_path)
-        con.execute(ObjectStore.from_env({"KISDB_S3_ENDPOINT": f"http://127.0.0.1:{port}",
-                                          "KISDB_S3_KEY_ID": "k", "KISDB_S3_SECRET": "s"}).secret_sql())
+        con.execute(
+            ObjectStore.from_env(
+                {
+                    "KISDB_S3_ENDPOINT": f"http://127.0.0.1:{port}",
+                    "KISDB_S3_KEY_ID": "k",
+                    "KISDB_S3_SECRET": "s",
+                }
+            ).secret_sql()
+        )
         con.execute("COPY (SELECT range AS i FROM range(1000)) TO 's3://kisdb-unit/t/x.parquet'")
-        assert con.execute("SELECT sum(i) FROM 's3://kisdb-unit/t/*.parquet'").fetchone() == (499500,)
+        assert con.execute("SELECT sum(i) FROM 's3://kisdb-unit/t/*.parquet'").fetchone() == (
+            499500,
+        )
     finally:
         server.stop()
 
@@ -133,12 +164,16 @@ def test_duckdb_reads_and_writes_through_the_secret_on_moto(tmp_path: Path) -> N
 def test_a_real_ducklake_commit_conflict_is_retried(tmp_path: Path) -> None:
     con = new_connection()
     load_extension(con, "ducklake", cache_dir=tmp_path)
-    con.execute(f"ATTACH 'ducklake:{tmp_path / 'c.ducklake'}' AS lake (DATA_PATH '{tmp_path / 'd'}/')")
+    con.execute(
+        f"ATTACH 'ducklake:{tmp_path / 'c.ducklake'}' AS lake (DATA_PATH '{tmp_path / 'd'}/')"
+    )
     con.execute("CREATE TABLE lake.t (k INT, v INT)")
     con.execute("INSERT INTO lake.t SELECT range, 0 FROM range(10)")
     a, b = con.cursor(), con.cursor()
-    merge = ("MERGE INTO lake.t t USING (SELECT range AS k, {v} AS v FROM range(10)) s ON t.k = s.k "
-             "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT VALUES (s.k, s.v)")
+    merge = (
+        "MERGE INTO lake.t t USING (SELECT range AS k, {v} AS v FROM range(10)) s ON t.k = s.k "
+        "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT VALUES (s.k, s.v)"
+    )
     a.execute("BEGIN")
     a.execute(merge.format(v=1))
     b.execute("BEGIN")
@@ -187,14 +222,19 @@ def test_retry_gives_up_and_ignores_other_errors() -> None:
 # -- planning and leases ------------------------------------------------------------------------
 def test_year_windows_cut_at_new_year() -> None:
     assert year_windows(date(2023, 3, 1), date(2025, 6, 30), 2) == [
-        (date(2023, 3, 1), date(2024, 12, 31)), (date(2025, 1, 1), date(2025, 6, 30))]
-    assert year_windows(date(2024, 5, 5), date(2024, 5, 5), 1) == [(date(2024, 5, 5), date(2024, 5, 5))]
+        (date(2023, 3, 1), date(2024, 12, 31)),
+        (date(2025, 1, 1), date(2025, 6, 30)),
+    ]
+    assert year_windows(date(2024, 5, 5), date(2024, 5, 5), 1) == [
+        (date(2024, 5, 5), date(2024, 5, 5))
+    ]
 
 
 def test_chunks_cover_every_symbol_and_day_once_and_rotate_keys() -> None:
     symbols = [f"{i:06d}" for i in range(7)]
-    chunks = plan_chunks(symbols, date(2022, 7, 1), date(2025, 2, 3), symbols_per_chunk=3,
-                         keys=["a", "b"])
+    chunks = plan_chunks(
+        symbols, date(2022, 7, 1), date(2025, 2, 3), symbols_per_chunk=3, keys=["a", "b"]
+    )
     covered = [(s, c.start, c.end) for c in chunks for s in c.symbols]
     assert len(covered) == len(set(covered)) == 7 * 4
     for s in symbols:
@@ -202,8 +242,12 @@ def test_chunks_cover_every_symbol_and_day_once_and_rotate_keys() -> None:
         assert spans[0][0] == date(2022, 7, 1) and spans[-1][1] == date(2025, 2, 3)
         assert all((b[0] - a[1]).days == 1 for a, b in zip(spans, spans[1:], strict=False))
     assert [c.key for c in chunks[:4]] == ["a", "b", "a", "b"]
-    assert chunks[0].parameters() == {"symbols": symbols[:3], "start": "2022-07-01",
-                                      "end": "2022-12-31", "key": "a"}
+    assert chunks[0].parameters() == {
+        "symbols": symbols[:3],
+        "start": "2022-07-01",
+        "end": "2022-12-31",
+        "key": "a",
+    }
 
 
 def test_token_cache_merge_keeps_the_newer_token_and_the_later_attempt() -> None:

@@ -31,6 +31,7 @@ from schemas.base import KST, Dataset
 from schemas.datasets import DATASETS
 from warehouse import tables, views
 from warehouse.extensions import extensions_for, load_extension, new_connection
+from warehouse.remote import configure_object_store, retry_on_conflict
 
 Source = Literal["sim", "kis"]
 SOURCES: tuple[str, ...] = ("sim", "kis")
@@ -196,6 +197,7 @@ def open_connection(
     try:
         for name in extensions_for(loc.catalog, loc.data_path):
             load_extension(con, name, cache_dir=extension_cache)
+        configure_object_store(con, loc.data_path)  # s3://: the KISDB_S3_* secret (scale-out)
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
         con.execute(f"SET TimeZone = {_literal(KST)}")
         if loc.kind == "duckdb" and not read_only:
@@ -423,7 +425,8 @@ class Lake:
         incoming = "_kisdb_incoming"
         self.con.register(incoming, tables.to_lake_arrow(dataset, frame))
         try:
-            return self._upsert_registered(dataset, incoming, frame)
+            # Concurrent writers (shared catalog): a commit conflict reruns the whole upsert.
+            return retry_on_conflict(lambda: self._upsert_registered(dataset, incoming, frame))
         finally:
             self.con.unregister(incoming)
 

@@ -92,8 +92,12 @@ class ObjectStore:
 
     def secret_sql(self, name: str = SECRET_NAME) -> str:
         """CREATE SECRET for DuckDB's httpfs (a temporary, in-memory secret of this connection)."""
-        parts = ["TYPE s3", f"REGION {_quote(self.region)}", f"URL_STYLE {_quote(self.url_style)}",
-                 f"USE_SSL {'true' if self.use_ssl else 'false'}"]
+        parts = [
+            "TYPE s3",
+            f"REGION {_quote(self.region)}",
+            f"URL_STYLE {_quote(self.url_style)}",
+            f"USE_SSL {'true' if self.use_ssl else 'false'}",
+        ]
         if self.key_id is not None:
             parts.append(f"KEY_ID {_quote(self.key_id)}")
         if self.secret is not None:

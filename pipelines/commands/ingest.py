@@ -1,4 +1,5 @@
-"""`kisdb ingest holidays|securities|bars|index-bars|minute-bars|overseas-bars|rankings`.
+"""`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
+overseas-minute-bars|rankings`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -97,6 +98,28 @@ def minute_bars(symbols: Symbols = None, universe: Universe = None, start: Start
 
     run_flow(ingest_minute_bars, verbose=verbose, symbols=_list(symbols),
              universe=str(universe) if universe else None, start=start, end=end, home=_home(home))
+
+
+@ingest_app.command("index-minute-bars")
+def index_minute_bars(codes: Annotated[str, typer.Option(help="index codes: 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")] = "0001,1001,2001",
+                      include_past: Annotated[bool, typer.Option("--include-past", help="let the 102 bars reach into previous sessions")] = False,
+                      home: Home = None, verbose: Verbose = False) -> None:
+    """The latest one-minute index bars (KIS sends at most 102: run it a few times a session)."""
+    from pipelines.minutes import ingest_index_minute_bars
+
+    run_flow(ingest_index_minute_bars, verbose=verbose, codes=_list(codes), include_past=include_past,
+             home=_home(home))
+
+
+@ingest_app.command("overseas-minute-bars")
+def overseas_minute_bars(symbols: Annotated[str, typer.Option("--symbols", "-s", help="EXCHANGE:TICKER, e.g. NAS:AAPL,NYS:KO")],
+                         start: Annotated[str | None, typer.Option("--start", help="first run: from this day (default 7d; KIS keeps ~1 month)")] = None,
+                         home: Home = None, verbose: Verbose = False) -> None:
+    """Overseas one-minute bars since the last stored bar of each symbol."""
+    from pipelines.minutes import ingest_overseas_minute_bars
+
+    run_flow(ingest_overseas_minute_bars, verbose=verbose, symbols=_list(symbols), start=start,
+             home=_home(home))
 
 
 @ingest_app.command("overseas-bars")

@@ -51,7 +51,7 @@ def record(
 ) -> None:
     """Record realtime trades (and quotes / notices) into the day's journal."""
     from connectors.kis.errors import KisError, KisRequestError
-    from pipelines.recorder import RecorderConfig, parse_duration, parse_until
+    from pipelines.recorder import RecorderBusy, RecorderConfig, parse_duration, parse_until
     from pipelines.recorder import record as run_record
 
     codes = tuple(s.strip() for s in symbols.split(",") if s.strip())
@@ -72,7 +72,7 @@ def record(
         result = asyncio.run(_run_with_live(run_record, settings, config))
     except KisRequestError as exc:  # e.g. more registrations than one session allows
         raise _fail(str(exc), 2) from None
-    except KisError as exc:
+    except (KisError, RecorderBusy) as exc:
         raise _fail(str(exc)) from None
     stats = result.stats
     typer.echo(f"stopped ({result.reason}): {sum(stats.frames.values())} frames "

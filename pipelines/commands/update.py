@@ -1,5 +1,5 @@
 """`kisdb update`: the incremental job the schedules run (holidays, securities, bars, index bars,
-minute bars, rankings), fetching only what is missing."""
+minute bars, rankings; index/overseas minute bars with --parts), fetching only what is missing."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def update(
     minute_symbols: Annotated[str | None, typer.Option(help="minute bars for these (default: --symbols)")] = None,
     start: Start = None,
     rankings: Annotated[bool, typer.Option(help="take a rankings snapshot")] = True,
+    parts: Annotated[str | None, typer.Option(help="only these parts, e.g. bars,minute-bars; opt-in: index-minute-bars, overseas-minute-bars")] = None,
     home: Home = None,
     verbose: Verbose = False,
 ) -> None:
@@ -28,7 +29,7 @@ def update(
     run_flow(update_flow, verbose=verbose, symbols=_list(symbols),
              universe=str(universe) if universe else None, indices=_list(indices),
              overseas=_list(overseas), minute_symbols=_list(minute_symbols), start=start,
-             rankings=rankings, home=_home(home))
+             rankings=rankings, parts=[p.lower() for p in _list(parts) or []] or None, home=_home(home))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,5 +11,9 @@ BUDGET = 4.0  # requests/s per app key, enforced by the simulators (EGW00201 bey
 
 def worker_env(keys_file: Path) -> dict[str, str]:
     """What a worker of this suite runs with, beside the shared-lake settings."""
-    return {"KIS_ENV": "sim", "KIS_APP_KEYS_FILE": str(keys_file), "KIS_RATE_LIMIT": str(BUDGET),
-            "KISDB_KEY_LEASE_SECONDS": "60"}
+    return {
+        "KIS_ENV": "sim",
+        "KIS_APP_KEYS_FILE": str(keys_file),
+        "KIS_RATE_LIMIT": str(BUDGET),
+        "KISDB_KEY_LEASE_SECONDS": "60",
+    }

@@ -22,20 +22,33 @@ FANOUT = {"symbols": SYMBOLS, **RANGE, "symbols_per_chunk": 4, "years_per_chunk"
 
 
 @pytest.fixture(scope="module")
-def reference(scale_env: ScaleEnv, sim_keys: list[SimKey], tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+def reference(
+    scale_env: ScaleEnv, sim_keys: list[SimKey], tmp_path_factory: pytest.TempPathFactory
+) -> pl.DataFrame:
     """The same backfill by the ordinary flow in one process on a local DuckDB-file lake."""
     key = sim_keys[0]
     key.sim.reset_token_window()
-    extra = {"KIS_ENV": "sim", "KIS_BASE_URL": key.sim.base_url, "KIS_APP_KEY": key.app_key,
-             "KIS_APP_SECRET": key.app_secret, "KIS_RATE_LIMIT": str(BUDGET)}
+    extra = {
+        "KIS_ENV": "sim",
+        "KIS_BASE_URL": key.sim.base_url,
+        "KIS_APP_KEY": key.app_key,
+        "KIS_APP_SECRET": key.app_secret,
+        "KIS_RATE_LIMIT": str(BUDGET),
+    }
     done = scale_env.single("reference", {"symbols": SYMBOLS, **RANGE}, extra)
     assert done["rows"] > 0
-    out = scale_env.dump("period_bars", tmp_path_factory.mktemp("ref") / "ref.parquet", name="reference")
+    out = scale_env.dump(
+        "period_bars", tmp_path_factory.mktemp("ref") / "ref.parquet", name="reference"
+    )
     return pl.read_parquet(out)
 
 
 def run_fanout(
-    env: ScaleEnv, keys: list[SimKey], workers: int, tmp: Path, prefix: str,
+    env: ScaleEnv,
+    keys: list[SimKey],
+    workers: int,
+    tmp: Path,
+    prefix: str,
     during: Any = None,
 ) -> dict[str, Any]:
     """A fresh shared lake, `workers` workers, one fan-out; what the simulators saw meanwhile."""
@@ -87,10 +100,18 @@ def test_two_workers_one_key_share_one_budget(
 
 def _kill_one_worker_mid_run(env: ScaleEnv, names: list[str], extra: dict[str, str]) -> Any:
     """Start the fan-out, kill the first worker (and its flow run) while it runs a chunk."""
-    code = ("import json; from pipelines.scale import backfill_fanout; "
-            f"print(json.dumps(backfill_fanout(**{FANOUT!r})))")
-    parent = subprocess.Popen([sys.executable, "-c", code], env=env.client_env("parent", extra),
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code = (
+        "import json; from pipelines.scale import backfill_fanout; "
+        f"print(json.dumps(backfill_fanout(**{FANOUT!r})))"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env.client_env("parent", extra),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     victim = psutil.Process(env.procs[names[0]].pid)
     deadline = time.monotonic() + 120
     # A flow run in progress = the worker has a child process that has run a few seconds.

@@ -1,0 +1,114 @@
+"""Index and overseas minute-bar flows against the simulator: what lands in the tables, idempotent
+re-runs, overseas runs resuming from the last stored bar (calls counted on the simulator), and
+`update` running them only when asked through `parts`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+
+from pipelines.errors import InputError
+from pipelines.minutes import ingest_index_minute_bars, ingest_overseas_minute_bars, resume_from
+from pipelines.update import update
+from schemas import INDEX_MINUTE_BARS, OVERSEAS_MINUTE_BARS
+from simulator.server import RunningSimulator
+from warehouse.lake import Lake
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+AFTER_CLOSE = datetime(2026, 11, 24, 16, 0)  # Tue KST; New York is at 02:00 the same day
+FROZEN = 1e-6  # sim speed: the clock stays put for the test, so re-runs see the same market
+
+
+def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path) -> None:
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+    monkeypatch.setenv("KIS_WS_URL", sim.ws_url)
+    monkeypatch.setenv("KISDB_HOME", str(home))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _table(home: Path, dataset: object) -> pl.DataFrame:
+    with Lake.open(home, source="sim") as lake:
+        return lake.table(dataset)  # type: ignore[arg-type]
+
+
+def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    first = ingest_index_minute_bars(codes=["0001", "1001"])
+    table = _table(home, INDEX_MINUTE_BARS)
+    assert first.datasets["index_minute_bars"].inserted == table.height == 2 * 102  # KIS's cap a call
+    last = table.filter(pl.col("index_code") == "0001").sort("ts")
+    assert last["ts"][-1].astimezone(ZoneInfo("Asia/Seoul")).strftime("%H:%M") == "15:30"
+    assert set(last["date"]) == {AFTER_CLOSE.date()}
+    # One-minute bars, and the closing auction's gap (15:20 -> the 15:30 close bar).
+    assert set(last["ts"].diff().drop_nulls()) == {timedelta(minutes=1), timedelta(minutes=11)}
+
+    requests = sim.stats.requests
+    again = ingest_index_minute_bars(codes=["0001", "1001"])
+    assert sim.stats.requests - requests == 2  # one call per index
+    assert again.rows_written == 0 and _table(home, INDEX_MINUTE_BARS).equals(table)
+
+
+def test_index_minute_bars_include_past_early_in_the_session(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=datetime(2026, 11, 24, 9, 30), rate_limit=0, speed=FROZEN)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    ingest_index_minute_bars(codes=["2001"], include_past=True)
+    days = _table(home, INDEX_MINUTE_BARS).group_by("date").len().sort("date")
+    assert days["date"].to_list() == [date(2026, 11, 23), date(2026, 11, 24)]
+    assert days["len"].sum() == 102
+
+
+def test_overseas_minute_bars_resume_from_the_last_stored_bar(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    requests = sim.stats.requests
+    first = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
+    calls = sim.stats.requests - requests
+    table = _table(home, OVERSEAS_MINUTE_BARS)
+    # Fri 11-20 and Mon 11-23 in New York (Tue's session has not opened at 02:00 NY).
+    assert sorted(set(table["local_date"])) == [date(2026, 11, 20), date(2026, 11, 23)]
+    assert first.datasets["overseas_minute_bars"].inserted == table.height == 2 * 390
+    assert calls <= table.height // 120 + 2  # ~120 bars a call, and no page beyond `start`
+
+    requests = sim.stats.requests
+    again = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
+    assert sim.stats.requests - requests == 1, "resumes at the last bar: one page"
+    assert again.rows_written == 0 and _table(home, OVERSEAS_MINUTE_BARS).equals(table)
+    with pytest.raises(InputError):
+        ingest_overseas_minute_bars(symbols=["AAPL"])
+
+
+def test_resume_from_is_the_last_bar_or_local_midnight() -> None:
+    stored = datetime(2026, 11, 23, 15, 59, tzinfo=ZoneInfo("America/New_York"))
+    assert resume_from((stored, stored), date(2026, 11, 1), "NAS") == stored
+    start = resume_from(None, date(2026, 11, 20), "TSE")
+    assert start == datetime(2026, 11, 20, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+def test_update_runs_minute_snapshots_only_when_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    summary = update(symbols=["005930"], indices=["0001"], parts=["index-minute-bars"])
+    assert set(summary.datasets) == {"index_minute_bars"}
+    with pytest.raises(InputError):
+        update(parts=["index-minutes"])

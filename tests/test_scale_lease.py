@@ -1,0 +1,59 @@
+"""App-key leases and the token hand-over, against Prefect's test API (no KIS calls)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.kis.auth import Auth
+from connectors.kis.filelock import write_private
+from connectors.kis.settings import Secret, Settings
+from pipelines.lease import lease_app_key, shared_token_cache
+
+
+def test_an_app_key_is_leased_to_one_holder_at_a_time(prefect_harness: None) -> None:
+    with lease_app_key("unitkey1"):
+        started = time.monotonic()
+        with pytest.raises(TimeoutError), lease_app_key("unitkey1", timeout=1):
+            pass
+        assert time.monotonic() - started >= 0.9
+        with lease_app_key("unitkey2", timeout=10):  # another key is free meanwhile
+            pass
+    with lease_app_key("unitkey1", timeout=10):  # released on exit
+        pass
+
+
+def _settings(home: Path) -> Settings:
+    return Settings(
+        env="real",
+        app_key=Secret("PSleaseUnitKey000000000000000000001"),
+        app_secret=Secret("S" * 40),
+        base_url="http://127.0.0.1:9",
+        home=home,
+    )
+
+
+def test_the_token_travels_with_the_lease_to_another_machine(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    first, second = _settings(tmp_path / "machine-1"), _settings(tmp_path / "machine-2")
+    issued = {
+        "access_token": "tok-1",
+        "expires_at": time.time() + 3600,
+        "issued_at": time.time(),
+        "last_attempt": time.time(),
+        "base_url": "http://127.0.0.1:9",
+    }
+    with shared_token_cache(first):
+        # What the connector does when it issues a token on machine 1.
+        write_private(Auth(first).cache_path, json.dumps(issued).encode())
+    started = time.monotonic()
+    with shared_token_cache(second):
+        cached = json.loads(Auth(second).cache_path.read_bytes())
+    assert cached["access_token"] == "tok-1"
+    assert cached["last_attempt"] == pytest.approx(issued["last_attempt"])
+    # Machine 2 started within the hand-over window, so it waited out machine 1's last second.
+    assert time.monotonic() - started >= 0.5
