@@ -449,7 +449,8 @@ def replay(home: Path, day: date) -> Iterator[tuple[int, int, Any]]:
 # --- compaction ------------------------------------------------------------------------------
 
 def compact(settings: Settings, days: list[date] | None = None) -> list[CompactionResult]:
-    """Compact the given KST days' journals (default: every journal day) into the lake."""
+    """Compact the given KST days' journals (default: every journal day) into the lake, then
+    merge the lake's small files."""
     from pipelines.runtime import lake_source
     from warehouse.compaction import compact_day
     from warehouse.journal import journal_days
@@ -466,6 +467,10 @@ def compact(settings: Settings, days: list[date] | None = None) -> list[Compacti
             log.info("compacted %s: %s rows, %d rejects %s", result.journal, result.rows,
                      result.rejects, result.reject_reasons or "")
             results.append(result)
+        # Daily runs add small Parquet files to every table; merging them here (the after-close
+        # job) keeps the lake at a few files per partition. Snapshots stay readable.
+        merged = lake.compact()
+        log.info("lake files merged: %d -> %d", merged.files_before, merged.files_after)
     return results
 
 
