@@ -28,7 +28,7 @@ def sim(
     now: Annotated[str | None, typer.Option(help="pin the sim clock start, KST, e.g. 2026-11-24T10:30:00")] = None,
     speed: Annotated[float, typer.Option(min=0.001, help="sim seconds per wall second")] = 1.0,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit", min=0, help="requests/s per app key (default: env budget; 0: unlimited)")] = None,
-    faults: Annotated[str, typer.Option(help="fault spec, e.g. 'http5xx=0.05,latency=20ms' (see docs/simulator.md)")] = "",
+    faults: Annotated[str, typer.Option(help="fault spec, e.g. 'http5xx=0.05,latency=20ms' (see README)")] = "",
     env: Annotated[str, typer.Option(help="real or paper")] = "real",
     token_ttl: Annotated[int, typer.Option("--token-ttl", min=1, help="access token lifetime, seconds")] = 86400,
     generated_symbols: Annotated[int, typer.Option("--generated-symbols", min=0, help="extra synthetic symbols")] = 0,

@@ -4,7 +4,7 @@
     with start_simulator(SimConfig(now=datetime(2026, 11, 24, 10, 30))) as sim:
         httpx.post(sim.base_url + "/oauth2/tokenP", json={...})
 
-Default credentials are fixed fake values (documented in docs/simulator.md) so curl examples work.
+Default credentials are fixed fake values (documented in README.md) so curl examples work.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def date_column(dataset: Dataset) -> str | None:
 def tables_markdown(datasets: list[Dataset]) -> str:
     """A Markdown table of datasets (name, key, partitioning, columns with DuckDB types), for docs.
 
-    docs/warehouse.md embeds this output; a test keeps the two in step.
+    README.md embeds this output; a test keeps the two in step.
     """
     lines = ["| table | primary key | partitioned by | columns |", "| --- | --- | --- | --- |"]
     for d in datasets:
