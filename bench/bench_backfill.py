@@ -31,46 +31,74 @@ def minimal(rows: int, per_call: int) -> int:
 
 def main() -> None:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="kisdb-bench-") as tmp, start_simulator(
-        SimConfig(now=SIM_NOW, rate_limit=0)
-    ) as sim:
-        env = {"KIS_ENV": "sim", "KIS_BASE_URL": sim.base_url, "KIS_APP_KEY": sim.app_key,
-               "KIS_APP_SECRET": sim.app_secret, "KIS_RATE_LIMIT": "10000"}
+    with (
+        tempfile.TemporaryDirectory(prefix="kisdb-bench-") as tmp,
+        start_simulator(SimConfig(now=SIM_NOW, rate_limit=0)) as sim,
+    ):
+        env = {
+            "KIS_ENV": "sim",
+            "KIS_BASE_URL": sim.base_url,
+            "KIS_APP_KEY": sim.app_key,
+            "KIS_APP_SECRET": sim.app_secret,
+            "KIS_RATE_LIMIT": "10000",
+        }
         settings = Settings.from_env(env, dotenv=False, home=Path(tmp), raw_archive=False)
         market = sim.market
         lines: list[tuple[str, int, int, int]] = []  # (what, rows, calls, minimal)
         with KisClient(settings) as client:
             client.holidays(date(2026, 1, 1), date(2026, 1, 2))  # token issued outside the count
             # Delisted names are refused by code (as KIS does): only names listed at sim-now.
-            for code in sorted(c for c in market.instruments if market.is_listed(c, SIM_NOW.date())):
+            for code in sorted(
+                c for c in market.instruments if market.is_listed(c, SIM_NOW.date())
+            ):
                 for adjusted in (True, False):
                     truth = len(market.period_bars(code, START, END, "D", adjusted))
                     before = sim.stats.by_tr_id[md.PERIOD_CHART.tr_real]
                     df = client.period_bars(code, START, END, "D", adjusted)
                     calls = sim.stats.by_tr_id[md.PERIOD_CHART.tr_real] - before
                     if df.height != truth or not df["date"].is_unique().all():
-                        raise SystemExit(f"{code}: {df.height} rows fetched, the simulator holds {truth}")
-                    lines.append((f"period_bars {code} adj={adjusted}", truth, calls, minimal(truth, md.PERIOD_PAGE)))
+                        raise SystemExit(
+                            f"{code}: {df.height} rows fetched, the simulator holds {truth}"
+                        )
+                    lines.append(
+                        (
+                            f"period_bars {code} adj={adjusted}",
+                            truth,
+                            calls,
+                            minimal(truth, md.PERIOD_PAGE),
+                        )
+                    )
             for index_code in sorted(market.indices):
                 truth = len(market.index_bars(index_code, START, END, "D"))
                 before = sim.stats.by_tr_id[md.INDEX_CHART.tr_real]
                 df = client.index_bars(index_code, START, END)
                 calls = sim.stats.by_tr_id[md.INDEX_CHART.tr_real] - before
                 assert df.height == truth, (index_code, df.height, truth)
-                lines.append((f"index_bars {index_code}", truth, calls, minimal(truth, md.INDEX_PAGE)))
+                lines.append(
+                    (f"index_bars {index_code}", truth, calls, minimal(truth, md.INDEX_PAGE))
+                )
             for exchange, symbol in sorted(market.overseas):
                 truth = len(market.overseas_bars(exchange, symbol, START, END, "D", True))
                 before = sim.stats.by_tr_id[md.OVERSEAS_DAILY.tr_real]
                 df = client.overseas_bars(exchange, symbol, START, END)
                 calls = sim.stats.by_tr_id[md.OVERSEAS_DAILY.tr_real] - before
                 assert df.height == truth, (exchange, symbol, df.height, truth)
-                lines.append((f"overseas_bars {exchange}:{symbol}", truth, calls, minimal(truth, md.OVERSEAS_DAILY_PAGE)))
+                lines.append(
+                    (
+                        f"overseas_bars {exchange}:{symbol}",
+                        truth,
+                        calls,
+                        minimal(truth, md.OVERSEAS_DAILY_PAGE),
+                    )
+                )
     elapsed = time.perf_counter() - started
     rows = sum(r for _, r, _, _ in lines)
     calls = sum(c for _, _, c, _ in lines)
     least = sum(m for _, _, _, m in lines)
     worst = sorted(lines, key=lambda x: x[2] - x[3], reverse=True)[:3]
-    print(f"backfill {START}..{END}: {len(lines)} ranges, {rows:,} rows, {calls} calls, minimal {least}")
+    print(
+        f"backfill {START}..{END}: {len(lines)} ranges, {rows:,} rows, {calls} calls, minimal {least}"
+    )
     print(f"calls made / minimal calls = {calls / least:.3f}   (goal 1.00)")
     for what, r, c, m in worst:
         if c > m:

@@ -33,10 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def listed_symbols(market: Any, n: int) -> list[str]:
     """The first `n` stock codes listed through the whole window (sorted: reproducible)."""
-    codes = [c for c in sorted(market.instruments)
-             if market.is_listed(c, START) and market.is_listed(c, END)]
+    codes = [
+        c
+        for c in sorted(market.instruments)
+        if market.is_listed(c, START) and market.is_listed(c, END)
+    ]
     if len(codes) < n:
-        raise SystemExit(f"the simulator lists {len(codes)} symbols through {START}..{END}, need {n}")
+        raise SystemExit(
+            f"the simulator lists {len(codes)} symbols through {START}..{END}, need {n}"
+        )
     return codes[:n]
 
 
@@ -58,8 +63,13 @@ def own_peak_rss_mb() -> float | None:
 def run_child(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
     """Run the child; (its JSON report, its peak RSS in MB: its own VmHWM where the OS keeps it,
     else the rusage the OS hands over as it ends, else the peak working set on Windows)."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_backfill_memory", *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.bench_backfill_memory", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     if hasattr(os, "wait4"):
         out = proc.stdout.read()
@@ -97,20 +107,31 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
     from simulator.server import SimConfig, start_simulator
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="kisdb-bench-mem-") as tmp, start_simulator(
-        # Each child has a fresh home, hence no cached token: without the one-token-a-minute rule
-        # the children do not wait out each other's issuance window (61 s each).
-        SimConfig(now=SIM_NOW, rate_limit=0, token_issue_interval=0.0, generated_symbols=max(sizes))
-    ) as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="kisdb-bench-mem-") as tmp,
+        start_simulator(
+            # Each child has a fresh home, hence no cached token: without the one-token-a-minute rule
+            # the children do not wait out each other's issuance window (61 s each).
+            SimConfig(
+                now=SIM_NOW, rate_limit=0, token_issue_interval=0.0, generated_symbols=max(sizes)
+            )
+        ) as sim,
+    ):
         env = {
-            **os.environ, "KIS_ENV": "sim", "KIS_BASE_URL": sim.base_url, "KIS_WS_URL": sim.ws_url,
-            "KIS_RATE_LIMIT": "100000", "PREFECT_HOME": str(Path(tmp) / "prefect"),
+            **os.environ,
+            "KIS_ENV": "sim",
+            "KIS_BASE_URL": sim.base_url,
+            "KIS_WS_URL": sim.ws_url,
+            "KIS_RATE_LIMIT": "100000",
+            "PREFECT_HOME": str(Path(tmp) / "prefect"),
             "PREFECT_LOGGING_LEVEL": "WARNING",
         }
         for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT", "KISDB_HOME"):
             env.pop(name, None)
         universe = Path(tmp) / "universe.txt"
-        universe.write_text("\n".join(listed_symbols(sim.market, max(sizes))) + "\n", encoding="utf-8")
+        universe.write_text(
+            "\n".join(listed_symbols(sim.market, max(sizes))) + "\n", encoding="utf-8"
+        )
         results: dict[int, tuple[dict[str, Any], float]] = {}
         for size in sizes:
             # A fresh Prefect server per size: a server already holding the previous runs
@@ -120,10 +141,15 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
                 home = Path(tmp) / f"home-{size}"
                 results[size] = run_child(["--child", str(size), str(universe), str(home)], env)
             report, peak = results[size]
-            print(f"  {size:>4} symbols: peak RSS {peak:7.1f} MB   {report['rows']:>9,} rows  "
-                  f"{report['calls']:>6} calls  {report['seconds']:6.1f} s", flush=True)
+            print(
+                f"  {size:>4} symbols: peak RSS {peak:7.1f} MB   {report['rows']:>9,} rows  "
+                f"{report['calls']:>6} calls  {report['seconds']:6.1f} s",
+                flush=True,
+            )
     if not results[sizes[0]][0].get("vm_hwm_mb"):
-        print("  (peak RSS from the child's rusage: includes the parent's RSS at spawn on Linux/vfork)")
+        print(
+            "  (peak RSS from the child's rusage: includes the parent's RSS at spawn on Linux/vfork)"
+        )
     if len(sizes) < 2:
         return
     small, large = sizes[0], sizes[-1]
@@ -146,17 +172,31 @@ def child(size: int, universe: Path, home: Path) -> None:
     quiet_prefect(False)
     subset = home.with_suffix(".universe.txt")
     home.mkdir(parents=True, exist_ok=True)
-    subset.write_text("\n".join(universe.read_text(encoding="utf-8").split()[:size]) + "\n",
-                      encoding="utf-8")
+    subset.write_text(
+        "\n".join(universe.read_text(encoding="utf-8").split()[:size]) + "\n", encoding="utf-8"
+    )
     started = time.perf_counter()
     with fast_flows():
         holidays = ingest_holidays(start=START.isoformat(), ahead=0)
-        bars = ingest_period_bars(universe=str(subset), start=START.isoformat(), end=END.isoformat(),
-                                  periods=["D"], adjusted=[True])
+        bars = ingest_period_bars(
+            universe=str(subset),
+            start=START.isoformat(),
+            end=END.isoformat(),
+            periods=["D"],
+            adjusted=[True],
+        )
     if bars.errors:
         raise SystemExit(f"backfill errors: {bars.errors[:3]}")
-    print(json.dumps({"rows": bars.rows_written, "calls": holidays.calls + bars.calls,
-                      "seconds": time.perf_counter() - started, "vm_hwm_mb": own_peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "rows": bars.rows_written,
+                "calls": holidays.calls + bars.calls,
+                "seconds": time.perf_counter() - started,
+                "vm_hwm_mb": own_peak_rss_mb(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

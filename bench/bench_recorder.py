@@ -35,9 +35,11 @@ from schemas.realtime import H0STCNT0_FIELDS  # noqa: E402
 from warehouse.compaction import parse_journal  # noqa: E402
 from warehouse.journal import JournalWriter  # noqa: E402
 
-SAMPLE = ("005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^3052507^"
-          "219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^5^"
-          "-500^092619^2^200^20231124^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100")
+SAMPLE = (
+    "005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^3052507^"
+    "219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^5^"
+    "-500^092619^2^200^20231124^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100"
+)
 
 
 def make_frames(n: int) -> list[str]:
@@ -120,9 +122,14 @@ async def latency(frames: list[str], rate: float, home: Path) -> RecorderStats:
 
     async with serve(blaster.handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
-        client = RealtimeClient(f"ws://127.0.0.1:{port}", approval_key=key,
-                                subscriptions=[Subscription("H0STCNT0", "005930")], sink=sink,
-                                policy=ReconnectPolicy(initial=10), subscribe_pause=0)
+        client = RealtimeClient(
+            f"ws://127.0.0.1:{port}",
+            approval_key=key,
+            subscriptions=[Subscription("H0STCNT0", "005930")],
+            sink=sink,
+            policy=ReconnectPolicy(initial=10),
+            subscribe_pause=0,
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(client.run(stop))
         deadline = time.monotonic() + len(frames) / rate + 10
@@ -160,16 +167,20 @@ def main(argv: list[str] | None = None) -> None:
         parsed = parse_journal(journal)
         seconds = time.perf_counter() - start
         assert parsed.ticks.height == records and parsed.rejects.is_empty()
-        print(f"compaction        : {parsed.ticks.height / seconds:12,.0f} rows/s "
-              f"({parsed.ticks.height} typed tick rows in {seconds:.2f} s)")
+        print(
+            f"compaction        : {parsed.ticks.height / seconds:12,.0f} rows/s "
+            f"({parsed.ticks.height} typed tick rows in {seconds:.2f} s)"
+        )
 
         n = min(len(frames), int(args.rate * 4))
         live = asyncio.run(latency(frames[:n], args.rate, Path(tmp) / "live"))
         lat = sorted(live.latencies_ns)
         p50 = statistics.median(lat) / 1e6
         p99 = lat[int(len(lat) * 0.99) - 1] / 1e6
-        print(f"receive->journal  : p50 {p50:.3f} ms, p99 {p99:.3f} ms "
-              f"({len(lat)} frames over a websocket at {args.rate:,.0f} frames/s)")
+        print(
+            f"receive->journal  : p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+            f"({len(lat)} frames over a websocket at {args.rate:,.0f} frames/s)"
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ REST_GOAL = 1_000.0
 WS_GOAL = 50_000.0
 REST_SECONDS = 4.0
 WS_SECONDS = 4.0
-WS_SPEED = 200_000.0  # a session in ~0.12 s: ~145k prints/s due, so the server (not the tape) bounds it
+WS_SPEED = (
+    200_000.0  # a session in ~0.12 s: ~145k prints/s due, so the server (not the tape) bounds it
+)
 CLIENT_PROCESSES = 2
 CONCURRENCY = 4
 NOW = "2026-11-24T09:05:00"
@@ -53,9 +55,25 @@ def _free_port() -> int:
 def simulator(speed: float, pinned: bool = True) -> Iterator[tuple[str, str]]:
     port, ws_port = _free_port(), _free_port()
     clock = ["--now", NOW] if pinned else []  # session mode rolls from close to the next open
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "sim", "--port", str(port), "--ws-port",
-                             str(ws_port), "--rate-limit", "0", "--speed", str(speed), *clock],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "sim",
+            "--port",
+            str(port),
+            "--ws-port",
+            str(ws_port),
+            "--rate-limit",
+            "0",
+            "--speed",
+            str(speed),
+            *clock,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -74,23 +92,71 @@ def simulator(speed: float, pinned: bool = True) -> Iterator[tuple[str, str]]:
 
 
 def _token(base: str) -> str:
-    r = httpx.post(base + "/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": DEFAULT_APP_KEY,
-                                                  "appsecret": DEFAULT_APP_SECRET})
+    r = httpx.post(
+        base + "/oauth2/tokenP",
+        json={
+            "grant_type": "client_credentials",
+            "appkey": DEFAULT_APP_KEY,
+            "appsecret": DEFAULT_APP_SECRET,
+        },
+    )
     return str(r.json()["access_token"])
 
 
-CODES = ["005930", "000660", "035420", "035720", "005380", "051910", "006400", "068270", "105560", "055550",
-         "003550", "012330", "028260", "066570", "096770", "017670", "030200", "034730", "015760", "032830"]
+CODES = [
+    "005930",
+    "000660",
+    "035420",
+    "035720",
+    "005380",
+    "051910",
+    "006400",
+    "068270",
+    "105560",
+    "055550",
+    "003550",
+    "012330",
+    "028260",
+    "066570",
+    "096770",
+    "017670",
+    "030200",
+    "034730",
+    "015760",
+    "032830",
+]
 
 
 def _hammer(base: str, token: str, seconds: float, worker_id: int) -> int:
-    headers = {"authorization": f"Bearer {token}", "appkey": DEFAULT_APP_KEY, "appsecret": DEFAULT_APP_SECRET,
-               "custtype": "P"}
-    calls = [("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100",
-              {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code}) for code in CODES]
-    calls += [("/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice", "FHKST03010100",
-               {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code, "FID_INPUT_DATE_1": "20250101",
-                "FID_INPUT_DATE_2": "20261124", "FID_PERIOD_DIV_CODE": "D", "FID_ORG_ADJ_PRC": "0"}) for code in CODES]
+    headers = {
+        "authorization": f"Bearer {token}",
+        "appkey": DEFAULT_APP_KEY,
+        "appsecret": DEFAULT_APP_SECRET,
+        "custtype": "P",
+    }
+    calls = [
+        (
+            "/uapi/domestic-stock/v1/quotations/inquire-price",
+            "FHKST01010100",
+            {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code},
+        )
+        for code in CODES
+    ]
+    calls += [
+        (
+            "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice",
+            "FHKST03010100",
+            {
+                "FID_COND_MRKT_DIV_CODE": "J",
+                "FID_INPUT_ISCD": code,
+                "FID_INPUT_DATE_1": "20250101",
+                "FID_INPUT_DATE_2": "20261124",
+                "FID_PERIOD_DIV_CODE": "D",
+                "FID_ORG_ADJ_PRC": "0",
+            },
+        )
+        for code in CODES
+    ]
     done, i = 0, worker_id
     stop = time.monotonic() + seconds
     with httpx.Client(base_url=base, headers=headers) as client:
@@ -105,7 +171,9 @@ def _hammer(base: str, token: str, seconds: float, worker_id: int) -> int:
 
 def _client_process(base: str, token: str, seconds: float, out: mp.Queue, proc_id: int) -> None:
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        results = pool.map(lambda w: _hammer(base, token, seconds, proc_id * CONCURRENCY + w), range(CONCURRENCY))
+        results = pool.map(
+            lambda w: _hammer(base, token, seconds, proc_id * CONCURRENCY + w), range(CONCURRENCY)
+        )
         out.put(sum(results))
 
 
@@ -113,8 +181,10 @@ def rest_rate() -> float:
     with simulator(speed=1.0) as (base, _):
         token = _token(base)
         queue: mp.Queue = mp.Queue()
-        procs = [mp.Process(target=_client_process, args=(base, token, REST_SECONDS, queue, n))
-                 for n in range(CLIENT_PROCESSES)]
+        procs = [
+            mp.Process(target=_client_process, args=(base, token, REST_SECONDS, queue, n))
+            for n in range(CLIENT_PROCESSES)
+        ]
         start = time.monotonic()
         for p in procs:
             p.start()
@@ -127,9 +197,29 @@ def rest_rate() -> float:
 
 # The 21 busiest symbols of the default universe (~17,000 prints a day together): 21 trade + 20 book
 # registrations fill one session's 41 (KIS's limit, enforced by the simulator).
-WS_TRADE_CODES = ["000660", "035420", "005930", "373220", "005380", "068270", "006400", "051910", "247540",
-                  "086520", "000270", "035720", "207940", "005490", "105560", "055550", "086790", "316140",
-                  "012330", "028260", "066570"]
+WS_TRADE_CODES = [
+    "000660",
+    "035420",
+    "005930",
+    "373220",
+    "005380",
+    "068270",
+    "006400",
+    "051910",
+    "247540",
+    "086520",
+    "000270",
+    "035720",
+    "207940",
+    "005490",
+    "105560",
+    "055550",
+    "086790",
+    "316140",
+    "012330",
+    "028260",
+    "066570",
+]
 WS_BOOK_CODES = WS_TRADE_CODES[:20]
 FIELDS = {"H0STCNT0": 46, "H0STASP0": 59}
 
@@ -154,15 +244,31 @@ def check_frame(frame: str) -> int:
 async def _ws_count(base: str, ws_url: str, seconds: float) -> WsCount:
     """Subscribe up to the limit, then count what a real websockets client receives over loopback
     for `seconds` from the first data frame (records, frames, bytes)."""
-    key = httpx.post(base + "/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": DEFAULT_APP_KEY,
-                                                      "secretkey": DEFAULT_APP_SECRET}).json()["approval_key"]
+    key = httpx.post(
+        base + "/oauth2/Approval",
+        json={
+            "grant_type": "client_credentials",
+            "appkey": DEFAULT_APP_KEY,
+            "secretkey": DEFAULT_APP_SECRET,
+        },
+    ).json()["approval_key"]
     regs = [("H0STCNT0", c) for c in WS_TRADE_CODES] + [("H0STASP0", c) for c in WS_BOOK_CODES]
     out = WsCount()
     async with websockets.connect(ws_url, compression=None, max_size=None) as ws:
         for tr, code in regs:
-            await ws.send(json.dumps({"header": {"approval_key": key, "custtype": "P", "tr_type": "1",
-                                                 "content-type": "utf-8"},
-                                      "body": {"input": {"tr_id": tr, "tr_key": code}}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "header": {
+                            "approval_key": key,
+                            "custtype": "P",
+                            "tr_type": "1",
+                            "content-type": "utf-8",
+                        },
+                        "body": {"input": {"tr_id": tr, "tr_key": code}},
+                    }
+                )
+            )
         acks = 0
         while acks < len(regs):  # every registration acknowledged before the clock starts
             frame = await ws.recv()
@@ -192,13 +298,19 @@ def ws_rate() -> WsCount:
 
 def main() -> None:
     rest = rest_rate()
-    print(f"simulator REST requests/s: {rest:,.0f} / goal {REST_GOAL:,.0f} = ratio {rest / REST_GOAL:.2f}")
+    print(
+        f"simulator REST requests/s: {rest:,.0f} / goal {REST_GOAL:,.0f} = ratio {rest / REST_GOAL:.2f}"
+    )
     ws = ws_rate()
     records, frames = ws.records / ws.seconds, ws.frames / ws.seconds
-    print(f"simulator websocket: {frames:,.0f} frames/s, {ws.bytes / ws.seconds / 1e6:,.1f} MB/s, "
-          f"{ws.records / max(ws.frames, 1):.0f} records/frame (41 registrations, sim speed x{WS_SPEED:,.0f})")
-    print(f"simulator websocket records/s: {records:,.0f} / goal {WS_GOAL:,.0f} = ratio {records / WS_GOAL:.2f}"
-          " (ratio on records received: what a recorder must handle)")
+    print(
+        f"simulator websocket: {frames:,.0f} frames/s, {ws.bytes / ws.seconds / 1e6:,.1f} MB/s, "
+        f"{ws.records / max(ws.frames, 1):.0f} records/frame (41 registrations, sim speed x{WS_SPEED:,.0f})"
+    )
+    print(
+        f"simulator websocket records/s: {records:,.0f} / goal {WS_GOAL:,.0f} = ratio {records / WS_GOAL:.2f}"
+        " (ratio on records received: what a recorder must handle)"
+    )
 
 
 if __name__ == "__main__":

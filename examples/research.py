@@ -48,7 +48,11 @@ print(summary)
 rolling = bars.with_columns(
     vol_20d=pl.col("volume").rolling_mean(window_size=20).over("symbol"),
 ).with_columns(rel_volume=(pl.col("volume") / pl.col("vol_20d")).round(2))
-latest = rolling.group_by("symbol").agg(pl.all().sort_by("date").last()).sort("rel_volume", descending=True)
+latest = (
+    rolling.group_by("symbol")
+    .agg(pl.all().sort_by("date").last())
+    .sort("rel_volume", descending=True)
+)
 print(latest.select("symbol", "date", "volume", "vol_20d", "rel_volume"))
 
 # %% [markdown]
@@ -59,10 +63,12 @@ print(latest.select("symbol", "date", "volume", "vol_20d", "rel_volume"))
 # %%
 SYMBOL, EVENT = "086520", date(2024, 4, 16)
 raw = con.sql(
-    "SELECT date, close AS raw_close FROM bars_daily_raw WHERE symbol = ? ORDER BY date", params=[SYMBOL]
+    "SELECT date, close AS raw_close FROM bars_daily_raw WHERE symbol = ? ORDER BY date",
+    params=[SYMBOL],
 ).pl()
 adj = con.sql(
-    "SELECT date, close AS adj_close FROM bars_daily WHERE symbol = ? ORDER BY date", params=[SYMBOL]
+    "SELECT date, close AS adj_close FROM bars_daily WHERE symbol = ? ORDER BY date",
+    params=[SYMBOL],
 ).pl()
 index = con.sql(
     "SELECT date, close::DOUBLE AS index_close FROM index_daily WHERE index_code = '1001' ORDER BY date"
@@ -85,7 +91,11 @@ if event.height and event.filter(pl.col("date") >= EVENT).height:
         t=(pl.col("i").cast(pl.Int64) - t0),
         car=pl.col("abnormal").fill_null(0.0).cum_sum(),
     )
-    print(window.select("t", "date", "raw_close", "adj_close", "raw_ret", "stock_ret", "abnormal", "car"))
+    print(
+        window.select(
+            "t", "date", "raw_close", "adj_close", "raw_ret", "stock_ret", "abnormal", "car"
+        )
+    )
     on_day = window.filter(pl.col("t") == 0).row(0, named=True)
     print(
         f"event day {on_day['date']}: raw return {on_day['raw_ret']:.1%} (the split), "
@@ -99,11 +109,15 @@ else:
 
 # %%
 vwap = (
-    con.sql("SELECT symbol, date, high, low, close, volume FROM minutes").pl()
+    con.sql("SELECT symbol, date, high, low, close, volume FROM minutes")
+    .pl()
     .with_columns(typical=(pl.col("high") + pl.col("low") + pl.col("close")) / 3)
     .group_by("symbol", "date")
-    .agg(vwap=((pl.col("typical") * pl.col("volume")).sum() / pl.col("volume").sum()).round(1),
-         volume=pl.col("volume").sum(), bars=pl.len())
+    .agg(
+        vwap=((pl.col("typical") * pl.col("volume")).sum() / pl.col("volume").sum()).round(1),
+        volume=pl.col("volume").sum(),
+        bars=pl.len(),
+    )
     .sort("symbol", "date")
 )
 print(vwap)

@@ -39,7 +39,9 @@ def check_periods(periods: Sequence[str] | None, allowed: Sequence[str]) -> list
     return chosen
 
 
-def resolve_range(run: Run, start: str | date | None, end: str | date | None, default_start: str) -> tuple[date, date]:
+def resolve_range(
+    run: Run, start: str | date | None, end: str | date | None, default_start: str
+) -> tuple[date, date]:
     today = run.today
     first = parse_date(start or default_start, name="start", today=today)
     last = parse_date(end, name="end", today=today) or today
@@ -99,17 +101,25 @@ def ingest_period_bars(
             for period in chosen
             for adj in prices
             for job in series_jobs(
-                run, PERIOD_BARS, {"symbol": symbol, "period": period, "adjusted": adj},
-                first, last, days,
+                run,
+                PERIOD_BARS,
+                {"symbol": symbol, "period": period, "adjusted": adj},
+                first,
+                last,
+                days,
                 partial(_period_bars, client, symbol, period, adj),
                 period=period,
             )
         ]
-        run_jobs(run.rt, jobs, run.summary, label="daily bars", settled=run.settled, run_id=run.run_id)
+        run_jobs(
+            run.rt, jobs, run.summary, label="daily bars", settled=run.settled, run_id=run.run_id
+        )
         return run.summary
 
 
-def _period_bars(client, symbol: str, period: str, adjusted: bool, start: date, end: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _period_bars(
+    client, symbol: str, period: str, adjusted: bool, start: date, end: date
+) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     return client.period_bars(symbol, start, end, period=period, adjusted=adjusted)
 
 
@@ -133,11 +143,19 @@ def ingest_index_bars(
             for code in wanted
             for period in chosen
             for job in series_jobs(
-                run, INDEX_BARS, {"index_code": code, "period": period}, first, last, days,
-                partial(_index_bars, client, code, period), period=period,
+                run,
+                INDEX_BARS,
+                {"index_code": code, "period": period},
+                first,
+                last,
+                days,
+                partial(_index_bars, client, code, period),
+                period=period,
             )
         ]
-        run_jobs(run.rt, jobs, run.summary, label="index bars", settled=run.settled, run_id=run.run_id)
+        run_jobs(
+            run.rt, jobs, run.summary, label="index bars", settled=run.settled, run_id=run.run_id
+        )
         return run.summary
 
 
@@ -174,15 +192,24 @@ def ingest_overseas_bars(
             for period in chosen
             for adj in prices
             for job in series_jobs(
-                run, OVERSEAS_BARS,
+                run,
+                OVERSEAS_BARS,
                 {"exchange": exchange, "symbol": symbol, "period": period, "adjusted": adj},
-                first, last, days, partial(_overseas_bars, client, exchange, symbol, period, adj),
-                period=period, settled=settled,
+                first,
+                last,
+                days,
+                partial(_overseas_bars, client, exchange, symbol, period, adj),
+                period=period,
+                settled=settled,
             )
         ]
-        run_jobs(run.rt, jobs, run.summary, label="overseas bars", settled=settled, run_id=run.run_id)
+        run_jobs(
+            run.rt, jobs, run.summary, label="overseas bars", settled=settled, run_id=run.run_id
+        )
         return run.summary
 
 
-def _overseas_bars(client, exchange: str, symbol: str, period: str, adjusted: bool, start: date, end: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _overseas_bars(
+    client, exchange: str, symbol: str, period: str, adjusted: bool, start: date, end: date
+) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     return client.overseas_bars(exchange, symbol, start, end, period=period, adjusted=adjusted)

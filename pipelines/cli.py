@@ -13,25 +13,52 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(name="kisdb", no_args_is_help=True, add_completion=False,
-                  help="KIS Open Trading API -> local market database, with a built-in KIS simulator.")
+app = typer.Typer(
+    name="kisdb",
+    no_args_is_help=True,
+    add_completion=False,
+    help="KIS Open Trading API -> local market database, with a built-in KIS simulator.",
+)
 
 
 @app.command("sim")
 def sim(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="REST port (0: any free port)")] = 0,
-    ws_port: Annotated[int, typer.Option("--ws-port", help="websocket port (0: any free port)")] = 0,
-    app_key: Annotated[str | None, typer.Option("--app-key", help="app key clients must send (default: the documented fake key)")] = None,
-    app_secret: Annotated[str | None, typer.Option("--app-secret", help="app secret (default: the documented fake secret)")] = None,
+    ws_port: Annotated[
+        int, typer.Option("--ws-port", help="websocket port (0: any free port)")
+    ] = 0,
+    app_key: Annotated[
+        str | None,
+        typer.Option(
+            "--app-key", help="app key clients must send (default: the documented fake key)"
+        ),
+    ] = None,
+    app_secret: Annotated[
+        str | None,
+        typer.Option("--app-secret", help="app secret (default: the documented fake secret)"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of the synthetic market")] = 20261124,
-    now: Annotated[str | None, typer.Option(help="pin the sim clock start, KST, e.g. 2026-11-24T10:30:00")] = None,
+    now: Annotated[
+        str | None, typer.Option(help="pin the sim clock start, KST, e.g. 2026-11-24T10:30:00")
+    ] = None,
     speed: Annotated[float, typer.Option(min=0.001, help="sim seconds per wall second")] = 1.0,
-    rate_limit: Annotated[float | None, typer.Option("--rate-limit", min=0, help="requests/s per app key (default: env budget; 0: unlimited)")] = None,
-    faults: Annotated[str, typer.Option(help="fault spec, e.g. 'http5xx=0.05,latency=20ms' (see README)")] = "",
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit", min=0, help="requests/s per app key (default: env budget; 0: unlimited)"
+        ),
+    ] = None,
+    faults: Annotated[
+        str, typer.Option(help="fault spec, e.g. 'http5xx=0.05,latency=20ms' (see README)")
+    ] = "",
     env: Annotated[str, typer.Option(help="real or paper")] = "real",
-    token_ttl: Annotated[int, typer.Option("--token-ttl", min=1, help="access token lifetime, seconds")] = 86400,
-    generated_symbols: Annotated[int, typer.Option("--generated-symbols", min=0, help="extra synthetic symbols")] = 0,
+    token_ttl: Annotated[
+        int, typer.Option("--token-ttl", min=1, help="access token lifetime, seconds")
+    ] = 86400,
+    generated_symbols: Annotated[
+        int, typer.Option("--generated-symbols", min=0, help="extra synthetic symbols")
+    ] = 0,
 ) -> None:
     """Run the KIS-compatible simulator (REST + websocket) until Ctrl-C."""
     from simulator.faults import FaultSpecError, parse_faults
@@ -48,11 +75,24 @@ def sim(
         try:
             pinned = datetime.fromisoformat(now)
         except ValueError:
-            raise typer.BadParameter("expected YYYY-MM-DDTHH:MM[:SS] (KST)", param_hint="--now") from None
-    config = SimConfig(host=host, port=port, ws_port=ws_port, seed=seed, now=pinned, speed=speed,
-                       rate_limit=rate_limit, faults=faults, env=env, token_ttl=token_ttl,  # type: ignore[arg-type]
-                       generated_symbols=generated_symbols,
-                       **({"app_key": app_key} if app_key else {}), **({"app_secret": app_secret} if app_secret else {}))
+            raise typer.BadParameter(
+                "expected YYYY-MM-DDTHH:MM[:SS] (KST)", param_hint="--now"
+            ) from None
+    config = SimConfig(
+        host=host,
+        port=port,
+        ws_port=ws_port,
+        seed=seed,
+        now=pinned,
+        speed=speed,
+        rate_limit=rate_limit,
+        faults=faults,
+        env=env,
+        token_ttl=token_ttl,  # type: ignore[arg-type]
+        generated_symbols=generated_symbols,
+        **({"app_key": app_key} if app_key else {}),
+        **({"app_secret": app_secret} if app_secret else {}),
+    )
     try:
         serve(config, announce=typer.echo)
     except (OSError, RuntimeError) as exc:

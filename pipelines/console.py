@@ -85,7 +85,9 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def run_flow(fn: Callable[..., T], *, verbose: bool = False, show_summary: bool = True, **kwargs: Any) -> T:
+def run_flow(
+    fn: Callable[..., T], *, verbose: bool = False, show_summary: bool = True, **kwargs: Any
+) -> T:
     """Call a flow in-process with a progress bar; print its summary; map errors to exit codes."""
     from connectors.kis.errors import KisError
     from pipelines.errors import InputError
@@ -96,8 +98,13 @@ def run_flow(fn: Callable[..., T], *, verbose: bool = False, show_summary: bool 
     prefect_env_defaults()
     quiet_prefect(verbose)
     bars = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=False, disable=not err_console.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal,
     )
     try:
         with fast_flows(), bars, progress.reporting(RichReporter(bars)):

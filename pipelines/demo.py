@@ -37,9 +37,26 @@ from pipelines.summary import RunSummary
 # Delisted names (셀트리온헬스케어 091990, 2023) are not quoted any more; they live on in the
 # securities snapshots taken while they were listed.
 DEMO_SYMBOLS = (
-    "005930", "000660", "035420", "035720", "005380", "000270", "051910", "006400", "068270",
-    "005490", "105560", "055550", "012330", "066570", "017670", "015760", "096770", "247540",
-    "086520", "028300",
+    "005930",
+    "000660",
+    "035420",
+    "035720",
+    "005380",
+    "000270",
+    "051910",
+    "006400",
+    "068270",
+    "005490",
+    "105560",
+    "055550",
+    "012330",
+    "066570",
+    "017670",
+    "015760",
+    "096770",
+    "247540",
+    "086520",
+    "028300",
 )
 DEMO_MINUTE_SYMBOLS = ("005930", "000660", "035420", "086520", "005380")
 DEMO_INDICES = ("0001", "1001", "2001")
@@ -49,8 +66,16 @@ DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY = "005930", 1
 HOLDING_VIEW = ("symbol", "name", "qty", "avg_price", "price", "value", "pnl", "pnl_pct")
 CASH_VIEW = ("deposit", "d2_cash", "securities_value", "total_value", "today_buy_amount")
 ORDER_VIEW = ("action", "status", "symbol", "qty", "division", "order_no", "order_time")
-EXECUTION_VIEW = ("order_time", "order_no", "side_name", "symbol", "qty", "filled_qty",
-                  "avg_fill_price", "remaining_qty")
+EXECUTION_VIEW = (
+    "order_time",
+    "order_no",
+    "side_name",
+    "symbol",
+    "qty",
+    "filled_qty",
+    "avg_fill_price",
+    "remaining_qty",
+)
 
 QUERIES: dict[str, str] = {
     "Top 5 movers over the last month (adjusted closes)": """
@@ -159,7 +184,8 @@ def step_record_ticks(ctx: DemoContext) -> None:
         ctx.console.print(
             f"market clock x{DEMO_MARKET_SPEED:g} while recording: "
             f"{begin:%Y-%m-%d %H:%M:%S} -> {end:%H:%M:%S} KST in {ctx.record_seconds:g} s",
-            highlight=False)
+            highlight=False,
+        )
     days = sorted({_journal_day(p) for p in result.journals})
     # Compact with this run's lake connection (one writer per process).
     compacted = [r for d in days if (r := compact_day(ctx.rt.lake, settings.home, d)) is not None]
@@ -170,7 +196,8 @@ def step_record_ticks(ctx: DemoContext) -> None:
     frames = dict(sorted(result.stats.frames.items()))
     ctx.notes.append(
         f"recorded {sum(frames.values())} frames {frames} in {ctx.record_seconds:g} s; compacted "
-        f"{', '.join(f'{n} {t}' for r in compacted for t, n in r.rows.items() if n)} rows")
+        f"{', '.join(f'{n} {t}' for r in compacted for t, n in r.rows.items() if n)} rows"
+    )
     _show_recording(ctx, started_ns)
 
 
@@ -246,24 +273,33 @@ def step_paper_order(ctx: DemoContext) -> None:
     client = ctx.rt.client
     client.configure_orders(today=ctx.rt.today)  # the market's day: the simulator's clock
     result = client.buy(DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY, division="market", source="demo")
-    ctx.console.print(render_table(pl.DataFrame([result.as_row()]).select(ORDER_VIEW),
-                                   title=f"paper order: buy {DEMO_ORDER_QTY} {DEMO_ORDER_SYMBOL} at market"))
+    ctx.console.print(
+        render_table(
+            pl.DataFrame([result.as_row()]).select(ORDER_VIEW),
+            title=f"paper order: buy {DEMO_ORDER_QTY} {DEMO_ORDER_SYMBOL} at market",
+        )
+    )
     if result.message:
         ctx.console.print(f"  {result.msg_cd or ''} {result.message}", highlight=False)
     executions = _wait_for_fill(client, result.order_no) if result.ok else pl.DataFrame()
     balance = client.balance()
     account = mask_account(client.settings.cano, client.settings.product_code)
-    ctx.console.print(render_table(balance.holdings.select(HOLDING_VIEW), title=f"holdings {account}"))
+    ctx.console.print(
+        render_table(balance.holdings.select(HOLDING_VIEW), title=f"holdings {account}")
+    )
     cash = {k: v for k, v in balance.cash.__dict__.items() if k in CASH_VIEW}
     ctx.console.print(render_table(pl.DataFrame([cash]), title="cash (KRW)"))
     if not executions.is_empty():
-        ctx.console.print(render_table(executions.select(EXECUTION_VIEW), max_rows=10,
-                                       title="executions today"))
+        ctx.console.print(
+            render_table(executions.select(EXECUTION_VIEW), max_rows=10, title="executions today")
+        )
     with ctx.rt.write_lock:
         ctx.summary.add("order_log", mirror_order_log(ctx.rt.lake, ctx.home))
-    ctx.notes.append(f"paper order {result.status}"
-                     + (f" (order {result.order_no})" if result.order_no else f": {result.message}")
-                     + f"; try: kisdb balance --home {ctx.home}")
+    ctx.notes.append(
+        f"paper order {result.status}"
+        + (f" (order {result.order_no})" if result.order_no else f": {result.message}")
+        + f"; try: kisdb balance --home {ctx.home}"
+    )
 
 
 def _wait_for_fill(client: Any, order_no: str | None, timeout: float = 5.0) -> pl.DataFrame:
@@ -301,8 +337,14 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
-def run_demo(home: Path, *, record_seconds: float = 5.0, verbose: bool = False,
-             console: Console | None = None, steps: list[tuple[str, Step]] | None = None) -> DemoContext:
+def run_demo(
+    home: Path,
+    *,
+    record_seconds: float = 5.0,
+    verbose: bool = False,
+    console: Console | None = None,
+    steps: list[tuple[str, Step]] | None = None,
+) -> DemoContext:
     """Run the demo into `home` (a sim lake) and print what it did; returns the context."""
     out = console or Console()
     prefect_env_defaults()
@@ -310,8 +352,9 @@ def run_demo(home: Path, *, record_seconds: float = 5.0, verbose: bool = False,
     home = home.expanduser().resolve()
     started = time.monotonic()
     # The demo always talks to the embedded simulator, whatever KIS_* the environment holds.
-    with use_runtime(home, env="sim", base_url=None, ws_url=None, app_key=None,
-                     app_secret=None, account=None) as rt:
+    with use_runtime(
+        home, env="sim", base_url=None, ws_url=None, app_key=None, app_secret=None, account=None
+    ) as rt:
         calls_before = rt.client.calls
         ctx = DemoContext(rt=rt, home=home, record_seconds=record_seconds, console=out)
         from rich.progress import (
@@ -322,8 +365,14 @@ def run_demo(home: Path, *, record_seconds: float = 5.0, verbose: bool = False,
             TimeElapsedColumn,
         )
 
-        bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err_console, disable=not err_console.is_terminal)
+        bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=not err_console.is_terminal,
+        )
         with fast_flows(), bars, progress.reporting(RichReporter(bars)):
             for name, step in steps or STEPS:
                 out.print(f"[bold]demo:[/bold] {name}", highlight=False)
@@ -337,6 +386,8 @@ def run_demo(home: Path, *, record_seconds: float = 5.0, verbose: bool = False,
         for note in ctx.notes:
             out.print(f"note: {note}", highlight=False)
         step_research(ctx)
-        out.print(f"lake: {home} — try: kisdb sql --home {home} \"SELECT * FROM bars_daily LIMIT 5\"",
-                  highlight=False)
+        out.print(
+            f'lake: {home} — try: kisdb sql --home {home} "SELECT * FROM bars_daily LIMIT 5"',
+            highlight=False,
+        )
     return ctx

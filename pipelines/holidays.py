@@ -23,7 +23,9 @@ from warehouse.ledger import merge_ranges
 AHEAD_DAYS = 30
 
 
-def missing_days(first: date, last: date, stored: set[date], refresh_from: date) -> list[tuple[date, date]]:
+def missing_days(
+    first: date, last: date, stored: set[date], refresh_from: date
+) -> list[tuple[date, date]]:
     """Calendar-day ranges in [first, last] not stored, plus [refresh_from, last] always (pure)."""
     ranges = []
     d = first
@@ -36,7 +38,10 @@ def missing_days(first: date, last: date, stored: set[date], refresh_from: date)
 
 @flow(name="holidays")
 def ingest_holidays(
-    start: str | None = None, end: str | None = None, ahead: int = AHEAD_DAYS, home: str | None = None
+    start: str | None = None,
+    end: str | None = None,
+    ahead: int = AHEAD_DAYS,
+    home: str | None = None,
 ) -> RunSummary:
     """Holidays from `start` (default: today, or the day after the last stored) to today + ahead."""
     with flow_run("holidays", home) as run:
@@ -45,9 +50,9 @@ def ingest_holidays(
         last = parse_date(end, name="end", today=today) or today + timedelta(days=ahead)
         check_range(first, last)
         stored = set(
-            query(run.rt.lake, "SELECT date FROM {holidays} WHERE date BETWEEN ? AND ?", [first, last])[
-                "date"
-            ].to_list()
+            query(
+                run.rt.lake, "SELECT date FROM {holidays} WHERE date BETWEEN ? AND ?", [first, last]
+            )["date"].to_list()
         )
         spans = missing_days(first, last, stored, refresh_from=today)
         client = run.rt.client

@@ -36,7 +36,9 @@ IN_FLIGHT = 12
 @dataclass(frozen=True)
 class Job:
     dataset: Dataset
-    key: Mapping[str, object]  # the series, e.g. {"symbol": "005930", "period": "D", "adjusted": True}
+    key: Mapping[
+        str, object
+    ]  # the series, e.g. {"symbol": "005930", "period": "D", "adjusted": True}
     start: date
     end: date
     call: Callable[[], pl.DataFrame]
@@ -112,8 +114,14 @@ def run_jobs(
                 del future  # the future holds the frame: drop both once stored
             with rt.write_lock:
                 result = store(
-                    rt.lake, job.dataset, frame, key=job.key, start=job.start, end=job.end,
-                    settled=settled, run_id=run_id,
+                    rt.lake,
+                    job.dataset,
+                    frame,
+                    key=job.key,
+                    start=job.start,
+                    end=job.end,
+                    settled=settled,
+                    run_id=run_id,
                 )
             del frame
             summary.add(job.dataset.name, result)

@@ -60,8 +60,12 @@ def ingest_minute_bars(
             for lo, hi in spans:
                 for day in (d for d in days if lo <= d <= hi):
                     call = partial(_minute_bars, client, symbol, day, run.today)
-                    jobs.append(Job(MINUTE_BARS, key, day, day, call, f"minute_bars {symbol} {day}"))
-        run_jobs(run.rt, jobs, run.summary, label="minute bars", settled=run.settled, run_id=run.run_id)
+                    jobs.append(
+                        Job(MINUTE_BARS, key, day, day, call, f"minute_bars {symbol} {day}")
+                    )
+        run_jobs(
+            run.rt, jobs, run.summary, label="minute bars", settled=run.settled, run_id=run.run_id
+        )
         return run.summary
 
 
@@ -82,14 +86,27 @@ def ingest_index_minute_bars(
     with flow_run("index-minute-bars", home) as run:
         client = run.rt.client
         jobs = [
-            Job(INDEX_MINUTE_BARS, {"index_code": code}, run.today, run.today,
-                partial(client.index_minute_bars, code, INDEX_BAR_SECONDS, include_past=include_past),
-                f"index_minute_bars {code}")
+            Job(
+                INDEX_MINUTE_BARS,
+                {"index_code": code},
+                run.today,
+                run.today,
+                partial(
+                    client.index_minute_bars, code, INDEX_BAR_SECONDS, include_past=include_past
+                ),
+                f"index_minute_bars {code}",
+            )
             for code in wanted
         ]
         # A snapshot of the latest bars never makes a day complete: no ledger range.
-        run_jobs(run.rt, jobs, run.summary, label="index minute bars", settled=date.min,
-                 run_id=run.run_id)
+        run_jobs(
+            run.rt,
+            jobs,
+            run.summary,
+            label="index minute bars",
+            settled=date.min,
+            run_id=run.run_id,
+        )
         return run.summary
 
 
@@ -106,19 +123,38 @@ def ingest_overseas_minute_bars(
         raise InputError("no overseas symbols: pass e.g. NAS:AAPL,NYS:KO")
     with flow_run("overseas-minute-bars", home) as run:
         first, last = resolve_range(run, start, None, "7d")
-        stored = stored_bounds(run.rt.lake, OVERSEAS_MINUTE_BARS, ("exchange", "symbol"), column="ts")
+        stored = stored_bounds(
+            run.rt.lake, OVERSEAS_MINUTE_BARS, ("exchange", "symbol"), column="ts"
+        )
         client = run.rt.client
         jobs = []
         for exchange, symbol in wanted:
             since = resume_from(stored.get((exchange, symbol)), first, exchange)
-            jobs.append(Job(
-                OVERSEAS_MINUTE_BARS, {"exchange": exchange, "symbol": symbol}, first, last,
-                partial(client.overseas_minute_bars, exchange, symbol, OVERSEAS_BAR_MINUTES, since=since),
-                f"overseas_minute_bars {exchange}:{symbol} since {since:%Y-%m-%d %H:%M %Z}",
-            ))
+            jobs.append(
+                Job(
+                    OVERSEAS_MINUTE_BARS,
+                    {"exchange": exchange, "symbol": symbol},
+                    first,
+                    last,
+                    partial(
+                        client.overseas_minute_bars,
+                        exchange,
+                        symbol,
+                        OVERSEAS_BAR_MINUTES,
+                        since=since,
+                    ),
+                    f"overseas_minute_bars {exchange}:{symbol} since {since:%Y-%m-%d %H:%M %Z}",
+                )
+            )
         # KIS keeps about a month and the newest bar is always re-read: no ledger range either.
-        run_jobs(run.rt, jobs, run.summary, label="overseas minute bars", settled=date.min,
-                 run_id=run.run_id)
+        run_jobs(
+            run.rt,
+            jobs,
+            run.summary,
+            label="overseas minute bars",
+            settled=date.min,
+            run_id=run.run_id,
+        )
         return run.summary
 
 

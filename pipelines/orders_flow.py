@@ -48,7 +48,9 @@ class PlannedOrder:
     price: int | None  # None = market order
 
 
-def signals_to_targets(signals: Mapping[str, int], positions: Mapping[str, int], unit_qty: int) -> dict[str, int]:
+def signals_to_targets(
+    signals: Mapping[str, int], positions: Mapping[str, int], unit_qty: int
+) -> dict[str, int]:
     """+1 = hold `unit_qty`, -1 = hold none, 0 = keep what is held (pure)."""
     if unit_qty <= 0:
         raise ValueError("unit_qty must be positive")
@@ -61,7 +63,9 @@ def signals_to_targets(signals: Mapping[str, int], positions: Mapping[str, int],
 
 
 def plan_rebalance(
-    targets: Mapping[str, int], positions: Mapping[str, int], prices: Mapping[str, int] | None = None
+    targets: Mapping[str, int],
+    positions: Mapping[str, int],
+    prices: Mapping[str, int] | None = None,
 ) -> list[PlannedOrder]:
     """The orders that turn `positions` into `targets` (pure): sells first, then buys, by symbol.
 
@@ -77,16 +81,30 @@ def plan_rebalance(
             continue
         side: Side = "buy" if target > held else "sell"
         price = (prices or {}).get(symbol)
-        plan.append(PlannedOrder(symbol, side, abs(target - held), held, target,
-                                 snap_to_tick(price, side) if price else None))
+        plan.append(
+            PlannedOrder(
+                symbol,
+                side,
+                abs(target - held),
+                held,
+                target,
+                snap_to_tick(price, side) if price else None,
+            )
+        )
     return sorted(plan, key=lambda p: (p.side != "sell", p.symbol))
 
 
 def plan_frame(plan: list[PlannedOrder]) -> pl.DataFrame:
     return pl.DataFrame(
         [p.__dict__ for p in plan],
-        schema={"symbol": pl.String, "side": pl.String, "qty": pl.Int64, "held": pl.Int64,
-                "target": pl.Int64, "price": pl.Int64},
+        schema={
+            "symbol": pl.String,
+            "side": pl.String,
+            "qty": pl.Int64,
+            "held": pl.Int64,
+            "target": pl.Int64,
+            "price": pl.Int64,
+        },
     )
 
 
@@ -119,9 +137,18 @@ def rebalance_flow(
     with use_runtime(home) as rt:
         rt.client.configure_orders(today=rt.today)
         positions = read_positions(rt)
-        wanted = targets if targets is not None else signals_to_targets(signals or {}, positions, unit_qty)
+        wanted = (
+            targets
+            if targets is not None
+            else signals_to_targets(signals or {}, positions, unit_qty)
+        )
         plan = plan_rebalance(wanted, positions, prices)
-        log.info("rebalance plan (%s, %d orders):\n%s", "dry run" if dry_run else "placing", len(plan), plan_frame(plan))
+        log.info(
+            "rebalance plan (%s, %d orders):\n%s",
+            "dry run" if dry_run else "placing",
+            len(plan),
+            plan_frame(plan),
+        )
         if dry_run or not plan:
             return [{**p.__dict__, "status": "planned"} for p in plan]
         rows: list[dict[str, Any]] = []
@@ -135,8 +162,14 @@ def rebalance_flow(
             except KisError as exc:
                 rows.append({**planned.__dict__, "status": "failed", "message": str(exc)})
                 continue
-            rows.append({**planned.__dict__, "status": result.status, "order_no": result.order_no,
-                         "message": result.message})
+            rows.append(
+                {
+                    **planned.__dict__,
+                    "status": result.status,
+                    "order_no": result.order_no,
+                    "message": result.message,
+                }
+            )
             if result.status == "uncertain":
                 log.warning("%s %s: %s", planned.side, planned.symbol, result.message)
         mirrored = mirror_order_log(rt.lake, rt.settings.home)

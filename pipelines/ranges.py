@@ -11,7 +11,9 @@ _RELATIVE = re.compile(r"^(?P<n>\d+)(?P<unit>[dwmy])$")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 31, "y": 366}
 
 
-def parse_date(text: str | date | None, *, name: str = "date", today: date | None = None) -> date | None:
+def parse_date(
+    text: str | date | None, *, name: str = "date", today: date | None = None
+) -> date | None:
     """2024-01-31, 20240131, today, or N{d,w,m,y} ago (relative to `today`)."""
     if text is None or isinstance(text, date):
         return text

@@ -45,13 +45,16 @@ def ingest_rankings(
         today = run.today
         jobs = [
             Job(
-                RANKINGS, {"ranking": name, "market": scope}, today, today,
-                partial(getattr(client, RANKING_METHODS[name]), scope), f"{name} ranking {scope}",
+                RANKINGS,
+                {"ranking": name, "market": scope},
+                today,
+                today,
+                partial(getattr(client, RANKING_METHODS[name]), scope),
+                f"{name} ranking {scope}",
             )
             for name in names
             for scope in scopes
         ]
         # A snapshot is never "complete" for a day (there is another one later): no ledger range.
-        run_jobs(run.rt, jobs, run.summary, label="rankings", settled=date.min,
-                 run_id=run.run_id)
+        run_jobs(run.rt, jobs, run.summary, label="rankings", settled=date.min, run_id=run.run_id)
         return run.summary

@@ -70,7 +70,8 @@ def journal_lock(home: Path) -> Iterator[Path]:
     if not lock.acquire(timeout=0):
         raise RecorderBusy(
             f"another recorder is writing the journal of {home} ({_owner(folder)}holds {path}); "
-            "run one recorder per KISDB_HOME: stop the other one, or record into another --home")
+            "run one recorder per KISDB_HOME: stop the other one, or record into another --home"
+        )
     owner = folder / OWNER_NAME
     try:
         since = datetime.now().astimezone()
@@ -156,7 +157,7 @@ class JournalSink:
         stats = self.stats
         stats.messages += 1
         if text[:1] in ("0", "1"):
-            stats.frames[text[2:text.find("|", 2)]] += 1
+            stats.frames[text[2 : text.find("|", 2)]] += 1
             stats.last_frame_ns = ts_ns
         self._put((ts_ns, kind, text))
 
@@ -167,7 +168,9 @@ class JournalSink:
             self.stats.connected = False
         elif event == "backoff":
             self.stats.reconnects += 1
-        problem = event in ("error", "stale") or (event == "disconnect" and fields.get("reason") != "stopped")
+        problem = event in ("error", "stale") or (
+            event == "disconnect" and fields.get("reason") != "stopped"
+        )
         level = logging.WARNING if problem else logging.INFO
         if event != "subscribe":  # one line per symbol would drown the log
             log.log(level, "%s %s", event, fields)
@@ -177,8 +180,17 @@ class JournalSink:
         if self._dropped_since_report:
             # Say where the hole is before anything after it.
             try:
-                self.queue.put_nowait((time.time_ns(), "C", control_payload(
-                    "overflow", dropped=self._dropped_since_report, total_dropped=self.stats.dropped)))
+                self.queue.put_nowait(
+                    (
+                        time.time_ns(),
+                        "C",
+                        control_payload(
+                            "overflow",
+                            dropped=self._dropped_since_report,
+                            total_dropped=self.stats.dropped,
+                        ),
+                    )
+                )
                 self._dropped_since_report = 0
             except queue.Full:
                 pass
@@ -190,15 +202,24 @@ class JournalSink:
             now = time.monotonic()
             if now - self._last_warning > 5.0:
                 self._last_warning = now
-                log.warning("journal queue full (%d slots): dropping frames (%d so far); the disk "
-                            "cannot keep up", self.queue.maxsize, self.stats.dropped)
+                log.warning(
+                    "journal queue full (%d slots): dropping frames (%d so far); the disk "
+                    "cannot keep up",
+                    self.queue.maxsize,
+                    self.stats.dropped,
+                )
 
 
 class WriterThread(threading.Thread):
     """Drains the queue into the journal; the only code that touches the disk."""
 
-    def __init__(self, q: queue.Queue[Any], writer: JournalWriter, stats: RecorderStats,
-                 flush_interval: float) -> None:
+    def __init__(
+        self,
+        q: queue.Queue[Any],
+        writer: JournalWriter,
+        stats: RecorderStats,
+        flush_interval: float,
+    ) -> None:
         super().__init__(name="journal-writer", daemon=True)
         self.queue = q
         self.writer = writer
@@ -243,7 +264,9 @@ class WriterThread(threading.Thread):
             self.stats.lines_written = writer.lines_written
             if writer.sealed_torn_tail:
                 for path in writer.sealed_torn_tail:
-                    log.warning("%s ended in a torn line (a crash?); sealed it, readers skip it", path.name)
+                    log.warning(
+                        "%s ended in a torn line (a crash?); sealed it, readers skip it", path.name
+                    )
                     writer.control(time.time_ns(), "torn_tail_sealed", journal=path.name)
                 writer.sealed_torn_tail.clear()
                 writer.write()
@@ -265,7 +288,9 @@ def _deadline(config: RecorderConfig) -> tuple[float | None, str]:
     if config.duration is not None:
         ends.append((config.duration, "duration"))
     if config.until is not None:
-        ends.append((max(0.0, (config.until - datetime.now(config.until.tzinfo)).total_seconds()), "until"))
+        ends.append(
+            (max(0.0, (config.until - datetime.now(config.until.tzinfo)).total_seconds()), "until")
+        )
     return min(ends) if ends else (None, "")
 
 
@@ -273,12 +298,15 @@ def _stats_line(stats: RecorderStats, rates: dict[str, float], q: queue.Queue[An
     per_tr = " ".join(f"{tr}={rate:.1f}/s" for tr, rate in sorted(rates.items())) or "no frames"
     age = stats.last_frame_age()
     age_text = "-" if age is None else f"{age:.1f}s"
-    return (f"{per_tr} | total {sum(stats.frames.values())} | reconnects {stats.reconnects} | "
-            f"last frame {age_text} ago | queue {q.qsize()} | dropped {stats.dropped}")
+    return (
+        f"{per_tr} | total {sum(stats.frames.values())} | reconnects {stats.reconnects} | "
+        f"last frame {age_text} ago | queue {q.qsize()} | dropped {stats.dropped}"
+    )
 
 
-async def _report(stats: RecorderStats, q: queue.Queue[Any], sink: JournalSink,
-                  config: RecorderConfig, live: Any) -> None:
+async def _report(
+    stats: RecorderStats, q: queue.Queue[Any], sink: JournalSink, config: RecorderConfig, live: Any
+) -> None:
     """Every stats_interval: frames/s per TR, reconnects, last frame age; flag a stale stream."""
     previous = Counter(stats.frames)
     last = time.monotonic()
@@ -315,14 +343,21 @@ def _stats_table(stats: RecorderStats, rates: dict[str, float], q: queue.Queue[A
     for tr in sorted(stats.frames):
         table.add_row(tr, str(stats.frames[tr]), f"{rates.get(tr, 0.0):.1f}")
     age = stats.last_frame_age()
-    table.caption = (f"reconnects {stats.reconnects} · last frame "
-                     f"{'-' if age is None else f'{age:.1f}s'} ago · queue {q.qsize()} · "
-                     f"dropped {stats.dropped} · {'connected' if stats.connected else 'DISCONNECTED'}")
+    table.caption = (
+        f"reconnects {stats.reconnects} · last frame "
+        f"{'-' if age is None else f'{age:.1f}s'} ago · queue {q.qsize()} · "
+        f"dropped {stats.dropped} · {'connected' if stats.connected else 'DISCONNECTED'}"
+    )
     return table
 
 
-async def record(settings: Settings, config: RecorderConfig, *, stop: asyncio.Event | None = None,
-                 live: Any = None) -> RecordResult:
+async def record(
+    settings: Settings,
+    config: RecorderConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    live: Any = None,
+) -> RecordResult:
     """Record until `until`/`duration`, a signal, or `stop` is set. `settings` must be resolved."""
     if settings.ws_url is None:
         raise KisConfigError("no websocket URL: resolve the settings first (Settings.resolved())")
@@ -331,8 +366,13 @@ async def record(settings: Settings, config: RecorderConfig, *, stop: asyncio.Ev
         return await _record(settings, config, subs, stop, live)
 
 
-async def _record(settings: Settings, config: RecorderConfig, subs: list[Subscription],
-                  stop: asyncio.Event | None, live: Any) -> RecordResult:
+async def _record(
+    settings: Settings,
+    config: RecorderConfig,
+    subs: list[Subscription],
+    stop: asyncio.Event | None,
+    live: Any,
+) -> RecordResult:
     assert settings.ws_url is not None
     stats = RecorderStats()
     q: queue.Queue[Any] = queue.Queue(maxsize=config.queue_size)
@@ -349,19 +389,32 @@ async def _record(settings: Settings, config: RecorderConfig, subs: list[Subscri
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows / threads
+        with contextlib.suppress(
+            NotImplementedError, RuntimeError, ValueError
+        ):  # Windows / threads
             loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
 
     thread.start()
-    sink.on_control(time.time_ns(), "start", {
-        "pid": os.getpid(), "symbols": list(config.symbols), "quotes": config.quotes,
-        "notices": config.notices, "env": settings.env, "flush_interval": config.flush_interval})
+    sink.on_control(
+        time.time_ns(),
+        "start",
+        {
+            "pid": os.getpid(),
+            "symbols": list(config.symbols),
+            "quotes": config.quotes,
+            "notices": config.notices,
+            "env": settings.env,
+            "flush_interval": config.flush_interval,
+        },
+    )
     async with AsyncKisClient(settings) as kis:
         client = RealtimeClient(
             settings.ws_url,
             approval_key=lambda renew: kis.approval_key(renew=renew),
-            subscriptions=subs, sink=sink, policy=config.policy,
+            subscriptions=subs,
+            sink=sink,
+            policy=config.policy,
             subscribe_pause=config.subscribe_pause,
         )
         deadline, why = _deadline(config)
@@ -372,8 +425,10 @@ async def _record(settings: Settings, config: RecorderConfig, subs: list[Subscri
                 reason[0] = why
                 stop.set()
 
-        helpers = [asyncio.create_task(timer()),
-                   asyncio.create_task(_report(stats, q, sink, config, live))]
+        helpers = [
+            asyncio.create_task(timer()),
+            asyncio.create_task(_report(stats, q, sink, config, live)),
+        ]
         try:
             await client.run(stop)
         except BaseException as exc:
@@ -387,9 +442,16 @@ async def _record(settings: Settings, config: RecorderConfig, subs: list[Subscri
                     await task
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            sink.on_control(time.time_ns(), "stop", {
-                "reason": reason[0], "frames": dict(stats.frames), "dropped": stats.dropped,
-                "reconnects": stats.reconnects})
+            sink.on_control(
+                time.time_ns(),
+                "stop",
+                {
+                    "reason": reason[0],
+                    "frames": dict(stats.frames),
+                    "dropped": stats.dropped,
+                    "reconnects": stats.reconnects,
+                },
+            )
             q.put(_STOP)
             await asyncio.to_thread(thread.join)
     if thread.error is not None:
@@ -425,6 +487,7 @@ def parse_duration(text: str) -> float:
 
 # --- replay ----------------------------------------------------------------------------------
 
+
 def replay(home: Path, day: date) -> Iterator[tuple[int, int, Any]]:
     """(line, ts_recv_ns, typed record) for every data record of a day's journal, in order.
 
@@ -448,6 +511,7 @@ def replay(home: Path, day: date) -> Iterator[tuple[int, int, Any]]:
 
 # --- compaction ------------------------------------------------------------------------------
 
+
 def compact(settings: Settings, days: list[date] | None = None) -> list[CompactionResult]:
     """Compact the given KST days' journals (default: every journal day) into the lake, then
     merge the lake's small files."""
@@ -464,8 +528,13 @@ def compact(settings: Settings, days: list[date] | None = None) -> list[Compacti
             if result is None:
                 log.warning("no journal for %s", day)
                 continue
-            log.info("compacted %s: %s rows, %d rejects %s", result.journal, result.rows,
-                     result.rejects, result.reject_reasons or "")
+            log.info(
+                "compacted %s: %s rows, %d rejects %s",
+                result.journal,
+                result.rows,
+                result.rejects,
+                result.reject_reasons or "",
+            )
             results.append(result)
         # Daily runs add small Parquet files to every table; merging them here (the after-close
         # job) keeps the lake at a few files per partition. Snapshots stay readable.
@@ -480,21 +549,34 @@ from prefect import flow  # noqa: E402  (flows last: the recorder itself does no
 
 
 @flow(name="record", log_prints=True)
-async def record_flow(symbols: list[str], quotes: bool = False, notices: bool = False,
-                      until: str = "15:40", flush_interval: float = 1.0,
-                      home: str | None = None) -> dict[str, Any]:
+async def record_flow(
+    symbols: list[str],
+    quotes: bool = False,
+    notices: bool = False,
+    until: str = "15:40",
+    flush_interval: float = 1.0,
+    home: str | None = None,
+) -> dict[str, Any]:
     """Scheduled at the open (prefect.yaml); records until `until` (HH:MM KST, after the close)."""
     from zoneinfo import ZoneInfo
 
     settings = Settings.from_env(**({"home": home} if home else {}))
     settings = await asyncio.to_thread(settings.resolved)
-    config = RecorderConfig(symbols=tuple(symbols), quotes=quotes, notices=notices,
-                            until=parse_until(until, datetime.now(ZoneInfo("Asia/Seoul"))),
-                            flush_interval=flush_interval)
+    config = RecorderConfig(
+        symbols=tuple(symbols),
+        quotes=quotes,
+        notices=notices,
+        until=parse_until(until, datetime.now(ZoneInfo("Asia/Seoul"))),
+        flush_interval=flush_interval,
+    )
     result = await record(settings, config)
-    return {"frames": dict(result.stats.frames), "dropped": result.stats.dropped,
-            "reconnects": result.stats.reconnects, "journals": [str(p) for p in result.journals],
-            "reason": result.reason}
+    return {
+        "frames": dict(result.stats.frames),
+        "dropped": result.stats.dropped,
+        "reconnects": result.stats.reconnects,
+        "journals": [str(p) for p in result.journals],
+        "reason": result.reason,
+    }
 
 
 @flow(name="compact", log_prints=True)
@@ -503,11 +585,17 @@ def compact_flow(date_text: str | None = None, home: str | None = None) -> list[
     from zoneinfo import ZoneInfo
 
     settings = Settings.from_env(**({"home": home} if home else {}))
-    day = (date.fromisoformat(date_text) if date_text
-           else datetime.now(ZoneInfo("Asia/Seoul")).date())
+    day = (
+        date.fromisoformat(date_text) if date_text else datetime.now(ZoneInfo("Asia/Seoul")).date()
+    )
     return [
-        {"journal": r.journal, "lines": r.lines, "rows": r.rows, "rejects": r.rejects,
-         "reject_reasons": r.reject_reasons}
+        {
+            "journal": r.journal,
+            "lines": r.lines,
+            "rows": r.rows,
+            "rejects": r.rejects,
+            "reject_reasons": r.reject_reasons,
+        }
         for r in compact(settings, [day])
     ]
 

@@ -112,10 +112,14 @@ def use_runtime(home: str | Path | None = None, **overrides: Any) -> Iterator[Ru
     try:
         # KISDB_CATALOG / KISDB_DATA_PATH (scale-out); two workers creating one lake may conflict.
         catalog, data_path = lake_target_from_env()
-        lake = retry_on_conflict(lambda: Lake.open(
-            client.settings.home, source=lake_source(client.settings),  # type: ignore[arg-type]
-            catalog=catalog, data_path=data_path,
-        ))
+        lake = retry_on_conflict(
+            lambda: Lake.open(
+                client.settings.home,
+                source=lake_source(client.settings),  # type: ignore[arg-type]
+                catalog=catalog,
+                data_path=data_path,
+            )
+        )
     except BaseException:
         client.close()
         raise

@@ -69,8 +69,13 @@ class RunSummary:
 
     def rows(self) -> list[dict[str, Any]]:
         return [
-            {"dataset": name, "keys": t.keys, "inserted": t.inserted, "updated": t.updated,
-             "unchanged": t.unchanged}
+            {
+                "dataset": name,
+                "keys": t.keys,
+                "inserted": t.inserted,
+                "updated": t.updated,
+                "unchanged": t.unchanged,
+            }
             for name, t in sorted(self.datasets.items())
         ]
 

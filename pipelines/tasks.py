@@ -59,8 +59,13 @@ async def fetch(label: str, call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     return await asyncio.to_thread(call)
 
 
-@task(name="store", task_run_name="store {dataset.name} {start}..{end}", cache_policy=NO_CACHE,
-      timeout_seconds=300, persist_result=False)
+@task(
+    name="store",
+    task_run_name="store {dataset.name} {start}..{end}",
+    cache_policy=NO_CACHE,
+    timeout_seconds=300,
+    persist_result=False,
+)
 def store(
     lake: Lake,
     dataset: Dataset,
@@ -80,17 +85,35 @@ def store(
     result = lake.upsert(dataset, frame)
     if start <= settled:
         record_fetch(
-            lake, dataset, key, start, min(end, settled), complete=True, rows=frame.height,
+            lake,
+            dataset,
+            key,
+            start,
+            min(end, settled),
+            complete=True,
+            rows=frame.height,
             run_id=run_id,
         )
     return result
 
 
 def record_failure(
-    lake: Lake, dataset: Dataset, key: Mapping[str, object], start: date, end: date,
-    error: BaseException, run_id: str | None = None,
+    lake: Lake,
+    dataset: Dataset,
+    key: Mapping[str, object],
+    start: date,
+    end: date,
+    error: BaseException,
+    run_id: str | None = None,
 ) -> None:
     record_fetch(
-        lake, dataset, key, start, end, complete=False, rows=0, run_id=run_id,
+        lake,
+        dataset,
+        key,
+        start,
+        end,
+        complete=False,
+        rows=0,
+        run_id=run_id,
         error=str(error)[:500],
     )

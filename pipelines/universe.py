@@ -27,7 +27,7 @@ OVERSEAS_EXCHANGES = frozenset(
 
 
 def split_list(text: str | Iterable[str] | None) -> list[str]:
-    """"A,B C" or ["A,B", "C"] -> ["A", "B", "C"] (upper-cased, order kept, duplicates dropped)."""
+    """ "A,B C" or ["A,B", "C"] -> ["A", "B", "C"] (upper-cased, order kept, duplicates dropped)."""
     if text is None:
         return []
     parts = [text] if isinstance(text, str) else list(text)
@@ -61,7 +61,7 @@ def index_codes(text: str | Iterable[str] | None) -> list[str]:
 
 
 def overseas_symbols(text: str | Iterable[str] | None) -> list[tuple[str, str]]:
-    """"NAS:AAPL,NYS:KO" -> [("NAS", "AAPL"), ("NYS", "KO")]."""
+    """ "NAS:AAPL,NYS:KO" -> [("NAS", "AAPL"), ("NYS", "KO")]."""
     out: list[tuple[str, str]] = []
     for item in split_list(text):
         match = _OVERSEAS.match(item)
@@ -92,7 +92,10 @@ def read_universe_file(path: str | Path) -> list[str]:
 
 
 def securities_symbols(
-    lake: Lake, *, on: date | None = None, markets: Sequence[str] = ("KOSPI", "KOSDAQ"),
+    lake: Lake,
+    *,
+    on: date | None = None,
+    markets: Sequence[str] = ("KOSPI", "KOSDAQ"),
     limit: int | None = None,
 ) -> list[str]:
     """The symbols of the latest `securities` snapshot on or before `on` (all of them if no date)."""

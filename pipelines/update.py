@@ -69,25 +69,57 @@ def update(
     wanted = set(parts or PARTS)
     unknown = sorted(wanted - set(PARTS) - set(EXTRA_PARTS))
     if unknown:
-        raise InputError(f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}")
+        raise InputError(
+            f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
+        )
     steps: list[tuple[str, Callable[[], RunSummary]]] = [
         ("holidays", lambda: ingest_holidays(start=start, home=home)),
         ("securities", lambda: ingest_securities(home=home)),
-        ("bars", lambda: ingest_period_bars(symbols=symbols, universe=universe, start=start, home=home)),
-        ("index-bars", lambda: ingest_index_bars(codes=indices or list(DEFAULT_INDICES), start=start, home=home)),
-        ("minute-bars", lambda: ingest_minute_bars(
-            symbols=minute_symbols or symbols, universe=None if minute_symbols else universe,
-            start=minutes_start, home=home)),
+        (
+            "bars",
+            lambda: ingest_period_bars(symbols=symbols, universe=universe, start=start, home=home),
+        ),
+        (
+            "index-bars",
+            lambda: ingest_index_bars(
+                codes=indices or list(DEFAULT_INDICES), start=start, home=home
+            ),
+        ),
+        (
+            "minute-bars",
+            lambda: ingest_minute_bars(
+                symbols=minute_symbols or symbols,
+                universe=None if minute_symbols else universe,
+                start=minutes_start,
+                home=home,
+            ),
+        ),
     ]
     if overseas:
-        steps.insert(4, ("overseas-bars", lambda: ingest_overseas_bars(symbols=overseas, start=start, home=home)))
+        steps.insert(
+            4,
+            (
+                "overseas-bars",
+                lambda: ingest_overseas_bars(symbols=overseas, start=start, home=home),
+            ),
+        )
     if rankings:
         steps.append(("rankings", lambda: ingest_rankings(home=home)))
-    steps.append(("index-minute-bars", lambda: ingest_index_minute_bars(
-        codes=indices or list(DEFAULT_INDICES), home=home)))
+    steps.append(
+        (
+            "index-minute-bars",
+            lambda: ingest_index_minute_bars(codes=indices or list(DEFAULT_INDICES), home=home),
+        )
+    )
     if overseas:
-        steps.append(("overseas-minute-bars", lambda: ingest_overseas_minute_bars(
-            symbols=overseas, start=minutes_start, home=home)))
+        steps.append(
+            (
+                "overseas-minute-bars",
+                lambda: ingest_overseas_minute_bars(
+                    symbols=overseas, start=minutes_start, home=home
+                ),
+            )
+        )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:
         for name, step in steps:

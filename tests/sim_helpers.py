@@ -22,15 +22,27 @@ class Kis:
         self.sim = sim
         self.http = httpx.Client(base_url=sim.base_url, timeout=10)
         OPEN_CLIENTS.append(self)
-        r = self.http.post("/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": sim.app_key,
-                                                   "appsecret": sim.app_secret})
+        r = self.http.post(
+            "/oauth2/tokenP",
+            json={
+                "grant_type": "client_credentials",
+                "appkey": sim.app_key,
+                "appsecret": sim.app_secret,
+            },
+        )
         assert r.status_code == 200, r.text
         self.token = r.json()["access_token"]
 
     def headers(self, tr_id: str, tr_cont: str = "") -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}", "appkey": self.sim.app_key,
-                "appsecret": self.sim.app_secret, "tr_id": tr_id, "custtype": "P", "tr_cont": tr_cont,
-                "content-type": "application/json; charset=utf-8"}
+        return {
+            "authorization": f"Bearer {self.token}",
+            "appkey": self.sim.app_key,
+            "appsecret": self.sim.app_secret,
+            "tr_id": tr_id,
+            "custtype": "P",
+            "tr_cont": tr_cont,
+            "content-type": "application/json; charset=utf-8",
+        }
 
     def get(self, path: str, tr_id: str, tr_cont: str = "", **params: str) -> httpx.Response:
         return self.http.get(path, params=params, headers=self.headers(tr_id, tr_cont))

@@ -18,7 +18,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def sim_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator]) -> RunningSimulator:
+def sim_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator]
+) -> RunningSimulator:
     sim = make_sim(now=datetime(2026, 11, 24, 16, 0), rate_limit=0)
     monkeypatch.setenv("KIS_ENV", "sim")
     monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
@@ -42,14 +44,28 @@ def _error_line(output: str) -> str:
         (["ingest", "bars", "--symbols", "5930"], "not a KRX stock code: 5930"),
         (["ingest", "bars", "--symbols", "005930", "--start", "2026-13-01"], "bad start"),
         (["ingest", "bars", "--symbols", "005930", "--period", "Q"], "unknown period Q"),
-        (["ingest", "bars", "--symbols", "005930", "--start", "2026-11-20", "--end", "2026-11-01"], "is after end"),
+        (
+            [
+                "ingest",
+                "bars",
+                "--symbols",
+                "005930",
+                "--start",
+                "2026-11-20",
+                "--end",
+                "2026-11-01",
+            ],
+            "is after end",
+        ),
         (["ingest", "index-bars", "--codes", "KOSPI"], "not an index code"),
         (["ingest", "overseas-bars", "--symbols", "AAPL"], "expected EXCHANGE:TICKER"),
         (["ingest", "rankings", "--rankings", "hype"], "unknown ranking hype"),
         (["ingest", "bars", "--universe", "no-such-file.txt"], "universe file not found"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(sim_env: RunningSimulator, args: list[str], fragment: str) -> None:
+def test_bad_input_exits_2_with_one_line(
+    sim_env: RunningSimulator, args: list[str], fragment: str
+) -> None:
     calls = sim_env.stats.requests
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
@@ -63,7 +79,10 @@ def test_bad_option_value_is_a_usage_error(sim_env: RunningSimulator) -> None:
 
 
 def test_unknown_symbol_fails_with_exit_1_and_one_line(sim_env: RunningSimulator) -> None:
-    result = runner.invoke(app, ["ingest", "bars", "--symbols", "999999", "--start", "2026-11-01", "--prices", "adjusted"])
+    result = runner.invoke(
+        app,
+        ["ingest", "bars", "--symbols", "999999", "--start", "2026-11-01", "--prices", "adjusted"],
+    )
     assert result.exit_code == 1, result.output
     line = _error_line(result.output)
     assert "999999" in line and "Traceback" not in result.output
@@ -75,10 +94,14 @@ def test_ingest_and_update_print_their_summaries(sim_env: RunningSimulator, tmp_
     result = runner.invoke(app, ["ingest", "holidays", "--start", "2026-11-01"])
     assert result.exit_code == 0, result.output
     assert "holidays" in result.output and "KIS calls" in result.output
-    result = runner.invoke(app, ["ingest", "bars", "--universe", str(universe), "--start", "2026-11-01"])
+    result = runner.invoke(
+        app, ["ingest", "bars", "--universe", str(universe), "--start", "2026-11-01"]
+    )
     assert result.exit_code == 0, result.output
     assert "period_bars" in result.output
-    result = runner.invoke(app, ["update", "--symbols", "005930", "--start", "2026-11-10", "--no-rankings"])
+    result = runner.invoke(
+        app, ["update", "--symbols", "005930", "--start", "2026-11-10", "--no-rankings"]
+    )
     assert result.exit_code == 0, result.output
     assert "update:" in result.output  # the run's summary table
 
@@ -89,7 +112,7 @@ def test_token_never_prints_the_token(sim_env: RunningSimulator) -> None:
     assert "access token ready for sim" in result.output
     tokens = sim_env.tokens
     issued = getattr(tokens, "_tokens", None) or getattr(tokens, "tokens", None) or {}
-    for value in (issued.keys() if isinstance(issued, dict) else []):
+    for value in issued.keys() if isinstance(issued, dict) else []:
         assert str(value) not in result.output
     result = runner.invoke(app, ["token", "--revoke"])
     assert result.exit_code == 0, result.output

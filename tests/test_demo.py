@@ -36,8 +36,9 @@ def test_set_speed_keeps_the_time_and_changes_the_rate() -> None:
 def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) -> None:
     out = io.StringIO()
     steps = [step for step in demo.STEPS if step[0] in ("ticks and quotes", "paper order")]
-    ctx = demo.run_demo(tmp_path / "demo", record_seconds=2.0, steps=steps,
-                        console=Console(file=out, width=200))
+    ctx = demo.run_demo(
+        tmp_path / "demo", record_seconds=2.0, steps=steps, console=Console(file=out, width=200)
+    )
     text = out.getvalue()
     sim = embedded_simulator(ctx.rt.settings)
     assert sim is not None and sim.clock.speed == 1.0, "the market is back to real time"
@@ -55,10 +56,16 @@ def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) 
     assert ticks >= 20 and symbols >= 3, (ticks, symbols)
     assert quotes >= 10
     assert log == [(demo.DEMO_ORDER_SYMBOL, demo.DEMO_ORDER_QTY, "accepted")]
-    for title in ("Last 5 ticks", "Ticks per symbol", "paper order: buy", "holdings", "cash (KRW)",
-                  "executions today", "market clock x60"):
+    for title in (
+        "Last 5 ticks",
+        "Ticks per symbol",
+        "paper order: buy",
+        "holdings",
+        "cash (KRW)",
+        "executions today",
+        "market clock x60",
+    ):
         assert title in text, title
     assert ctx.summary.datasets["ticks"].inserted == ticks
     assert any(n.startswith("paper order accepted") for n in ctx.notes)
     assert "삼성전자" in text  # the holding shows up in the balance
-

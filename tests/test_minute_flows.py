@@ -40,14 +40,18 @@ def _table(home: Path, dataset: object) -> pl.DataFrame:
 
 
 def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
 ) -> None:
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
     _point_at(monkeypatch, sim, home)
     first = ingest_index_minute_bars(codes=["0001", "1001"])
     table = _table(home, INDEX_MINUTE_BARS)
-    assert first.datasets["index_minute_bars"].inserted == table.height == 2 * 102  # KIS's cap a call
+    assert (
+        first.datasets["index_minute_bars"].inserted == table.height == 2 * 102
+    )  # KIS's cap a call
     last = table.filter(pl.col("index_code") == "0001").sort("ts")
     assert last["ts"][-1].astimezone(ZoneInfo("Asia/Seoul")).strftime("%H:%M") == "15:30"
     assert set(last["date"]) == {AFTER_CLOSE.date()}
@@ -61,7 +65,9 @@ def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
 
 
 def test_index_minute_bars_include_past_early_in_the_session(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 9, 30), rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
@@ -73,7 +79,9 @@ def test_index_minute_bars_include_past_early_in_the_session(
 
 
 def test_overseas_minute_bars_resume_from_the_last_stored_bar(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
 ) -> None:
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
@@ -103,7 +111,9 @@ def test_resume_from_is_the_last_bar_or_local_midnight() -> None:
 
 
 def test_update_runs_minute_snapshots_only_when_named(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
 ) -> None:
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"

@@ -21,7 +21,9 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "research.py"
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_research_notebook_runs_on_a_demo_lake(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 16, 0), rate_limit=0)

@@ -17,7 +17,9 @@ from warehouse.lake import Lake
 
 
 def test_plan_sells_first_and_skips_what_is_on_target() -> None:
-    plan = plan_rebalance({"005930": 10, "000660": 0, "035720": 5}, {"000660": 4, "035720": 5, "005380": 9})
+    plan = plan_rebalance(
+        {"005930": 10, "000660": 0, "035720": 5}, {"000660": 4, "035720": 5, "005380": 9}
+    )
     assert plan == [
         PlannedOrder("000660", "sell", 4, 4, 0, None),
         PlannedOrder("005930", "buy", 10, 0, 10, None),
@@ -29,31 +31,44 @@ def test_plan_sells_first_and_skips_what_is_on_target() -> None:
 
 
 def test_signals_to_targets() -> None:
-    assert signals_to_targets({"A": 1, "B": -1, "C": 0}, {"B": 3, "C": 7}, unit_qty=5) == {"A": 5, "B": 0, "C": 7}
+    assert signals_to_targets({"A": 1, "B": -1, "C": 0}, {"B": 3, "C": 7}, unit_qty=5) == {
+        "A": 5,
+        "B": 0,
+        "C": 7,
+    }
     with pytest.raises(ValueError):
         signals_to_targets({"A": 2}, {}, unit_qty=5)
 
 
 @pytest.fixture
-def sim_env(make_sim: Callable[..., RunningSimulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunningSimulator:
+def sim_env(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> RunningSimulator:
     # Session clock (not pinned): the simulator's day is the wall day, as it is for users.
     sim = make_sim(now=None, rate_limit=0)
     for name, value in {
-        "KIS_ENV": "sim", "KIS_BASE_URL": sim.base_url, "KIS_APP_KEY": sim.app_key,
-        "KIS_APP_SECRET": sim.app_secret, "KIS_ACCOUNT": sim.account_number, "KISDB_HOME": str(tmp_path),
+        "KIS_ENV": "sim",
+        "KIS_BASE_URL": sim.base_url,
+        "KIS_APP_KEY": sim.app_key,
+        "KIS_APP_SECRET": sim.app_secret,
+        "KIS_ACCOUNT": sim.account_number,
+        "KISDB_HOME": str(tmp_path),
         "KISDB_RAW_ARCHIVE": "false",
     }.items():
         monkeypatch.setenv(name, value)
     return sim
 
 
-def test_rebalance_flow_dry_run_then_place(prefect_harness: None, sim_env: RunningSimulator, tmp_path: Path) -> None:
+def test_rebalance_flow_dry_run_then_place(
+    prefect_harness: None, sim_env: RunningSimulator, tmp_path: Path
+) -> None:
     from pipelines.orders_flow import rebalance_flow
 
     posts = "/uapi/domestic-stock/v1/trading/order-cash"
     planned = rebalance_flow(targets={"005930": 3, "035720": 2})
     assert [(r["symbol"], r["side"], r["qty"], r["status"]) for r in planned] == [
-        ("005930", "buy", 3, "planned"), ("035720", "buy", 2, "planned"),
+        ("005930", "buy", 3, "planned"),
+        ("035720", "buy", 2, "planned"),
     ]
     assert sim_env.stats.by_path[posts] == 0  # dry run: nothing sent
 
@@ -75,7 +90,9 @@ def _cli() -> typer.Typer:
     return app
 
 
-def test_cli_order_commands(sim_env: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_order_commands(
+    sim_env: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     app = _cli()
     bought = runner.invoke(app, ["order", "buy", "005930", "3", "--market", "--format", "json"])

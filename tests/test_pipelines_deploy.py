@@ -34,8 +34,17 @@ def _load_flow(entrypoint: str) -> Flow:  # type: ignore[type-arg]
 
 def test_every_scheduled_job_has_a_deployment() -> None:
     names = {d["name"] for d in DEPLOYMENTS}
-    assert {"holidays", "daily-bars", "minute-bars", "index-minute-bars", "overseas-minute-bars",
-            "rankings", "record", "compact", "rebalance"} <= names
+    assert {
+        "holidays",
+        "daily-bars",
+        "minute-bars",
+        "index-minute-bars",
+        "overseas-minute-bars",
+        "rankings",
+        "record",
+        "compact",
+        "rebalance",
+    } <= names
     assert len(names) == len(DEPLOYMENTS)
 
 
@@ -48,7 +57,9 @@ def _fires(deployment: dict, day: datetime) -> list[datetime]:
     times: list[datetime] = []
     for schedule in deployment["schedules"]:
         cron = ServerCronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
-        dates = asyncio.run(cron.get_dates(start=day, end=day + timedelta(days=1) - timedelta(seconds=1)))
+        dates = asyncio.run(
+            cron.get_dates(start=day, end=day + timedelta(days=1) - timedelta(seconds=1))
+        )
         times.extend(datetime.fromisoformat(d.isoformat()).astimezone(KST) for d in dates)
     return sorted(times)
 
@@ -95,7 +106,9 @@ def test_deployment_entrypoint_parameters_and_schedules(deployment: dict) -> Non
     for schedule in schedules:
         assert schedule["timezone"] == "Asia/Seoul"
         CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
-    assert deployment["work_pool"]["name"] == ("kisdb-scale" if deployment["name"] == "scale" else "kisdb")
+    assert deployment["work_pool"]["name"] == (
+        "kisdb-scale" if deployment["name"] == "scale" else "kisdb"
+    )
 
 
 def test_a_bad_cron_would_be_caught() -> None:

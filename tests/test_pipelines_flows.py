@@ -44,7 +44,9 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim_after_close: RunningSimulator) -> Iterator[RunningSimulator]:
+def env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim_after_close: RunningSimulator
+) -> Iterator[RunningSimulator]:
     _point_at(monkeypatch, sim_after_close, tmp_path / "home")
     yield sim_after_close
 
@@ -58,7 +60,9 @@ def _requests(sim: RunningSimulator) -> int:
     return sim.stats.requests
 
 
-def test_bars_twice_is_identical_and_the_second_run_makes_no_call(env: RunningSimulator, tmp_path: Path) -> None:
+def test_bars_twice_is_identical_and_the_second_run_makes_no_call(
+    env: RunningSimulator, tmp_path: Path
+) -> None:
     ingest_holidays(start="2026-09-01")
     first = ingest_period_bars(symbols=["005930", "000660"], start="2026-09-01")
     assert first.datasets["period_bars"].inserted > 0
@@ -73,7 +77,9 @@ def test_bars_twice_is_identical_and_the_second_run_makes_no_call(env: RunningSi
     assert _table(tmp_path / "home", PERIOD_BARS).equals(before)
 
 
-def test_incremental_run_fetches_only_the_new_day_and_respects_holidays(env: RunningSimulator, tmp_path: Path) -> None:
+def test_incremental_run_fetches_only_the_new_day_and_respects_holidays(
+    env: RunningSimulator, tmp_path: Path
+) -> None:
     ingest_holidays(start="2026-11-01")
     ingest_index_bars(codes=["0001"], start="2026-11-01")
     ingest_period_bars(symbols=["005930"], start="2026-11-01", adjusted=[True])
@@ -105,21 +111,40 @@ def test_incremental_run_fetches_only_the_new_day_and_respects_holidays(env: Run
     assert closed == (0,)
 
 
-def test_minute_bars_one_transaction_per_day_and_incremental(env: RunningSimulator, tmp_path: Path) -> None:
+def test_minute_bars_one_transaction_per_day_and_incremental(
+    env: RunningSimulator, tmp_path: Path
+) -> None:
     ingest_holidays(start="2026-11-16")
     summary = ingest_minute_bars(symbols=["005930"], start="2026-11-20")
     frame = _table(tmp_path / "home", MINUTE_BARS)
-    assert sorted({d.isoformat() for d in frame["date"]}) == ["2026-11-20", "2026-11-23", "2026-11-24"]
+    assert sorted({d.isoformat() for d in frame["date"]}) == [
+        "2026-11-20",
+        "2026-11-23",
+        "2026-11-24",
+    ]
     assert summary.datasets["minute_bars"].keys == 3
     calls = _requests(env)
     ingest_minute_bars(symbols=["005930"], start="2026-11-20")
     assert _requests(env) == calls
 
 
-def test_update_runs_every_part_and_then_only_snapshots(env: RunningSimulator, tmp_path: Path) -> None:
+def test_update_runs_every_part_and_then_only_snapshots(
+    env: RunningSimulator, tmp_path: Path
+) -> None:
     summary = update(symbols=["005930"], start="2026-11-10", minutes_start="2026-11-24")
-    assert {"holidays", "securities", "period_bars", "index_bars", "minute_bars", "rankings"} <= set(summary.datasets)
-    assert _table(tmp_path / "home", INDEX_BARS)["index_code"].unique().sort().to_list() == ["0001", "1001", "2001"]
+    assert {
+        "holidays",
+        "securities",
+        "period_bars",
+        "index_bars",
+        "minute_bars",
+        "rankings",
+    } <= set(summary.datasets)
+    assert _table(tmp_path / "home", INDEX_BARS)["index_code"].unique().sort().to_list() == [
+        "0001",
+        "1001",
+        "2001",
+    ]
     env.stats.by_path.clear()
     update(symbols=["005930"], start="2026-11-10", minutes_start="2026-11-24")
     paths = {p.rsplit("/", 1)[-1] for p in env.stats.by_path}
@@ -170,8 +195,11 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_run(
     ingest_holidays(start="2025-06-01")
     child_env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _CRASHY_INGEST, CRASH_SYMBOLS], env=child_env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-c", _CRASHY_INGEST, CRASH_SYMBOLS],
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
     assert proc.stdout is not None

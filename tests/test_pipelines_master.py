@@ -31,7 +31,9 @@ def test_parse_kospi_and_kosdaq_lines_of_the_documented_layout() -> None:
         ("005930", "KR7005930003", "삼성전자", "KOSPI", "ST"),
         ("000660", "KR7000660001", "SK하이닉스", "KOSPI", "ST"),
     ]
-    kosdaq = parse_master(_kis_line("086520", "KR7086520004", "에코프로", 221).encode("cp949"), "KOSDAQ")
+    kosdaq = parse_master(
+        _kis_line("086520", "KR7086520004", "에코프로", 221).encode("cp949"), "KOSDAQ"
+    )
     assert kosdaq["name"].to_list() == ["에코프로"]
 
 
@@ -60,12 +62,15 @@ def test_simulator_master_round_trips_and_lists_only_names_listed_that_day() -> 
         assert archive.namelist() == ["kospi_code.mst"]
     frame = parse_master(unzip_master(blob, "KOSPI"), "KOSPI")
     expected = sorted(
-        i.code for i in instruments.values()
+        i.code
+        for i in instruments.values()
         if i.market == "KOSPI" and i.listed <= on and (i.delisted is None or on < i.delisted)
     )
     assert frame["symbol"].to_list() == expected
     assert "117930" in expected  # 한진해운, delisted in 2017, is still listed in 2016
-    later = parse_master(unzip_master(master_zip(instruments.values(), "KOSPI", date(2026, 6, 1)), "KOSPI"), "KOSPI")
+    later = parse_master(
+        unzip_master(master_zip(instruments.values(), "KOSPI", date(2026, 6, 1)), "KOSPI"), "KOSPI"
+    )
     assert "117930" not in later["symbol"].to_list()
     names = dict(zip(frame["symbol"], frame["name"], strict=True))
     assert names["005930"] == instruments["005930"].name
@@ -78,4 +83,4 @@ def test_simulator_master_lines_have_the_documented_widths() -> None:
     for line in text.splitlines():
         name = instruments[line[:9].strip()].name
         assert len(line) == 9 + 12 + len(name) + 221
-        assert line[9 + 12 + len(name):][:2] == "ST"
+        assert line[9 + 12 + len(name) :][:2] == "ST"

@@ -47,15 +47,28 @@ def sim() -> Iterator[RunningSimulator]:
 
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
     return Settings.from_env(
-        environ={}, dotenv=False, env="sim", base_url=sim.base_url, ws_url=sim.ws_url,
-        app_key=sim.app_key, app_secret=sim.app_secret, hts_id=sim.hts_id,
-        account=sim.account_number, home=home,
+        environ={},
+        dotenv=False,
+        env="sim",
+        base_url=sim.base_url,
+        ws_url=sim.ws_url,
+        app_key=sim.app_key,
+        app_secret=sim.app_secret,
+        hts_id=sim.hts_id,
+        account=sim.account_number,
+        home=home,
     )
 
 
 def run_recorder(settings: Settings, seconds: float, **kwargs: Any) -> Any:
-    config = RecorderConfig(symbols=kwargs.pop("symbols", SYMBOLS), duration=seconds,
-                            subscribe_pause=0.0, stats_interval=0.5, policy=FAST, **kwargs)
+    config = RecorderConfig(
+        symbols=kwargs.pop("symbols", SYMBOLS),
+        duration=seconds,
+        subscribe_pause=0.0,
+        stats_interval=0.5,
+        policy=FAST,
+        **kwargs,
+    )
     return asyncio.run(record(settings, config))
 
 
@@ -66,7 +79,9 @@ def market_sequences(sim: RunningSimulator, symbol: str, day: Any) -> list[tuple
     return [(t.price, t.qty, c) for t, c in zip(ticks, cums, strict=True)]
 
 
-def assert_ticks_are_market_runs(sim: RunningSimulator, ticks: pl.DataFrame, *, runs: int = 1) -> None:
+def assert_ticks_are_market_runs(
+    sim: RunningSimulator, ticks: pl.DataFrame, *, runs: int = 1
+) -> None:
     """Each symbol's rows are `runs` contiguous, non-overlapping stretches of the market's tape
     (one stretch per connection), with exact prices, quantities and cumulative volumes."""
     assert ticks.height
@@ -105,19 +120,33 @@ def control_events(home: Path) -> list[str]:
 
 def tables(home: Path) -> dict[str, pl.DataFrame]:
     with Lake.open(home, source="sim") as lake:
-        return {ds.name: lake.table(ds).sort(*ds.primary_key)
-                for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS)}
+        return {
+            ds.name: lake.table(ds).sort(*ds.primary_key)
+            for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS)
+        }
 
 
-def test_record_compact_matches_what_the_simulator_sent(sim: RunningSimulator, tmp_path: Path) -> None:
+def test_record_compact_matches_what_the_simulator_sent(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
     settings = settings_for(sim, tmp_path)
 
     def buy_market() -> None:  # a fill while recording -> encrypted notices
         time.sleep(1.0)
         with KisClient(settings) as kis:
-            kis.call(ORDER_BUY, body={
-                "CANO": settings.cano, "ACNT_PRDT_CD": settings.product_code, "PDNO": "005930",
-                "ORD_DVSN": "01", "ORD_QTY": "3", "ORD_UNPR": "0", "EXCG_ID_DVSN_CD": "KRX"}, lane="order")
+            kis.call(
+                ORDER_BUY,
+                body={
+                    "CANO": settings.cano,
+                    "ACNT_PRDT_CD": settings.product_code,
+                    "PDNO": "005930",
+                    "ORD_DVSN": "01",
+                    "ORD_QTY": "3",
+                    "ORD_UNPR": "0",
+                    "EXCG_ID_DVSN_CD": "KRX",
+                },
+                lane="order",
+            )
 
     buyer = threading.Thread(target=buy_market)
     buyer.start()
@@ -193,14 +222,17 @@ def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
         sim.stop()
     rejects = out["journal_rejects"]
     assert rejects.height > 0 and out["ticks"].height > 0
-    assert out["ticks"]["line"].n_unique() + rejects.height == sent_frames  # every frame accounted for
+    assert (
+        out["ticks"]["line"].n_unique() + rejects.height == sent_frames
+    )  # every frame accounted for
     # What was kept is exact; each rejected frame is one hole in the tape, nothing more.
     assert_ticks_are_market_runs(sim, out["ticks"], runs=1 + rejects.height)
     assert rejects["reason"].str.contains("fields for|header|not a data frame").all()
 
 
 def test_unknown_tr_and_bad_symbol_are_refused_but_the_stream_goes_on(
-        sim: RunningSimulator, tmp_path: Path) -> None:
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
     events: list[tuple[str, dict[str, Any]]] = []
     frames: list[str] = []
 
@@ -214,10 +246,17 @@ def test_unknown_tr_and_bad_symbol_are_refused_but_the_stream_goes_on(
     async def main() -> RealtimeClient:
         async with AsyncKisClient(settings_for(sim, tmp_path)) as kis:
             client = RealtimeClient(
-                sim.ws_url, approval_key=lambda renew: kis.approval_key(renew=renew),
-                subscriptions=[Subscription("H0STXXX0", "005930"), Subscription("H0STCNT0", "999999"),
-                               Subscription("H0STCNT0", "005930")],
-                sink=Sink(), policy=FAST, subscribe_pause=0.0)
+                sim.ws_url,
+                approval_key=lambda renew: kis.approval_key(renew=renew),
+                subscriptions=[
+                    Subscription("H0STXXX0", "005930"),
+                    Subscription("H0STCNT0", "999999"),
+                    Subscription("H0STCNT0", "005930"),
+                ],
+                sink=Sink(),
+                policy=FAST,
+                subscribe_pause=0.0,
+            )
             stop = asyncio.Event()
             asyncio.get_running_loop().call_later(1.5, stop.set)
             await client.run(stop)
@@ -227,12 +266,16 @@ def test_unknown_tr_and_bad_symbol_are_refused_but_the_stream_goes_on(
     actions = {(f["tr_id"], f["tr_key"], f["action"]) for e, f in events if e == "ack"}
     assert ("H0STXXX0", "005930", "drop") in actions and ("H0STCNT0", "999999", "drop") in actions
     assert ("H0STCNT0", "005930", "subscribed") in actions
-    assert any(f.startswith("0|H0STCNT0|001|005930^") or f.startswith("0|H0STCNT0|") for f in frames)
+    assert any(
+        f.startswith("0|H0STCNT0|001|005930^") or f.startswith("0|H0STCNT0|") for f in frames
+    )
     assert any('"PINGPONG"' in f for f in frames)  # heartbeats arrive and the session stays up
     assert client.stats.connects == 1
 
 
-def test_too_many_symbols_are_refused_before_connecting(sim: RunningSimulator, tmp_path: Path) -> None:
+def test_too_many_symbols_are_refused_before_connecting(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
     symbols = tuple(f"{i:06d}" for i in range(21))
     with pytest.raises(SubscriptionLimitError, match="42 websocket registrations"):
         run_recorder(settings_for(sim, tmp_path), 1.0, symbols=symbols, quotes=True)

@@ -27,9 +27,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def recorder(sim_env: dict[str, str], seconds: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.recorder", "--symbols", ",".join(SYMBOLS), "--for", seconds,
-         "--stats-interval", "0.5"],
-        cwd=ROOT, env=sim_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.recorder",
+            "--symbols",
+            ",".join(SYMBOLS),
+            "--for",
+            seconds,
+            "--stats-interval",
+            "0.5",
+        ],
+        cwd=ROOT,
+        env=sim_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -37,8 +49,11 @@ def data_lines(home: Path) -> int:
     days = journal_days(home)
     if not days:
         return 0
-    return sum(1 for e in read_journal(home / "journal" / f"{days[0]:%Y%m%d}.journal")
-               if isinstance(e, JournalLine) and e.payload.startswith("0|"))
+    return sum(
+        1
+        for e in read_journal(home / "journal" / f"{days[0]:%Y%m%d}.journal")
+        if isinstance(e, JournalLine) and e.payload.startswith("0|")
+    )
 
 
 def test_kill_9_then_restart_keeps_the_journal_exact(tmp_path: Path) -> None:
@@ -46,9 +61,14 @@ def test_kill_9_then_restart_keeps_the_journal_exact(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KIS", "PREFECT"))},
-        "KIS_ENV": "sim", "KIS_BASE_URL": sim.base_url, "KIS_WS_URL": sim.ws_url,
-        "KIS_APP_KEY": sim.app_key, "KIS_APP_SECRET": sim.app_secret, "KISDB_HOME": str(home),
-        "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
+        "KIS_ENV": "sim",
+        "KIS_BASE_URL": sim.base_url,
+        "KIS_WS_URL": sim.ws_url,
+        "KIS_APP_KEY": sim.app_key,
+        "KIS_APP_SECRET": sim.app_secret,
+        "KISDB_HOME": str(home),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "DO_NOT_TRACK": "1",
     }
     try:
         first = recorder(env, "60s")

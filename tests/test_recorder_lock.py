@@ -25,25 +25,38 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
     return Settings.from_env(
-        environ={}, dotenv=False, env="sim", base_url=sim.base_url, ws_url=sim.ws_url,
-        app_key=sim.app_key, app_secret=sim.app_secret, hts_id=sim.hts_id,
-        account=sim.account_number, home=home,
+        environ={},
+        dotenv=False,
+        env="sim",
+        base_url=sim.base_url,
+        ws_url=sim.ws_url,
+        app_key=sim.app_key,
+        app_secret=sim.app_secret,
+        hts_id=sim.hts_id,
+        account=sim.account_number,
+        home=home,
     )
 
 
 def config(seconds: float) -> RecorderConfig:
-    return RecorderConfig(symbols=("005930",), duration=seconds, subscribe_pause=0.0, stats_interval=0.5)
+    return RecorderConfig(
+        symbols=("005930",), duration=seconds, subscribe_pause=0.0, stats_interval=0.5
+    )
 
 
 def test_a_recorder_in_another_process_blocks_the_second(
-    make_sim: Callable[..., RunningSimulator], tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+    tmp_path: Path,
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 10, 0), speed=30.0)
     settings = settings_for(sim, tmp_path)
     lock_path = journal_dir(tmp_path) / LOCK_NAME
     # The other process holds the same OS lock the recorder takes (the connector's FileLock).
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys
             from pathlib import Path
             from connectors.kis.filelock import FileLock
@@ -51,15 +64,21 @@ def test_a_recorder_in_another_process_blocks_the_second(
             lock.acquire()
             print("held", flush=True)
             sys.stdin.read()
-        """)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(RecorderBusy) as refused:
             asyncio.run(record(settings, config(5.0)))
         assert str(lock_path) in str(refused.value)
-        assert not list(journal_dir(tmp_path).glob("*.journal")), "the refused recorder wrote nothing"
+        assert not list(journal_dir(tmp_path).glob("*.journal")), (
+            "the refused recorder wrote nothing"
+        )
     finally:
         holder.communicate("", timeout=10)  # EOF on stdin: the holder exits, the OS drops its lock
     result = asyncio.run(record(settings, config(0.5)))  # free again
@@ -67,7 +86,8 @@ def test_a_recorder_in_another_process_blocks_the_second(
 
 
 def test_two_recorders_in_one_process_and_the_lock_is_released(
-    make_sim: Callable[..., RunningSimulator], tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+    tmp_path: Path,
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 10, 0), speed=30.0)
     settings = settings_for(sim, tmp_path)

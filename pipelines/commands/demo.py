@@ -11,8 +11,12 @@ from pipelines.console import fail, one_line
 
 
 def demo(
-    home: Annotated[Path | None, typer.Option("--home", help="where the demo lake goes (default ./.kisdb/demo)")] = None,
-    record_seconds: Annotated[float, typer.Option("--record-seconds", min=0, help="seconds of ticks to record (0: skip)")] = 5.0,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="where the demo lake goes (default ./.kisdb/demo)")
+    ] = None,
+    record_seconds: Annotated[
+        float, typer.Option("--record-seconds", min=0, help="seconds of ticks to record (0: skip)")
+    ] = 5.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Everything end to end against the embedded simulator, in a few minutes."""

@@ -16,15 +16,23 @@ import typer
 from pipelines.console import run_flow
 
 ingest_app = typer.Typer(
-    name="ingest", help="Fetch one dataset (only what is missing) into the lake.",
-    no_args_is_help=True, add_completion=False,
+    name="ingest",
+    help="Fetch one dataset (only what is missing) into the lake.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 Home = Annotated[Path | None, typer.Option("--home", help="KISDB_HOME override")]
-Start = Annotated[str | None, typer.Option("--start", help="first date: 2024-01-02, 20240102, 30d, 3y")]
+Start = Annotated[
+    str | None, typer.Option("--start", help="first date: 2024-01-02, 20240102, 30d, 3y")
+]
 End = Annotated[str | None, typer.Option("--end", help="last date (default today)")]
-Symbols = Annotated[str | None, typer.Option("--symbols", "-s", help="comma-separated codes, e.g. 005930,000660")]
-Universe = Annotated[Path | None, typer.Option("--universe", "-u", help="file with one symbol per line")]
+Symbols = Annotated[
+    str | None, typer.Option("--symbols", "-s", help="comma-separated codes, e.g. 005930,000660")
+]
+Universe = Annotated[
+    Path | None, typer.Option("--universe", "-u", help="file with one symbol per line")
+]
 Periods = Annotated[str, typer.Option("--period", "-p", help="comma-separated: D,W,M,Y")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")]
 
@@ -48,9 +56,13 @@ def _home(home: Path | None) -> str | None:
 
 
 @ingest_app.command("holidays")
-def holidays(start: Start = None, end: End = None,
-             ahead: Annotated[int, typer.Option(min=0, help="days after today to fetch")] = 30,
-             home: Home = None, verbose: Verbose = False) -> None:
+def holidays(
+    start: Start = None,
+    end: End = None,
+    ahead: Annotated[int, typer.Option(min=0, help="days after today to fetch")] = 30,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """The KRX calendar (chk-holiday): from today (or --start) to today + --ahead days."""
     from pipelines.holidays import ingest_holidays
 
@@ -58,91 +70,190 @@ def holidays(start: Start = None, end: End = None,
 
 
 @ingest_app.command("securities")
-def securities(markets: Annotated[str, typer.Option(help="KOSPI,KOSDAQ")] = "KOSPI,KOSDAQ",
-               force: Annotated[bool, typer.Option(help="re-download today's snapshot")] = False,
-               home: Home = None, verbose: Verbose = False) -> None:
+def securities(
+    markets: Annotated[str, typer.Option(help="KOSPI,KOSDAQ")] = "KOSPI,KOSDAQ",
+    force: Annotated[bool, typer.Option(help="re-download today's snapshot")] = False,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """Today's snapshot of the KOSPI/KOSDAQ stock master files."""
     from pipelines.securities import ingest_securities
 
-    run_flow(ingest_securities, verbose=verbose, markets=_list(markets), force=force, home=_home(home))
+    run_flow(
+        ingest_securities, verbose=verbose, markets=_list(markets), force=force, home=_home(home)
+    )
 
 
 @ingest_app.command("bars")
-def bars(symbols: Symbols = None, universe: Universe = None, start: Start = None, end: End = None,
-         period: Periods = "D", prices: Annotated[Prices, typer.Option(help="adjusted, raw or both")] = Prices.both,
-         home: Home = None, verbose: Verbose = False) -> None:
+def bars(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    period: Periods = "D",
+    prices: Annotated[Prices, typer.Option(help="adjusted, raw or both")] = Prices.both,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """Stock period bars. Symbols from --symbols, --universe, or the securities table."""
     from pipelines.bars import ingest_period_bars
 
-    run_flow(ingest_period_bars, verbose=verbose, symbols=_list(symbols),
-             universe=str(universe) if universe else None, start=start, end=end,
-             periods=_list(period), adjusted=_adjusted(prices), home=_home(home))
+    run_flow(
+        ingest_period_bars,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        periods=_list(period),
+        adjusted=_adjusted(prices),
+        home=_home(home),
+    )
 
 
 @ingest_app.command("index-bars")
-def index_bars(codes: Annotated[str, typer.Option(help="index codes: 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")] = "0001,1001,2001",
-               start: Start = None, end: End = None, period: Periods = "D",
-               home: Home = None, verbose: Verbose = False) -> None:
+def index_bars(
+    codes: Annotated[
+        str, typer.Option(help="index codes: 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")
+    ] = "0001,1001,2001",
+    start: Start = None,
+    end: End = None,
+    period: Periods = "D",
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """Index period bars."""
     from pipelines.bars import ingest_index_bars
 
-    run_flow(ingest_index_bars, verbose=verbose, codes=_list(codes), start=start, end=end,
-             periods=_list(period), home=_home(home))
+    run_flow(
+        ingest_index_bars,
+        verbose=verbose,
+        codes=_list(codes),
+        start=start,
+        end=end,
+        periods=_list(period),
+        home=_home(home),
+    )
 
 
 @ingest_app.command("minute-bars")
-def minute_bars(symbols: Symbols = None, universe: Universe = None, start: Start = None,
-                end: End = None, home: Home = None, verbose: Verbose = False) -> None:
+def minute_bars(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """One-minute bars per trading day (default: the last 7 days)."""
     from pipelines.minutes import ingest_minute_bars
 
-    run_flow(ingest_minute_bars, verbose=verbose, symbols=_list(symbols),
-             universe=str(universe) if universe else None, start=start, end=end, home=_home(home))
+    run_flow(
+        ingest_minute_bars,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
 
 
 @ingest_app.command("index-minute-bars")
-def index_minute_bars(codes: Annotated[str, typer.Option(help="index codes: 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")] = "0001,1001,2001",
-                      include_past: Annotated[bool, typer.Option("--include-past", help="let the 102 bars reach into previous sessions")] = False,
-                      home: Home = None, verbose: Verbose = False) -> None:
+def index_minute_bars(
+    codes: Annotated[
+        str, typer.Option(help="index codes: 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")
+    ] = "0001,1001,2001",
+    include_past: Annotated[
+        bool, typer.Option("--include-past", help="let the 102 bars reach into previous sessions")
+    ] = False,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """The latest one-minute index bars (KIS sends at most 102: run it a few times a session)."""
     from pipelines.minutes import ingest_index_minute_bars
 
-    run_flow(ingest_index_minute_bars, verbose=verbose, codes=_list(codes), include_past=include_past,
-             home=_home(home))
+    run_flow(
+        ingest_index_minute_bars,
+        verbose=verbose,
+        codes=_list(codes),
+        include_past=include_past,
+        home=_home(home),
+    )
 
 
 @ingest_app.command("overseas-minute-bars")
-def overseas_minute_bars(symbols: Annotated[str, typer.Option("--symbols", "-s", help="EXCHANGE:TICKER, e.g. NAS:AAPL,NYS:KO")],
-                         start: Annotated[str | None, typer.Option("--start", help="first run: from this day (default 7d; KIS keeps ~1 month)")] = None,
-                         home: Home = None, verbose: Verbose = False) -> None:
+def overseas_minute_bars(
+    symbols: Annotated[
+        str, typer.Option("--symbols", "-s", help="EXCHANGE:TICKER, e.g. NAS:AAPL,NYS:KO")
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="first run: from this day (default 7d; KIS keeps ~1 month)"),
+    ] = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """Overseas one-minute bars since the last stored bar of each symbol."""
     from pipelines.minutes import ingest_overseas_minute_bars
 
-    run_flow(ingest_overseas_minute_bars, verbose=verbose, symbols=_list(symbols), start=start,
-             home=_home(home))
+    run_flow(
+        ingest_overseas_minute_bars,
+        verbose=verbose,
+        symbols=_list(symbols),
+        start=start,
+        home=_home(home),
+    )
 
 
 @ingest_app.command("overseas-bars")
-def overseas_bars(symbols: Annotated[str, typer.Option("--symbols", "-s", help="EXCHANGE:TICKER, e.g. NAS:AAPL,NYS:KO")],
-                  start: Start = None, end: End = None,
-                  period: Annotated[str, typer.Option("--period", "-p", help="D,W,M")] = "D",
-                  prices: Annotated[Prices, typer.Option(help="adjusted, raw or both")] = Prices.adjusted,
-                  home: Home = None, verbose: Verbose = False) -> None:
+def overseas_bars(
+    symbols: Annotated[
+        str, typer.Option("--symbols", "-s", help="EXCHANGE:TICKER, e.g. NAS:AAPL,NYS:KO")
+    ],
+    start: Start = None,
+    end: End = None,
+    period: Annotated[str, typer.Option("--period", "-p", help="D,W,M")] = "D",
+    prices: Annotated[Prices, typer.Option(help="adjusted, raw or both")] = Prices.adjusted,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """Overseas daily/weekly/monthly bars."""
     from pipelines.bars import ingest_overseas_bars
 
-    run_flow(ingest_overseas_bars, verbose=verbose, symbols=_list(symbols), start=start, end=end,
-             periods=_list(period), adjusted=_adjusted(prices), home=_home(home))
+    run_flow(
+        ingest_overseas_bars,
+        verbose=verbose,
+        symbols=_list(symbols),
+        start=start,
+        end=end,
+        periods=_list(period),
+        adjusted=_adjusted(prices),
+        home=_home(home),
+    )
 
 
 @ingest_app.command("rankings")
-def rankings(which: Annotated[str, typer.Option("--rankings", help="volume,fluctuation,market_cap")] = "volume,fluctuation,market_cap",
-             markets: Annotated[str, typer.Option(help="scopes: 0000 all, 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")] = "0000",
-             home: Home = None, verbose: Verbose = False) -> None:
+def rankings(
+    which: Annotated[
+        str, typer.Option("--rankings", help="volume,fluctuation,market_cap")
+    ] = "volume,fluctuation,market_cap",
+    markets: Annotated[
+        str, typer.Option(help="scopes: 0000 all, 0001 KOSPI, 1001 KOSDAQ, 2001 KOSPI200")
+    ] = "0000",
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
     """A snapshot of the volume / fluctuation / market-cap rankings (30 rows each)."""
     from pipelines.rankings import ingest_rankings
 
-    run_flow(ingest_rankings, verbose=verbose, rankings=_list(which), markets=_list(markets), home=_home(home))
+    run_flow(
+        ingest_rankings,
+        verbose=verbose,
+        rankings=_list(which),
+        markets=_list(markets),
+        home=_home(home),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -19,8 +19,9 @@ from rich.console import Console
 
 from pipelines.commands.sql import OutputFormat, emit, fail
 
-order_app = typer.Typer(help="Place, modify and cancel domestic cash orders; see the order log.",
-                        no_args_is_help=True)
+order_app = typer.Typer(
+    help="Place, modify and cancel domestic cash orders; see the order log.", no_args_is_help=True
+)
 
 _HOME = typer.Option(help="KISDB_HOME (default from the environment)")
 _FORMAT = typer.Option("--format", "-f", help="table | csv | json")
@@ -73,15 +74,29 @@ def _show_result(result: Any, fmt: OutputFormat) -> None:
         raise fail(f"{result.status}: {result.message or result.msg_cd or 'no detail'}")
 
 
-def _place(side: str, symbol: str, qty: int, price: int | None, market: bool, division: str,
-           live: bool, home: Path | None, fmt: OutputFormat) -> None:
+def _place(
+    side: str,
+    symbol: str,
+    qty: int,
+    price: int | None,
+    market: bool,
+    division: str,
+    live: bool,
+    home: Path | None,
+    fmt: OutputFormat,
+) -> None:
     from connectors.kis.orders import OrderRequest
 
     if market and price is not None:
         raise _usage("give either --price or --market, not both")
     if not market and price is None and division in ("", "00", "limit"):
         raise _usage("a limit order needs --price P (or use --market)")
-    result = _run(home, lambda c: c.place(OrderRequest(side, symbol, qty, price, division), live=live, source="cli"))
+    result = _run(
+        home,
+        lambda c: c.place(
+            OrderRequest(side, symbol, qty, price, division), live=live, source="cli"
+        ),
+    )
     _show_result(result, fmt)
 
 
@@ -91,7 +106,9 @@ def buy(
     qty: Annotated[int, typer.Argument(help="shares")],
     price: Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")] = None,
     market: Annotated[bool, typer.Option("--market", help="market order")] = False,
-    division: Annotated[str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")] = "",
+    division: Annotated[
+        str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")
+    ] = "",
     live: Annotated[bool, _LIVE] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
@@ -106,7 +123,9 @@ def sell(
     qty: Annotated[int, typer.Argument(help="shares")],
     price: Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")] = None,
     market: Annotated[bool, typer.Option("--market", help="market order")] = False,
-    division: Annotated[str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")] = "",
+    division: Annotated[
+        str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")
+    ] = "",
     live: Annotated[bool, _LIVE] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
@@ -119,22 +138,30 @@ def sell(
 def modify(
     order_no: Annotated[str, typer.Argument(help="the open order's number (ODNO)")],
     price: Annotated[int | None, typer.Option(help="new limit price")] = None,
-    qty: Annotated[int | None, typer.Option(help="quantity to modify (default: all that is left)")] = None,
+    qty: Annotated[
+        int | None, typer.Option(help="quantity to modify (default: all that is left)")
+    ] = None,
     division: Annotated[str | None, typer.Option(help="new ORD_DVSN (default: keep)")] = None,
     live: Annotated[bool, _LIVE] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:
     """Change the price (or division) of an open order."""
-    result = _run(home, lambda c: c.modify(order_no, price=price, qty=qty, division=division, live=live,
-                                           source="cli"))
+    result = _run(
+        home,
+        lambda c: c.modify(
+            order_no, price=price, qty=qty, division=division, live=live, source="cli"
+        ),
+    )
     _show_result(result, format)
 
 
 @order_app.command("cancel")
 def cancel(
     order_no: Annotated[str, typer.Argument(help="the open order's number (ODNO)")],
-    qty: Annotated[int | None, typer.Option(help="quantity to cancel (default: all that is left)")] = None,
+    qty: Annotated[
+        int | None, typer.Option(help="quantity to cancel (default: all that is left)")
+    ] = None,
     live: Annotated[bool, _LIVE] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
@@ -154,7 +181,9 @@ def open_orders(
 
 @order_app.command("log")
 def order_log(
-    sync: Annotated[bool, typer.Option("--sync", help="also mirror the log into the lake's order_log table")] = False,
+    sync: Annotated[
+        bool, typer.Option("--sync", help="also mirror the log into the lake's order_log table")
+    ] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:
@@ -194,8 +223,12 @@ def balance(
 
 
 def executions(
-    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: today)")] = None,
-    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day (default: today)")] = None,
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: today)")
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day (default: today)")
+    ] = None,
     symbol: Annotated[str | None, typer.Option(help="only this stock code")] = None,
     side: Annotated[str | None, typer.Option(help="buy | sell (default: both)")] = None,
     filled: Annotated[str | None, typer.Option(help="filled | unfilled (default: all)")] = None,
@@ -205,13 +238,17 @@ def executions(
     """Orders and fills between --start and --end (KST days), every page."""
     first: date | None = start.date() if start else None
     last: date | None = end.date() if end else None
-    frame = _run(home, lambda c: c.executions(first or last, last, symbol=symbol, side=side, filled=filled))
+    frame = _run(
+        home, lambda c: c.executions(first or last, last, symbol=symbol, side=side, filled=filled)
+    )
     emit(frame, format, title="executions")
 
 
 def buyable(
     symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
-    price: Annotated[int | None, typer.Option(help="limit price (default: market, i.e. the upper limit)")] = None,
+    price: Annotated[
+        int | None, typer.Option(help="limit price (default: market, i.e. the upper limit)")
+    ] = None,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:

@@ -38,14 +38,28 @@ def _parse_day(text: str | None) -> date:
 
 
 def record(
-    symbols: Annotated[str, typer.Option("--symbols", help="comma-separated stock codes, e.g. 005930,000660")],
-    quotes: Annotated[bool, typer.Option("--quotes", help="also record the 10-level book (H0STASP0)")] = False,
-    notices: Annotated[bool, typer.Option("--notices", help="also record execution notices (needs KIS_HTS_ID)")] = False,
+    symbols: Annotated[
+        str, typer.Option("--symbols", help="comma-separated stock codes, e.g. 005930,000660")
+    ],
+    quotes: Annotated[
+        bool, typer.Option("--quotes", help="also record the 10-level book (H0STASP0)")
+    ] = False,
+    notices: Annotated[
+        bool, typer.Option("--notices", help="also record execution notices (needs KIS_HTS_ID)")
+    ] = False,
     until: Annotated[str | None, typer.Option("--until", help="stop at HH:MM (KST)")] = None,
-    for_: Annotated[str | None, typer.Option("--for", help="stop after a duration: 30s, 5m, 2h")] = None,
-    flush_interval: Annotated[float, typer.Option(help="fsync period in seconds (what a power cut may lose)")] = 1.0,
-    queue_size: Annotated[int, typer.Option(help="frames buffered between the socket and the disk")] = 100_000,
-    stale_after: Annotated[float, typer.Option(help="report the stream stale after this many seconds without frames")] = 30.0,
+    for_: Annotated[
+        str | None, typer.Option("--for", help="stop after a duration: 30s, 5m, 2h")
+    ] = None,
+    flush_interval: Annotated[
+        float, typer.Option(help="fsync period in seconds (what a power cut may lose)")
+    ] = 1.0,
+    queue_size: Annotated[
+        int, typer.Option(help="frames buffered between the socket and the disk")
+    ] = 100_000,
+    stale_after: Annotated[
+        float, typer.Option(help="report the stream stale after this many seconds without frames")
+    ] = 30.0,
     stats_interval: Annotated[float, typer.Option(help="seconds between stats lines")] = 5.0,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
 ) -> None:
@@ -62,10 +76,17 @@ def record(
         duration = parse_duration(for_) if for_ else None
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    config = RecorderConfig(symbols=codes, quotes=quotes, notices=notices, until=end,
-                            duration=duration, flush_interval=flush_interval,
-                            queue_size=queue_size, stale_after=stale_after,
-                            stats_interval=stats_interval)
+    config = RecorderConfig(
+        symbols=codes,
+        quotes=quotes,
+        notices=notices,
+        until=end,
+        duration=duration,
+        flush_interval=flush_interval,
+        queue_size=queue_size,
+        stale_after=stale_after,
+        stats_interval=stats_interval,
+    )
     _log_to_stderr()
     try:
         settings = _settings(home).resolved()
@@ -75,9 +96,11 @@ def record(
     except (KisError, RecorderBusy) as exc:
         raise _fail(str(exc)) from None
     stats = result.stats
-    typer.echo(f"stopped ({result.reason}): {sum(stats.frames.values())} frames "
-               f"{dict(stats.frames)}, reconnects {stats.reconnects}, dropped {stats.dropped}; "
-               f"journal {', '.join(str(p) for p in result.journals) or '-'}")
+    typer.echo(
+        f"stopped ({result.reason}): {sum(stats.frames.values())} frames "
+        f"{dict(stats.frames)}, reconnects {stats.reconnects}, dropped {stats.dropped}; "
+        f"journal {', '.join(str(p) for p in result.journals) or '-'}"
+    )
 
 
 def _log_to_stderr() -> None:
@@ -101,7 +124,9 @@ async def _run_with_live(run_record: Any, settings: Any, config: Any) -> Any:
 
 
 def compact(
-    date_: Annotated[str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")] = None,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")
+    ] = None,
     all_days: Annotated[bool, typer.Option("--all", help="every journal day")] = False,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
 ) -> None:
@@ -116,24 +141,37 @@ def compact(
     days = None if all_days else [_parse_day(date_)]
     results = run_compact(settings, days)
     if not results:
-        raise _fail(f"no journal for {days[0] if days else 'any day'} under {settings.home / 'journal'}")
+        raise _fail(
+            f"no journal for {days[0] if days else 'any day'} under {settings.home / 'journal'}"
+        )
     table = Table("journal", "lines", "ticks", "quotes", "notices", "rejects")
     for r in results:
-        table.add_row(r.journal, str(r.lines), str(r.rows.get("ticks", 0)),
-                      str(r.rows.get("quotes", 0)), str(r.rows.get("execution_notices", 0)),
-                      str(r.rejects))
+        table.add_row(
+            r.journal,
+            str(r.lines),
+            str(r.rows.get("ticks", 0)),
+            str(r.rows.get("quotes", 0)),
+            str(r.rows.get("execution_notices", 0)),
+            str(r.rejects),
+        )
     Console().print(table)
     for r in results:
         for reason, count in r.reject_reasons.items():
             typer.echo(f"  {r.journal}: {count} rejected: {reason}")
         for gap in journal_gaps(journal_dir(settings.home) / r.journal):
             start = datetime.fromtimestamp(gap.start_ns / 1e9, KST).strftime("%H:%M:%S")
-            end = "end" if gap.end_ns is None else datetime.fromtimestamp(gap.end_ns / 1e9, KST).strftime("%H:%M:%S")
+            end = (
+                "end"
+                if gap.end_ns is None
+                else datetime.fromtimestamp(gap.end_ns / 1e9, KST).strftime("%H:%M:%S")
+            )
             typer.echo(f"  {r.journal}: gap {start}-{end} KST: {gap.reason}")
 
 
 def replay(
-    date_: Annotated[str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")] = None,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
 ) -> None:
@@ -148,7 +186,12 @@ def replay(
     for n, (line, ts_ns, rec) in enumerate(run_replay(settings.home, day)):
         if limit is not None and n >= limit:
             break
-        row = {"line": line, "ts_recv_ns": ts_ns, "type": type(rec).__name__, **dataclasses.asdict(rec)}
+        row = {
+            "line": line,
+            "ts_recv_ns": ts_ns,
+            "type": type(rec).__name__,
+            **dataclasses.asdict(rec),
+        }
         typer.echo(json.dumps(row, default=str, ensure_ascii=False))
 
 

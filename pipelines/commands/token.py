@@ -11,7 +11,9 @@ from pipelines.console import console, fail, one_line
 
 
 def token(
-    revoke: Annotated[bool, typer.Option("--revoke", help="revoke the cached token at KIS")] = False,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="revoke the cached token at KIS")
+    ] = False,
     home: Annotated[Path | None, typer.Option("--home", help="KISDB_HOME override")] = None,
 ) -> None:
     """Issue (or reuse) the access token for this app key; --revoke gives it back."""
@@ -24,11 +26,15 @@ def token(
             env = client.settings.env
             if revoke:
                 revoked = client.revoke_token()
-                console.print(f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}")
+                console.print(
+                    f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}"
+                )
                 return
             value = client.token()
             key = client.settings.app_key.masked() if client.settings.app_key else "?"
-            console.print(f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {client.settings.home / 'tokens'})")
+            console.print(
+                f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {client.settings.home / 'tokens'})"
+            )
     except KisError as exc:
         raise fail(one_line(exc), 1) from None
 
