@@ -100,15 +100,23 @@ def _place(
     _show_result(result, fmt)
 
 
+# The arguments buy and sell share.
+_Symbol = Annotated[str, typer.Argument(help="stock code, e.g. 005930")]
+_Qty = Annotated[int, typer.Argument(help="shares")]
+_Price = Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")]
+_Market = Annotated[bool, typer.Option("--market", help="market order")]
+_Division = Annotated[
+    str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")
+]
+
+
 @order_app.command("buy")
 def buy(
-    symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
-    qty: Annotated[int, typer.Argument(help="shares")],
-    price: Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")] = None,
-    market: Annotated[bool, typer.Option("--market", help="market order")] = False,
-    division: Annotated[
-        str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")
-    ] = "",
+    symbol: _Symbol,
+    qty: _Qty,
+    price: _Price = None,
+    market: _Market = False,
+    division: _Division = "",
     live: Annotated[bool, _LIVE] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
@@ -119,13 +127,11 @@ def buy(
 
 @order_app.command("sell")
 def sell(
-    symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
-    qty: Annotated[int, typer.Argument(help="shares")],
-    price: Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")] = None,
-    market: Annotated[bool, typer.Option("--market", help="market order")] = False,
-    division: Annotated[
-        str, typer.Option(help="ORD_DVSN code or name (limit, market, ioc, fok, ...)")
-    ] = "",
+    symbol: _Symbol,
+    qty: _Qty,
+    price: _Price = None,
+    market: _Market = False,
+    division: _Division = "",
     live: Annotated[bool, _LIVE] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
