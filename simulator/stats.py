@@ -13,6 +13,7 @@ class SimStats:
     rate_limited: int = 0
     tokens_issued: int = 0
     injected_5xx: int = 0
+    ws_connections: int = 0
     ws_frames_sent: int = 0
     ws_records_sent: int = 0
     by_tr_id: Counter[str] = field(default_factory=Counter)
@@ -37,6 +38,7 @@ class SimStats:
                 "rate_limited": self.rate_limited,
                 "tokens_issued": self.tokens_issued,
                 "injected_5xx": self.injected_5xx,
+                "ws_connections": self.ws_connections,
                 "ws_frames_sent": self.ws_frames_sent,
                 "ws_records_sent": self.ws_records_sent,
                 "by_tr_id": dict(self.by_tr_id),

@@ -100,6 +100,7 @@ class WsServer:
     async def handler(self, ws: ServerConnection) -> None:
         conn = Conn(ws)
         self.conns.add(conn)
+        self.sim.stats.add("ws_connections")
         pump = asyncio.create_task(self.pump(conn))
         try:
             async for message in ws:

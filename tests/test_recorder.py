@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,16 +60,48 @@ def settings_for(sim: RunningSimulator, home: Path) -> Settings:
     )
 
 
-def run_recorder(settings: Settings, seconds: float, **kwargs: Any) -> Any:
+def run_recorder(
+    settings: Settings,
+    seconds: float,
+    *,
+    until: Callable[[], bool] | None = None,
+    grace: float = 0.0,
+    timeout: float = 30.0,
+    **kwargs: Any,
+) -> Any:
+    """Record for `seconds`; with `until`, keep going (up to `timeout`) until it holds, then
+    `grace` more seconds, so tests that need some traffic do not depend on this machine's speed."""
     config = RecorderConfig(
         symbols=kwargs.pop("symbols", SYMBOLS),
-        duration=seconds,
+        duration=seconds if until is None else timeout,
         subscribe_pause=0.0,
         stats_interval=0.5,
         policy=FAST,
         **kwargs,
     )
-    return asyncio.run(record(settings, config))
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            await asyncio.sleep(seconds)
+            while until is not None and not until():
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(grace)
+            stop.set()
+
+        watcher = asyncio.create_task(watch()) if until is not None else None
+        try:
+            return await record(settings, config, stop=stop)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    return asyncio.run(main())
+
+
+def counter_reaches(sim: RunningSimulator, counter: str, at_least: int) -> Callable[[], bool]:
+    return lambda: int(sim.stats.snapshot()[counter]) >= at_least  # type: ignore[call-overload]
 
 
 def market_sequences(sim: RunningSimulator, symbol: str, day: Any) -> list[tuple[int, int, int]]:
@@ -190,7 +222,7 @@ def test_dropped_connection_reconnects_resubscribes_and_marks_the_gap(tmp_path: 
     sim = start_sim(faults="ws_drop_after=0.8s", ws_ping_interval=0)
     try:
         settings = settings_for(sim, tmp_path)
-        result = run_recorder(settings, 3.0)
+        result = run_recorder(settings, 2.0, until=counter_reaches(sim, "ws_connections", 3), grace=0.3)
         compact(settings)
         out = tables(tmp_path)
         sent = sim.stats.snapshot()["ws_records_sent"]
@@ -214,7 +246,7 @@ def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
     sim = start_sim(faults="malformed=0.3", ws_ping_interval=0)
     try:
         settings = settings_for(sim, tmp_path)
-        run_recorder(settings, 2.5)
+        run_recorder(settings, 1.0, until=counter_reaches(sim, "ws_frames_sent", 40))
         compact(settings)
         out = tables(tmp_path)
         sent_frames = sim.stats.snapshot()["ws_frames_sent"]
