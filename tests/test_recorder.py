@@ -222,7 +222,9 @@ def test_dropped_connection_reconnects_resubscribes_and_marks_the_gap(tmp_path: 
     sim = start_sim(faults="ws_drop_after=0.8s", ws_ping_interval=0)
     try:
         settings = settings_for(sim, tmp_path)
-        result = run_recorder(settings, 2.0, until=counter_reaches(sim, "ws_connections", 3), grace=0.3)
+        result = run_recorder(
+            settings, 2.0, until=counter_reaches(sim, "ws_connections", 3), grace=0.3
+        )
         compact(settings)
         out = tables(tmp_path)
         sent = sim.stats.snapshot()["ws_records_sent"]
