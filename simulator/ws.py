@@ -4,7 +4,8 @@ notices and PINGPONG, over websockets 16 (asyncio, compression off like KIS).
 Frame formats, acks and codes follow kis-api.md §8. Streams are driven by the sim clock: every
 cycle (50 ms wall, fixed cadence) sends the prints that fell due since the last cycle, up to
 MAX_RECORDS_PER_FRAME records to a frame (`0|H0STCNT0|003|...`) as KIS batches them; the order book
-goes out once per cycle for a symbol that traded. The sim `speed` sets how much market time a cycle
+changes every market second while a symbol trades (sizes move between prints too), and goes out
+coalesced: at most one snapshot per cycle, whenever the market second moved on. The sim `speed` sets how much market time a cycle
 covers, hence the record rate (~2,000 prints per symbol-day). Trade records come pre-encoded per
 (code, day) from `simulator.stream`, so a cycle only slices and joins strings.
 """
@@ -70,10 +71,12 @@ def ack(
 
 @dataclass
 class Cursor:
-    """Where one H0STCNT0/H0STASP0 registration is in its symbol's day: prints [0, pos) are out."""
+    """Where one H0STCNT0/H0STASP0 registration is in its symbol's day: prints [0, pos) are out
+    (and, for a book registration, the market second of the last snapshot sent)."""
 
     tape: TradeTape
     pos: int
+    book_second: int = -1
 
 
 @dataclass(eq=False)  # identity hashing: connections live in sets
@@ -260,12 +263,22 @@ class WsServer:
                         for count, payload in tape.chunks(start, end, MAX_RECORDS_PER_FRAME)
                     )
             else:
-                # Books are coalesced: one snapshot per cycle for a symbol that traded, at its last print.
-                traded = [(tape, end) for tape, start, end in spans if end > start]
-                if traded:
-                    tape, end = traded[-1]
-                    out.append((f"0|{tr_id}|001|{self.book_record(tape, end - 1)}", 1))
+                book = self._book_due(cursor, now)
+                if book is not None:
+                    out.append((f"0|{tr_id}|001|{book}", 1))
         return out
+
+    def _book_due(self, cursor: Cursor, now: datetime) -> str | None:
+        """The book snapshot for this cycle: one per market second from the day's first print to
+        its last (the closing book once, then silence until the next open)."""
+        tape, end = cursor.tape, cursor.pos
+        if end == 0:
+            return None  # no print yet today (the pre-open book is not simulated)
+        second = min(_cut_second(tape.day, now), tape.seconds[-1])
+        if second <= cursor.book_second:
+            return None
+        cursor.book_second = second
+        return self.book_record(tape, end - 1, second)
 
     @staticmethod
     def _take(cursor: Cursor, now: datetime) -> tuple[TradeTape, int, int]:
@@ -274,9 +287,8 @@ class WsServer:
         cursor.pos = cursor.tape.due(start, _cut_second(cursor.tape.day, now))
         return cursor.tape, start, cursor.pos
 
-    def book_record(self, tape: TradeTape, i: int) -> str:
-        """The H0STASP0 record as of print `i` of the tape."""
-        s = tape.seconds[i]
+    def book_record(self, tape: TradeTape, i: int, s: int) -> str:
+        """The H0STASP0 record at second `s` of the tape's day, print `i` being the last one out."""
         at = datetime.combine(tape.day, time(s // 3600, s // 60 % 60, s % 60))
         book = self.sim.market.quote_at(tape.code, at)
         asks = (list(book.asks) + [(0, 0)] * 10)[:10]

@@ -99,6 +99,32 @@ def test_subscription_rules(sim: RunningSimulator) -> None:
     run(scenario())
 
 
+def test_the_book_moves_every_market_second_between_prints(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    # At speed 1 a stock prints about every ten seconds; its book still changes every second.
+    sim = make_sim(rate_limit=0, speed=1, ws_ping_interval=0)
+    key = approval(sim)
+
+    async def scenario() -> list[list[str]]:
+        books: list[list[str]] = []
+        async with websockets.connect(sim.ws_url) as ws:
+            await ask(ws, sub(key, "H0STASP0", "005930"))
+            while len(books) < 3:
+                frame = await asyncio.wait_for(ws.recv(), 5)
+                if frame.startswith("0|H0STASP0|001|"):
+                    books.append(frame.split("|", 3)[3].split("^"))
+        return books
+
+    books = run(scenario())
+    stamps = [b[1] for b in books]
+    assert stamps == sorted(set(stamps))  # one snapshot per market second, in order
+    day = sim.clock.now().date()
+    printed = {f"{t.time:%H%M%S}" for t in sim.market.ticks("005930", day)}
+    assert any(s not in printed for s in stamps)  # not only when a trade printed
+    assert all(len(b) == 59 and int(b[3]) > int(b[13]) for b in books)  # ask 1 above bid 1
+
+
 def test_trade_and_quote_frames(make_sim: Callable[..., RunningSimulator]) -> None:
     sim = make_sim(rate_limit=0, speed=600)
     key = approval(sim)
