@@ -1,6 +1,6 @@
 """App-key leases across machines: one Prefect global concurrency slot per app key (limit 1).
 
-    with lease_app_key(key.key_id):              # waits while another machine holds the key
+    with lease_first_free([k.key_id for k in keys]) as key_id:   # the first free key
         with use_runtime(home, **key.overrides()) as rt, shared_token_cache(rt.settings):
             ...  # this process's limiter now owns the key's whole per-second budget
 
@@ -8,7 +8,7 @@ KIS counts its per-second budget and its one-token-per-minute rule per app key, 
 Our limiter and token cache are per machine (a locked file under KISDB_HOME), so scale-out makes
 the key itself the unit of exclusion: a flow run that calls KIS first takes the key's slot, and
 nobody else on any machine uses that key until it is released. Many keys -> many workers in
-parallel.
+parallel; a run that finds its preferred key busy takes another free one rather than wait.
 
 The slot is a Prefect lease, renewed in the background while held; if the holder's machine dies,
 the lease expires after `lease_duration` seconds and the key is free again. Losing the lease while
@@ -27,12 +27,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import httpx
 from prefect.client.orchestration import get_client
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
@@ -46,6 +49,8 @@ LIMIT_PREFIX = "kis-app-key-"
 TOKEN_BLOCK_PREFIX = "kis-token-"
 # The limiter's window is capacity / (budget * utilisation) ~ 1.05 s; wait a little longer.
 HANDOFF_SECONDS = 1.1
+# How often a waiting flow run tries the keys again: the longest a freed key stays idle.
+POLL_SECONDS = 0.5
 
 
 def limit_name(key_id: str) -> str:
@@ -61,22 +66,68 @@ def ensure_limit(name: str, limit: int = 1) -> None:
 
 
 @contextmanager
+def lease_first_free(
+    key_ids: Sequence[str],
+    *,
+    timeout: float | None = None,
+    lease_duration: float = 60.0,
+    poll: float = POLL_SECONDS,
+) -> Iterator[str]:
+    """Hold the slot of the first of `key_ids` that is free (earlier ones win a tie) for the
+    duration of the block, waiting up to `timeout` seconds; yields the key id held.
+
+    Each round tries every key once without waiting, then sleeps ~`poll` seconds. Prefect's own
+    wait would sleep the Retry-After its server hands out (about the holders' average occupancy,
+    up to 30 s), leaving a key idle long after its holder let go.
+    """
+    ids = list(dict.fromkeys(key_ids))
+    if not ids:
+        raise ValueError("no app keys to lease")
+    for key_id in ids:
+        ensure_limit(limit_name(key_id))
+    started = time.monotonic()
+    while True:
+        for key_id in ids:
+            with ExitStack() as stack:
+                if not _try_hold(stack, limit_name(key_id), lease_duration):
+                    continue
+                log.info("leased app key %s after %.1f s", key_id, time.monotonic() - started)
+                yield key_id
+                return
+        waited = time.monotonic() - started
+        if timeout is not None and waited >= timeout:
+            raise TimeoutError(f"no free app key among {len(ids)} after {waited:.1f} s")
+        pause = poll * random.uniform(0.5, 1.5)  # jitter: waiters do not poll in step
+        time.sleep(pause if timeout is None else max(0.0, min(pause, timeout - waited)))
+
+
+def _try_hold(stack: ExitStack, name: str, lease_duration: float) -> bool:
+    """Take the limit's only slot now if it is free (one request, no waiting)."""
+    try:
+        stack.enter_context(
+            concurrency(
+                name,
+                occupy=1,
+                max_retries=0,  # a busy slot answers 423 at once instead of sleeping
+                lease_duration=lease_duration,
+                strict=True,  # a missing limit must never mean "no limit"
+                raise_on_lease_renewal_failure=True,
+            )
+        )
+    except ConcurrencySlotAcquisitionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423:
+            return False  # held by someone else
+        raise
+    return True
+
+
+@contextmanager
 def lease_app_key(
     key_id: str, *, timeout: float | None = None, lease_duration: float = 60.0
 ) -> Iterator[None]:
-    """Hold the app key's slot for the duration of the block (waits up to `timeout` seconds)."""
-    name = limit_name(key_id)
-    ensure_limit(name)
-    started = time.monotonic()
-    with concurrency(
-        name,
-        occupy=1,
-        timeout_seconds=timeout,
-        lease_duration=lease_duration,
-        strict=True,  # a missing limit must never mean "no limit"
-        raise_on_lease_renewal_failure=True,
-    ):
-        log.info("leased app key %s after %.1f s", key_id, time.monotonic() - started)
+    """Hold one app key's slot for the duration of the block (waits up to `timeout` seconds)."""
+    with lease_first_free([key_id], timeout=timeout, lease_duration=lease_duration):
         yield
 
 

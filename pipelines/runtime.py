@@ -94,12 +94,29 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
     return Settings.from_env(**overrides)
 
 
+def open_lake(settings: Settings) -> Lake:
+    """The configured lake (KISDB_CATALOG / KISDB_DATA_PATH, else the local one under the home).
+
+    Two workers creating one lake may conflict: retried. No KIS call is made here."""
+    catalog, data_path = lake_target_from_env()
+    return retry_on_conflict(
+        lambda: Lake.open(
+            settings.home,
+            source=lake_source(settings),  # type: ignore[arg-type]
+            catalog=catalog,
+            data_path=data_path,
+        )
+    )
+
+
 @contextmanager
-def use_runtime(home: str | Path | None = None, **overrides: Any) -> Iterator[Runtime]:
+def use_runtime(
+    home: str | Path | None = None, *, lake: Lake | None = None, **overrides: Any
+) -> Iterator[Runtime]:
     """The runtime of the enclosing run, or a new one (opened here, closed on exit).
 
     Subflows of `update` reuse their parent's client and lake: one token, one limiter, one
-    DuckDB connection per run.
+    DuckDB connection per run. A `lake` opened by the caller is used as is and left open.
     """
     global _current
     with _lock:
@@ -109,17 +126,10 @@ def use_runtime(home: str | Path | None = None, **overrides: Any) -> Iterator[Ru
         return
     settings = load_settings(home, **overrides)
     client = KisClient(settings)
+    owns_lake = lake is None
     try:
-        # KISDB_CATALOG / KISDB_DATA_PATH (scale-out); two workers creating one lake may conflict.
-        catalog, data_path = lake_target_from_env()
-        lake = retry_on_conflict(
-            lambda: Lake.open(
-                client.settings.home,
-                source=lake_source(client.settings),  # type: ignore[arg-type]
-                catalog=catalog,
-                data_path=data_path,
-            )
-        )
+        if lake is None:
+            lake = open_lake(client.settings)
     except BaseException:
         client.close()
         raise
@@ -131,5 +141,6 @@ def use_runtime(home: str | Path | None = None, **overrides: Any) -> Iterator[Ru
     finally:
         with _lock:
             _current = None
-        lake.close()
+        if owns_lake:
+            lake.close()
         client.close()

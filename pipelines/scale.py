@@ -1,13 +1,14 @@
 """Scale-out backfills: split symbols x years into chunks, run each chunk as its own flow run.
 
-    backfill_fanout(symbols=[...], start="2021-01-01", end="2025-12-31", symbols_per_chunk=4)
+    backfill_fanout(symbols=[...], start="2021-01-01", end="2025-12-31")   # chunks sized from the budget
 
 `backfill_fanout` plans the chunks (pure: `plan_chunks`), prepares the lake once (tables created
 before any worker writes, so workers never race on CREATE TABLE), and submits one `backfill-chunk`
 deployment run per chunk with `run_deployment`; whichever worker of the pool is free picks it up.
 Chunks are spread over the configured app keys (KIS_APP_KEYS_FILE, see connectors/kis/keyring.py):
-chunk i prefers key i mod n. A chunk run leases its key (pipelines/lease.py), so one key is used by
-one machine at a time and the key's limiter owns the whole budget; different keys run in parallel.
+chunk i prefers key i mod n and takes another free key when that one is busy. A chunk run leases its
+key (pipelines/lease.py), so one key is used by one machine at a time and the key's limiter owns the
+whole budget; different keys run in parallel.
 
 Resumable by construction: the cursor is the lake. A chunk runs the ordinary `bars` flow, which
 fetches only the ranges its series still miss (warehouse gaps + the fetch ledger), so a chunk run
@@ -19,9 +20,11 @@ heartbeat automation that scripts/scale_env.py installs) up to `max_attempts` ti
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
-from contextlib import ExitStack
+from collections.abc import Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -31,16 +34,13 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from connectors.kis.keyring import keyring_from_env, pick
-from connectors.kis.settings import Settings
-from pipelines.bars import ingest_period_bars
+from connectors.kis.keyring import AppKey, keyring_from_env, pick
+from pipelines.bars import PERIODS, check_periods, ingest_period_bars
 from pipelines.errors import InputError
-from pipelines.lease import lease_app_key, shared_token_cache
+from pipelines.lease import lease_first_free, shared_token_cache
 from pipelines.ranges import check_range, parse_date
-from pipelines.runtime import lake_source, use_runtime
+from pipelines.runtime import load_settings, open_lake, use_runtime
 from pipelines.universe import stock_symbols
-from warehouse.lake import Lake
-from warehouse.remote import lake_target_from_env, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -117,21 +117,51 @@ def plan_chunks(
     return chunks
 
 
+# Bars per year by period and rows per chart call: what one symbol-year costs in calls.
+BARS_PER_YEAR = {"D": 250, "W": 53, "M": 12, "Y": 1}
+ROWS_PER_CALL = 100
+# A chunk should keep its key busy for about this long: each chunk run costs a few seconds of
+# flow-run start-up (process, imports, lake, lease, token hand-over) that the budget cannot use.
+CHUNK_SECONDS = 60.0
+
+
+def calls_per_symbol(
+    periods: Sequence[str], adjusted: Sequence[bool], start: date, end: date
+) -> int:
+    """Chart calls one symbol costs over [start, end] (estimate: 250 trading days a year)."""
+    years = ((end - start).days + 1) / 365.25
+    return sum(
+        math.ceil(BARS_PER_YEAR[p] * years / ROWS_PER_CALL) for p in periods for _ in adjusted
+    )
+
+
+def auto_symbols_per_chunk(
+    n_symbols: int,
+    windows: int,
+    calls_per_symbol_window: int,
+    budget: float,
+    keys: int,
+    *,
+    seconds: float = CHUNK_SECONDS,
+) -> int:
+    """Symbols per chunk so a chunk takes ~`seconds` of one key's budget, yet every key gets at
+    least two chunks when there are symbols enough (work to share, and a small loss on a crash)."""
+    by_budget = max(1, int(seconds * budget // max(calls_per_symbol_window, 1)))
+    groups_wanted = math.ceil(2 * keys / max(windows, 1))
+    by_keys = max(1, math.ceil(n_symbols / groups_wanted))
+    return min(by_budget, by_keys, n_symbols)
+
+
 def prepare_lake(home: str | None) -> None:
     """Open the configured lake once: creates its tables and stamps its source before workers
     write (a concurrent first open by two workers would conflict on CREATE TABLE)."""
-    settings = Settings.from_env(**({"home": home} if home else {}))
-    catalog, data_path = lake_target_from_env()
+    open_lake(load_settings(home)).close()
 
-    def open_once() -> None:
-        Lake.open(
-            settings.home,
-            source=lake_source(settings),
-            catalog=catalog,  # type: ignore[arg-type]
-            data_path=data_path,
-        ).close()
 
-    retry_on_conflict(open_once)
+def preference(keys: Sequence[AppKey], name: str | None) -> list[AppKey]:
+    """`keys` with the one called `name` first (checked: an unknown name is an error)."""
+    first = pick(keys, name)
+    return sorted(keys, key=lambda k: k is not first)
 
 
 @flow(name=CHUNK_FLOW, retries=2, retry_delay_seconds=5)
@@ -143,13 +173,20 @@ def backfill_chunk(
     periods: list[str] | None = None,
     adjusted: list[bool] | None = None,
     home: str | None = None,
-) -> dict[str, int]:
-    """One chunk: lease the app key, then the ordinary daily-bars flow for these symbols/dates."""
-    app = pick(keyring_from_env(), key)
+) -> dict[str, Any]:
+    """One chunk: lease an app key (`key` if free, else whichever is free first), then the
+    ordinary daily-bars flow for these symbols/dates."""
+    keys = preference(keyring_from_env(), key)
     with ExitStack() as stack:
-        if app is not None:
-            stack.enter_context(lease_app_key(app.key_id, lease_duration=lease_seconds()))
-        rt = stack.enter_context(use_runtime(home, **(app.overrides() if app else {})))
+        # The lake first: opening it calls no KIS endpoint, so no reason to hold a key meanwhile.
+        lake = stack.enter_context(closing(open_lake(load_settings(home))))
+        app = None
+        if keys:
+            held = stack.enter_context(
+                lease_first_free([k.key_id for k in keys], lease_duration=lease_seconds())
+            )
+            app = next(k for k in keys if k.key_id == held)
+        rt = stack.enter_context(use_runtime(home, lake=lake, **(app.overrides() if app else {})))
         if app is not None:
             stack.enter_context(
                 shared_token_cache(rt.client.settings, ensure_token=rt.client.token)
@@ -157,7 +194,11 @@ def backfill_chunk(
         summary = ingest_period_bars(
             symbols=symbols, start=start, end=end, periods=periods, adjusted=adjusted, home=home
         )
-    return {"rows": summary.rows_written, "calls": summary.calls}
+    return {
+        "rows": summary.rows_written,
+        "calls": summary.calls,
+        "key": app.name if app else None,
+    }
 
 
 def lease_seconds() -> float:
@@ -183,7 +224,7 @@ def backfill_fanout(
     symbols: list[str],
     start: str,
     end: str,
-    symbols_per_chunk: int = 4,
+    symbols_per_chunk: int | None = None,
     years_per_chunk: int = 1,
     keys: list[str] | None = None,
     periods: list[str] | None = None,
@@ -193,13 +234,31 @@ def backfill_fanout(
     poll_seconds: float = 1.0,
     home: str | None = None,
 ) -> dict[str, int]:
-    """Split the backfill into chunk flow runs on the pool's workers and wait for all of them."""
+    """Split the backfill into chunk flow runs on the pool's workers and wait for all of them.
+
+    `symbols_per_chunk` None: sized from the key budget (KIS_RATE_LIMIT or the environment's) so
+    a chunk keeps its key busy ~CHUNK_SECONDS, see `auto_symbols_per_chunk`.
+    """
     first, last = parse_date(start, name="start"), parse_date(end, name="end")
     if first is None or last is None:
         raise InputError("a fan-out backfill needs an explicit start and end")
     names: list[str | None] = list(keys) if keys else [k.name for k in keyring_from_env()] or [None]
+    codes = stock_symbols(symbols)
+    if symbols_per_chunk is None:
+        windows = year_windows(first, last, years_per_chunk)
+        lo, hi = windows[0]
+        symbols_per_chunk = auto_symbols_per_chunk(
+            len(codes),
+            len(windows),
+            calls_per_symbol(
+                check_periods(periods, PERIODS), adjusted or [True, False], lo, max(hi, lo)
+            ),
+            load_settings(home).rate_budget,
+            len(names),
+        )
+        log.info("%d symbols per chunk (sized from the key budget)", symbols_per_chunk)
     chunks = plan_chunks(
-        stock_symbols(symbols),
+        codes,
         first,
         last,
         symbols_per_chunk=symbols_per_chunk,

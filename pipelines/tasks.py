@@ -2,7 +2,8 @@
 
 Fetch tasks run concurrently (the flows submit them to a thread pool); the connector's shared rate
 limiter paces the requests, so the pool size only bounds memory and open sockets. Stores run in the
-flow's own thread, one key per transaction, so a crash leaves every key either written or not.
+flow's own thread, each a transaction over whole keys (the ranges that finished fetching meanwhile),
+so a crash leaves every key either written or not.
 
 Retries are for transient errors only (`KisError.transient`: timeouts, 5xx, rate-limit storms,
 truncated pages); a bad symbol or a refused token fails at once. Frames go in and out of tasks,
@@ -12,8 +13,9 @@ so every task uses `NO_CACHE` (hashing a big frame for the cache key costs ~0.4 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -23,9 +25,9 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from connectors.kis.errors import KisError
-from schemas import Dataset
+from schemas import FETCH_LEDGER, Dataset
 from warehouse.lake import Lake, UpsertResult
-from warehouse.ledger import record_fetch
+from warehouse.ledger import ledger_key, record_fetch, record_fetches
 
 
 def retry_if_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
@@ -59,9 +61,19 @@ async def fetch(label: str, call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     return await asyncio.to_thread(call)
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One job's fetched range, as the ledger records it once its rows are stored."""
+
+    key: Mapping[str, object]
+    start: date
+    end: date
+    rows: int
+
+
 @task(
     name="store",
-    task_run_name="store {dataset.name} {start}..{end}",
+    task_run_name="store {dataset.name} x{series}",
     cache_policy=NO_CACHE,
     timeout_seconds=300,
     persist_result=False,
@@ -71,29 +83,37 @@ def store(
     dataset: Dataset,
     frame: pl.DataFrame,
     *,
-    key: Mapping[str, object],
-    start: date,
-    end: date,
+    fetched: Sequence[Fetched],
+    series: int,
     settled: date,
     run_id: str | None = None,
 ) -> UpsertResult:
-    """Upsert one series' rows, then note the fetch in the ledger.
+    """Upsert the rows of the `fetched` ranges (one transaction), then note them in the ledger.
 
-    The ledger row comes after the data: a crash in between only means a harmless re-fetch. Only
-    the settled part of the range is recorded as complete; today's bars before the close are not.
+    `series` (= len(fetched)) only names the task run. The ledger rows come after the data: a
+    crash in between only means a harmless re-fetch. Only the settled part of a range is
+    recorded as complete; today's bars before the close are not.
     """
     result = lake.upsert(dataset, frame)
-    if start <= settled:
-        record_fetch(
-            lake,
-            dataset,
-            key,
-            start,
-            min(end, settled),
-            complete=True,
-            rows=frame.height,
-            run_id=run_id,
-        )
+    now = datetime.now(UTC)
+    entries = [
+        {
+            "dataset": dataset.name,
+            "key": ledger_key(dataset, f.key),
+            "start": f.start,
+            "end": min(f.end, settled),
+            "fetched_at": now,
+            "rows": f.rows,
+            "calls": None,
+            "complete": True,
+            "run_id": run_id,
+            "error": None,
+        }
+        for f in fetched
+        if f.start <= settled
+    ]
+    if entries:
+        record_fetches(lake, pl.DataFrame(entries, schema=FETCH_LEDGER.schema))
     return result
 
 

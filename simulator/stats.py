@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 
@@ -18,6 +19,8 @@ class SimStats:
     ws_records_sent: int = 0
     by_tr_id: Counter[str] = field(default_factory=Counter)
     by_path: Counter[str] = field(default_factory=Counter)
+    # When each request arrived (monotonic): benches measure the rate while a key was in use.
+    request_times: deque[float] = field(default_factory=lambda: deque(maxlen=1_000_000))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -27,9 +30,15 @@ class SimStats:
     def request(self, path: str, tr_id: str) -> None:
         with self._lock:
             self.requests += 1
+            self.request_times.append(time.monotonic())
             self.by_path[path] += 1
             if tr_id:
                 self.by_tr_id[tr_id] += 1
+
+    def times_since(self, start: float) -> list[float]:
+        """Arrival times (time.monotonic) of the requests since `start`."""
+        with self._lock:
+            return [t for t in self.request_times if t >= start]
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:

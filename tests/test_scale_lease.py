@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from connectors.kis.auth import Auth
 from connectors.kis.filelock import write_private
 from connectors.kis.settings import Secret, Settings
-from pipelines.lease import lease_app_key, shared_token_cache
+from pipelines.lease import lease_app_key, lease_first_free, shared_token_cache
 
 
 def test_an_app_key_is_leased_to_one_holder_at_a_time(prefect_harness: None) -> None:
@@ -24,6 +25,33 @@ def test_an_app_key_is_leased_to_one_holder_at_a_time(prefect_harness: None) -> 
             pass
     with lease_app_key("unitkey1", timeout=10):  # released on exit
         pass
+
+
+def test_a_chunk_takes_whichever_key_is_free(prefect_harness: None) -> None:
+    with lease_app_key("unitkey3"):
+        started = time.monotonic()
+        with lease_first_free(["unitkey3", "unitkey4"], timeout=10) as held:
+            assert held == "unitkey4"  # the preferred key is busy: no waiting for it
+            assert time.monotonic() - started < 5
+            with pytest.raises(TimeoutError), lease_first_free(["unitkey4", "unitkey3"], timeout=1):
+                pass
+
+    released = threading.Event()
+
+    def holder() -> None:
+        with lease_app_key("unitkey5"):
+            released.wait(10)
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    time.sleep(1.0)  # the holder has it
+    released.set()
+    started = time.monotonic()
+    with lease_first_free(["unitkey5"], timeout=20) as held:
+        # Taken soon after the holder let go (Prefect's own Retry-After could be many seconds).
+        assert held == "unitkey5" and time.monotonic() - started < 2.5
+    thread.join()
 
 
 def _settings(home: Path) -> Settings:

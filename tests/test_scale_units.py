@@ -15,7 +15,13 @@ from connectors.kis.errors import KisConfigError
 from connectors.kis.keyring import keyring_from_env, load_keyring, parse_keyring, pick
 from connectors.kis.settings import Settings
 from pipelines.lease import limit_name, merge_caches
-from pipelines.scale import plan_chunks, year_windows
+from pipelines.scale import (
+    auto_symbols_per_chunk,
+    calls_per_symbol,
+    plan_chunks,
+    preference,
+    year_windows,
+)
 from warehouse.extensions import load_extension, new_connection
 from warehouse.remote import ObjectStore, is_conflict, lake_target_from_env, retry_on_conflict
 
@@ -248,6 +254,28 @@ def test_chunks_cover_every_symbol_and_day_once_and_rotate_keys() -> None:
         "end": "2022-12-31",
         "key": "a",
     }
+
+
+def test_chunks_are_sized_from_the_key_budget() -> None:
+    year = (date(2024, 1, 1), date(2024, 12, 31))
+    # Daily bars, adjusted and raw: 250 rows a year -> 3 calls each.
+    assert calls_per_symbol(["D"], [True, False], *year) == 6
+    assert calls_per_symbol(["D", "W", "M", "Y"], [True], *year) == 3 + 1 + 1 + 1
+    # 60 s at 20 requests/s = 1,200 calls = 200 symbols of 6 calls...
+    assert auto_symbols_per_chunk(2500, 1, 6, 20.0, 1) == 200
+    # ... but never so few chunks that a key sits idle: >= 2 chunks per key when possible.
+    assert auto_symbols_per_chunk(100, 1, 6, 20.0, 2) == 25
+    assert auto_symbols_per_chunk(100, 5, 6, 20.0, 2) == 100  # the year windows already split it
+    assert auto_symbols_per_chunk(3, 1, 6, 2.0, 4) == 1
+    assert auto_symbols_per_chunk(10, 1, 10_000, 2.0, 1) == 1  # a huge symbol still gets a chunk
+
+
+def test_a_chunk_prefers_its_key_and_knows_the_others() -> None:
+    keys = parse_keyring(KEYS_TOML, "toml")
+    assert [k.name for k in preference(keys, "spare")] == ["spare", "main"]
+    assert [k.name for k in preference(keys, None)] == ["main", "spare"]
+    with pytest.raises(KisConfigError, match="no app key named"):
+        preference(keys, "nope")
 
 
 def test_token_cache_merge_keeps_the_newer_token_and_the_later_attempt() -> None:
