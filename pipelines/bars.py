@@ -52,28 +52,32 @@ def resolve_range(
     return first, last
 
 
+Series = tuple[Mapping[str, object], Callable[[date, date], pl.DataFrame]]
+
+
 def series_jobs(
     run: Run,
     dataset: Dataset,
-    key: Mapping[str, object],
+    series: Sequence[Series],
     first: date,
     last: date,
     days: Sequence[date],
-    call: Callable[[date, date], pl.DataFrame],
     *,
-    period: str = "D",
     settled: date | None = None,
 ) -> list[Job]:
-    """One job per missing range of one series."""
-    spans = plan(run.rt.lake, dataset, key, first, last, days, settled or run.settled)
-    if not spans:
-        run.summary.skipped += 1
+    """One job per missing range of each (key, fetch call) series, planned in one pass."""
+    keys = [key for key, _ in series]
+    planned = plan(run.rt.lake, dataset, keys, first, last, days, settled or run.settled)
     jobs = []
-    for lo, hi in spans:
-        # A W/M/Y bar covers its whole period: fetch from the period's start so it is complete.
-        fetch_from = max(period_start(lo, period), first) if period != "D" else lo
-        label = f"{dataset.name} {' '.join(str(v) for v in key.values())} {fetch_from}..{hi}"
-        jobs.append(Job(dataset, key, lo, hi, partial(call, fetch_from, hi), label))
+    for (key, call), spans in zip(series, planned, strict=True):
+        if not spans:
+            run.summary.skipped += 1
+        period = str(key.get("period", "D"))
+        for lo, hi in spans:
+            # A W/M/Y bar covers its whole period: fetch from the period's start so it is complete.
+            fetch_from = max(period_start(lo, period), first) if period != "D" else lo
+            label = f"{dataset.name} {' '.join(str(v) for v in key.values())} {fetch_from}..{hi}"
+            jobs.append(Job(dataset, key, lo, hi, partial(call, fetch_from, hi), label))
     return jobs
 
 
@@ -95,22 +99,16 @@ def ingest_period_bars(
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
         days = trading_days(run.rt.lake, first, last)
         client = run.rt.client
-        jobs = [
-            job
+        series: list[Series] = [
+            (
+                {"symbol": symbol, "period": period, "adjusted": adj},
+                partial(_period_bars, client, symbol, period, adj),
+            )
             for symbol in names
             for period in chosen
             for adj in prices
-            for job in series_jobs(
-                run,
-                PERIOD_BARS,
-                {"symbol": symbol, "period": period, "adjusted": adj},
-                first,
-                last,
-                days,
-                partial(_period_bars, client, symbol, period, adj),
-                period=period,
-            )
         ]
+        jobs = series_jobs(run, PERIOD_BARS, series, first, last, days)
         run_jobs(
             run.rt, jobs, run.summary, label="daily bars", settled=run.settled, run_id=run.run_id
         )
@@ -138,21 +136,12 @@ def ingest_index_bars(
         first, last = resolve_range(run, start, end, "1y")
         days = trading_days(run.rt.lake, first, last)
         client = run.rt.client
-        jobs = [
-            job
+        series: list[Series] = [
+            ({"index_code": code, "period": period}, partial(_index_bars, client, code, period))
             for code in wanted
             for period in chosen
-            for job in series_jobs(
-                run,
-                INDEX_BARS,
-                {"index_code": code, "period": period},
-                first,
-                last,
-                days,
-                partial(_index_bars, client, code, period),
-                period=period,
-            )
         ]
+        jobs = series_jobs(run, INDEX_BARS, series, first, last, days)
         run_jobs(
             run.rt, jobs, run.summary, label="index bars", settled=run.settled, run_id=run.run_id
         )
@@ -186,23 +175,16 @@ def ingest_overseas_bars(
         days = [d for d in days if d.weekday() < 5]
         settled = run.settled - timedelta(days=1)
         client = run.rt.client
-        jobs = [
-            job
+        series: list[Series] = [
+            (
+                {"exchange": exchange, "symbol": symbol, "period": period, "adjusted": adj},
+                partial(_overseas_bars, client, exchange, symbol, period, adj),
+            )
             for exchange, symbol in wanted
             for period in chosen
             for adj in prices
-            for job in series_jobs(
-                run,
-                OVERSEAS_BARS,
-                {"exchange": exchange, "symbol": symbol, "period": period, "adjusted": adj},
-                first,
-                last,
-                days,
-                partial(_overseas_bars, client, exchange, symbol, period, adj),
-                period=period,
-                settled=settled,
-            )
         ]
+        jobs = series_jobs(run, OVERSEAS_BARS, series, first, last, days, settled=settled)
         run_jobs(
             run.rt, jobs, run.summary, label="overseas bars", settled=settled, run_id=run.run_id
         )

@@ -52,9 +52,10 @@ def ingest_minute_bars(
         days = trading_days(run.rt.lake, first, last)
         client = run.rt.client
         jobs: list[Job] = []
-        for symbol in names:
-            key = {"symbol": symbol}
-            spans = plan(run.rt.lake, MINUTE_BARS, key, first, last, days, run.settled)
+        keys = [{"symbol": symbol} for symbol in names]
+        planned = plan(run.rt.lake, MINUTE_BARS, keys, first, last, days, run.settled)
+        for key, spans in zip(keys, planned, strict=True):
+            symbol = key["symbol"]
             if not spans:
                 run.summary.skipped += 1
             for lo, hi in spans:

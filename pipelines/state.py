@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas import HOLIDAYS, Dataset
 from warehouse import tables
-from warehouse.cursors import gaps
+from warehouse.cursors import gaps_many
 from warehouse.lake import CATALOG, Lake
 
 
@@ -80,27 +80,33 @@ def settled_until(now: datetime) -> date:
 def plan(
     lake: Lake,
     dataset: Dataset,
-    key: Mapping[str, object],
+    keys: Sequence[Mapping[str, object]],
     start: date,
     end: date,
     days: Sequence[date],
     settled: date,
-) -> list[tuple[date, date]]:
-    """The ranges of one series to fetch so that [start, end] is complete.
+) -> list[list[tuple[date, date]]]:
+    """For each series in `keys`, the ranges to fetch so that [start, end] is complete.
 
     Settled days: the warehouse's gaps (days neither stored nor covered by a complete fetch in
-    the ledger). Unsettled days (today before the close): always re-fetched, as a stored bar of
-    an open session is partial.
+    the ledger), read for all series at once. Unsettled days (today before the close): always
+    re-fetched, as a stored bar of an open session is partial.
     """
     in_range = [d for d in days if start <= d <= end]
-    spans: list[tuple[date, date]] = []
     settled_days = [d for d in in_range if d <= settled]
-    if settled_days:
-        spans = gaps(lake, dataset, dict(key), settled_days[0], settled_days[-1], settled_days)
     live = [d for d in in_range if d > settled]
-    if live:
-        if spans and spans[-1][1] == settled_days[-1]:
-            spans[-1] = (spans[-1][0], live[-1])
-        else:
-            spans.append((live[0], live[-1]))
-    return spans
+    if settled_days:
+        found = gaps_many(
+            lake, dataset, [dict(k) for k in keys], settled_days[0], settled_days[-1], settled_days
+        )
+    else:
+        found = [[] for _ in keys]
+    out = []
+    for spans in found:
+        if live:
+            if spans and spans[-1][1] == settled_days[-1]:
+                spans[-1] = (spans[-1][0], live[-1])
+            else:
+                spans.append((live[0], live[-1]))
+        out.append(spans)
+    return out

@@ -16,7 +16,7 @@ from pipelines.commands import check as check_cmd
 from pipelines.commands import sql as sql_cmd
 from schemas import FETCH_LEDGER, HOLIDAYS, MINUTE_BARS, PERIOD_BARS
 from warehouse.checks import run_checks
-from warehouse.cursors import gaps, missing_ranges
+from warehouse.cursors import gaps, gaps_many, missing_ranges
 from warehouse.lake import Lake, LakeError
 from warehouse.ledger import (
     complete_ranges,
@@ -141,6 +141,30 @@ def test_gaps_use_the_calendar_and_the_ledger(lake: Lake) -> None:
     ]
     with pytest.raises(LakeError, match="holidays table covers"):
         gaps(lake, PERIOD_BARS, key, D(2020, 1, 1), END)
+
+
+def test_gaps_of_many_series_keep_each_series_apart(lake: Lake) -> None:
+    days = trading_days()
+    lake.upsert(PERIOD_BARS, bars("005930", days[:3]))  # adjusted only
+    lake.upsert(PERIOD_BARS, bars("005930", days[3:], adjusted=False))  # raw: the other days
+    lake.upsert(PERIOD_BARS, bars("000660", days))
+    keys = [
+        {"symbol": "005930", "period": "D", "adjusted": True},
+        {"symbol": "005930", "period": "D", "adjusted": False},
+        {"symbol": "000660", "period": "D", "adjusted": True},
+        {"symbol": "035420", "period": "D", "adjusted": True},  # nothing stored
+    ]
+    record_fetch(lake, PERIOD_BARS, keys[3], days[0], days[1], complete=True, rows=0)
+    found = gaps_many(lake, PERIOD_BARS, keys, START, END)
+    assert found == [
+        [(days[3], days[-1])],
+        [(days[0], days[2])],
+        [],
+        [(days[2], days[-1])],  # the ledger's complete fetch covers the first two days
+    ]
+    assert found == [gaps(lake, PERIOD_BARS, k, START, END) for k in keys]
+    with pytest.raises(ValueError, match="same columns"):
+        gaps_many(lake, PERIOD_BARS, [keys[0], {"symbol": "005930"}], START, END)
 
 
 def test_ledger_rows_and_keys(lake: Lake) -> None:

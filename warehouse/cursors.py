@@ -10,11 +10,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import polars as pl
+
 from schemas.base import Dataset
 from schemas.datasets import HOLIDAYS
 from warehouse import tables
 from warehouse.lake import CATALOG, Lake, LakeError
-from warehouse.ledger import complete_ranges, ledger_key
+from warehouse.ledger import complete_ranges_many, ledger_key
 
 
 def latest(lake: Lake, dataset: Dataset, column: str = "date", **key: object) -> Any | None:
@@ -80,27 +82,70 @@ def gaps(
     `trading_days` defaults to the KRX days in the lake's holidays table (pass the exchange's
     own calendar for overseas data). Days a complete fetch in the ledger covered are not gaps.
     """
+    return gaps_many(lake, dataset, [key], start, end, trading_days, use_ledger=use_ledger)[0]
+
+
+def gaps_many(
+    lake: Lake,
+    dataset: Dataset,
+    keys: Sequence[Mapping[str, object]],
+    start: date,
+    end: date,
+    trading_days: Sequence[date] | None = None,
+    *,
+    use_ledger: bool = True,
+) -> list[list[tuple[date, date]]]:
+    """`gaps` of many series of one dataset (all keyed by the same columns), in two queries: a
+    remote catalog pays tens of milliseconds a query, which per series would dominate a backfill."""
+    if not keys:
+        return []
     column = tables.date_column(dataset)
     if column is None:
         raise ValueError(f"{dataset.name} has no date column to find gaps in")
-    unknown = [k for k in key if k not in dataset.column_index]
+    names = list(keys[0])
+    unknown = [k for k in names if k not in dataset.column_index]
     if unknown:
         raise ValueError(f"{dataset.name} has no column(s) {unknown}")
+    if any(list(k) != names for k in keys):
+        raise ValueError("all keys of one gaps_many call must name the same columns")
     days = (
         [d for d in trading_days if start <= d <= end]
         if trading_days is not None
         else trading_days_between(lake, start, end)
     )
-    where = " AND ".join(
-        [f"{tables.quote(k)} = ?" for k in key] + [f"{tables.quote(column)} BETWEEN ? AND ?"]
-    )
-    rows = lake.con.execute(
-        f"SELECT DISTINCT {tables.quote(column)} FROM {tables.qualified(dataset.name, CATALOG)} "
-        f"WHERE {where}",
-        [*key.values(), start, end],
-    ).fetchall()
-    present = {r[0] for r in rows}
+    present = _present_dates(lake, dataset, names, column, keys, start, end)
+    covered: dict[str, list[tuple[date, date]]] = {}
     if use_ledger:
-        for lo, hi in complete_ranges(lake, dataset, ledger_key(dataset, key)):
-            present.update(d for d in days if lo <= d <= hi)
-    return missing_ranges(days, present)
+        covered = complete_ranges_many(lake, dataset, [ledger_key(dataset, k) for k in keys])
+    out = []
+    for key in keys:
+        have = present.get(tuple(key.values()), set())
+        for lo, hi in covered.get(ledger_key(dataset, key), []) if use_ledger else []:
+            have = have | {d for d in days if lo <= d <= hi}
+        out.append(missing_ranges(days, have))
+    return out
+
+
+def _present_dates(
+    lake: Lake,
+    dataset: Dataset,
+    names: list[str],
+    column: str,
+    keys: Sequence[Mapping[str, object]],
+    start: date,
+    end: date,
+) -> dict[tuple[Any, ...], set[date]]:
+    """{key values: stored dates in [start, end]}, narrowed in SQL by the first key column."""
+    cols = ", ".join(tables.quote(k) for k in names)
+    first = tables.quote(names[0])
+    date_col = tables.quote(column)
+    frame = lake.con.execute(
+        f"SELECT DISTINCT {cols}, {date_col} AS d "
+        f"FROM {tables.qualified(dataset.name, CATALOG)} "
+        f"WHERE {date_col} BETWEEN ? AND ? AND list_contains(?, {first})",
+        [start, end, sorted({k[names[0]] for k in keys}, key=str)],
+    ).pl()
+    present: dict[tuple[Any, ...], set[date]] = {}
+    for row in frame.group_by(names).agg(pl.col("d")).iter_rows():
+        present[tuple(row[:-1])] = set(row[-1])
+    return present

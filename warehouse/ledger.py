@@ -11,7 +11,7 @@ Key strings are built by `ledger_key` in primary-key order, e.g. period_bars
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -111,13 +111,23 @@ def fetch_history(
 
 def complete_ranges(lake: Lake, dataset: Dataset | str, key: str) -> list[tuple[date, date]]:
     """The merged date ranges complete fetches of this series covered."""
-    where, params = _where(dataset, key)
+    return complete_ranges_many(lake, dataset, [key])[key]
+
+
+def complete_ranges_many(
+    lake: Lake, dataset: Dataset | str, keys: Sequence[str]
+) -> dict[str, list[tuple[date, date]]]:
+    """`complete_ranges` of many series of one dataset, in one query."""
+    where, params = _where(dataset, None)
     rows = lake.con.execute(
-        f'SELECT start, "end" FROM {tables.qualified(FETCH_LEDGER.name, CATALOG)} '
-        f"WHERE {where} AND complete ORDER BY start",
-        params,
+        f'SELECT key, start, "end" FROM {tables.qualified(FETCH_LEDGER.name, CATALOG)} '
+        f"WHERE {where} AND complete AND list_contains(?, key)",
+        [*params, list(keys)],
     ).fetchall()
-    return merge_ranges([(r[0], r[1]) for r in rows])
+    found: dict[str, list[tuple[date, date]]] = {k: [] for k in keys}
+    for key, lo, hi in rows:
+        found[key].append((lo, hi))
+    return {k: merge_ranges(v) for k, v in found.items()}
 
 
 def merge_ranges(ranges: list[tuple[date, date]]) -> list[tuple[date, date]]:
