@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 from prefect.client.orchestration import get_client
-from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError  # not re-exported
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 

@@ -49,8 +49,8 @@ def test_a_chunk_takes_whichever_key_is_free(prefect_harness: None) -> None:
     released.set()
     started = time.monotonic()
     with lease_first_free(["unitkey5"], timeout=20) as held:
-        # Taken soon after the holder let go (Prefect's own Retry-After could be many seconds).
-        assert held == "unitkey5" and time.monotonic() - started < 2.5
+        # Taken soon after the holder let go (polled about twice a second; slack for a busy CI).
+        assert held == "unitkey5" and time.monotonic() - started < 4.0
     thread.join()
 
 

@@ -66,6 +66,9 @@ def trading_days_between(lake: Lake, start: date, end: date) -> list[date]:
     return [r[0] for r in rows]
 
 
+KEYS_PER_QUERY = 200
+
+
 def gaps(
     lake: Lake,
     dataset: Dataset,
@@ -113,16 +116,19 @@ def gaps_many(
         if trading_days is not None
         else trading_days_between(lake, start, end)
     )
-    present = _present_dates(lake, dataset, names, column, keys, start, end)
-    covered: dict[str, list[tuple[date, date]]] = {}
-    if use_ledger:
-        covered = complete_ranges_many(lake, dataset, [ledger_key(dataset, k) for k in keys])
     out = []
-    for key in keys:
-        have = present.get(tuple(key.values()), set())
-        for lo, hi in covered.get(ledger_key(dataset, key), []) if use_ledger else []:
-            have = have | {d for d in days if lo <= d <= hi}
-        out.append(missing_ranges(days, have))
+    # In batches: stored dates are held as Python objects while a batch is planned.
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        batch = keys[i : i + KEYS_PER_QUERY]
+        present = _present_dates(lake, dataset, names, column, batch, start, end)
+        covered: dict[str, list[tuple[date, date]]] = {}
+        if use_ledger:
+            covered = complete_ranges_many(lake, dataset, [ledger_key(dataset, k) for k in batch])
+        for key in batch:
+            have = present.get(tuple(key.values()), set())
+            for lo, hi in covered.get(ledger_key(dataset, key), []):
+                have = have | {d for d in days if lo <= d <= hi}
+            out.append(missing_ranges(days, have))
     return out
 
 
