@@ -89,7 +89,6 @@ def _store(
             dataset,
             frame,
             fetched=fetched,
-            series=len(group),
             settled=settled,
             run_id=run_id,
         )

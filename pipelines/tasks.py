@@ -27,7 +27,7 @@ from prefect.states import State
 from connectors.kis.errors import KisError
 from schemas import FETCH_LEDGER, Dataset
 from warehouse.lake import Lake, UpsertResult
-from warehouse.ledger import ledger_key, record_fetch, record_fetches
+from warehouse.ledger import fetch_row, record_fetch, record_fetches
 
 
 def retry_if_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
@@ -73,7 +73,7 @@ class Fetched:
 
 @task(
     name="store",
-    task_run_name="store {dataset.name} x{series}",
+    task_run_name="store {dataset.name}",
     cache_policy=NO_CACHE,
     timeout_seconds=300,
     persist_result=False,
@@ -84,31 +84,28 @@ def store(
     frame: pl.DataFrame,
     *,
     fetched: Sequence[Fetched],
-    series: int,
     settled: date,
     run_id: str | None = None,
 ) -> UpsertResult:
     """Upsert the rows of the `fetched` ranges (one transaction), then note them in the ledger.
 
-    `series` (= len(fetched)) only names the task run. The ledger rows come after the data: a
-    crash in between only means a harmless re-fetch. Only the settled part of a range is
-    recorded as complete; today's bars before the close are not.
+    The ledger rows come after the data: a crash in between only means a harmless re-fetch.
+    Only the settled part of a range is recorded as complete; today's bars before the close are
+    not.
     """
     result = lake.upsert(dataset, frame)
     now = datetime.now(UTC)
     entries = [
-        {
-            "dataset": dataset.name,
-            "key": ledger_key(dataset, f.key),
-            "start": f.start,
-            "end": min(f.end, settled),
-            "fetched_at": now,
-            "rows": f.rows,
-            "calls": None,
-            "complete": True,
-            "run_id": run_id,
-            "error": None,
-        }
+        fetch_row(
+            dataset,
+            f.key,
+            f.start,
+            min(f.end, settled),
+            complete=True,
+            rows=f.rows,
+            run_id=run_id,
+            fetched_at=now,
+        )
         for f in fetched
         if f.start <= settled
     ]

@@ -98,8 +98,9 @@ def gaps_many(
     *,
     use_ledger: bool = True,
 ) -> list[list[tuple[date, date]]]:
-    """`gaps` of many series of one dataset (all keyed by the same columns), in two queries: a
-    remote catalog pays tens of milliseconds a query, which per series would dominate a backfill."""
+    """`gaps` of many series of one dataset (all keyed by the same columns), two queries per
+    KEYS_PER_QUERY series: a remote catalog pays tens of milliseconds a query, which per series
+    would dominate a backfill."""
     if not keys:
         return []
     column = tables.date_column(dataset)

@@ -74,9 +74,38 @@ def record_fetch(
     fetched_at: datetime | None = None,
 ) -> UpsertResult:
     """Write one ledger row (an upsert, so re-recording the same fetch is harmless)."""
+    row = fetch_row(
+        dataset,
+        key,
+        start,
+        end,
+        complete=complete,
+        rows=rows,
+        calls=calls,
+        run_id=run_id,
+        error=error,
+        fetched_at=fetched_at,
+    )
+    return record_fetches(lake, pl.DataFrame([row], schema=FETCH_LEDGER.schema))
+
+
+def fetch_row(
+    dataset: Dataset | str,
+    key: Mapping[str, object] | str,
+    start: date,
+    end: date,
+    *,
+    complete: bool,
+    rows: int | None = None,
+    calls: int | None = None,
+    run_id: str | None = None,
+    error: str | None = None,
+    fetched_at: datetime | None = None,
+) -> dict[str, object]:
+    """One ledger row as a dict (for `record_fetches`, which writes many in one transaction)."""
     name = dataset if isinstance(dataset, str) else dataset.name
     key_text = key if isinstance(key, str) else ledger_key(_as_dataset(dataset), key)
-    row = {
+    return {
         "dataset": name,
         "key": key_text,
         "start": start,
@@ -88,7 +117,6 @@ def record_fetch(
         "run_id": run_id,
         "error": error,
     }
-    return record_fetches(lake, pl.DataFrame([row], schema=FETCH_LEDGER.schema))
 
 
 def record_fetches(lake: Lake, entries: pl.DataFrame) -> UpsertResult:
