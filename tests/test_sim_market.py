@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, time, timedelta
 from functools import cache
 
@@ -23,6 +24,7 @@ from simulator.calendar import (
 )
 from simulator.market import DailyBar, Market
 from simulator.ticks import is_on_grid, price_band, round_to_tick_np
+from simulator.universe import Split, krx_universe, us_universe
 
 FEW = settings(max_examples=25, deadline=None)
 SOME = settings(max_examples=40, deadline=None)
@@ -232,6 +234,18 @@ def test_listing_events() -> None:
     codes_2023 = {i.code for i in m.ranking_universe(date(2023, 6, 1), None)}
     assert "117930" in codes_2016 and "117930" not in codes_2023
     assert "373220" not in codes_2016 and "373220" in codes_2023
+
+
+def test_universe_tables_load_from_the_package_data() -> None:
+    instruments, profiles = krx_universe(seed=7, generated_symbols=0)
+    assert len(instruments) == 58 and instruments.keys() == profiles.keys()
+    assert all(re.fullmatch(r"\d{6}", code) for code in instruments)  # leading zeros kept
+    assert instruments["005930"].split == Split(date(2018, 5, 4), 50)
+    assert instruments["117930"].delisted == date(2017, 3, 7)
+    assert instruments["000660"].split is None and profiles["000660"].daily_value == 5.0e11
+    us, us_profiles = us_universe()
+    assert len(us) == 9 and us[("NAS", "AAPL")].name == "APPLE INC"
+    assert us_profiles[("NAS", "AAPL")].split == Split(date(2020, 8, 31), 4)
 
 
 @pytest.mark.parametrize("code", ["005930", "086520"])
