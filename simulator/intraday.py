@@ -16,6 +16,7 @@ and close that touches the daily high and low exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,19 @@ class Bars:
 
     def __len__(self) -> int:
         return int(self.minute.shape[0])
+
+    def rows(self) -> Iterator[tuple[int, int, int, int, int, int, int]]:
+        """(minute, open, high, low, close, volume, value) per bar, as Python ints."""
+        return zip(
+            self.minute.tolist(),
+            self.open.tolist(),
+            self.high.tolist(),
+            self.low.tolist(),
+            self.close.tolist(),
+            self.volume.tolist(),
+            self.value.tolist(),
+            strict=True,
+        )
 
 
 def _u_shape(n: int) -> F64:

@@ -211,7 +211,8 @@ class Market:
             path_cache_size // 4
         )
         self._intraday: _Lru[tuple[str, date], _Day] = _Lru(day_cache_size)
-        self._other: _Lru[Hashable, object] = _Lru(64)
+        self._index_paths: _Lru[str, paths.LevelPath] = _Lru(64)
+        self._us_paths: _Lru[tuple[str, str], tuple[paths.LevelPath, int]] = _Lru(64)
 
     # ----------------------------------------------------------------- instruments
 
@@ -360,19 +361,9 @@ class Market:
         day = self._day(code, d)
         if day is None:
             return []
-        b = day.bars
         return [
             MinuteBar(d, day.bar_time(m), o, h, lo, c, v, val)
-            for m, o, h, lo, c, v, val in zip(
-                b.minute.tolist(),
-                b.open.tolist(),
-                b.high.tolist(),
-                b.low.tolist(),
-                b.close.tolist(),
-                b.volume.tolist(),
-                b.value.tolist(),
-                strict=True,
-            )
+            for m, o, h, lo, c, v, val in day.bars.rows()
         ]
 
     def ticks(self, code: str, d: date) -> list[Tick]:
@@ -483,8 +474,8 @@ class Market:
         if index_code not in INDEX_PROFILES:
             raise KeyError(f"unknown index code {index_code!r}; known: {sorted(INDEX_PROFILES)}")
         level, loading, own, volume, value = INDEX_PROFILES[index_code]
-        return self._other.get(  # type: ignore[return-value]
-            ("index", index_code),
+        return self._index_paths.get(
+            index_code,
             lambda: paths.index_path(
                 self.seed, index_code, self._market, level, loading, own, volume, value
             ),
@@ -514,31 +505,13 @@ class Market:
         open_at, close_at = self.calendar.session(d)
         n_minutes = int((close_at - open_at).total_seconds() // 60) - intraday.CLOSING_CALL_MINUTES
         rng = paths.rng_for(self.seed, _STREAM_INDEX_MIN, index_code, d.toordinal())
-        b = intraday.bridge_bars(
-            rng,
-            int(p.open[i]),
-            int(p.high[i]),
-            int(p.low[i]),
-            int(p.close[i]),
-            int(p.volume[i]),
-            int(p.value[i]),
-            n_minutes + 1,
-        )
+        bars = _bridge_day(rng, p, i, n_minutes + 1)
         times = [(open_at + timedelta(minutes=m)).time() for m in range(n_minutes)] + [
             close_at.time()
         ]
         return [
-            IndexBar(d, t, o / 100, h / 100, lo / 100, c / 100, v, val)
-            for t, o, h, lo, c, v, val in zip(
-                times,
-                b.open.tolist(),
-                b.high.tolist(),
-                b.low.tolist(),
-                b.close.tolist(),
-                b.volume.tolist(),
-                b.value.tolist(),
-                strict=True,
-            )
+            IndexBar(d, times[m], o / 100, h / 100, lo / 100, c / 100, v, val)
+            for m, o, h, lo, c, v, val in bars.rows()
         ]
 
     # ----------------------------------------------------------------- overseas
@@ -547,8 +520,8 @@ class Market:
         key = (exchange, symbol)
         if key not in self._us_profiles:
             raise KeyError(f"unknown overseas instrument {exchange}/{symbol}; see Market.overseas")
-        return self._other.get(  # type: ignore[return-value]
-            ("us", key),
+        return self._us_paths.get(
+            key,
             lambda: paths.us_path(
                 self.seed,
                 f"{exchange}:{symbol}",
@@ -613,28 +586,8 @@ class Market:
         rng = paths.rng_for(
             self.seed, _STREAM_US_MIN, f"{exchange}:{symbol}", local_day.toordinal()
         )
-        b = intraday.bridge_bars(
-            rng,
-            int(path.open[i]),
-            int(path.high[i]),
-            int(path.low[i]),
-            int(path.close[i]),
-            int(path.volume[i]),
-            int(path.value[i]),
-            n,
-            grid=100,
-        )
         out = []
-        for m, o, h, lo, c, v, val in zip(
-            range(n),
-            b.open.tolist(),
-            b.high.tolist(),
-            b.low.tolist(),
-            b.close.tolist(),
-            b.volume.tolist(),
-            b.value.tolist(),
-            strict=True,
-        ):
+        for m, o, h, lo, c, v, val in _bridge_day(rng, path, i, n, grid=100).rows():
             start = open_at + timedelta(minutes=m)
             kst = start.astimezone(KST).replace(tzinfo=None)
             out.append(
@@ -651,6 +604,23 @@ class Market:
                 )
             )
         return out
+
+
+def _bridge_day(
+    rng: np.random.Generator, path: paths.LevelPath, i: int, n_bars: int, grid: int = 1
+) -> intraday.Bars:
+    """Minute bars for day `i` of an index or US path that aggregate exactly to its daily bar."""
+    return intraday.bridge_bars(
+        rng,
+        int(path.open[i]),
+        int(path.high[i]),
+        int(path.low[i]),
+        int(path.close[i]),
+        int(path.volume[i]),
+        int(path.value[i]),
+        n_bars,
+        grid=grid,
+    )
 
 
 def _clock(seconds: int) -> time:

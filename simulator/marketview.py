@@ -47,6 +47,19 @@ class Snapshot:
     def lower(self) -> int:
         return price_band(self.prev_close)[0]
 
+    def as_daily_bar(self) -> DailyBar:
+        """The day so far as a daily bar (raw prices)."""
+        return DailyBar(
+            self.day,
+            self.open,
+            self.high,
+            self.low,
+            self.price,
+            self.volume,
+            self.value,
+            self.prev_close,
+        )
+
 
 class MarketView:
     def __init__(self, market: Market) -> None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from simulator import master, overseas, quotes, trading
+from simulator import master, trading
 from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
+from simulator.quotes import calendar_days, indices, minutes, overseas, prices, rankings
 from simulator.wire import KisReject, error_body, paper_unsupported, unknown_service
 
 if TYPE_CHECKING:
@@ -75,34 +76,34 @@ class ReplyCache:
 
 
 ROUTES: dict[str, Route] = {
-    Q + "inquire-price": _r("GET", {"FHKST01010100"}, {"FHKST01010100"}, quotes.inquire_price),
+    Q + "inquire-price": _r("GET", {"FHKST01010100"}, {"FHKST01010100"}, prices.inquire_price),
     Q + "inquire-daily-price": _r(
-        "GET", {"FHKST01010400"}, {"FHKST01010400"}, quotes.inquire_daily_price
+        "GET", {"FHKST01010400"}, {"FHKST01010400"}, prices.inquire_daily_price
     ),
     Q + "inquire-daily-itemchartprice": _r(
-        "GET", {"FHKST03010100"}, {"FHKST03010100"}, quotes.inquire_daily_itemchartprice
+        "GET", {"FHKST03010100"}, {"FHKST03010100"}, prices.inquire_daily_itemchartprice
     ),
     Q + "inquire-time-itemchartprice": _r(
-        "GET", {"FHKST03010200"}, {"FHKST03010200"}, quotes.inquire_time_itemchartprice
+        "GET", {"FHKST03010200"}, {"FHKST03010200"}, minutes.inquire_time_itemchartprice
     ),
     Q + "inquire-time-dailychartprice": _r(
-        "GET", {"FHKST03010230"}, None, quotes.inquire_time_dailychartprice, pure=False
+        "GET", {"FHKST03010230"}, None, minutes.inquire_time_dailychartprice, pure=False
     ),
-    Q + "inquire-index-price": _r("GET", {"FHPUP02100000"}, None, quotes.inquire_index_price),
+    Q + "inquire-index-price": _r("GET", {"FHPUP02100000"}, None, indices.inquire_index_price),
     Q + "inquire-daily-indexchartprice": _r(
-        "GET", {"FHKUP03500100"}, {"FHKUP03500100"}, quotes.inquire_daily_indexchartprice
+        "GET", {"FHKUP03500100"}, {"FHKUP03500100"}, indices.inquire_daily_indexchartprice
     ),
     Q + "inquire-time-indexchartprice": _r(
-        "GET", {"FHKUP03500200"}, None, quotes.inquire_time_indexchartprice
+        "GET", {"FHKUP03500200"}, None, indices.inquire_time_indexchartprice
     ),
-    Q + "volume-rank": _r("GET", {"FHPST01710000"}, None, quotes.volume_rank),
+    Q + "volume-rank": _r("GET", {"FHPST01710000"}, None, rankings.volume_rank),
     "/uapi/domestic-stock/v1/ranking/fluctuation": _r(
-        "GET", {"FHPST01700000"}, None, quotes.fluctuation
+        "GET", {"FHPST01700000"}, None, rankings.fluctuation
     ),
     "/uapi/domestic-stock/v1/ranking/market-cap": _r(
-        "GET", {"FHPST01740000"}, None, quotes.market_cap
+        "GET", {"FHPST01740000"}, None, rankings.market_cap
     ),
-    Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, quotes.chk_holiday),
+    Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(
         "GET", {"HHDFS76950200"}, None, overseas.inquire_time_itemchartprice

@@ -9,19 +9,17 @@ clients that derive it from the `xymd`/`xhms` of the oldest row received work ei
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import date, datetime, timedelta
 
 from simulator import fields as F
-from simulator.calendar import KST, UsCalendar
+from simulator.calendar import KST, NEW_YORK, UsCalendar
 from simulator.context import Ctx, Reply
 from simulator.market import period_start
+from simulator.quotes.common import ok
 from simulator.wire import (
-    MSG_OK_QUOTE,
     KisReject,
     bad_code,
     dec,
-    envelope,
     num,
     parse_int,
     parse_ymd,
@@ -32,7 +30,6 @@ from simulator.wire import (
     ymd,
 )
 
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 DAILY_ROWS = 100
 MINUTE_MAX = 120
 MINUTE_LOOKBACK_DAYS = 31
@@ -117,7 +114,7 @@ def dailyprice(ctx: Ctx) -> Reply:
         {"rsym": f"D{exchange}{symbol}", "zdiv": str(ZDIV), "nrec": num(len(rows))},
         F.OVERSEAS_DAILY_OUTPUT1,
     )
-    return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
+    return ok({"output1": out1, "output2": rows})
 
 
 def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
@@ -171,7 +168,7 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
         },
         F.OVERSEAS_MINUTE_OUTPUT1,
     )
-    return Reply(envelope(*MSG_OK_QUOTE, {"output1": out1, "output2": rows}))
+    return ok({"output1": out1, "output2": rows})
 
 
 def session_times(cal: UsCalendar, day: date) -> tuple[str, str, str, str]:
