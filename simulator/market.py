@@ -682,7 +682,7 @@ def _aggregate(
     val: np.ndarray,
     *,
     period: str,
-) -> list[tuple]:
+) -> list[tuple[date, int, int, int, int, int, int]]:
     """(label date, open, high, low, close, volume, value) per period, as Python ints."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}, not {period!r}")

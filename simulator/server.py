@@ -179,7 +179,6 @@ class RunningSimulator:
                 backlog=2048,
             )
             server = uvicorn.Server(uv_config)
-            server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
             rest_task = asyncio.create_task(server.serve(sockets=[rest_sock]))
             ws_server = await ws_serve(
                 self.ws.handler,

@@ -83,7 +83,8 @@ def _hundredths() -> npt.NDArray[np.object_]:
 
 def _ints(a: I64) -> list[str]:
     if a.shape[0] and int(a.min()) >= 0 and int(a.max()) < _SMALL_INTS:
-        return _small_ints()[a].tolist()  # type: ignore[no-any-return]
+        looked_up: list[str] = _small_ints()[a].tolist()
+        return looked_up
     return list(map(str, a.tolist()))
 
 
@@ -96,7 +97,8 @@ def _small_ints() -> npt.NDArray[np.object_]:
 def _few_ints(a: I64) -> list[str]:
     """str() of a column with few distinct values (prices, differences): each formatted once."""
     values, inverse = np.unique(a, return_inverse=True)
-    return np.array(_ints(values), dtype=object)[inverse].tolist()  # type: ignore[no-any-return]
+    out: list[str] = np.array(_ints(values), dtype=object)[inverse].tolist()
+    return out
 
 
 def dec_column(x: F64) -> list[str]:
@@ -134,7 +136,8 @@ def _signed(x: I64) -> list[str]:
     """ "sign^diff" (KIS sign code, then the difference) for a column of differences."""
     values, inverse = np.unique(x, return_inverse=True)
     segs = [f"{sign_code(v)}^{v}" for v in values.tolist()]
-    return np.array(segs, dtype=object)[inverse].tolist()  # type: ignore[no-any-return]
+    out: list[str] = np.array(segs, dtype=object)[inverse].tolist()
+    return out
 
 
 def encode_trades(

@@ -82,7 +82,7 @@ def tick_size_np(
 
 
 def round_to_tick_np(
-    prices: npt.NDArray[np.floating], mode: RoundMode = "nearest"
+    prices: npt.NDArray[np.floating] | npt.NDArray[np.integer], mode: RoundMode = "nearest"
 ) -> npt.NDArray[np.int64]:
     """Vectorised `round_to_tick`; same results element by element."""
     ticks = tick_size_np(prices)

@@ -10,7 +10,7 @@ choices (rt_cd "1", HTTP 200) with KIS-style Korean messages.
 from __future__ import annotations
 
 from simulator import fields as F
-from simulator.account import BRANCH, BUY, SELL, Account, Order
+from simulator.account import BRANCH, BUY, SELL, Account, Fill, Order
 from simulator.context import Ctx, Reply
 from simulator.marketview import MarketView
 from simulator.ticks import is_on_grid, price_band
@@ -301,7 +301,7 @@ def inquire_balance(ctx: Ctx) -> Reply:
         f for f in acct.fills if f.ord_dt == ymd(ctx.market.calendar.previous_trading_day(today))
     ]
 
-    def amount(fills: list, side: str) -> int:
+    def amount(fills: list[Fill], side: str) -> int:
         return sum(f.qty * f.price for f in fills if f.side == side)
 
     d2 = acct.cash(today, 2)

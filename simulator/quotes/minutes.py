@@ -3,7 +3,6 @@ call, paged by cursor or by request `tr_cont: N`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from simulator import fields as F
@@ -27,14 +26,12 @@ def _minute_output1(snap: Snapshot) -> dict[str, str]:
     )
 
 
-def _minute_rows(
-    day_bars: list[MinuteBar], keep: Callable[[MinuteBar], bool]
-) -> list[dict[str, str]]:
-    """Rows (ascending) with the cumulative traded value at each bar, filtered after accumulating."""
+def _minute_rows(day_bars: list[MinuteBar], until: time) -> list[dict[str, str]]:
+    """Rows (ascending) for the bars up to `until`, each with the cumulative traded value so far."""
     rows, cum = [], 0
     for bar in day_bars:
         cum += bar.value
-        if keep(bar):
+        if bar.time <= until:
             rows.append(
                 pick(
                     {
@@ -59,7 +56,7 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
         ctx.need("FID_INPUT_HOUR_1"), "FID_INPUT_HOUR_1"
     )  # a future time acts as "now"
     bars = market_view(ctx).minute_bars(snap.code, snap.day, ctx.now)
-    rows = _minute_rows(bars, lambda b: b.time <= until)[-MINUTE_ROWS:]
+    rows = _minute_rows(bars, until)[-MINUTE_ROWS:]
     return ok({"output1": _minute_output1(snap), "output2": rows[::-1]})
 
 
@@ -87,8 +84,7 @@ def inquire_time_dailychartprice(ctx: Ctx) -> Reply:
     collected: list[dict[str, str]] = []
     more = False
     while day >= oldest and day >= ctx.market.first_date:
-        cut = until
-        rows = _minute_rows(view.minute_bars(snap.code, day, ctx.now), lambda b, c=cut: b.time <= c)
+        rows = _minute_rows(view.minute_bars(snap.code, day, ctx.now), until)
         need = PAST_MINUTE_ROWS - len(collected)
         taken = rows[::-1][:need]
         collected.extend(taken)

@@ -10,11 +10,12 @@ clients that derive it from the `xymd`/`xhms` of the oldest row received work ei
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from simulator import fields as F
 from simulator.calendar import KST, NEW_YORK, UsCalendar
 from simulator.context import Ctx, Reply
-from simulator.market import period_start
+from simulator.market import OverseasBar, period_start
 from simulator.quotes.common import ok
 from simulator.wire import (
     KisReject,
@@ -137,11 +138,7 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
     more = False
     while day >= oldest_day:
         if cal.is_trading_day(day):
-            bars = [
-                b
-                for b in _bucketed(ctx, exchange, symbol, day, nmin)
-                if datetime.combine(b[0], b[1]) <= newest
-            ]
+            bars = [b for b in _bucketed(ctx, exchange, symbol, day, nmin) if b.start <= newest]
             need = nrec - len(rows)
             rows.extend(_minute_row(day, b) for b in bars[::-1][:need])
             if len(bars) > need:
@@ -186,10 +183,22 @@ def session_times(cal: UsCalendar, day: date) -> tuple[str, str, str, str]:
     )
 
 
-def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[tuple]:
-    """(local date, local start time, kst, open, high, low, close, volume, value) per nmin bucket."""
+class _Bucket(NamedTuple):
+    """One nmin-wide minute bar: its New York start (naive) and KST start, then OHLCV."""
+
+    start: datetime
+    kst: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    value: float
+
+
+def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[_Bucket]:
     bars = ctx.market.overseas_minute_bars(exchange, symbol, day)
-    groups: dict[int, list] = {}
+    groups: dict[int, list[OverseasBar]] = {}
     for b in bars:
         assert b.local_time is not None
         slot = (b.local_time.hour * 60 + b.local_time.minute) // nmin * nmin
@@ -199,9 +208,8 @@ def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> lis
         start = datetime.combine(day, datetime.min.time()) + timedelta(minutes=slot)
         kst = start.replace(tzinfo=NEW_YORK).astimezone(KST).replace(tzinfo=None)
         out.append(
-            (
-                day,
-                start.time(),
+            _Bucket(
+                start,
                 kst,
                 g[0].open,
                 max(b.high for b in g),
@@ -214,21 +222,20 @@ def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> lis
     return out
 
 
-def _minute_row(day: date, b: tuple) -> dict[str, str]:
-    local_date, local_time, kst, o, h, lo, c, vol, val = b
+def _minute_row(day: date, b: _Bucket) -> dict[str, str]:
     return pick(
         {
             "tymd": ymd(day),
-            "xymd": ymd(local_date),
-            "xhms": local_time.strftime("%H%M%S"),
-            "kymd": ymd(kst.date()),
-            "khms": kst.strftime("%H%M%S"),
-            "open": _px(o),
-            "high": _px(h),
-            "low": _px(lo),
-            "last": _px(c),
-            "evol": num(vol),
-            "eamt": num(val),
+            "xymd": ymd(b.start.date()),
+            "xhms": b.start.strftime("%H%M%S"),
+            "kymd": ymd(b.kst.date()),
+            "khms": b.kst.strftime("%H%M%S"),
+            "open": _px(b.open),
+            "high": _px(b.high),
+            "low": _px(b.low),
+            "last": _px(b.close),
+            "evol": num(b.volume),
+            "eamt": num(b.value),
         },
         F.OVERSEAS_MINUTE_OUTPUT2,
     )
