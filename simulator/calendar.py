@@ -4,9 +4,6 @@ Holidays come from the `holidays` package (`financial_holidays("XKRX")` includes
 closure on the last business day of December; `financial_holidays("NYSE")` the US market). The
 late opens are our own table: KRX opens at 10:00 on the first trading day of the year, and on the
 CSAT (수능) day it opens at 10:00 and closes at 16:30.
-
-Tick-grid helpers live in `simulator.ticks` and are re-exported here (the market contract names
-them on this module).
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ from datetime import date, datetime, time, timedelta
 
 import holidays
 
-from simulator.ticks import price_band, round_to_tick, tick_size
-
 __all__ = [
     "KST",
     "NEW_YORK",
@@ -27,9 +22,6 @@ __all__ = [
     "DayFlags",
     "KrxCalendar",
     "UsCalendar",
-    "price_band",
-    "round_to_tick",
-    "tick_size",
     "weekday_code",
 ]
 

@@ -1,7 +1,7 @@
-"""Response field lists, in the order of the KIS workbook's response tables (kis-spec/sheets).
-
-Transcribed once from the workbook by a script; the sheet number is noted on each list. Where the
-table and the example disagree on a name the example (the real response) wins, noted inline.
+"""Response field lists, in the order of the response tables of the KIS Open API workbook (the
+Excel file KIS Developers publishes); the number of the sheet each list comes from is noted on it.
+Where a table and its example disagree on a name, the example (the real response) wins, noted
+inline.
 """
 
 from __future__ import annotations

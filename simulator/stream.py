@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-TRADE_FIELDS = 46
 # A whole day of the busiest symbol is ~3,000 prints (~1 MB of records): 64 days bound the cache
 # at tens of MB while covering a full 41-registration session.
 TAPE_CACHE_DAYS = 64

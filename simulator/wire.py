@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-MSG1_WIDTH = 80
-
 
 @dataclass
 class KisReject(Exception):

@@ -18,12 +18,10 @@ from simulator.calendar import (
     NEW_YORK,
     KrxCalendar,
     UsCalendar,
-    round_to_tick,
-    tick_size,
     weekday_code,
 )
 from simulator.market import DailyBar, Market
-from simulator.ticks import is_on_grid, price_band, round_to_tick_np
+from simulator.ticks import is_on_grid, price_band, round_to_tick, round_to_tick_np, tick_size
 from simulator.universe import Split, krx_universe, us_universe
 
 FEW = settings(max_examples=25, deadline=None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from simulator import fields as F
-from simulator.calendar import tick_size
 from simulator.context import Ctx, Reply
 from simulator.market import DailyBar
 from simulator.marketview import Snapshot
@@ -18,6 +17,7 @@ from simulator.quotes.common import (
     ok,
     stock,
 )
+from simulator.ticks import tick_size
 from simulator.wire import KisReject, dec, num, parse_int, parse_ymd, pick, rate, sign_code, ymd
 
 ITEMCHART_ROWS = 100
