@@ -182,21 +182,9 @@ def order_rvsecncl(ctx: Ctx) -> Reply:
             raise KisReject("APBK0346", "정정/취소 가능수량을 초과 했습니다.")
         today = ctx.now.date()
         if kind_code == "02":
-            new = Order(
-                acct.new_odno(),
-                original.orgno,
-                ymd(today),
-                hms(ctx.now),
-                original.code,
-                original.name,
-                original.side,
-                original.ord_dvsn,
-                qty,
-                original.price,
-                kind="cancel",
-                orgn_odno=original.odno,
-            )
+            kind, ord_dvsn, price = "cancel", original.ord_dvsn, original.price
         else:
+            kind = "modify"
             ord_dvsn = ctx.get("ORD_DVSN").strip() or original.ord_dvsn
             if ord_dvsn not in _order_types(ctx) or _order_types(ctx)[ord_dvsn]:
                 raise KisReject("APBK0656", "주문구분코드를 확인하여 주십시오.")
@@ -207,20 +195,20 @@ def order_rvsecncl(ctx: Ctx) -> Reply:
                 extra = qty * (price or snap.upper) - qty * (original.price or snap.upper)
                 if extra > acct.orderable_cash(today):
                     raise KisReject("APBK0919", "주문가능금액을 초과 했습니다")
-            new = Order(
-                acct.new_odno(),
-                original.orgno,
-                ymd(today),
-                hms(ctx.now),
-                original.code,
-                original.name,
-                original.side,
-                ord_dvsn,
-                qty,
-                price,
-                kind="modify",
-                orgn_odno=original.odno,
-            )
+        new = Order(
+            acct.new_odno(),
+            original.orgno,
+            ymd(today),
+            hms(ctx.now),
+            original.code,
+            original.name,
+            original.side,
+            ord_dvsn,
+            qty,
+            price,
+            kind=kind,
+            orgn_odno=original.odno,
+        )
         acct.amend(new, original, qty, ctx.now, phase)
     return _order_reply(new)
 

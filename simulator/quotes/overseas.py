@@ -10,7 +10,6 @@ clients that derive it from the `xymd`/`xhms` of the oldest row received work ei
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 
 from simulator import fields as F
 from simulator.calendar import KST, NEW_YORK, UsCalendar
@@ -138,7 +137,9 @@ def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
     more = False
     while day >= oldest_day:
         if cal.is_trading_day(day):
-            bars = [b for b in _bucketed(ctx, exchange, symbol, day, nmin) if b.start <= newest]
+            bars = [
+                b for b in _bucketed(ctx, exchange, symbol, day, nmin) if _local_start(b) <= newest
+            ]
             need = nrec - len(rows)
             rows.extend(_minute_row(day, b) for b in bars[::-1][:need])
             if len(bars) > need:
@@ -183,20 +184,8 @@ def session_times(cal: UsCalendar, day: date) -> tuple[str, str, str, str]:
     )
 
 
-class _Bucket(NamedTuple):
-    """One nmin-wide minute bar: its New York start (naive) and KST start, then OHLCV."""
-
-    start: datetime
-    kst: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: int
-    value: float
-
-
-def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[_Bucket]:
+def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> list[OverseasBar]:
+    """The day's minute bars aggregated into nmin-wide bars labelled by their clock-aligned start."""
     bars = ctx.market.overseas_minute_bars(exchange, symbol, day)
     groups: dict[int, list[OverseasBar]] = {}
     for b in bars:
@@ -208,8 +197,9 @@ def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> lis
         start = datetime.combine(day, datetime.min.time()) + timedelta(minutes=slot)
         kst = start.replace(tzinfo=NEW_YORK).astimezone(KST).replace(tzinfo=None)
         out.append(
-            _Bucket(
-                start,
+            OverseasBar(
+                day,
+                start.time(),
                 kst,
                 g[0].open,
                 max(b.high for b in g),
@@ -222,12 +212,18 @@ def _bucketed(ctx: Ctx, exchange: str, symbol: str, day: date, nmin: int) -> lis
     return out
 
 
-def _minute_row(day: date, b: _Bucket) -> dict[str, str]:
+def _local_start(bar: OverseasBar) -> datetime:
+    assert bar.local_time is not None  # minute bars carry their New York start time
+    return datetime.combine(bar.local_date, bar.local_time)
+
+
+def _minute_row(day: date, b: OverseasBar) -> dict[str, str]:
+    assert b.kst is not None  # minute bars carry their KST start
     return pick(
         {
             "tymd": ymd(day),
-            "xymd": ymd(b.start.date()),
-            "xhms": b.start.strftime("%H%M%S"),
+            "xymd": ymd(b.local_date),
+            "xhms": _local_start(b).strftime("%H%M%S"),
             "kymd": ymd(b.kst.date()),
             "khms": b.kst.strftime("%H%M%S"),
             "open": _px(b.open),
