@@ -77,7 +77,12 @@ class MarketView:
         return self.calendar.previous_trading_day(d)
 
     def is_partial(self, d: date, now: datetime) -> bool:
-        return d == now.date() and now < _naive(self.calendar.session(d)[1])
+        """Whether `d` is today's session still under way (a closed day never is)."""
+        return (
+            d == now.date()
+            and self.calendar.is_trading_day(d)
+            and now < _naive(self.calendar.session(d)[1])
+        )
 
     # -- instruments ----------------------------------------------------------------------------
     def instrument(self, code: str, now: datetime) -> Instrument | None:

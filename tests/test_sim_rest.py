@@ -284,6 +284,35 @@ def test_today_is_cut_at_sim_now(kis: Kis, sim: RunningSimulator) -> None:
     ) <= int(price["output"]["acml_tr_pbmn"])
 
 
+def test_period_charts_on_a_closed_day_end_at_the_last_session(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    """Pinned on a Saturday, the stock and index period charts answer with the completed days
+    (this used to be an HTTP 500: the session of a closed day was looked up)."""
+    kis = Kis(make_sim(rate_limit=0, now=datetime(2026, 11, 28, 12, 0)))
+    dates = {"FID_INPUT_DATE_1": "20261101", "FID_INPUT_DATE_2": "20261130"}
+    stock = kis.get(
+        Q + "inquire-daily-itemchartprice",
+        "FHKST03010100",
+        FID_COND_MRKT_DIV_CODE="J",
+        FID_INPUT_ISCD="005930",
+        FID_PERIOD_DIV_CODE="D",
+        FID_ORG_ADJ_PRC="0",
+        **dates,
+    )
+    index = kis.get(
+        Q + "inquire-daily-indexchartprice",
+        "FHKUP03500100",
+        FID_COND_MRKT_DIV_CODE="U",
+        FID_INPUT_ISCD="0001",
+        FID_PERIOD_DIV_CODE="D",
+        **dates,
+    )
+    for r in (stock, index):
+        assert r.status_code == 200, r.text
+        assert r.json()["output2"][0]["stck_bsop_date"] == "20261127"  # Friday, newest first
+
+
 def test_period_chart_pages_backward_without_loss(kis: Kis, sim: RunningSimulator) -> None:
     start, end = date(2024, 1, 1), date(2026, 11, 20)
     seen: list[str] = []
