@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from simulator.wire import KisReject
@@ -21,17 +21,21 @@ class Reply:
     status: int = 200
 
 
+ContinuationKey = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
 @dataclass
 class Continuations:
     """Server-side cursors for APIs paged by request `tr_cont: N` without CTX fields
-    (inquire-time-dailychartprice): keyed by app key + path + the request's own parameters."""
+    (inquire-time-dailychartprice: the (day, time) the next page ends at), keyed by app key +
+    path + the request's own parameters."""
 
-    _cursors: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = field(default_factory=dict)
+    _cursors: dict[ContinuationKey, tuple[date, time]] = field(default_factory=dict)
 
-    def get(self, key: tuple[str, str, tuple[tuple[str, str], ...]]) -> Any:
+    def get(self, key: ContinuationKey) -> tuple[date, time] | None:
         return self._cursors.get(key)
 
-    def put(self, key: tuple[str, str, tuple[tuple[str, str], ...]], value: Any) -> None:
+    def put(self, key: ContinuationKey, value: tuple[date, time]) -> None:
         if len(self._cursors) > 10_000:  # bounded: old cursors are simply forgotten
             self._cursors.clear()
         self._cursors[key] = value
@@ -62,5 +66,5 @@ class Ctx:
             raise KisReject("OPSQ2002", f"{name.upper()} 필수입력값이 누락되었습니다.")
         return value
 
-    def continuation_key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    def continuation_key(self) -> ContinuationKey:
         return (self.app_key, self.path, tuple(sorted(self.params.items())))

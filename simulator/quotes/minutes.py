@@ -3,7 +3,7 @@ call, paged by cursor or by request `tr_cont: N`)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from simulator import fields as F
 from simulator.context import Ctx, Reply
@@ -18,12 +18,7 @@ MINUTE_RETENTION_DAYS = 366  # "the server keeps about one year of minute bars"
 
 
 def _minute_output1(snap: Snapshot) -> dict[str, str]:
-    return pick(
-        {
-            **chart_day_fields(snap),
-        },
-        F.MINUTE_OUTPUT1,
-    )
+    return pick(chart_day_fields(snap), F.MINUTE_OUTPUT1)
 
 
 def _minute_rows(day_bars: list[MinuteBar], until: time) -> list[dict[str, str]]:
@@ -52,9 +47,7 @@ def _minute_rows(day_bars: list[MinuteBar], until: time) -> list[dict[str, str]]
 
 def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
     snap = stock(ctx)
-    until = parse_hms(
-        ctx.need("FID_INPUT_HOUR_1"), "FID_INPUT_HOUR_1"
-    )  # a future time acts as "now"
+    until = parse_hms(ctx.need("FID_INPUT_HOUR_1"), "FID_INPUT_HOUR_1")  # future: up to now
     bars = market_view(ctx).minute_bars(snap.code, snap.day, ctx.now)
     rows = _minute_rows(bars, until)[-MINUTE_ROWS:]
     return ok({"output1": _minute_output1(snap), "output2": rows[::-1]})
@@ -67,9 +60,7 @@ def inquire_time_dailychartprice(ctx: Ctx) -> Reply:
     snap = stock(ctx)
     view = market_view(ctx)
     key = ctx.continuation_key()
-    cursor: tuple[date, time] | None = (
-        ctx.continuations.get(key) if ctx.req_tr_cont == "N" else None
-    )
+    cursor = ctx.continuations.get(key) if ctx.req_tr_cont == "N" else None
     first_page = cursor is None
     if cursor is None:
         day = parse_ymd(ctx.need("FID_INPUT_DATE_1"), "FID_INPUT_DATE_1")
