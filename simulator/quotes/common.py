@@ -1,6 +1,7 @@
-"""What the domestic quotation handlers share: request checks (market division, stock code, chart
-period), the OK envelope, the change-vs-previous-close fields, and the listed stocks behind an index
-(the ranking universe, also the index's advance/decline counts)."""
+"""What the quotation handlers share: request checks (market division, stock code, chart period),
+the OK envelope, the change-vs-previous-close fields and the day-so-far fields of the stock charts,
+and the listed stocks behind an index (the ranking universe, also the index's advance/decline
+counts)."""
 
 from __future__ import annotations
 
