@@ -18,23 +18,23 @@ def token(
 ) -> None:
     """Issue (or reuse) the access token for this app key; --revoke gives it back."""
     from connectors.kis.errors import KisError
-    from pipelines.config import describe, load_config
+    from pipelines.config import load_config
     from pipelines.runtime import client_for
 
     try:
         with client_for(load_config(home)) as client:
-            where = describe(client.settings)
+            env, tokens = client.settings.env, client.settings.home / "tokens"
             if revoke:
                 revoked = client.revoke_token()
                 console.print(
-                    f"token {'revoked' if revoked else 'was not cached: nothing to revoke'} ({where})"
+                    f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}"
+                    f" (cache {tokens})"
                 )
                 return
             value = client.token()
             key = client.settings.app_key.masked() if client.settings.app_key else "?"
             console.print(
-                f"access token ready (app key {key}, {len(value)} chars, cached under "
-                f"{client.settings.home / 'tokens'}; {where})"
+                f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {tokens})"
             )
     except KisError as exc:
         raise fail(one_line(exc), 1) from None
