@@ -85,6 +85,8 @@ class ScaleConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """Everything kisdb is configured with; each part goes to the code that needs it."""
+
     kis: Settings
     lake: LakeTarget
     orders: OrderGuards
