@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.kis import AsyncKisClient, Endpoint, KisClient, Settings
+from connectors.kis import AsyncKisClient, KisClient, Settings
 from connectors.kis.auth import read_ledger
 from connectors.kis.errors import KisConfigError
 from connectors.kis.order_guard import OrderBlocked
@@ -22,14 +22,6 @@ from pipelines.runtime import client_for, use_runtime
 from schemas.clock import KST, SYSTEM_CLOCK
 from simulator.server import DEFAULT_APP_KEY, RunningSimulator
 
-PRICE = Endpoint(
-    "inquire_price",
-    "GET",
-    "/uapi/domestic-stock/v1/quotations/inquire-price",
-    "FHKST01010100",
-    "FHKST01010100",
-)
-PRICE_PARAMS = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}
 ACCOUNT_FILE = "11111111-01"
 ACCOUNT_DOTENV = "22222222-01"
 
@@ -135,14 +127,12 @@ def test_embedded_simulator_starts_once_and_async_client(tmp_path: Path) -> None
     assert one_settings.base_url == two_settings.base_url is not None
     with KisClient(one_settings) as one:
         assert one.settings.app_key is not None and one.settings.account is not None
-        assert one.call(PRICE, params=PRICE_PARAMS).block()["stck_prpr"].isdigit()
+        assert one.current_price("005930")["raw"]["stck_prpr"].isdigit()
 
     async def main() -> str:
         async with AsyncKisClient(two_settings) as client:
-            answers = await asyncio.gather(
-                *(client.call(PRICE, params=PRICE_PARAMS) for _ in range(5))
-            )
-            assert {a.status for a in answers} == {200}
+            answers = await asyncio.gather(*(client.current_price("005930") for _ in range(5)))
+            assert all(a["raw"]["stck_prpr"].isdigit() for a in answers)
             return await client.approval_key()
 
     assert asyncio.run(main())
