@@ -42,7 +42,7 @@ def main() -> None:
             "KIS_APP_SECRET": sim.app_secret,
             "KIS_RATE_LIMIT": "10000",
         }
-        settings = Settings.from_env(env, dotenv=False, home=Path(tmp), raw_archive=False)
+        settings = Settings.from_env(env, home=Path(tmp), raw_archive=False)
         market = sim.market
         lines: list[tuple[str, int, int, int]] = []  # (what, rows, calls, minimal)
         with KisClient(settings) as client:

@@ -42,7 +42,7 @@ PARAMS = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}
 
 def worker(start: float, duration: float, threads: int) -> None:
     """One worker process: settings from the environment; prints a JSON line of completion times."""
-    client = KisClient(Settings.from_env(dotenv=False))
+    client = KisClient(Settings.from_env(os.environ))
     done: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -89,7 +89,7 @@ def run(utilisation: float) -> None:
             KIS_RATE_LIMIT=str(BUDGET),
             KIS_RATE_UTILISATION=str(utilisation),
         )
-        with KisClient(Settings.from_env(env, dotenv=False)) as client:
+        with KisClient(Settings.from_env(env)) as client:
             client.call(PRICE, params=PARAMS)  # token issued and the symbol's prices generated
         time.sleep(1.1)  # the warm-up call leaves the window
         start = time.time() + 2.0  # workers are up by then

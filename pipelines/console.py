@@ -4,7 +4,6 @@ errors turned into one line and an exit code (2 bad usage, 1 failure)."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -39,13 +38,6 @@ class RichReporter:
 
     def done(self) -> None:
         self.task = None
-
-
-def prefect_env_defaults() -> None:
-    """Keep Prefect local and silent unless the user configured it (no telemetry, no surprises)."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 
 
 def quiet_prefect(verbose: bool) -> None:
@@ -90,6 +82,7 @@ def run_flow(
 ) -> T:
     """Call a flow in-process with a progress bar; print its summary; map errors to exit codes."""
     from connectors.kis.errors import KisError
+    from pipelines.config import prefect_env_defaults
     from pipelines.errors import InputError
     from pipelines.jobs import JobsFailed
     from pipelines.update import UpdateFailed

@@ -23,13 +23,8 @@ import polars as pl
 from rich.console import Console
 
 from pipelines import progress
-from pipelines.console import (
-    RichReporter,
-    err_console,
-    fast_flows,
-    prefect_env_defaults,
-    quiet_prefect,
-)
+from pipelines.config import prefect_env_defaults
+from pipelines.console import RichReporter, err_console, fast_flows, quiet_prefect
 from pipelines.runtime import Runtime, use_runtime
 from pipelines.summary import RunSummary
 
@@ -111,8 +106,11 @@ class DemoContext:
     home: Path
     record_seconds: float
     console: Console
-    summary: RunSummary = field(default_factory=lambda: RunSummary(flow="demo"))
+    summary: RunSummary = field(init=False)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.summary = RunSummary(flow="demo", context=self.rt.config.describe())
 
 
 def _ingest(ctx: DemoContext, result: RunSummary) -> None:
@@ -168,18 +166,18 @@ def step_record_ticks(ctx: DemoContext) -> None:
         return
     import asyncio
 
+    from pipelines.embedded import simulator_at
     from pipelines.recorder import RecorderConfig, record
-    from pipelines.runtime import embedded_simulator
     from warehouse.compaction import compact_day
 
     settings = ctx.rt.settings
     config = RecorderConfig(symbols=DEMO_RECORD_SYMBOLS, quotes=True, duration=ctx.record_seconds)
-    sim = embedded_simulator(settings)
+    sim = simulator_at(settings)
     started_ns = time.time_ns()
     with _market_speed(sim, DEMO_MARKET_SPEED):
-        begin = ctx.rt.now()
+        begin = ctx.rt.clock.now()
         result = asyncio.run(record(settings, config))
-        end = ctx.rt.now()
+        end = ctx.rt.clock.now()
     if sim is not None:
         ctx.console.print(
             f"market clock x{DEMO_MARKET_SPEED:g} while recording: "
@@ -271,7 +269,6 @@ def step_paper_order(ctx: DemoContext) -> None:
     from warehouse.order_log import mirror_order_log
 
     client = ctx.rt.client
-    client.configure_orders(today=ctx.rt.today)  # the market's day: the simulator's clock
     result = client.buy(DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY, division="market", source="demo")
     ctx.console.print(
         render_table(

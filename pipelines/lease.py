@@ -1,7 +1,7 @@
 """App-key leases across machines: one Prefect global concurrency slot per app key (limit 1).
 
     with lease_first_free([k.key_id for k in keys]) as key_id:   # the first free key
-        with use_runtime(home, **key.overrides()) as rt, shared_token_cache(rt.settings):
+        with use_runtime(config=config.with_key(key)) as rt, shared_token_cache(rt.settings):
             ...  # this process's limiter now owns the key's whole per-second budget
 
 KIS counts its per-second budget and its one-token-per-minute rule per app key, not per machine.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -25,17 +24,10 @@ from prefect.cache_policies import NO_CACHE
 from connectors.kis.errors import KisError
 from connectors.kis.order_guard import OrderBlocked
 from connectors.kis.orders import OrderRequest, OrderResult, Side, snap_to_tick
-from connectors.kis.settings import Settings
-from pipelines.runtime import KST, Runtime, _embedded_sim_now, use_runtime
+from pipelines.runtime import Runtime, use_runtime
 from warehouse.order_log import mirror_order_log
 
 log = logging.getLogger(__name__)
-
-
-def market_today(settings: Settings) -> date:
-    """The market's day: the in-process simulator's clock under sim, else today in KST."""
-    sim_now = _embedded_sim_now(settings) if settings.env == "sim" else None
-    return (sim_now or datetime.now(KST)).date()
 
 
 @dataclass(frozen=True)
@@ -135,7 +127,6 @@ def rebalance_flow(
     if (targets is None) == (signals is None):
         raise ValueError("give exactly one of targets or signals")
     with use_runtime(home) as rt:
-        rt.client.configure_orders(today=rt.today)
         positions = read_positions(rt)
         wanted = (
             targets

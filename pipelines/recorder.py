@@ -45,6 +45,7 @@ from connectors.kis.filelock import FileLock, write_private
 from connectors.kis.settings import Settings
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
 from connectors.kis.ws_protocol import Subscription, notice_tr_id, validate_subscriptions
+from schemas.clock import SYSTEM_CLOCK, Clock
 from schemas.realtime import TR_QUOTES, TR_TRADES
 from warehouse.compaction import CompactionResult
 from warehouse.journal import JournalWriter, control_payload, journal_dir
@@ -96,7 +97,7 @@ class RecorderConfig:
     symbols: tuple[str, ...]
     quotes: bool = False
     notices: bool = False
-    until: datetime | None = None  # timezone-aware wall-clock end
+    until: datetime | None = None  # timezone-aware end, on `clock`
     duration: float | None = None  # seconds; whichever of until/duration comes first
     flush_interval: float = 1.0  # fsync period: what a power cut may lose
     queue_size: int = 100_000  # frames between receive and write (~100 MB worst case at 1 KB)
@@ -104,6 +105,7 @@ class RecorderConfig:
     stats_interval: float = 5.0
     subscribe_pause: float = 0.05
     policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    clock: Clock = SYSTEM_CLOCK  # the market's now (the root's: the simulator's under sim)
 
 
 def subscriptions_for(config: RecorderConfig, settings: Settings) -> list[Subscription]:
@@ -288,9 +290,7 @@ def _deadline(config: RecorderConfig) -> tuple[float | None, str]:
     if config.duration is not None:
         ends.append((config.duration, "duration"))
     if config.until is not None:
-        ends.append(
-            (max(0.0, (config.until - datetime.now(config.until.tzinfo)).total_seconds()), "until")
-        )
+        ends.append((max(0.0, (config.until - config.clock.now()).total_seconds()), "until"))
     return min(ends) if ends else (None, "")
 
 
@@ -515,7 +515,7 @@ def replay(home: Path, day: date) -> Iterator[tuple[int, int, Any]]:
 def compact(settings: Settings, days: list[date] | None = None) -> list[CompactionResult]:
     """Compact the given KST days' journals (default: every journal day) into the lake, then
     merge the lake's small files."""
-    from pipelines.runtime import lake_source
+    from pipelines.config import lake_source
     from warehouse.compaction import compact_day
     from warehouse.journal import journal_days
     from warehouse.lake import Lake
@@ -558,16 +558,18 @@ async def record_flow(
     home: str | None = None,
 ) -> dict[str, Any]:
     """Scheduled at the open (prefect.yaml); records until `until` (HH:MM KST, after the close)."""
-    from zoneinfo import ZoneInfo
+    from pipelines.config import load_config
+    from pipelines.runtime import resolve_config
 
-    settings = Settings.from_env(**({"home": home} if home else {}))
-    settings = await asyncio.to_thread(settings.resolved)
+    app, clock = await asyncio.to_thread(lambda: resolve_config(load_config(home)))
+    settings = app.kis
     config = RecorderConfig(
         symbols=tuple(symbols),
         quotes=quotes,
         notices=notices,
-        until=parse_until(until, datetime.now(ZoneInfo("Asia/Seoul"))),
+        until=parse_until(until, clock.now()),
         flush_interval=flush_interval,
+        clock=clock,
     )
     result = await record(settings, config)
     return {
@@ -582,12 +584,11 @@ async def record_flow(
 @flow(name="compact", log_prints=True)
 def compact_flow(date_text: str | None = None, home: str | None = None) -> list[dict[str, Any]]:
     """After the close: journal -> ticks / quotes / execution_notices (default: today, KST)."""
-    from zoneinfo import ZoneInfo
+    from pipelines.config import load_config
+    from pipelines.embedded import market_clock
 
-    settings = Settings.from_env(**({"home": home} if home else {}))
-    day = (
-        date.fromisoformat(date_text) if date_text else datetime.now(ZoneInfo("Asia/Seoul")).date()
-    )
+    settings = load_config(home).kis
+    day = date.fromisoformat(date_text) if date_text else market_clock(settings).today()
     return [
         {
             "journal": r.journal,

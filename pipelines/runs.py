@@ -55,7 +55,8 @@ def flow_run(name: str, home: str | Path | None = None) -> Iterator[Run]:
         rt = stack.enter_context(use_runtime(home))
         stack.enter_context(rt.client.archive(f"{name}-{run_name}"))
         calls_before = rt.client.calls
-        run = Run(rt=rt, summary=RunSummary(flow=name), now=rt.now(), run_id=run_id)
+        summary = RunSummary(flow=name, context=rt.config.describe())
+        run = Run(rt=rt, summary=summary, now=rt.clock.now(), run_id=run_id)
         try:
             yield run
         finally:

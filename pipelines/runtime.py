@@ -1,32 +1,37 @@
-"""Wiring for flows: settings -> client + lake, opened once per run and shared by subflows.
+"""The composition root of a run: config -> simulator, clock, client + lake, opened once per run
+and shared by subflows.
 
-`KIS_ENV=sim` with no `KIS_BASE_URL` starts the embedded simulator (the connector does that when it
-resolves its settings); the lake is stamped "sim" for the simulator and "kis" for paper/real, so
-synthetic data never mixes with market data.
+`KIS_ENV=sim` with no `KIS_BASE_URL` starts the embedded simulator (pipelines/embedded.py) before
+the client is built; the run's clock is then the simulator's. The lake is stamped "sim" for the
+simulator and "kis" for paper/real, so synthetic data never mixes with market data.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+
+import duckdb
 
 from connectors.kis.api import KisClient
 from connectors.kis.master import DEFAULT_MASTER_URL
 from connectors.kis.settings import Settings
+from pipelines.config import Config, load_config
+from pipelines.embedded import market_clock, resolve
+from schemas.clock import Clock
 from warehouse.lake import Lake
-from warehouse.remote import lake_target_from_env, retry_on_conflict
-
-KST = ZoneInfo("Asia/Seoul")
+from warehouse.remote import retry_on_conflict
 
 
 @dataclass
 class Runtime:
+    config: Config  # resolved: config.kis points at a server
+    clock: Clock  # the market's now: the simulator's clock when it runs in this process
     client: KisClient
     lake: Lake
     # Only one thread writes to the lake at a time (fetches run concurrently, stores do not).
@@ -34,11 +39,7 @@ class Runtime:
 
     @property
     def settings(self) -> Settings:
-        return self.client.settings
-
-    @property
-    def source(self) -> str:
-        return lake_source(self.settings)
+        return self.config.kis
 
     @property
     def master_url(self) -> str:
@@ -47,76 +48,76 @@ class Runtime:
             return f"{self.settings.base_url.rstrip('/')}/common/master"
         return DEFAULT_MASTER_URL
 
-    def now(self) -> datetime:
-        """The market's current time (KST): the simulator's clock when it runs in this process."""
-        if self.settings.env == "sim":
-            sim_now = _embedded_sim_now(self.settings)
-            if sim_now is not None:
-                return sim_now
-        return datetime.now(KST)
 
-    def today(self) -> date:
-        return self.now().date()
+def resolve_config(config: Config) -> tuple[Config, Clock]:
+    """`config` pointed at a server (the embedded simulator started if it is needed) and the
+    market clock that goes with it."""
+    kis = resolve(config.kis)
+    return config.replace(kis=kis), market_clock(kis)
 
 
-def lake_source(settings: Settings) -> str:
-    return "sim" if settings.env == "sim" else "kis"
+def open_client(config: Config, clock: Clock) -> KisClient:
+    """A client for the resolved `config` on the root's clock, with the configured order guards."""
+    # The client takes clock= once the connector core has it; until then it reads the wall clock
+    # itself and only the order day below follows `clock`.
+    if "clock" in inspect.signature(KisClient).parameters:
+        client = KisClient(config.kis, clock=clock)
+    else:
+        client = KisClient(config.kis)
+    client.configure_orders(guards=config.orders, today=clock.today)
+    return client
 
 
-def embedded_simulator(settings: Settings) -> Any | None:
-    """The simulator running in this process that the settings point at (None: none here)."""
-    try:
-        from simulator.server import running_simulators
-    except ImportError:
-        return None
-    for sim in running_simulators():
-        if settings.base_url and sim.base_url.rstrip("/") == settings.base_url.rstrip("/"):
-            return sim
-    return None
+def client_for(config: Config) -> KisClient:
+    """A client for `config` outside a flow run (a CLI command, a notebook): the embedded
+    simulator started if needed, the market clock, the configured order guards.
+
+        with client_for(load_config()) as client:
+            client.balance()
+    """
+    return open_client(*resolve_config(config))
 
 
-def _embedded_sim_now(settings: Settings) -> datetime | None:
-    """The in-process simulator's clock, if this process runs the one the settings point at."""
-    sim = embedded_simulator(settings)
-    if sim is None:
-        return None
-    now: datetime = sim.clock.now()
-    return now if now.tzinfo else now.replace(tzinfo=KST)
+def open_lake(config: Config, *, read_only: bool = False, snapshot: int | None = None) -> Lake:
+    """The configured lake (KISDB_CATALOG / KISDB_DATA_PATH, else the local one under the home).
+
+    Two workers creating one lake may conflict: retried. No KIS call is made here."""
+    return retry_on_conflict(
+        lambda: Lake.open(
+            config.home,
+            source=None if read_only else config.source,
+            catalog=config.lake.catalog,
+            data_path=config.lake.data_path,
+            store=config.lake.store,
+            read_only=read_only,
+            snapshot=snapshot,
+        )
+    )
+
+
+def connect(config: Config, *, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the configured lake, for notebooks and `kisdb sql`."""
+    return open_lake(config, read_only=True, snapshot=snapshot).con
 
 
 _current: Runtime | None = None
 _lock = threading.Lock()
 
 
-def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
-    if home is not None:
-        overrides["home"] = Path(home).expanduser()
-    return Settings.from_env(**overrides)
-
-
-def open_lake(settings: Settings) -> Lake:
-    """The configured lake (KISDB_CATALOG / KISDB_DATA_PATH, else the local one under the home).
-
-    Two workers creating one lake may conflict: retried. No KIS call is made here."""
-    catalog, data_path = lake_target_from_env()
-    return retry_on_conflict(
-        lambda: Lake.open(
-            settings.home,
-            source=lake_source(settings),  # type: ignore[arg-type]
-            catalog=catalog,
-            data_path=data_path,
-        )
-    )
-
-
 @contextmanager
 def use_runtime(
-    home: str | Path | None = None, *, lake: Lake | None = None, **overrides: Any
+    home: str | Path | None = None,
+    *,
+    config: Config | None = None,
+    lake: Lake | None = None,
+    **overrides: Any,
 ) -> Iterator[Runtime]:
     """The runtime of the enclosing run, or a new one (opened here, closed on exit).
 
     Subflows of `update` reuse their parent's client and lake: one token, one limiter, one
     DuckDB connection per run. A `lake` opened by the caller is used as is and left open.
+    A new runtime uses `config` when given, else loads it (`home` and the `Settings` field
+    `overrides` are CLI options).
     """
     global _current
     with _lock:
@@ -124,16 +125,16 @@ def use_runtime(
     if existing is not None:
         yield existing
         return
-    settings = load_settings(home, **overrides)
-    client = KisClient(settings)
+    config, clock = resolve_config(config or load_config(home, **overrides))
+    client = open_client(config, clock)
     owns_lake = lake is None
     try:
         if lake is None:
-            lake = open_lake(client.settings)
+            lake = open_lake(config)
     except BaseException:
         client.close()
         raise
-    runtime = Runtime(client=client, lake=lake)
+    runtime = Runtime(config=config, clock=clock, client=client, lake=lake)
     with _lock:
         _current = runtime
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, closing
@@ -34,12 +33,13 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from connectors.kis.keyring import AppKey, keyring_from_env, pick
+from connectors.kis.keyring import AppKey, pick
 from pipelines.bars import PERIODS, check_periods, ingest_period_bars
+from pipelines.config import Config, load_config
 from pipelines.errors import InputError
 from pipelines.lease import lease_first_free, shared_token_cache
 from pipelines.ranges import check_range, parse_date
-from pipelines.runtime import load_settings, open_lake, use_runtime
+from pipelines.runtime import open_lake, use_runtime
 from pipelines.universe import stock_symbols
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,10 @@ def auto_symbols_per_chunk(
     return min(by_budget, by_keys, n_symbols)
 
 
-def prepare_lake(home: str | None) -> None:
+def prepare_lake(config: Config) -> None:
     """Open the configured lake once: creates its tables and stamps its source before workers
     write (a concurrent first open by two workers would conflict on CREATE TABLE)."""
-    open_lake(load_settings(home)).close()
+    open_lake(config).close()
 
 
 def preference(keys: Sequence[AppKey], name: str | None) -> list[AppKey]:
@@ -176,17 +176,20 @@ def backfill_chunk(
 ) -> dict[str, Any]:
     """One chunk: lease an app key (`key` if free, else whichever is free first), then the
     ordinary daily-bars flow for these symbols/dates."""
-    keys = preference(keyring_from_env(), key)
+    config = load_config(home)
+    keys = preference(config.app_keys(), key)
     with ExitStack() as stack:
         # The lake first: opening it calls no KIS endpoint, so no reason to hold a key meanwhile.
-        lake = stack.enter_context(closing(open_lake(load_settings(home))))
+        lake = stack.enter_context(closing(open_lake(config)))
         app = None
         if keys:
             held = stack.enter_context(
-                lease_first_free([k.key_id for k in keys], lease_duration=lease_seconds())
+                lease_first_free(
+                    [k.key_id for k in keys], lease_duration=config.scale.lease_seconds
+                )
             )
             app = next(k for k in keys if k.key_id == held)
-        rt = stack.enter_context(use_runtime(home, lake=lake, **(app.overrides() if app else {})))
+        rt = stack.enter_context(use_runtime(config=config.with_key(app), lake=lake))
         if app is not None:
             stack.enter_context(
                 shared_token_cache(rt.client.settings, ensure_token=rt.client.token)
@@ -199,18 +202,6 @@ def backfill_chunk(
         "calls": summary.calls,
         "key": app.name if app else None,
     }
-
-
-def lease_seconds() -> float:
-    """KISDB_KEY_LEASE_SECONDS (default 60): how long a dead holder keeps its key."""
-    value = os.environ.get("KISDB_KEY_LEASE_SECONDS") or "60"
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise InputError(f"KISDB_KEY_LEASE_SECONDS must be a number, got {value!r}") from None
-    if seconds < 60:  # Prefect's minimum lease
-        raise InputError("KISDB_KEY_LEASE_SECONDS must be at least 60")
-    return seconds
 
 
 def _state_of(run_id: UUID) -> str:
@@ -242,7 +233,8 @@ def backfill_fanout(
     first, last = parse_date(start, name="start"), parse_date(end, name="end")
     if first is None or last is None:
         raise InputError("a fan-out backfill needs an explicit start and end")
-    names: list[str | None] = list(keys) if keys else [k.name for k in keyring_from_env()] or [None]
+    config = load_config(home)
+    names: list[str | None] = list(keys) if keys else [k.name for k in config.app_keys()] or [None]
     codes = stock_symbols(symbols)
     if symbols_per_chunk is None:
         windows = year_windows(first, last, years_per_chunk)
@@ -253,7 +245,7 @@ def backfill_fanout(
             calls_per_symbol(
                 check_periods(periods, PERIODS), adjusted or [True, False], lo, max(hi, lo)
             ),
-            load_settings(home).rate_budget,
+            config.kis.rate_budget,
             len(names),
         )
         log.info("%d symbols per chunk (sized from the key budget)", symbols_per_chunk)
@@ -265,7 +257,7 @@ def backfill_fanout(
         years_per_chunk=years_per_chunk,
         keys=names,
     )
-    prepare_lake(home)
+    prepare_lake(config)
     extra = {"periods": periods, "adjusted": adjusted, "home": home}
 
     def submit(chunk: Chunk, attempt: int) -> UUID:

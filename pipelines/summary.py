@@ -33,6 +33,7 @@ class DatasetTally:
 @dataclass
 class RunSummary:
     flow: str
+    context: str = ""  # which env and home the run used ("env sim, home /x")
     started: float = field(default_factory=time.monotonic)
     calls: int = 0
     duration: float | None = None
@@ -86,6 +87,8 @@ class RunSummary:
             text += f", {self.skipped} up to date (no call)"
         if self.errors:
             text += f", {len(self.errors)} failed"
+        if self.context:
+            text += f"; {self.context}"
         return text
 
     def table(self) -> Table:

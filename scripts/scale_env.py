@@ -354,10 +354,9 @@ class ScaleEnv:
         local lake of that single-process run."""
         env = self.client_env(name or "reader", shared=name is None)
         code = (
-            "import json; from warehouse.lake import Lake, default_home; "
-            "from warehouse.remote import lake_target_from_env; "
-            "c, d = lake_target_from_env(); "
-            "lake = Lake.open(default_home(), source=None, catalog=c, data_path=d, read_only=True); "
+            "import json; from pipelines.config import load_config; "
+            "from pipelines.runtime import open_lake; "
+            "lake = open_lake(load_config(), read_only=True); "
             f"lake.table({table!r}).write_parquet({str(out)!r}); print(json.dumps(1))"
         )
         self.run_json(code, env)

@@ -14,6 +14,15 @@ from simulator.server import RunningSimulator, SimConfig, start_simulator
 SIM_NOW = datetime(2026, 11, 24, 10, 30, 0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The developer's ~/.config/kisdb/config.toml must not steer the tests: point KISDB_CONFIG
+    at a file that does not exist (tests that need one set their own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KISDB_CONFIG", str(tmp_path_factory.mktemp("config") / "absent.toml"))
+        yield
+
+
 @pytest.fixture
 def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
     """Factory: make_sim(**SimConfig kwargs) -> a started simulator; all stopped on teardown."""

@@ -94,6 +94,7 @@ def test_ingest_and_update_print_their_summaries(sim_env: RunningSimulator, tmp_
     result = runner.invoke(app, ["ingest", "holidays", "--start", "2026-11-01"])
     assert result.exit_code == 0, result.output
     assert "holidays" in result.output and "KIS calls" in result.output
+    assert "env sim, home" in " ".join(result.output.split())  # which account, which lake
     result = runner.invoke(
         app, ["ingest", "bars", "--universe", str(universe), "--start", "2026-11-01"]
     )

@@ -218,7 +218,6 @@ def make_settings(server: Loopback, home: Path, **changes: Any) -> Settings:
             "KISDB_HOME": str(home),
             "KIS_RATE_LIMIT": "200",
         },
-        dotenv=False,
         **changes,
     )
 
@@ -402,7 +401,6 @@ def test_transport_error_surfaces_after_retries(tmp_path: Path) -> None:
             "KIS_APP_SECRET": APP_SECRET,
             "KISDB_HOME": str(tmp_path),
         },
-        dotenv=False,
         max_retries=1,
     )
     with KisClient(settings) as client, pytest.raises(KisTransportError) as info:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from connectors.kis import AsyncKisClient, Endpoint, KisAuthError, KisClient, Settings
+from connectors.kis import Endpoint, KisAuthError, KisClient, Settings
 from connectors.kis.auth import read_ledger
 from simulator.server import RunningSimulator
 
@@ -37,7 +37,7 @@ from connectors.kis import KisClient, Endpoint, Settings, KisError
 PRICE = Endpoint("inquire_price", "GET", "/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100", "FHKST01010100")
 start, duration = float(os.environ["W_START"]), float(os.environ["W_DURATION"])
 threads, lane = int(os.environ["W_THREADS"]), os.environ["W_LANE"]
-client = KisClient(Settings.from_env(dotenv=False))
+client = KisClient(Settings.from_env(os.environ))
 done, errors, lock = [], [], threading.Lock()
 def work():
     while True:  # at least one call, then until the end instant
@@ -97,7 +97,7 @@ def _collect(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def _settings(sim: RunningSimulator, home: Path, **changes: Any) -> Settings:
-    return Settings.from_env(_env(sim, home), dotenv=False, **changes)
+    return Settings.from_env(_env(sim, home), **changes)
 
 
 def test_processes_starting_together_issue_one_token(
@@ -214,25 +214,3 @@ def test_token_expiry_mid_run_recovers(
             "not-the-secret" * 3,
         ):
             assert secret not in text
-
-
-def test_embedded_simulator_starts_once_and_async_client(tmp_path: Path) -> None:
-    import asyncio
-
-    settings = Settings.from_env({"KIS_ENV": "sim", "KISDB_HOME": str(tmp_path)}, dotenv=False)
-    assert settings.base_url is None
-    with KisClient(settings) as one, KisClient(settings) as two:
-        assert one.settings.base_url == two.settings.base_url is not None
-        assert one.settings.app_key is not None and one.settings.account is not None
-        assert one.call(PRICE, params=PRICE_PARAMS).block()["stck_prpr"].isdigit()
-
-    async def main() -> str:
-        async with AsyncKisClient(settings) as client:
-            answers = await asyncio.gather(
-                *(client.call(PRICE, params=PRICE_PARAMS) for _ in range(5))
-            )
-            assert {a.status for a in answers} == {200}
-            return await client.approval_key()
-
-    assert asyncio.run(main())
-    assert [e["event"] for e in read_ledger(tmp_path)] == ["token", "approval"]

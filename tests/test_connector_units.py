@@ -155,7 +155,6 @@ def test_settings_from_env_masks_secrets(tmp_path: Path) -> None:
             "KIS_RATE_UTILISATION": "0.9",
             "KISDB_RAW_ARCHIVE": "false",
         },
-        dotenv=False,
     )
     assert s.env == "paper" and s.tr_env == "paper" and s.rate_budget == 2.0
     assert s.cano == "87654321" and s.product_code == "01"
@@ -183,7 +182,6 @@ def test_secrets_are_redacted_on_child_loggers_too(
             "KIS_ACCOUNT": "87654321-01",
             "KISDB_HOME": str(tmp_path),
         },
-        dotenv=False,
     )
     KisClient(settings).close()  # registers the secrets with the redactor
     caplog.set_level(logging.INFO)
@@ -194,34 +192,32 @@ def test_secrets_are_redacted_on_child_loggers_too(
         assert secret not in caplog.text
 
 
-def test_settings_defaults_and_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("KIS_ENV=real\nKIS_RATE_LIMIT=15\n")
-    s = Settings.from_env({}, dotenv=True)
+def test_settings_defaults_and_validation() -> None:
+    s = Settings.from_env({"KIS_ENV": "real", "KIS_RATE_LIMIT": "15"})
     assert s.env == "real" and s.tr_env == "real" and s.rate_budget == 15.0
-    assert Settings.from_env({"KIS_ENV": "sim"}, dotenv=True).tr_env == "real"  # environ wins
-    assert Settings.from_env({}, dotenv=False).env == "sim"
-    assert Settings.from_env({}, dotenv=False).rate_budget == 20.0
+    assert Settings.from_env({"KIS_ENV": "sim"}).tr_env == "real"
+    assert Settings.from_env({}).env == "sim"
+    assert Settings.from_env({}).rate_budget == 20.0
     with pytest.raises(KisConfigError, match="KIS_APP_KEY"):
         s.resolved()
     with pytest.raises(KisConfigError, match="KIS_ENV"):
-        Settings.from_env({"KIS_ENV": "prod"}, dotenv=False)
+        Settings.from_env({"KIS_ENV": "prod"})
     with pytest.raises(KisConfigError, match="KIS_ACCOUNT"):
-        Settings.from_env({"KIS_ACCOUNT": "1234"}, dotenv=False)
+        Settings.from_env({"KIS_ACCOUNT": "1234"})
     with pytest.raises(KisConfigError, match="KIS_RATE_LIMIT"):
-        Settings.from_env({"KIS_RATE_LIMIT": "fast"}, dotenv=False)
+        Settings.from_env({"KIS_RATE_LIMIT": "fast"})
     # Errors about the account never echo the value.
     with pytest.raises(KisConfigError) as info:
-        Settings.from_env({"KIS_ACCOUNT": "99999-9"}, dotenv=False)
+        Settings.from_env({"KIS_ACCOUNT": "99999-9"})
     assert "99999" not in str(info.value)
 
 
-def test_sim_with_a_base_url_takes_the_simulator_default_credentials() -> None:
-    from simulator.server import DEFAULT_APP_KEY
-
-    s = Settings.from_env({"KIS_BASE_URL": "http://127.0.0.1:1"}, dotenv=False).resolved()
-    assert s.app_key is not None and s.app_key.reveal() == DEFAULT_APP_KEY
-    assert s.account is not None and len(s.cano) == 8 and s.base_url == "http://127.0.0.1:1"
+def test_resolving_sim_settings_starts_nothing() -> None:
+    # The connector never starts a simulator: the composition root points sim settings at one.
+    with pytest.raises(KisConfigError, match="KIS_BASE_URL"):
+        Settings.from_env({"KIS_ENV": "sim"}).resolved()
+    with pytest.raises(KisConfigError, match="KIS_APP_KEY"):
+        Settings.from_env({"KIS_BASE_URL": "http://127.0.0.1:1"}).resolved()
 
 
 def test_secret_equality_and_fingerprint() -> None:

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from pipelines import demo
-from pipelines.runtime import embedded_simulator
+from pipelines.embedded import simulator_at
 from simulator.calendar import KrxCalendar
 from simulator.clock import SimClock
 
@@ -40,7 +40,7 @@ def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) 
         tmp_path / "demo", record_seconds=2.0, steps=steps, console=Console(file=out, width=200)
     )
     text = out.getvalue()
-    sim = embedded_simulator(ctx.rt.settings)
+    sim = simulator_at(ctx.rt.settings)
     assert sim is not None and sim.clock.speed == 1.0, "the market is back to real time"
 
     from warehouse import connect

@@ -42,7 +42,7 @@ def settings_for(sim: RunningSimulator, home: Path) -> Settings:
         "KIS_APP_SECRET": sim.app_secret,
         "KIS_RATE_LIMIT": "1000",
     }
-    return Settings.from_env(env, dotenv=False, home=home, raw_archive=False)
+    return Settings.from_env(env, home=home, raw_archive=False)
 
 
 @pytest.fixture

@@ -48,7 +48,6 @@ def sim() -> Iterator[RunningSimulator]:
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
     return Settings.from_env(
         environ={},
-        dotenv=False,
         env="sim",
         base_url=sim.base_url,
         ws_url=sim.ws_url,

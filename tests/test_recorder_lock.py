@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
     return Settings.from_env(
         environ={},
-        dotenv=False,
         env="sim",
         base_url=sim.base_url,
         ws_url=sim.ws_url,

@@ -12,8 +12,9 @@ import duckdb
 import pytest
 
 from connectors.kis.errors import KisConfigError
-from connectors.kis.keyring import keyring_from_env, load_keyring, parse_keyring, pick
+from connectors.kis.keyring import load_keyring, parse_keyring, pick
 from connectors.kis.settings import Settings
+from pipelines.config import config_from_values
 from pipelines.lease import limit_name, merge_caches
 from pipelines.scale import (
     auto_symbols_per_chunk,
@@ -23,7 +24,7 @@ from pipelines.scale import (
     year_windows,
 )
 from warehouse.extensions import load_extension, new_connection
-from warehouse.remote import ObjectStore, is_conflict, lake_target_from_env, retry_on_conflict
+from warehouse.remote import LakeTarget, ObjectStore, is_conflict, retry_on_conflict
 
 SECRET = "VERYsecretAppSecretValue0123456789"
 KEYS_TOML = f"""
@@ -90,13 +91,15 @@ def test_keyring_file_must_be_private(tmp_path: Path) -> None:
     with pytest.raises(KisConfigError, match="chmod 600"):
         load_keyring(path)
     path.chmod(0o600)
-    assert len(keyring_from_env({"KIS_APP_KEYS_FILE": str(path)})) == 2
+    assert len(config_from_values({"KIS_APP_KEYS_FILE": str(path)}).app_keys()) == 2
 
 
 def test_keyring_falls_back_to_the_single_key() -> None:
-    keys = keyring_from_env({"KIS_APP_KEY": "PSsolo", "KIS_APP_SECRET": "S", "KIS_ENV": "real"})
+    keys = config_from_values(
+        {"KIS_APP_KEY": "PSsolo", "KIS_APP_SECRET": "S", "KIS_ENV": "real"}
+    ).app_keys()
     assert [k.name for k in keys] == ["default"]
-    assert keyring_from_env({"KIS_ENV": "sim"}) == []
+    assert config_from_values({"KIS_ENV": "sim"}).app_keys() == []
 
 
 # -- object store settings ----------------------------------------------------------------------
@@ -123,10 +126,8 @@ def test_object_store_from_env_for_a_local_s3_compatible_server() -> None:
         "vhost",
         "ap-northeast-2",
     )
-    assert lake_target_from_env({"KISDB_CATALOG": "postgres:dbname=x", "KISDB_DATA_PATH": " "}) == (
-        "postgres:dbname=x",
-        None,
-    )
+    target = LakeTarget.from_env({"KISDB_CATALOG": "postgres:dbname=x", "KISDB_DATA_PATH": " "})
+    assert (target.catalog, target.data_path) == ("postgres:dbname=x", None)
 
 
 def test_duckdb_reads_and_writes_through_the_secret_on_moto(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from warehouse.lake import (
     LakeSourceMismatch,
     UpsertResult,
     connect,
-    default_home,
 )
 from warehouse.ledger import fetch_history, ledger_key, record_fetch, record_fetches
 from warehouse.views import VIEWS
@@ -33,7 +32,6 @@ __all__ = [
     "LakeSourceMismatch",
     "UpsertResult",
     "connect",
-    "default_home",
     "fetch_history",
     "gaps",
     "latest",

@@ -15,7 +15,6 @@ Errors: `LakeError` > `LakeSourceMismatch` (sim data vs KIS data), `LakeNotFound
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from schemas.base import KST, Dataset
 from schemas.datasets import DATASETS
 from warehouse import tables, views
 from warehouse.extensions import extensions_for, load_extension, new_connection
-from warehouse.remote import configure_object_store, retry_on_conflict
+from warehouse.remote import ObjectStore, configure_object_store, retry_on_conflict
 
 Source = Literal["sim", "kis"]
 SOURCES: tuple[str, ...] = ("sim", "kis")
@@ -113,11 +112,6 @@ def mask_catalog(catalog: str) -> str:
     return _URL_USERINFO.sub(r"\1****@", _PASSWORD.sub(r"\1****", catalog))
 
 
-def default_home() -> Path:
-    """KISDB_HOME, else ~/.kisdb; read at call time, never at import."""
-    return Path(os.environ.get("KISDB_HOME") or Path.home() / ".kisdb").expanduser()
-
-
 def locate(home: Path, catalog: str | None = None, data_path: str | None = None) -> LakeLocation:
     """Resolve the catalog URL and data path (None = the defaults under `home`)."""
     lake_dir = Path(home).expanduser() / "lake"
@@ -191,13 +185,15 @@ def open_connection(
     snapshot: int | None = None,
     lock_timeout: float = 30.0,
     extension_cache: Path | None = None,
+    store: ObjectStore | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the lake attached as `lake`, USE'd, TimeZone Asia/Seoul."""
+    """A DuckDB connection with the lake attached as `lake`, USE'd, TimeZone Asia/Seoul.
+    `store`: the credentials of a data path on S3 (default: none, AWS addressing)."""
     con = new_connection()
     try:
         for name in extensions_for(loc.catalog, loc.data_path):
             load_extension(con, name, cache_dir=extension_cache)
-        configure_object_store(con, loc.data_path)  # s3://: the KISDB_S3_* secret (scale-out)
+        configure_object_store(con, loc.data_path, store or ObjectStore())  # s3:// (scale-out)
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
         con.execute(f"SET TimeZone = {_literal(KST)}")
         if loc.kind == "duckdb" and not read_only:
@@ -240,6 +236,7 @@ class Lake:
         read_only: bool = False,
         snapshot: int | None = None,
         lock_timeout: float = 30.0,
+        store: ObjectStore | None = None,
     ) -> Lake:
         """Open (and on first use create) the lake under `home`.
 
@@ -264,6 +261,7 @@ class Lake:
             snapshot=snapshot,
             lock_timeout=lock_timeout,
             extension_cache=None if read_only else home / "extensions",
+            store=store,
         )
         lake = cls(con, loc, source, read_only)
         try:
@@ -634,26 +632,29 @@ def _param(value: object) -> object:
 
 
 def connect(
-    home: Path | None = None,
+    home: Path,
     *,
     snapshot: int | None = None,
     catalog: str | None = None,
     data_path: str | None = None,
+    store: ObjectStore | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection for notebooks: the lake attached as `lake` (as of `snapshot`
     when given), friendly views (bars_daily, minutes, …) created, TimeZone Asia/Seoul.
 
-        con = connect()
+        con = connect(Path("~/.kisdb"))
         con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
 
-    Defaults come from KISDB_HOME / KISDB_CATALOG / KISDB_DATA_PATH, read now.
+    The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever they are set):
+    `pipelines.runtime.connect(pipelines.config.load_config())`.
     """
     lake = Lake.open(
-        home or default_home(),
+        home,
         source=None,
-        catalog=catalog or os.environ.get("KISDB_CATALOG") or None,
-        data_path=data_path or os.environ.get("KISDB_DATA_PATH") or None,
+        catalog=catalog,
+        data_path=data_path,
         read_only=True,
         snapshot=snapshot,
+        store=store,
     )
     return lake.con

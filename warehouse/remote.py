@@ -1,6 +1,7 @@
 """A shared lake: DuckLake catalog on PostgreSQL, data on S3-compatible object storage.
 
-Configuration only (the same code paths as the local lake):
+Configuration only (the same code paths as the local lake), parsed by `LakeTarget.from_env` from
+the variables the composition root hands it (nothing here reads the process environment):
 
     KISDB_CATALOG     postgres:dbname=lake host=db.internal user=kisdb   (libpq string; password via
                       PGPASSWORD or ~/.pgpass, never in the URL you log). Default: the DuckDB file.
@@ -19,7 +20,6 @@ disjoint key ranges (a backfill split by symbol) do not conflict.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -59,9 +59,7 @@ class ObjectStore:
     use_ssl: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ObjectStore:
-        env = os.environ if environ is None else environ
-
+    def from_env(cls, env: Mapping[str, str]) -> ObjectStore:
         def get(*names: str) -> str | None:
             for name in names:
                 value = (env.get(name) or "").strip()
@@ -112,7 +110,7 @@ def is_object_store(path: str) -> bool:
 
 
 def configure_object_store(
-    con: duckdb.DuckDBPyConnection, data_path: str, store: ObjectStore | None = None
+    con: duckdb.DuckDBPyConnection, data_path: str, store: ObjectStore
 ) -> bool:
     """Give `con` the S3 secret a data path on object storage needs (httpfs must be loaded).
 
@@ -121,7 +119,6 @@ def configure_object_store(
     """
     if not is_object_store(data_path):
         return False
-    store = store or ObjectStore.from_env()
     try:
         con.execute(store.secret_sql())
     except duckdb.Error as exc:
@@ -132,12 +129,23 @@ def configure_object_store(
     return True
 
 
-def lake_target_from_env(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
-    """(catalog, data_path) from KISDB_CATALOG / KISDB_DATA_PATH; None means the default."""
-    env = os.environ if environ is None else environ
-    catalog = (env.get("KISDB_CATALOG") or "").strip() or None
-    data_path = (env.get("KISDB_DATA_PATH") or "").strip() or None
-    return catalog, data_path
+@dataclass(frozen=True)
+class LakeTarget:
+    """Where the lake lives: catalog and data path (None: the defaults under the home) and the
+    object store's credentials for a data path on S3."""
+
+    catalog: str | None = None
+    data_path: str | None = None
+    store: ObjectStore = field(default_factory=ObjectStore)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LakeTarget:
+        """KISDB_CATALOG, KISDB_DATA_PATH and the KISDB_S3_* variables."""
+        return cls(
+            catalog=(env.get("KISDB_CATALOG") or "").strip() or None,
+            data_path=(env.get("KISDB_DATA_PATH") or "").strip() or None,
+            store=ObjectStore.from_env(env),
+        )
 
 
 def is_conflict(exc: BaseException) -> bool:

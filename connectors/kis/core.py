@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -240,10 +240,6 @@ class _ClientLogic:
         self._calls_lock = threading.Lock()
         self._archive: ArchiveWriter | None = None
         self._archive_lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> Self:
-        return cls(Settings.from_env(**overrides))
 
     def __repr__(self) -> str:
         return (

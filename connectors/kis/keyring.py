@@ -1,8 +1,8 @@
 """Several app keys (each with its own account) for scale-out: one Settings per key.
 
-    keys = load_keyring(Path("~/.kisdb/keys.toml"))       # or keyring_from_env()
+    keys = load_keyring(Path("~/.kisdb/keys.toml"))       # or app_keys(file_or_None, base)
     for key in keys:
-        settings = key.apply(Settings.from_env())           # same env/home/limits, this key's secrets
+        settings = key.apply(base)                          # same env/home/limits, this key's secrets
 
 The file named by KIS_APP_KEYS_FILE is JSON or TOML (by suffix) and must be private (0600 on POSIX:
 it holds app secrets). Either a bare list (JSON) or a `keys` table array:
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import stat
 import sys
@@ -74,14 +73,6 @@ class AppKey:
         if self.ws_url is not None:
             changes["ws_url"] = self.ws_url
         return dataclasses.replace(base, **changes)
-
-    def overrides(self) -> dict[str, Any]:
-        """The same changes as keyword overrides for `Settings.from_env(**overrides)`."""
-        out: dict[str, Any] = {"app_key": self.app_key, "app_secret": self.app_secret}
-        for name in ("account", "base_url", "ws_url"):
-            if getattr(self, name) is not None:
-                out[name] = getattr(self, name)
-        return out
 
     def __repr__(self) -> str:
         return f"AppKey(name={self.name!r}, key_id={self.key_id!r})"
@@ -154,16 +145,13 @@ def load_keyring(path: Path) -> list[AppKey]:
     return parse_keyring(path.read_text(encoding="utf-8"), fmt)
 
 
-def keyring_from_env(environ: Mapping[str, str] | None = None) -> list[AppKey]:
-    """KIS_APP_KEYS_FILE's keys, else the single KIS_APP_KEY/KIS_APP_SECRET as "default".
+def app_keys(file: Path | None, settings: Settings) -> list[AppKey]:
+    """The keys of the keyring `file` (KIS_APP_KEYS_FILE), else `settings`' own key as "default".
 
     An empty list means no key is configured (e.g. KIS_ENV=sim with the embedded simulator).
     """
-    env = os.environ if environ is None else environ
-    file = (env.get("KIS_APP_KEYS_FILE") or "").strip()
-    if file:
-        return load_keyring(Path(file))
-    settings = Settings.from_env(env, dotenv=environ is None)
+    if file is not None:
+        return load_keyring(file)
     if settings.app_key is None or settings.app_secret is None:
         return []
     return [AppKey("default", settings.app_key, settings.app_secret, settings.account)]

@@ -7,25 +7,22 @@
 - Kill switch: while the file exists (default KISDB_HOME/orders/KILL) every new order and every
   modify is refused. Cancels are always allowed: they only reduce exposure.
 
-Configuration (environment, read on request): KISDB_ORDER_MAX_QTY, KISDB_ORDER_MAX_NOTIONAL,
+Configuration (variables parsed by `OrderGuards.from_env` from the mapping the composition root
+hands it: environment, ./.env, user config file): KISDB_ORDER_MAX_QTY, KISDB_ORDER_MAX_NOTIONAL,
 KISDB_ORDER_MAX_PER_DAY (a number, or "none" to lift the limit), KISDB_ORDER_SYMBOLS (comma list;
-empty = any), KISDB_KILL_SWITCH (path).
+empty = any), KISDB_KILL_SWITCH (path). "Today" is the caller's (its clock's) KST day.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from connectors.kis.errors import KisConfigError, KisRequestError
 from connectors.kis.filelock import FileLock, write_private
-
-KST = ZoneInfo("Asia/Seoul")
 
 # Defaults sized for a personal account: large enough not to get in the way of normal use,
 # small enough that a runaway loop or a typo (an extra zero) is stopped.
@@ -51,8 +48,7 @@ class OrderGuards:
     kill_switch: Path | None = None  # None = <home>/orders/KILL (resolved by the orders module)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, home: Path) -> OrderGuards:
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str], *, home: Path) -> OrderGuards:
         symbols = [
             s.strip().upper() for s in env.get("KISDB_ORDER_SYMBOLS", "").split(",") if s.strip()
         ]
@@ -153,12 +149,11 @@ class DailyOrderCounter:
             return 0
         return int(state.get("count", 0)) if state.get("date") == day.isoformat() else 0
 
-    def count(self, day: date | None = None) -> int:
-        return self._read(day or today_kst())
+    def count(self, day: date) -> int:
+        return self._read(day)
 
-    def reserve(self, limit: int | None, day: date | None = None) -> int:
-        """Take one slot for `day` (default today, KST); OrderBlocked when `limit` is reached."""
-        day = day or today_kst()
+    def reserve(self, limit: int | None, day: date) -> int:
+        """Take one slot for `day` (today, KST); OrderBlocked when `limit` is reached."""
         with self._lock:
             used = self._read(day)
             if limit is not None and used >= limit:
@@ -171,7 +166,3 @@ class DailyOrderCounter:
                 self.path, json.dumps({"date": day.isoformat(), "count": used + 1}).encode()
             )
             return used + 1
-
-
-def today_kst() -> date:
-    return datetime.now(KST).date()

@@ -49,7 +49,6 @@ from connectors.kis.order_guard import (
     check_kill_switch,
     check_order_limits,
     require_opt_in,
-    today_kst,
 )
 from connectors.kis.order_log import (
     Action,
@@ -59,6 +58,7 @@ from connectors.kis.order_log import (
     Status,
     new_client_order_id,
 )
+from schemas.clock import SYSTEM_CLOCK
 
 log = logging.getLogger("connectors.kis.orders")
 
@@ -711,12 +711,12 @@ class OrderSetup:
     kill_switch: Any  # Path
     use_hashkey: bool = True  # optional for KIS today (kis-api.md §2.4); harmless to send
     reconcile_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-    today: Callable[[], date] = field(default=today_kst)
+    today: Callable[[], date] = field(default=SYSTEM_CLOCK.today)
 
 
 def default_setup(settings: Any) -> OrderSetup:
     directory = settings.home / "orders"
-    guards = OrderGuards.from_env(home=settings.home)
+    guards = OrderGuards()  # the defaults; the composition root passes the configured ones
     return OrderSetup(
         log=JsonlOrderLog(directory),
         guards=guards,

@@ -1,14 +1,15 @@
-"""Connector settings: one frozen object read from the environment (and ./.env) on request.
+"""Connector settings: one frozen object, parsed from KIS_* / KISDB_* variables it is handed.
 
-Nothing here reads the environment or files at import time. Secrets are wrapped in `Secret`, whose
-repr/str never show the value, so a logged or printed `Settings` is safe.
+Nothing here reads the process environment or files: the composition root (pipelines.config)
+layers the environment, ./.env and the user config file and passes the result to `from_env`.
+Secrets are wrapped in `Secret`, whose repr/str never show the value, so a logged or printed
+`Settings` is safe.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,17 +116,11 @@ class Settings:
             _split_account(self.account.reveal())  # validates the shape early
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, dotenv: bool = True, **overrides: Any
-    ) -> Settings:
-        """Build settings from `environ` (default os.environ) over ./.env, then apply overrides."""
-        values: dict[str, str] = {}
-        if dotenv:
-            values.update(_read_dotenv(Path.cwd() / ".env"))
-        values.update(os.environ if environ is None else environ)
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from the variables in `environ`, then apply field overrides."""
 
         def get(name: str) -> str | None:
-            value = values.get(name)
+            value = environ.get(name)
             return value if value not in (None, "") else None
 
         kwargs: dict[str, Any] = {
@@ -184,24 +179,20 @@ class Settings:
         return self.account.reveal()
 
     def resolved(self) -> Settings:
-        """Fill URLs and credentials: default KIS hosts, or the embedded simulator for sim."""
-        if self.env == "sim":
-            if self.base_url is None:
-                from connectors.kis.embedded import embedded_settings
-
-                return embedded_settings(self)
-            if self.app_key is None or self.app_secret is None:
-                # A simulator elsewhere with its own defaults: take them from the simulator package.
-                from connectors.kis.embedded import default_credentials
-
-                return self.replace(
-                    **{k: v for k, v in default_credentials().items() if getattr(self, k) is None}
-                )
-            return self
+        """What a client needs, checked: KIS's hosts filled in for paper/real. Starts nothing:
+        for sim the composition root points the settings at a simulator first (pipelines.embedded
+        runs one in-process)."""
+        if self.env == "sim" and self.base_url is None:
+            raise KisConfigError(
+                "KIS_ENV=sim needs KIS_BASE_URL (a running simulator): the kisdb commands and "
+                "flows start one in-process; in code use pipelines.embedded.resolve(settings)"
+            )
         if self.app_key is None or self.app_secret is None:
             raise KisConfigError(
                 f"KIS_APP_KEY and KIS_APP_SECRET are required for KIS_ENV={self.env}"
             )
+        if self.env == "sim":
+            return self
         real = self.env == "real"
         return self.replace(
             base_url=self.base_url or (REAL_BASE_URL if real else PAPER_BASE_URL),
@@ -220,11 +211,3 @@ def _split_account(value: str) -> tuple[str, str]:
     if len(digits) != 10 or not digits.isdigit():
         raise KisConfigError("KIS_ACCOUNT must look like 12345678-01 (8 digits, dash, 2 digits)")
     return digits[:8], digits[8:]
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values
-
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}

@@ -14,18 +14,18 @@ import duckdb
 import typer
 from rich.console import Console
 
-from pipelines.commands.sql import OutputFormat, emit, fail, resolve_home
+from pipelines.commands.sql import OutputFormat, emit, fail
 from warehouse.checks import CHECKS, CheckReport, run_checks
-from warehouse.lake import Lake, LakeError
+from warehouse.lake import LakeError
 
 _DATE = ["%Y-%m-%d"]
 
 
-def summary_line(report: CheckReport) -> str:
+def summary_line(report: CheckReport, context: str) -> str:
     verdict = "OK" if report.ok else "FAILED"
     return (
         f"{verdict}: {report.errors} error(s), {report.warnings} warning(s) "
-        f"from {len(report.checks_run)} checks ({', '.join(report.checks_run)})"
+        f"from {len(report.checks_run)} checks ({', '.join(report.checks_run)}); {context}"
     )
 
 
@@ -46,8 +46,12 @@ def check(
     ] = None,
 ) -> None:
     """Data-quality report: missing trading days, duplicate keys, OHLC sanity, minutes vs daily."""
+    from pipelines.config import load_config
+    from pipelines.runtime import open_lake
+
+    config = load_config(home)
     try:
-        lake = Lake.open(resolve_home(home), source=None, read_only=True)
+        lake = open_lake(config, read_only=True)
     except (LakeError, duckdb.Error) as exc:
         raise fail(str(exc)) from None
     try:
@@ -65,7 +69,9 @@ def check(
     if format is OutputFormat.table:
         if frame.height:
             emit(frame, format, title="kisdb check")
-        Console().print(summary_line(report), style="green" if report.ok else "red")
+        Console().print(
+            summary_line(report, config.describe()), style="green" if report.ok else "red"
+        )
     else:
         emit(frame, format)
     if not report.ok:

@@ -35,18 +35,17 @@ def _usage(message: str) -> typer.Exit:
 
 @contextmanager
 def _client(home: Path | None) -> Iterator[Any]:
-    """A connected client whose order 'today' is the market's (the simulator's clock under sim)."""
-    from connectors.kis.api import KisClient
+    """A connected client with the configured guards, whose order 'today' is the market's (the
+    simulator's clock under sim)."""
     from connectors.kis.errors import KisError
-    from pipelines.orders_flow import market_today
-    from pipelines.runtime import load_settings
+    from pipelines.config import load_config
+    from pipelines.runtime import client_for
 
     try:
-        client = KisClient(load_settings(home))
+        client = client_for(load_config(home))
     except KisError as exc:
         raise fail(str(exc)) from None
     try:
-        client.configure_orders(today=lambda: market_today(client.settings))
         yield client
     finally:
         client.close()
@@ -68,10 +67,18 @@ def _run(home: Path | None, action: Any) -> Any:
             raise fail(str(exc)) from None
 
 
-def _show_result(result: Any, fmt: OutputFormat) -> None:
-    emit(pl.DataFrame([result.as_row()]), fmt, title=f"order {result.action}")
-    if not result.ok:
-        raise fail(f"{result.status}: {result.message or result.msg_cd or 'no detail'}")
+def _order(home: Path | None, fmt: OutputFormat, action: Any) -> None:
+    """Run an order `action(client)` and show its result, titled with the env and home used."""
+    from pipelines.config import describe
+
+    def run_and_show(client: Any) -> None:
+        result = action(client)
+        title = f"order {result.action} ({describe(client.settings)})"
+        emit(pl.DataFrame([result.as_row()]), fmt, title=title)
+        if not result.ok:
+            raise fail(f"{result.status}: {result.message or result.msg_cd or 'no detail'}")
+
+    _run(home, run_and_show)
 
 
 def _place(
@@ -91,13 +98,13 @@ def _place(
         raise _usage("give either --price or --market, not both")
     if not market and price is None and division in ("", "00", "limit"):
         raise _usage("a limit order needs --price P (or use --market)")
-    result = _run(
+    _order(
         home,
+        fmt,
         lambda c: c.place(
             OrderRequest(side, symbol, qty, price, division), live=live, source="cli"
         ),
     )
-    _show_result(result, fmt)
 
 
 # The arguments buy and sell share.
@@ -153,13 +160,13 @@ def modify(
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:
     """Change the price (or division) of an open order."""
-    result = _run(
+    _order(
         home,
+        format,
         lambda c: c.modify(
             order_no, price=price, qty=qty, division=division, live=live, source="cli"
         ),
     )
-    _show_result(result, format)
 
 
 @order_app.command("cancel")
@@ -173,7 +180,7 @@ def cancel(
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:
     """Cancel an open order, whole or partly (cancels pass the kill switch)."""
-    _show_result(_run(home, lambda c: c.cancel(order_no, qty=qty, live=live, source="cli")), format)
+    _order(home, format, lambda c: c.cancel(order_no, qty=qty, live=live, source="cli"))
 
 
 @order_app.command("open")
@@ -194,19 +201,20 @@ def order_log(
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:
     """Every order attempt from the write-ahead log (latest state of each)."""
-    from pipelines.commands.sql import resolve_home
+    from pipelines.config import load_config
     from warehouse.order_log import order_log_frame
 
-    root = resolve_home(home)
+    config = load_config(home)
+    root = config.home
     frame = order_log_frame(root / "orders").sort("created_at")
-    emit(frame.drop("updated_at"), format, title="order log")
+    emit(frame.drop("updated_at"), format, title=f"order log ({config.describe()})")
     if sync:
-        from pipelines.runtime import lake_source, load_settings
-        from warehouse.lake import Lake, LakeError
+        from pipelines.runtime import open_lake
+        from warehouse.lake import LakeError
         from warehouse.order_log import mirror_order_log
 
         try:
-            with Lake.open(root, source=lake_source(load_settings(root))) as lake:  # type: ignore[arg-type]
+            with open_lake(config) as lake:
                 written = mirror_order_log(lake, root).written
         except LakeError as exc:
             raise fail(str(exc)) from None

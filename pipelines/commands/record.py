@@ -10,11 +10,10 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 
-KST = ZoneInfo("Asia/Seoul")
+from schemas.clock import KST
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -22,15 +21,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _settings(home: Path | None) -> Any:
-    from connectors.kis.settings import Settings
+def _config(home: Path | None) -> Any:
+    from pipelines.config import load_config
 
-    return Settings.from_env(**({"home": home} if home else {}))
+    return load_config(home)
 
 
-def _parse_day(text: str | None) -> date:
+def _parse_day(text: str | None, config: Any) -> date:
+    """--date, else today on the market's clock."""
+    from pipelines.embedded import market_clock
+
     if not text:
-        return datetime.now(KST).date()
+        return market_clock(config.kis).today()
     try:
         return date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
     except ValueError:
@@ -67,12 +69,17 @@ def record(
     from connectors.kis.errors import KisError, KisRequestError
     from pipelines.recorder import RecorderBusy, RecorderConfig, parse_duration, parse_until
     from pipelines.recorder import record as run_record
+    from pipelines.runtime import resolve_config
 
     codes = tuple(s.strip() for s in symbols.split(",") if s.strip())
     if not codes:
         raise _fail("--symbols needs at least one stock code", 2)
     try:
-        end = parse_until(until, datetime.now(KST)) if until else None
+        app, clock = resolve_config(_config(home))  # may start the embedded simulator
+    except KisError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        end = parse_until(until, clock.now()) if until else None
         duration = parse_duration(for_) if for_ else None
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
@@ -86,11 +93,11 @@ def record(
         queue_size=queue_size,
         stale_after=stale_after,
         stats_interval=stats_interval,
+        clock=clock,
     )
     _log_to_stderr()
     try:
-        settings = _settings(home).resolved()
-        result = asyncio.run(_run_with_live(run_record, settings, config))
+        result = asyncio.run(_run_with_live(run_record, app.kis, config))
     except KisRequestError as exc:  # e.g. more registrations than one session allows
         raise _fail(str(exc), 2) from None
     except (KisError, RecorderBusy) as exc:
@@ -99,7 +106,7 @@ def record(
     typer.echo(
         f"stopped ({result.reason}): {sum(stats.frames.values())} frames "
         f"{dict(stats.frames)}, reconnects {stats.reconnects}, dropped {stats.dropped}; "
-        f"journal {', '.join(str(p) for p in result.journals) or '-'}"
+        f"journal {', '.join(str(p) for p in result.journals) or '-'}; {app.describe()}"
     )
 
 
@@ -137,14 +144,23 @@ def compact(
     from pipelines.recorder import compact as run_compact
     from warehouse.journal import journal_dir, journal_gaps
 
-    settings = _settings(home)
-    days = None if all_days else [_parse_day(date_)]
+    app = _config(home)
+    settings = app.kis
+    days = None if all_days else [_parse_day(date_, app)]
     results = run_compact(settings, days)
     if not results:
         raise _fail(
             f"no journal for {days[0] if days else 'any day'} under {settings.home / 'journal'}"
         )
-    table = Table("journal", "lines", "ticks", "quotes", "notices", "rejects")
+    table = Table(
+        "journal",
+        "lines",
+        "ticks",
+        "quotes",
+        "notices",
+        "rejects",
+        title=f"compact: {app.describe()}",
+    )
     for r in results:
         table.add_row(
             r.journal,
@@ -179,8 +195,9 @@ def replay(
     from pipelines.recorder import replay as run_replay
     from warehouse.journal import journal_path
 
-    settings = _settings(home)
-    day = _parse_day(date_)
+    app = _config(home)
+    settings = app.kis
+    day = _parse_day(date_, app)
     if not journal_path(settings.home, day).exists():
         raise _fail(f"no journal for {day} under {settings.home / 'journal'}")
     for n, (line, ts_ns, rec) in enumerate(run_replay(settings.home, day)):

@@ -1,6 +1,6 @@
 """`kisdb sql "QUERY" [--format table|csv|json]`: run SQL on the lake (read-only) and print it.
 
-The connection is warehouse.connect(): tables and friendly views (bars_daily, minutes, …) are
+The connection is the configured lake's (pipelines.runtime.connect): tables and friendly views (bars_daily, minutes, …) are
 there, TimeZone is Asia/Seoul, and `--snapshot N` queries the lake as it was at snapshot N.
 """
 
@@ -17,22 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warehouse.lake import LakeError, connect
+from warehouse.lake import LakeError
 
 
 class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
-
-
-def resolve_home(home: Path | None) -> Path:
-    """--home, else KISDB_HOME (environment or .env), else ~/.kisdb."""
-    if home is not None:
-        return home.expanduser()
-    from connectors.kis.settings import Settings
-
-    return Settings.from_env().home
 
 
 def render_table(
@@ -86,8 +77,11 @@ def sql(
     max_rows: Annotated[int, typer.Option(help="rows shown by --format table")] = 100,
 ) -> None:
     """Run a read-only SQL query on the market database and print the result."""
+    from pipelines.config import load_config
+    from pipelines.runtime import connect
+
     try:
-        con = connect(resolve_home(home), snapshot=snapshot)
+        con = connect(load_config(home), snapshot=snapshot)
     except (LakeError, duckdb.Error) as exc:
         raise fail(str(exc)) from None
     try:

@@ -17,23 +17,24 @@ def token(
     home: Annotated[Path | None, typer.Option("--home", help="KISDB_HOME override")] = None,
 ) -> None:
     """Issue (or reuse) the access token for this app key; --revoke gives it back."""
-    from connectors.kis.api import KisClient
     from connectors.kis.errors import KisError
-    from pipelines.runtime import load_settings
+    from pipelines.config import load_config
+    from pipelines.runtime import client_for
 
     try:
-        with KisClient(load_settings(home)) as client:
-            env = client.settings.env
+        with client_for(load_config(home)) as client:
+            env, tokens = client.settings.env, client.settings.home / "tokens"
             if revoke:
                 revoked = client.revoke_token()
                 console.print(
                     f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}"
+                    f" (cache {tokens})"
                 )
                 return
             value = client.token()
             key = client.settings.app_key.masked() if client.settings.app_key else "?"
             console.print(
-                f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {client.settings.home / 'tokens'})"
+                f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {tokens})"
             )
     except KisError as exc:
         raise fail(one_line(exc), 1) from None

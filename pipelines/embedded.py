@@ -1,0 +1,79 @@
+"""The embedded simulator and the market clock: the composition root owns both.
+
+With KIS_ENV=sim and no KIS_BASE_URL, one simulator runs in this process: `resolve(settings)`
+starts it on first use (once per process and home, stopped at exit) and points the settings at
+it. Its account state lives under home/"sim", so successive commands see one consistent account.
+`market_clock(settings)` is the one "now" handed to clients, runs and stamps: the simulator's
+clock when the settings point at a simulator running in this process, else the wall clock (KST).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from pathlib import Path
+
+from connectors.kis.settings import Secret, Settings
+from schemas.clock import SYSTEM_CLOCK, Clock, FuncClock
+from simulator.server import RunningSimulator, SimConfig, running_simulators, start_simulator
+
+_lock = threading.Lock()
+_running: dict[Path, RunningSimulator] = {}
+
+
+def _start(home: Path, settings: Settings) -> RunningSimulator:
+    keys: dict[str, str] = {}
+    if settings.app_key is not None and settings.app_secret is not None:
+        keys = {"app_key": settings.app_key.reveal(), "app_secret": settings.app_secret.reveal()}
+    sim = start_simulator(SimConfig(state_dir=home / "sim", **keys))
+    atexit.register(sim.stop)
+    return sim
+
+
+def running_simulator(settings: Settings) -> RunningSimulator:
+    """The process's embedded simulator for this home (started on first call)."""
+    home = Path(settings.home).expanduser().resolve()
+    with _lock:
+        sim = _running.get(home)
+        if sim is None:
+            sim = _running[home] = _start(home, settings)
+        return sim
+
+
+def resolve(settings: Settings) -> Settings:
+    """`settings` ready for a client (`Settings.resolved()`); for sim pointed at a simulator: the
+    embedded one (started here) without KIS_BASE_URL, and the simulator's own credentials,
+    account and HTS id wherever none were given."""
+    if settings.env != "sim":
+        return settings.resolved()
+    if settings.base_url is None:
+        sim = running_simulator(settings)
+        settings = settings.replace(base_url=sim.base_url, ws_url=sim.ws_url)
+        defaults = sim.config
+    elif settings.app_key is None or settings.app_secret is None:
+        defaults = SimConfig()  # a simulator elsewhere, with its documented defaults
+    else:
+        return settings.resolved()
+    return settings.replace(
+        app_key=settings.app_key or Secret(defaults.app_key),
+        app_secret=settings.app_secret or Secret(defaults.app_secret),
+        account=settings.account or Secret(defaults.account),
+        hts_id=settings.hts_id or defaults.hts_id,
+    ).resolved()
+
+
+def simulator_at(settings: Settings) -> RunningSimulator | None:
+    """The simulator running in this process that the settings point at (None: none here)."""
+    if not settings.base_url:
+        return None
+    for sim in running_simulators():
+        if sim.base_url.rstrip("/") == settings.base_url.rstrip("/"):
+            return sim
+    return None
+
+
+def market_clock(settings: Settings) -> Clock:
+    """The market's clock for these (resolved) settings: the in-process simulator's, else the
+    wall clock."""
+    sim = simulator_at(settings)
+    return SYSTEM_CLOCK if sim is None else FuncClock(sim.clock.now, name="simulator")
