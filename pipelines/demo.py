@@ -120,7 +120,7 @@ def _ingest(ctx: DemoContext, result: RunSummary) -> None:
 
 
 def step_holidays(ctx: DemoContext) -> None:
-    from pipelines.holidays import ingest_holidays
+    from pipelines.holidays_flow import ingest_holidays
 
     _ingest(ctx, ingest_holidays(start="3y"))
 
