@@ -17,14 +17,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.errors import InputError
 from pipelines.jobs import Job, run_jobs
-from pipelines.ranges import check_range, parse_date, period_start
+from pipelines.ranges import check_range, parse_date
 from pipelines.runs import Run, flow_run
 from pipelines.state import plan, trading_days
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
 from schemas import INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
+from schemas.periods import PERIODS, period_start
 
-PERIODS = ("D", "W", "M", "Y")
 OVERSEAS_PERIODS = ("D", "W", "M")
 DEFAULT_INDICES = ("0001", "1001", "2001")
 # Concurrent fetches per flow: enough to keep the limiter's budget busy; the limiter paces them.
@@ -75,7 +75,7 @@ def series_jobs(
         period = str(key.get("period", "D"))
         for lo, hi in spans:
             # A W/M/Y bar covers its whole period: fetch from the period's start so it is complete.
-            fetch_from = max(period_start(lo, period), first) if period != "D" else lo
+            fetch_from = max(period_start(lo, period), first)
             label = f"{dataset.name} {' '.join(str(v) for v in key.values())} {fetch_from}..{hi}"
             jobs.append(Job(dataset, key, lo, hi, partial(call, fetch_from, hi), label))
     return jobs
