@@ -19,11 +19,11 @@ from pipelines.errors import InputError
 from pipelines.jobs import Job, run_jobs
 from pipelines.ranges import check_range, parse_date
 from pipelines.runs import Run, flow_run
-from pipelines.state import plan, trading_days
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
 from schemas import INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
 from schemas.periods import PERIODS, period_start
+from warehouse.planning import plan, trading_days_or_weekdays
 
 OVERSEAS_PERIODS = ("D", "W", "M")
 DEFAULT_INDICES = ("0001", "1001", "2001")
@@ -97,7 +97,7 @@ def ingest_period_bars(
     with flow_run("bars", home) as run:
         first, last = resolve_range(run, start, end, "1y")
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
-        days = trading_days(run.rt.lake, first, last)
+        days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
         series: list[Series] = [
             (
@@ -134,7 +134,7 @@ def ingest_index_bars(
     wanted = index_codes(codes) if codes else list(DEFAULT_INDICES)
     with flow_run("index-bars", home) as run:
         first, last = resolve_range(run, start, end, "1y")
-        days = trading_days(run.rt.lake, first, last)
+        days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
         series: list[Series] = [
             ({"index_code": code, "period": period}, partial(_index_bars, client, code, period))

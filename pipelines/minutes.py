@@ -27,10 +27,10 @@ from pipelines.bars import DEFAULT_INDICES, WORKERS, resolve_range
 from pipelines.errors import InputError
 from pipelines.jobs import Job, run_jobs
 from pipelines.runs import flow_run
-from pipelines.state import plan, stored_bounds, trading_days
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
 from schemas import INDEX_MINUTE_BARS, MINUTE_BARS, OVERSEAS_MINUTE_BARS
+from warehouse.planning import plan, stored_bounds, trading_days_or_weekdays
 
 # The minute tables hold one-minute bars only (their key has no bar length).
 INDEX_BAR_SECONDS = 60
@@ -49,7 +49,7 @@ def ingest_minute_bars(
     with flow_run("minute-bars", home) as run:
         first, last = resolve_range(run, start, end, "7d")
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
-        days = trading_days(run.rt.lake, first, last)
+        days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
         jobs: list[Job] = []
         keys = [{"symbol": symbol} for symbol in names]

@@ -349,3 +349,47 @@ def test_a_password_in_the_catalog_never_shows(tmp_path: Path) -> None:
         == "postgres:dbname=lake password=**** host=db"
     )
     assert mask_catalog(str(tmp_path / "catalog.ducklake")) == str(tmp_path / "catalog.ducklake")
+
+
+def test_planning_reads_bounds_dates_days_and_the_latest_snapshot(lake: Lake) -> None:
+    from schemas import HOLIDAYS, SECURITIES
+    from warehouse.planning import (
+        snapshot_symbols,
+        stored_bounds,
+        stored_dates,
+        trading_days_or_weekdays,
+    )
+
+    days = [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]
+    lake.upsert(PERIOD_BARS, daily_bars(["005930", "000660"], days))
+    assert stored_bounds(lake, PERIOD_BARS, ("symbol",)) == {
+        ("005930",): (days[0], days[-1]),
+        ("000660",): (days[0], days[-1]),
+    }
+    assert stored_dates(lake, PERIOD_BARS, days[1], date(2024, 2, 1)) == set(days[1:])
+
+    # 2024-01-03 closed by the holidays table; outside its cover, weekdays stand in.
+    calendar = pl.DataFrame(
+        {"date": days, "market_open": [True, False, True]}, schema_overrides={"date": pl.Date}
+    )
+    lake.upsert(HOLIDAYS, calendar)
+    assert trading_days_or_weekdays(lake, date(2024, 1, 2), date(2024, 1, 8)) == [
+        date(2024, 1, 2),
+        date(2024, 1, 4),
+        date(2024, 1, 5),  # Friday: not in the table, a weekday
+        date(2024, 1, 8),
+    ]
+
+    snapshot = pl.DataFrame(
+        {
+            "snapshot_date": [date(2024, 1, 2)] * 3 + [date(2024, 1, 3)] * 2,
+            "symbol": ["005930", "000660", "035720", "005930", "091990"],
+            "name": ["a", "b", "c", "a", "d"],
+            "market": ["KOSPI", "KOSPI", "KOSPI", "KOSPI", "KOSDAQ"],
+        }
+    )
+    lake.upsert(SECURITIES, snapshot)
+    assert snapshot_symbols(lake) == ["005930", "091990"]
+    assert snapshot_symbols(lake, markets=("KOSDAQ",)) == ["091990"]
+    assert snapshot_symbols(lake, on=date(2024, 1, 2)) == ["000660", "005930", "035720"]
+    assert snapshot_symbols(lake, on=date(2023, 12, 31)) == []
