@@ -12,7 +12,7 @@ from functools import partial
 
 from prefect import flow
 
-from pipelines.jobs import Job, run_jobs
+from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date
 from pipelines.runs import flow_run
 from pipelines.summary import RunSummary
@@ -53,7 +53,7 @@ def ingest_holidays(
         spans = missing_days(first, last, stored, refresh_from=today)
         client = run.rt.client
         jobs = [
-            Job(HOLIDAYS, {}, lo, hi, partial(client.holidays, lo, hi), f"holidays {lo}..{hi}")
+            FetchJob(HOLIDAYS, {}, lo, hi, partial(client.holidays, lo, hi), f"holidays {lo}..{hi}")
             for lo, hi in spans
         ]
         # Calendar facts are final once published: the whole range counts as settled.

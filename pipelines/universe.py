@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from warehouse.lake import Lake
 
 # Stock short codes are 6 characters, digits for older listings, letters allowed for newer ones
-# (kis-api.md §9.4); ETNs carry a Q prefix in quote APIs.
+# (the KIS stock master files); ETNs carry a Q prefix in quote APIs.
 _STOCK = re.compile(r"^(?:Q?[0-9A-Z]{6})$")
 _INDEX = re.compile(r"^[0-9]{4}$")
 _OVERSEAS = re.compile(r"^(?P<exchange>[A-Z]{3}):(?P<symbol>[A-Z0-9.\-]{1,16})$")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -19,10 +18,11 @@ from prefect import Flow
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
 
+from schemas.clock import KST
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DEPLOYMENTS = SPEC["deployments"]
-KST = ZoneInfo("Asia/Seoul")
 
 
 def _load_flow(entrypoint: str) -> Flow:  # type: ignore[type-arg]

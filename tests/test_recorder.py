@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -20,13 +19,14 @@ from connectors.kis.orders import ORDER_BUY
 from connectors.kis.settings import Settings
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
 from connectors.kis.ws_protocol import Subscription, SubscriptionLimitError
-from pipelines.recorder import RecorderConfig, compact, record, replay
+from pipelines.recorder import RecorderConfig, record
+from pipelines.recorder.flows import compact, replay
+from schemas.clock import KST
 from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
 from simulator.server import RunningSimulator, SimConfig, start_simulator
 from warehouse.journal import JournalLine, journal_days, journal_gaps, read_journal
 from warehouse.lake import Lake
 
-KST = ZoneInfo("Asia/Seoul")
 OPEN_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # a Tuesday, mid-session
 SYMBOLS = ("005930", "000660")
 FAST = ReconnectPolicy(initial=0.05, maximum=0.5, jitter=0.0, healthy_after=0.5)
@@ -205,11 +205,16 @@ def test_record_compact_matches_what_the_simulator_sent(
     assert fill["account"] == "**" + sim.account_number[-2:]
     assert fill["ts_recv"].tzinfo is not None
 
-    # Replay yields the same records, typed, straight from the journal.
+    # Replay yields the stored rows straight from the journal, in journal order.
     day = journal_days(tmp_path)[0]
     replayed = list(replay(tmp_path, day))
     assert len(replayed) == received
-    assert {type(r).__name__ for _, _, r in replayed} == {"Trade", "Quote", "ExecutionNotice"}
+    order = [(row["line"], row["record"]) for _, row in replayed]
+    assert order == sorted(order)
+    for name in ("ticks", "quotes", "execution_notices"):
+        rows = pl.DataFrame([row for table, row in replayed if table == name])
+        keys = ["line", "record", "symbol", "ts_event"]
+        assert rows.select(keys).sort(keys).equals(out[name].select(keys).sort(keys)), name
 
     # Compacting again changes nothing.
     compact(settings)
@@ -329,7 +334,8 @@ def test_a_silent_stream_is_reported_stale(tmp_path: Path) -> None:
 def test_a_full_queue_drops_counts_and_marks_the_hole() -> None:
     import queue
 
-    from pipelines.recorder import JournalSink, RecorderStats
+    from pipelines.recorder.stats import RecorderStats
+    from pipelines.recorder.writer import JournalSink
 
     q: queue.Queue[Any] = queue.Queue(maxsize=2)
     stats = RecorderStats()
@@ -345,7 +351,7 @@ def test_a_full_queue_drops_counts_and_marks_the_hole() -> None:
 
 
 def test_compact_flow_function_reports_per_journal(sim: RunningSimulator, tmp_path: Path) -> None:
-    from pipelines.recorder import compact_flow
+    from pipelines.recorder.flows import compact_flow
 
     settings = settings_for(sim, tmp_path)
     run_recorder(settings, 1.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.recorder import compact
+from pipelines.recorder.flows import compact
 from tests.test_recorder import (
     SYMBOLS,
     assert_ticks_are_market_runs,

@@ -19,6 +19,7 @@ from schemas import (
     TICKS,
     SchemaError,
 )
+from schemas.clock import SEOUL
 from warehouse import tables
 from warehouse.extensions import ExtensionUnavailable, load_extension, new_connection
 from warehouse.lake import (
@@ -30,8 +31,6 @@ from warehouse.lake import (
     locate,
     mask_catalog,
 )
-
-KST = "Asia/Seoul"
 
 
 def daily_bars(symbols: list[str], days: list[date], *, bump: int = 0) -> pl.DataFrame:
@@ -64,7 +63,7 @@ def minute_bars(symbols: list[str], day: date, minutes: int = 30) -> pl.DataFram
         }
     )
     return frame.with_columns(
-        pl.col("ts").dt.replace_time_zone(KST),
+        pl.col("ts").dt.replace_time_zone(SEOUL),
         date=pl.lit(day),
         open=pl.lit(100),
         high=pl.lit(110),
@@ -161,7 +160,7 @@ def test_types_round_trip_exactly(lake: Lake) -> None:
             "qty": [1, 2],
         }
     ).with_columns(
-        ts_event=pl.lit(datetime(2026, 1, 5, 9, 0, 1)).dt.replace_time_zone(KST),
+        ts_event=pl.lit(datetime(2026, 1, 5, 9, 0, 1)).dt.replace_time_zone(SEOUL),
         # nanoseconds that a microsecond type would lose
         ts_recv=pl.Series([1_767_571_201_000_000_123, 1_767_571_201_000_000_999]).cast(
             pl.Datetime("ns", "UTC")
@@ -301,7 +300,7 @@ def test_friendly_views(tmp_path: Path) -> None:
         assert con.sql("SELECT close FROM bars_daily_raw").pl()["close"].to_list() == [1]
         assert "period" not in con.sql("FROM bars_daily").columns
         frame = con.sql("SELECT * FROM minutes ORDER BY ts").pl()
-        assert frame.height == 3 and frame.schema["ts"] == pl.Datetime("us", KST)
+        assert frame.height == 3 and frame.schema["ts"] == pl.Datetime("us", SEOUL)
         for view in (
             "bars_weekly",
             "bars_monthly",

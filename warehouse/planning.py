@@ -1,7 +1,7 @@
 """What the lake already holds, read for planning a fetch: stored bounds, trading days, the
 latest securities snapshot, and the ranges each series still misses.
 
-Incremental state is read from the tables themselves (DESIGN.md), never from side files.
+Incremental state is read from the tables themselves, never from side files.
 """
 
 from __future__ import annotations

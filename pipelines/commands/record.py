@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import sys
@@ -134,7 +133,7 @@ def compact(
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.recorder import compact as run_compact
+    from pipelines.recorder.flows import compact as run_compact
     from warehouse.journal import journal_dir, journal_gaps
 
     settings = _settings(home)
@@ -175,24 +174,18 @@ def replay(
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
 ) -> None:
-    """Print a day's journal as typed records, one JSON object per line."""
-    from pipelines.recorder import replay as run_replay
+    """Print a day's journal as the rows compaction stores, one JSON object per line."""
+    from pipelines.recorder.flows import replay as run_replay
     from warehouse.journal import journal_path
 
     settings = _settings(home)
     day = _parse_day(date_)
     if not journal_path(settings.home, day).exists():
         raise _fail(f"no journal for {day} under {settings.home / 'journal'}")
-    for n, (line, ts_ns, rec) in enumerate(run_replay(settings.home, day)):
+    for n, (table, row) in enumerate(run_replay(settings.home, day)):
         if limit is not None and n >= limit:
             break
-        row = {
-            "line": line,
-            "ts_recv_ns": ts_ns,
-            "type": type(rec).__name__,
-            **dataclasses.asdict(rec),
-        }
-        typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        typer.echo(json.dumps({"table": table, **row}, default=str, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:
