@@ -7,7 +7,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +358,49 @@ def test_compact_flow_function_reports_per_journal(sim: RunningSimulator, tmp_pa
     day = journal_days(tmp_path)[0]
     (report,) = compact_flow.fn(date_text=day.isoformat(), home=str(tmp_path))
     assert report["rows"]["ticks"] == journal_records(tmp_path) and report["rejects"] == 0
+
+
+def test_the_deadline_counts_until_on_the_clock_and_duration_on_the_wall() -> None:
+    from pipelines.recorder.session import deadline
+
+    now = datetime(2026, 11, 24, 15, 0, tzinfo=KST)
+    until = RecorderConfig(symbols=SYMBOLS, until=now + timedelta(minutes=40))
+    assert deadline(until, now, elapsed=100.0) == (2400.0, "until")
+    assert deadline(until, now + timedelta(hours=1), elapsed=0.0) == (0.0, "until")  # past: stop
+    both = RecorderConfig(symbols=SYMBOLS, until=until.until, duration=60.0)
+    assert deadline(both, now, elapsed=15.0) == (45.0, "duration")
+    assert deadline(RecorderConfig(symbols=SYMBOLS), now, elapsed=5.0) == (None, "")
+
+
+def test_until_is_read_on_the_clock_the_recorder_is_given(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    """A stepped clock: `until` is an hour ahead on it; the recorder stops when the clock is moved
+    past it (a wall-clock deadline would run into the safety `duration` instead)."""
+    from schemas.clock import FuncClock
+
+    moment = [datetime.now(KST)]
+    clock = FuncClock(lambda: moment[0], name="stepped")
+    config = RecorderConfig(
+        symbols=SYMBOLS,
+        until=moment[0] + timedelta(hours=1),
+        duration=20.0,
+        subscribe_pause=0.0,
+        policy=FAST,
+    )
+
+    async def main() -> Any:
+        async def step() -> None:
+            await asyncio.sleep(0.5)
+            moment[0] += timedelta(hours=2)
+
+        stepper = asyncio.create_task(step())
+        try:
+            return await record(settings_for(sim, tmp_path), config, clock=clock)
+        finally:
+            await stepper
+
+    started = time.monotonic()
+    result = asyncio.run(main())
+    assert result.reason == "until"
+    assert time.monotonic() - started < 15.0

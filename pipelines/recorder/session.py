@@ -69,11 +69,17 @@ class RecordResult:
     reason: str  # why it stopped: until / duration / signal / error
 
 
-def deadline(config: RecorderConfig, now: datetime) -> tuple[float | None, str]:
-    """Seconds from `now` until the recorder should stop, and why (pure)."""
+# How often the timer re-reads the clock: `until` is on the clock `record` is given, which may run
+# faster than the wall (the simulator's market clock) or jump (a test's).
+CLOCK_POLL = 0.25
+
+
+def deadline(config: RecorderConfig, now: datetime, elapsed: float) -> tuple[float | None, str]:
+    """Seconds left until the recorder should stop, and why (pure): `now` on the clock `until` is
+    on, `elapsed` wall seconds since the recording started (`duration` counts those)."""
     ends: list[tuple[float, str]] = []
     if config.duration is not None:
-        ends.append((config.duration, "duration"))
+        ends.append((max(0.0, config.duration - elapsed), "duration"))
     if config.until is not None:
         ends.append((max(0.0, (config.until - now).total_seconds()), "until"))
     return min(ends) if ends else (None, "")
@@ -149,13 +155,18 @@ async def _record(
             policy=config.policy,
             subscribe_pause=config.subscribe_pause,
         )
-        seconds, why = deadline(config, clock.now())
+        started = time.monotonic()
 
         async def timer() -> None:
-            if seconds is not None:
-                await asyncio.sleep(seconds)
-                reason[0] = why
-                stop.set()
+            while True:
+                left, why = deadline(config, clock.now(), time.monotonic() - started)
+                if left is None:
+                    return
+                if left <= 0:
+                    reason[0] = why
+                    stop.set()
+                    return
+                await asyncio.sleep(min(left, CLOCK_POLL) if config.until is not None else left)
 
         helpers = [
             asyncio.create_task(timer()),
