@@ -16,10 +16,10 @@ from prefect import flow
 
 from connectors.kis.settings import Settings
 from pipelines.recorder.session import RecorderConfig, parse_until, record
+from pipelines.runtime import open_lake
 from schemas.clock import SYSTEM_CLOCK
 from warehouse.compaction import JournalCompactionResult, compact_day, parse_journal
 from warehouse.journal import journal_days, journal_path
-from warehouse.lake import Lake
 
 log = logging.getLogger("kisdb.recorder")
 
@@ -44,11 +44,10 @@ def _rows(table: str, frame: pl.DataFrame) -> Iterator[tuple[str, dict[str, Any]
 def compact(settings: Settings, days: list[date] | None = None) -> list[JournalCompactionResult]:
     """Compact the given KST days' journals (default: every journal day) into the lake, then
     merge the lake's small files."""
-    from pipelines.runtime import lake_source
-
     wanted = days if days is not None else journal_days(settings.home)
     results: list[JournalCompactionResult] = []
-    with Lake.open(settings.home, source=lake_source(settings)) as lake:  # type: ignore[arg-type]
+    # The configured lake, as every flow stores into (KISDB_CATALOG / KISDB_DATA_PATH).
+    with open_lake(settings) as lake:
         for day in wanted:
             result = compact_day(lake, settings.home, day)
             if result is None:
