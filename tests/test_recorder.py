@@ -360,6 +360,26 @@ def test_compact_flow_function_reports_per_journal(sim: RunningSimulator, tmp_pa
     assert report["rows"]["ticks"] == journal_records(tmp_path) and report["rejects"] == 0
 
 
+def test_kisdb_replay_prints_the_rows_compaction_stores(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    run_recorder(settings_for(sim, tmp_path), 0.5, until=counter_reaches(sim, "ws_records_sent", 2))
+    day = journal_days(tmp_path)[0]
+    args = ["replay", "--date", day.isoformat(), "--limit", "2", "--home", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == 2 and {r["table"] for r in rows} == {"ticks"}
+    assert rows[0]["symbol"] in SYMBOLS and rows[0]["price"] > 0
+    assert (rows[0]["line"], rows[0]["record"]) < (rows[1]["line"], rows[1]["record"])
+
+
 def test_the_deadline_counts_until_on_the_clock_and_duration_on_the_wall() -> None:
     from pipelines.recorder.session import deadline
 
