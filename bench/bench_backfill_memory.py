@@ -167,7 +167,7 @@ def child(size: int, universe: Path, home: Path) -> None:
     os.environ["KISDB_HOME"] = str(home)
     from pipelines.bars import ingest_period_bars
     from pipelines.console import fast_flows, quiet_prefect
-    from pipelines.holidays import ingest_holidays
+    from pipelines.holidays_flow import ingest_holidays
 
     quiet_prefect(False)
     subset = home.with_suffix(".universe.txt")

@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
 
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy  # noqa: E402
 from connectors.kis.ws_protocol import Subscription  # noqa: E402
-from pipelines.recorder import _STOP, JournalSink, RecorderStats, WriterThread  # noqa: E402
+from pipelines.recorder.stats import RecorderStats  # noqa: E402
+from pipelines.recorder.writer import STOP, JournalSink, WriterThread  # noqa: E402
 from schemas.realtime import H0STCNT0_FIELDS  # noqa: E402
 from warehouse.compaction import parse_journal  # noqa: E402
 from warehouse.journal import JournalWriter  # noqa: E402
@@ -84,7 +85,7 @@ def ours(frames: list[str], home: Path) -> tuple[float, RecorderStats]:
     start = time.perf_counter()
     for text in frames:
         sink.on_message(time.time_ns(), "D", text)
-    q.put(_STOP)
+    q.put(STOP)
     thread.join()
     return time.perf_counter() - start, stats
 
@@ -139,7 +140,7 @@ async def latency(frames: list[str], rate: float, home: Path) -> RecorderStats:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 5)
-    q.put(_STOP)
+    q.put(STOP)
     thread.join()
     return stats
 

@@ -16,15 +16,15 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.errors import InputError
-from pipelines.jobs import Job, run_jobs
-from pipelines.ranges import check_range, parse_date, period_start
+from pipelines.jobs import FetchJob, run_jobs
+from pipelines.ranges import check_range, parse_date
 from pipelines.runs import Run, flow_run
-from pipelines.state import plan, trading_days
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
 from schemas import INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
+from schemas.periods import PERIODS, period_start
+from warehouse.planning import plan, trading_days_or_weekdays
 
-PERIODS = ("D", "W", "M", "Y")
 OVERSEAS_PERIODS = ("D", "W", "M")
 DEFAULT_INDICES = ("0001", "1001", "2001")
 # Concurrent fetches per flow: enough to keep the limiter's budget busy; the limiter paces them.
@@ -64,7 +64,7 @@ def series_jobs(
     days: Sequence[date],
     *,
     settled: date | None = None,
-) -> list[Job]:
+) -> list[FetchJob]:
     """One job per missing range of each (key, fetch call) series, planned in one pass."""
     keys = [key for key, _ in series]
     planned = plan(run.rt.lake, dataset, keys, first, last, days, settled or run.settled)
@@ -75,9 +75,9 @@ def series_jobs(
         period = str(key.get("period", "D"))
         for lo, hi in spans:
             # A W/M/Y bar covers its whole period: fetch from the period's start so it is complete.
-            fetch_from = max(period_start(lo, period), first) if period != "D" else lo
+            fetch_from = max(period_start(lo, period), first)
             label = f"{dataset.name} {' '.join(str(v) for v in key.values())} {fetch_from}..{hi}"
-            jobs.append(Job(dataset, key, lo, hi, partial(call, fetch_from, hi), label))
+            jobs.append(FetchJob(dataset, key, lo, hi, partial(call, fetch_from, hi), label))
     return jobs
 
 
@@ -97,12 +97,12 @@ def ingest_period_bars(
     with flow_run("bars", home) as run:
         first, last = resolve_range(run, start, end, "1y")
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
-        days = trading_days(run.rt.lake, first, last)
+        days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
         series: list[Series] = [
             (
                 {"symbol": symbol, "period": period, "adjusted": adj},
-                partial(_period_bars, client, symbol, period, adj),
+                partial(client.period_bars, symbol, period=period, adjusted=adj),
             )
             for symbol in names
             for period in chosen
@@ -113,12 +113,6 @@ def ingest_period_bars(
             run.rt, jobs, run.summary, label="daily bars", settled=run.settled, run_id=run.run_id
         )
         return run.summary
-
-
-def _period_bars(
-    client, symbol: str, period: str, adjusted: bool, start: date, end: date
-) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    return client.period_bars(symbol, start, end, period=period, adjusted=adjusted)
 
 
 @flow(name="index-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
@@ -134,10 +128,13 @@ def ingest_index_bars(
     wanted = index_codes(codes) if codes else list(DEFAULT_INDICES)
     with flow_run("index-bars", home) as run:
         first, last = resolve_range(run, start, end, "1y")
-        days = trading_days(run.rt.lake, first, last)
+        days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
         series: list[Series] = [
-            ({"index_code": code, "period": period}, partial(_index_bars, client, code, period))
+            (
+                {"index_code": code, "period": period},
+                partial(client.index_bars, code, period=period),
+            )
             for code in wanted
             for period in chosen
         ]
@@ -146,10 +143,6 @@ def ingest_index_bars(
             run.rt, jobs, run.summary, label="index bars", settled=run.settled, run_id=run.run_id
         )
         return run.summary
-
-
-def _index_bars(client, code: str, period: str, start: date, end: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    return client.index_bars(code, start, end, period=period)
 
 
 @flow(name="overseas-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
@@ -178,7 +171,7 @@ def ingest_overseas_bars(
         series: list[Series] = [
             (
                 {"exchange": exchange, "symbol": symbol, "period": period, "adjusted": adj},
-                partial(_overseas_bars, client, exchange, symbol, period, adj),
+                partial(client.overseas_bars, exchange, symbol, period=period, adjusted=adj),
             )
             for exchange, symbol in wanted
             for period in chosen
@@ -189,9 +182,3 @@ def ingest_overseas_bars(
             run.rt, jobs, run.summary, label="overseas bars", settled=settled, run_id=run.run_id
         )
         return run.summary
-
-
-def _overseas_bars(
-    client, exchange: str, symbol: str, period: str, adjusted: bool, start: date, end: date
-) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    return client.overseas_bars(exchange, symbol, start, end, period=period, adjusted=adjusted)

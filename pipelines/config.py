@@ -114,6 +114,11 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def of(cls, settings: Settings) -> Config:
+        """`settings` with every other part at its default (the local lake under its home)."""
+        return cls(kis=settings, lake=LakeTarget(), orders=OrderGuards(), scale=ScaleConfig())
+
 
 def describe(settings: Settings) -> str:
     """Which environment and home a command used, for its summary line."""

@@ -118,7 +118,7 @@ def _ingest(ctx: DemoContext, result: RunSummary) -> None:
 
 
 def step_holidays(ctx: DemoContext) -> None:
-    from pipelines.holidays import ingest_holidays
+    from pipelines.holidays_flow import ingest_holidays
 
     _ingest(ctx, ingest_holidays(start="3y"))
 
@@ -176,7 +176,7 @@ def step_record_ticks(ctx: DemoContext) -> None:
     started_ns = time.time_ns()
     with _market_speed(sim, DEMO_MARKET_SPEED):
         begin = ctx.rt.clock.now()
-        result = asyncio.run(record(settings, config))
+        result = asyncio.run(record(settings, config, clock=ctx.rt.clock))
         end = ctx.rt.clock.now()
     if sim is not None:
         ctx.console.print(

@@ -36,11 +36,12 @@ IN_FLIGHT = 12
 
 
 @dataclass(frozen=True)
-class Job:
+class FetchJob:
+    """One series' range to fetch and store: `call()` returns the rows of `dataset` for `key`."""
+
     dataset: Dataset
-    key: Mapping[
-        str, object
-    ]  # the series, e.g. {"symbol": "005930", "period": "D", "adjusted": True}
+    # The series, e.g. {"symbol": "005930", "period": "D", "adjusted": True}.
+    key: Mapping[str, object]
     start: date
     end: date
     call: Callable[[], pl.DataFrame]
@@ -65,7 +66,7 @@ class JobsFailed(Exception):
         self.errors = list(errors)
 
     @classmethod
-    def of(cls, failures: Sequence[tuple[Job, BaseException]], total: int) -> JobsFailed:
+    def of(cls, failures: Sequence[tuple[FetchJob, BaseException]], total: int) -> JobsFailed:
         job, first = failures[0]
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         message = f"{len(failures)} of {total} fetches failed; {job.title}: {first}{more}"
@@ -74,7 +75,7 @@ class JobsFailed(Exception):
 
 def _store(
     rt: Runtime,
-    group: list[tuple[Job, pl.DataFrame]],
+    group: list[tuple[FetchJob, pl.DataFrame]],
     summary: RunSummary,
     settled: date,
     run_id: str | None,
@@ -97,7 +98,7 @@ def _store(
 
 def run_jobs(
     rt: Runtime,
-    jobs: Sequence[Job],
+    jobs: Sequence[FetchJob],
     summary: RunSummary,
     *,
     label: str,
@@ -107,9 +108,9 @@ def run_jobs(
 ) -> None:
     reporter = progress.current()
     reporter.start(label, len(jobs))
-    failures: list[tuple[Job, BaseException]] = []
+    failures: list[tuple[FetchJob, BaseException]] = []
     waiting = iter(jobs)
-    in_flight: dict[Any, Job] = {}  # future -> its job, until stored
+    in_flight: dict[Any, FetchJob] = {}  # future -> its job, until stored
     finished: queue.SimpleQueue[Any] = queue.SimpleQueue()  # futures, as they finish
 
     def submit_next() -> None:
@@ -129,7 +130,7 @@ def run_jobs(
                     done.append(finished.get_nowait())
                 except queue.Empty:
                     break
-            landed: dict[str, list[tuple[Job, pl.DataFrame]]] = {}
+            landed: dict[str, list[tuple[FetchJob, pl.DataFrame]]] = {}
             for future in done:
                 job = in_flight.pop(future)
                 submit_next()  # keep the pool busy while this thread stores

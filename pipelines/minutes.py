@@ -22,15 +22,16 @@ import polars as pl
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from connectors.kis.api import KisClient
 from connectors.kis.parsing import EXCHANGE_ZONES
 from pipelines.bars import DEFAULT_INDICES, WORKERS, resolve_range
 from pipelines.errors import InputError
-from pipelines.jobs import Job, run_jobs
+from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
-from pipelines.state import plan, stored_bounds, trading_days
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
 from schemas import INDEX_MINUTE_BARS, MINUTE_BARS, OVERSEAS_MINUTE_BARS
+from warehouse.planning import plan, stored_bounds, trading_days_or_weekdays
 
 # The minute tables hold one-minute bars only (their key has no bar length).
 INDEX_BAR_SECONDS = 60
@@ -49,9 +50,9 @@ def ingest_minute_bars(
     with flow_run("minute-bars", home) as run:
         first, last = resolve_range(run, start, end, "7d")
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
-        days = trading_days(run.rt.lake, first, last)
+        days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
-        jobs: list[Job] = []
+        jobs: list[FetchJob] = []
         keys = [{"symbol": symbol} for symbol in names]
         planned = plan(run.rt.lake, MINUTE_BARS, keys, first, last, days, run.settled)
         for key, spans in zip(keys, planned, strict=True):
@@ -62,7 +63,7 @@ def ingest_minute_bars(
                 for day in (d for d in days if lo <= d <= hi):
                     call = partial(_minute_bars, client, symbol, day, run.today)
                     jobs.append(
-                        Job(MINUTE_BARS, key, day, day, call, f"minute_bars {symbol} {day}")
+                        FetchJob(MINUTE_BARS, key, day, day, call, f"minute_bars {symbol} {day}")
                     )
         run_jobs(
             run.rt, jobs, run.summary, label="minute bars", settled=run.settled, run_id=run.run_id
@@ -70,7 +71,7 @@ def ingest_minute_bars(
         return run.summary
 
 
-def _minute_bars(client, symbol: str, day: date, today: date) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _minute_bars(client: KisClient, symbol: str, day: date, today: date) -> pl.DataFrame:
     # Today's bars come from the today-only API (no day argument); past days from the past-days API.
     return client.minute_bars(symbol) if day == today else client.minute_bars(symbol, day)
 
@@ -87,7 +88,7 @@ def ingest_index_minute_bars(
     with flow_run("index-minute-bars", home) as run:
         client = run.rt.client
         jobs = [
-            Job(
+            FetchJob(
                 INDEX_MINUTE_BARS,
                 {"index_code": code},
                 run.today,
@@ -132,7 +133,7 @@ def ingest_overseas_minute_bars(
         for exchange, symbol in wanted:
             since = resume_from(stored.get((exchange, symbol)), first, exchange)
             jobs.append(
-                Job(
+                FetchJob(
                     OVERSEAS_MINUTE_BARS,
                     {"exchange": exchange, "symbol": symbol},
                     first,

@@ -42,18 +42,3 @@ def parse_date(
 def check_range(start: date, end: date) -> None:
     if start > end:
         raise InputError(f"start {start} is after end {end}")
-
-
-def period_start(d: date, period: str) -> date:
-    """The first calendar day of the W/M/Y period holding d (D: d itself).
-
-    KIS labels W/M/Y bars with a date inside the period; re-fetching from the period's start
-    refreshes a still-open period bar.
-    """
-    if period == "W":
-        return d - timedelta(days=d.weekday())
-    if period == "M":
-        return d.replace(day=1)
-    if period == "Y":
-        return d.replace(month=1, day=1)
-    return d

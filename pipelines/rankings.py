@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.bars import WORKERS
 from pipelines.errors import InputError
-from pipelines.jobs import Job, run_jobs
+from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import split_list
@@ -44,7 +44,7 @@ def ingest_rankings(
         client = run.rt.client
         today = run.today
         jobs = [
-            Job(
+            FetchJob(
                 RANKINGS,
                 {"ranking": name, "market": scope},
                 today,

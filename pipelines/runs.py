@@ -13,14 +13,22 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from pipelines.runtime import Runtime, use_runtime
-from pipelines.state import settled_until
 from pipelines.summary import RunSummary
 
 log = logging.getLogger(__name__)
+
+# The regular session ends 15:30 (closing auction); after this a day's bars are final.
+SETTLED_AFTER = time(15, 45)
+
+
+def settled_until(now: datetime) -> date:
+    """The last day whose bars can no longer change: today after the close, else yesterday."""
+    today = now.date()
+    return today if now.time() >= SETTLED_AFTER else today - timedelta(days=1)
 
 
 @dataclass

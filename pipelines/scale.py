@@ -34,13 +34,14 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from connectors.kis.keyring import AppKey, pick
-from pipelines.bars import PERIODS, check_periods, ingest_period_bars
+from pipelines.bars import check_periods, ingest_period_bars
 from pipelines.config import Config, load_config
 from pipelines.errors import InputError
 from pipelines.lease import lease_first_free, shared_token_cache
 from pipelines.ranges import check_range, parse_date
 from pipelines.runtime import open_lake, use_runtime
 from pipelines.universe import stock_symbols
+from schemas.periods import PERIODS
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from prefect import flow
 
 from connectors.kis.master import securities_snapshot
 from pipelines.errors import InputError
-from pipelines.jobs import Job, run_jobs
+from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
 from pipelines.summary import RunSummary
 from schemas import SECURITIES
@@ -37,6 +37,6 @@ def ingest_securities(
             run.summary.skipped += 1
             return run.summary
         call = partial(securities_snapshot, run.rt.master_url, today, chosen)
-        job = Job(SECURITIES, {}, today, today, call, f"securities {today}")
+        job = FetchJob(SECURITIES, {}, today, today, call, f"securities {today}")
         run_jobs(run.rt, [job], run.summary, label="securities", settled=today, run_id=run.run_id)
         return run.summary

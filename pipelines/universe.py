@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from warehouse.lake import Lake
 
 # Stock short codes are 6 characters, digits for older listings, letters allowed for newer ones
-# (kis-api.md §9.4); ETNs carry a Q prefix in quote APIs.
+# (the KIS stock master files); ETNs carry a Q prefix in quote APIs.
 _STOCK = re.compile(r"^(?:Q?[0-9A-Z]{6})$")
 _INDEX = re.compile(r"^[0-9]{4}$")
 _OVERSEAS = re.compile(r"^(?P<exchange>[A-Z]{3}):(?P<symbol>[A-Z0-9.\-]{1,16})$")
@@ -99,16 +99,9 @@ def securities_symbols(
     limit: int | None = None,
 ) -> list[str]:
     """The symbols of the latest `securities` snapshot on or before `on` (all of them if no date)."""
-    from pipelines.state import query
+    from warehouse.planning import snapshot_symbols
 
-    where = "snapshot_date <= ?" if on else "TRUE"
-    params: list[object] = [on] if on else []
-    market_list = ", ".join(f"'{m}'" for m in markets if m in ("KOSPI", "KOSDAQ"))
-    sql = (
-        f"SELECT symbol FROM {{securities}} WHERE market IN ({market_list}) AND snapshot_date = "
-        f"(SELECT max(snapshot_date) FROM {{securities}} WHERE {where}) ORDER BY symbol"
-    )
-    symbols = query(lake, sql, params)["symbol"].to_list()
+    symbols = snapshot_symbols(lake, on=on, markets=markets)
     if not symbols:
         raise InputError(
             "the securities table is empty: run `kisdb ingest securities` or pass --symbols"

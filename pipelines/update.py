@@ -18,7 +18,7 @@ from pipelines.bars import (
     ingest_period_bars,
 )
 from pipelines.errors import InputError
-from pipelines.holidays import ingest_holidays
+from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
     ingest_index_minute_bars,
     ingest_minute_bars,

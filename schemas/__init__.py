@@ -1,6 +1,7 @@
 """Dataset definitions shared by connectors (frame shapes) and the warehouse (tables). No I/O."""
 
-from schemas.base import KST, Column, Dataset, SchemaError
+from schemas.base import Column, Dataset, SchemaError
+from schemas.clock import SEOUL
 from schemas.datasets import (
     DATASETS,
     EXECUTION_NOTICES,
@@ -20,6 +21,10 @@ from schemas.datasets import (
     TICKS,
 )
 
+# The zone's name under its old name, for connectors/kis/parsing.py until it imports SEOUL;
+# `schemas.clock.KST` is the ZoneInfo.
+KST = SEOUL
+
 __all__ = [
     "DATASETS",
     "EXECUTION_NOTICES",
@@ -37,6 +42,7 @@ __all__ = [
     "QUOTES",
     "RANKINGS",
     "SECURITIES",
+    "SEOUL",
     "TICKS",
     "Column",
     "Dataset",

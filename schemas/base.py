@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-KST = "Asia/Seoul"
+from schemas.clock import SEOUL
 
 # Shared dtypes, named once so every dataset agrees on them.
 KRW = pl.Int64()  # KRW prices and amounts are whole won
@@ -22,7 +22,7 @@ FOREIGN_PRICE = pl.Decimal(
 )  # overseas prices come with up to 4 decimals (zdiv): keep them exact
 FOREIGN_AMOUNT = pl.Decimal(24, 4)
 RATE = pl.Float64()  # percentages are derived figures; exactness buys nothing
-TS_KST = pl.Datetime("us", KST)
+TS_KST = pl.Datetime("us", SEOUL)
 TS_UTC = pl.Datetime("us", "UTC")
 TS_RECV = pl.Datetime("ns", "UTC")  # receive time keeps the nanoseconds we stamp
 

@@ -1,4 +1,4 @@
-"""Every dataset of the market database, one definition each (see DESIGN.md "Datasets").
+"""Every dataset of the market database, one definition each (README "Tables" lists them).
 
 `kis=` names the wire field a column is parsed from. Columns without it are derived (keys the
 request implies, such as `symbol` or `period`, or values computed from several fields).

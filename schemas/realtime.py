@@ -1,4 +1,4 @@
-"""Realtime (websocket) TR field lists, by position, as kis-api.md §8.4 gives them.
+"""Realtime (websocket) TR field lists, by position, as the KIS websocket specification gives them.
 
 Shared by the websocket client (typed records) and by the journal compaction (vectorised
 parsing), so both read a frame the same way. Pure data, no I/O.

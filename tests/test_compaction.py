@@ -7,12 +7,12 @@ import stat
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from schemas.clock import KST
 from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
 from tests.test_ws_protocol import NOTICE_ACK, TRADE, quote_fields
 from warehouse.compaction import compact_journal, parse_journal, parse_journal_bytes
@@ -27,7 +27,6 @@ from warehouse.journal import (
 )
 from warehouse.lake import Lake
 
-KST = ZoneInfo("Asia/Seoul")
 T0 = int(datetime(2026, 11, 24, 9, 30, tzinfo=KST).timestamp() * 1e9)
 PAYLOAD = TRADE.split("|", 3)[3]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.bars import ingest_index_bars, ingest_period_bars
-from pipelines.holidays import ingest_holidays
+from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import ingest_minute_bars
 from pipelines.securities import ingest_securities
 from simulator.server import RunningSimulator

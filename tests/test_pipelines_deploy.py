@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import pkgutil
+import subprocess
+import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -16,10 +18,11 @@ from prefect import Flow
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
 
+from schemas.clock import KST
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DEPLOYMENTS = SPEC["deployments"]
-KST = ZoneInfo("Asia/Seoul")
 
 
 def _load_flow(entrypoint: str) -> Flow:  # type: ignore[type-arg]
@@ -109,6 +112,56 @@ def test_deployment_entrypoint_parameters_and_schedules(deployment: dict) -> Non
     assert deployment["work_pool"]["name"] == (
         "kisdb-scale" if deployment["name"] == "scale" else "kisdb"
     )
+
+
+# Run in a fresh interpreter, as a worker does: Prefect loads the entrypoint by file path with its
+# folder first on sys.path (and leaves it there), then the flow runs, in sim mode building the
+# simulator's calendars from the `holidays` package.
+_LOAD_LIKE_PREFECT = """
+import sys
+from prefect.flows import Flow, load_flow_from_entrypoint
+for entrypoint in sys.argv[1:]:
+    flow = load_flow_from_entrypoint(entrypoint)
+    assert isinstance(flow, Flow), entrypoint
+from simulator.calendar import KrxCalendar, UsCalendar
+KrxCalendar(), UsCalendar()
+"""
+
+
+def test_entrypoints_load_the_way_prefect_loads_them() -> None:
+    entrypoints = sorted({d["entrypoint"] for d in DEPLOYMENTS})
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_LIKE_PREFECT, *entrypoints],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _installed_top_level_names() -> set[str]:
+    """Top-level names importable from outside our code: site-packages, the standard library
+    (sys.path without the repository root and anything under pipelines/, e.g. left by Prefect)."""
+
+    def ours(path: Path) -> bool:
+        return path == ROOT or path == ROOT / "pipelines" or ROOT / "pipelines" in path.parents
+
+    outside = [p for p in sys.path if p and not ours(Path(p).resolve())]
+    return {m.name for m in pkgutil.iter_modules(outside)} | set(sys.stdlib_module_names)
+
+
+def test_no_entrypoint_folder_module_hides_an_installed_module() -> None:
+    installed = _installed_top_level_names()
+    assert {"holidays", "prefect", "polars", "calendar"} <= installed  # the check can see them
+    folders = {(ROOT / d["entrypoint"].split(":")[0]).parent for d in DEPLOYMENTS}
+    clashes = {
+        f"{folder.relative_to(ROOT)}/{m.name}"
+        for folder in folders
+        for m in pkgutil.iter_modules([str(folder)])
+        if m.name in installed
+    }
+    assert not clashes, f"rename these: Prefect puts their folder first on sys.path: {clashes}"
 
 
 def test_a_bad_cron_would_be_caught() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.bars import ingest_index_bars, ingest_period_bars
 from pipelines.errors import InputError
-from pipelines.holidays import ingest_holidays
+from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import ingest_minute_bars
 from pipelines.update import update
 from schemas import INDEX_BARS, MINUTE_BARS, PERIOD_BARS

@@ -7,10 +7,9 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -20,13 +19,15 @@ from connectors.kis.orders import ORDER_BUY
 from connectors.kis.settings import Settings
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
 from connectors.kis.ws_protocol import Subscription, SubscriptionLimitError
-from pipelines.recorder import RecorderConfig, compact, record, replay
+from pipelines.config import Config
+from pipelines.recorder import RecorderConfig, record
+from pipelines.recorder.flows import compact, replay
+from schemas.clock import KST
 from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
 from simulator.server import RunningSimulator, SimConfig, start_simulator
 from warehouse.journal import JournalLine, journal_days, journal_gaps, read_journal
 from warehouse.lake import Lake
 
-KST = ZoneInfo("Asia/Seoul")
 OPEN_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # a Tuesday, mid-session
 SYMBOLS = ("005930", "000660")
 FAST = ReconnectPolicy(initial=0.05, maximum=0.5, jitter=0.0, healthy_after=0.5)
@@ -186,7 +187,7 @@ def test_record_compact_matches_what_the_simulator_sent(
     assert result.reason == "duration" and result.stats.dropped == 0
     assert result.stats.frames["H0STCNT0"] > 0 and result.stats.frames["H0STASP0"] > 0
 
-    compact(settings)
+    compact(Config.of(settings))
     out = tables(tmp_path)
     sent = sim.stats.snapshot()
     received = out["ticks"].height + out["quotes"].height + out["execution_notices"].height
@@ -204,14 +205,19 @@ def test_record_compact_matches_what_the_simulator_sent(
     assert fill["account"] == "**" + sim.account_number[-2:]
     assert fill["ts_recv"].tzinfo is not None
 
-    # Replay yields the same records, typed, straight from the journal.
+    # Replay yields the stored rows straight from the journal, in journal order.
     day = journal_days(tmp_path)[0]
     replayed = list(replay(tmp_path, day))
     assert len(replayed) == received
-    assert {type(r).__name__ for _, _, r in replayed} == {"Trade", "Quote", "ExecutionNotice"}
+    order = [(row["line"], row["record"]) for _, row in replayed]
+    assert order == sorted(order)
+    for name in ("ticks", "quotes", "execution_notices"):
+        rows = pl.DataFrame([row for table, row in replayed if table == name])
+        keys = ["line", "record", "symbol", "ts_event"]
+        assert rows.select(keys).sort(keys).equals(out[name].select(keys).sort(keys)), name
 
     # Compacting again changes nothing.
-    compact(settings)
+    compact(Config.of(settings))
     again = tables(tmp_path)
     for name, frame in out.items():
         assert again[name].equals(frame), name
@@ -224,7 +230,7 @@ def test_dropped_connection_reconnects_resubscribes_and_marks_the_gap(tmp_path: 
         result = run_recorder(
             settings, 2.0, until=counter_reaches(sim, "ws_connections", 3), grace=0.3
         )
-        compact(settings)
+        compact(Config.of(settings))
         out = tables(tmp_path)
         sent = sim.stats.snapshot()["ws_records_sent"]
     finally:
@@ -248,7 +254,7 @@ def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
     try:
         settings = settings_for(sim, tmp_path)
         run_recorder(settings, 1.0, until=counter_reaches(sim, "ws_frames_sent", 40))
-        compact(settings)
+        compact(Config.of(settings))
         out = tables(tmp_path)
         sent_frames = sim.stats.snapshot()["ws_frames_sent"]
     finally:
@@ -328,7 +334,8 @@ def test_a_silent_stream_is_reported_stale(tmp_path: Path) -> None:
 def test_a_full_queue_drops_counts_and_marks_the_hole() -> None:
     import queue
 
-    from pipelines.recorder import JournalSink, RecorderStats
+    from pipelines.recorder.stats import RecorderStats
+    from pipelines.recorder.writer import JournalSink
 
     q: queue.Queue[Any] = queue.Queue(maxsize=2)
     stats = RecorderStats()
@@ -344,10 +351,76 @@ def test_a_full_queue_drops_counts_and_marks_the_hole() -> None:
 
 
 def test_compact_flow_function_reports_per_journal(sim: RunningSimulator, tmp_path: Path) -> None:
-    from pipelines.recorder import compact_flow
+    from pipelines.recorder.flows import compact_flow
 
     settings = settings_for(sim, tmp_path)
     run_recorder(settings, 1.0)
     day = journal_days(tmp_path)[0]
     (report,) = compact_flow.fn(date_text=day.isoformat(), home=str(tmp_path))
     assert report["rows"]["ticks"] == journal_records(tmp_path) and report["rejects"] == 0
+
+
+def test_kisdb_replay_prints_the_rows_compaction_stores(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    run_recorder(settings_for(sim, tmp_path), 0.5, until=counter_reaches(sim, "ws_records_sent", 2))
+    day = journal_days(tmp_path)[0]
+    args = ["replay", "--date", day.isoformat(), "--limit", "2", "--home", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == 2 and {r["table"] for r in rows} == {"ticks"}
+    assert rows[0]["symbol"] in SYMBOLS and rows[0]["price"] > 0
+    assert (rows[0]["line"], rows[0]["record"]) < (rows[1]["line"], rows[1]["record"])
+
+
+def test_the_deadline_counts_until_on_the_clock_and_duration_on_the_wall() -> None:
+    from pipelines.recorder.session import deadline
+
+    now = datetime(2026, 11, 24, 15, 0, tzinfo=KST)
+    until = RecorderConfig(symbols=SYMBOLS, until=now + timedelta(minutes=40))
+    assert deadline(until, now, elapsed=100.0) == (2400.0, "until")
+    assert deadline(until, now + timedelta(hours=1), elapsed=0.0) == (0.0, "until")  # past: stop
+    both = RecorderConfig(symbols=SYMBOLS, until=until.until, duration=60.0)
+    assert deadline(both, now, elapsed=15.0) == (45.0, "duration")
+    assert deadline(RecorderConfig(symbols=SYMBOLS), now, elapsed=5.0) == (None, "")
+
+
+def test_until_is_read_on_the_clock_the_recorder_is_given(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    """A stepped clock: `until` is an hour ahead on it; the recorder stops when the clock is moved
+    past it (a wall-clock deadline would run into the safety `duration` instead)."""
+    from schemas.clock import FuncClock
+
+    moment = [datetime.now(KST)]
+    clock = FuncClock(lambda: moment[0], name="stepped")
+    config = RecorderConfig(
+        symbols=SYMBOLS,
+        until=moment[0] + timedelta(hours=1),
+        duration=20.0,
+        subscribe_pause=0.0,
+        policy=FAST,
+    )
+
+    async def main() -> Any:
+        async def step() -> None:
+            await asyncio.sleep(0.5)
+            moment[0] += timedelta(hours=2)
+
+        stepper = asyncio.create_task(step())
+        try:
+            return await record(settings_for(sim, tmp_path), config, clock=clock)
+        finally:
+            await stepper
+
+    started = time.monotonic()
+    result = asyncio.run(main())
+    assert result.reason == "until"
+    assert time.monotonic() - started < 15.0

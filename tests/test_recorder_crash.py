@@ -10,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.recorder import compact
+from pipelines.config import Config
+from pipelines.recorder.flows import compact
 from tests.test_recorder import (
     SYMBOLS,
     assert_ticks_are_market_runs,
@@ -90,9 +91,9 @@ def test_kill_9_then_restart_keeps_the_journal_exact(tmp_path: Path) -> None:
         assert second.returncode == 0, err.decode()[-2000:]
 
         settings = settings_for(sim, home)
-        compact(settings)
+        compact(Config.of(settings))
         out = tables(home)
-        compact(settings)
+        compact(Config.of(settings))
         again = tables(home)
     finally:
         sim.stop()

@@ -10,7 +10,6 @@ import textwrap
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,7 +18,6 @@ from pipelines.recorder import LOCK_NAME, RecorderBusy, RecorderConfig, journal_
 from simulator.server import RunningSimulator
 from warehouse.journal import journal_dir
 
-KST = ZoneInfo("Asia/Seoul")
 ROOT = Path(__file__).resolve().parents[1]
 
 

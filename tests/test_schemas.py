@@ -1,9 +1,10 @@
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from schemas import DATASETS, HOLIDAYS, PERIOD_BARS, SchemaError
+from schemas.periods import PERIODS, period_start
 
 
 def test_every_dataset_has_a_key_made_of_its_columns() -> None:
@@ -49,3 +50,45 @@ def test_field_maps_are_unique_per_dataset() -> None:
     for ds in DATASETS.values():
         wire = [c.kis for c in ds.columns if c.kis]
         assert len(wire) == len(set(wire)), ds.name
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "period", "start"),
+    [
+        (date(2024, 6, 5), "D", date(2024, 6, 5)),
+        (date(2024, 6, 8), "D", date(2024, 6, 8)),  # a Saturday is its own day
+        (date(2024, 6, 5), "W", date(2024, 6, 3)),  # Wednesday -> Monday
+        (date(2024, 6, 3), "W", date(2024, 6, 3)),  # Monday is the start
+        (date(2024, 6, 9), "W", date(2024, 6, 3)),  # Sunday ends the Monday week
+        (date(2024, 1, 3), "W", date(2024, 1, 1)),
+        (date(2025, 1, 2), "W", date(2024, 12, 30)),  # a week across New Year
+        (date(2024, 3, 1), "W", date(2024, 2, 26)),  # across the end of a leap February
+        (date(2024, 6, 30), "M", date(2024, 6, 1)),
+        (date(2024, 2, 29), "M", date(2024, 2, 1)),
+        (date(2024, 6, 1), "M", date(2024, 6, 1)),
+        (date(2024, 12, 31), "Y", date(2024, 1, 1)),
+        (date(2024, 1, 1), "Y", date(2024, 1, 1)),
+    ],
+)
+def test_period_start(day: date, period: str, start: date) -> None:
+    assert period_start(day, period) == start
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_periods_tile_the_calendar(period: str) -> None:
+    """Each day belongs to one period; a new period starts exactly on its own first day."""
+    day = date(2023, 12, 1)
+    while day < date(2025, 2, 1):
+        start, before = period_start(day, period), period_start(day - timedelta(days=1), period)
+        assert start <= day
+        assert start in (before, day)
+        day += timedelta(days=1)
+
+
+@pytest.mark.parametrize("period", ["d", "Q", "", "1W"])
+def test_an_unknown_period_is_refused(period: str) -> None:
+    with pytest.raises(ValueError, match="unknown period"):
+        period_start(date(2024, 6, 5), period)

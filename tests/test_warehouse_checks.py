@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from pipelines.commands import check as check_cmd
 from pipelines.commands import sql as sql_cmd
 from schemas import FETCH_LEDGER, HOLIDAYS, MINUTE_BARS, PERIOD_BARS
+from schemas.clock import SEOUL
 from warehouse.checks import run_checks
 from warehouse.cursors import gaps, gaps_many, missing_ranges
 from warehouse.lake import Lake, LakeError
@@ -26,7 +27,6 @@ from warehouse.ledger import (
     record_fetch,
 )
 
-KST = "Asia/Seoul"
 START, END = date(2025, 12, 22), date(2026, 1, 16)
 D = date
 
@@ -79,7 +79,7 @@ def minutes(symbol: str, day: date, *, high: int = 120, count: int = 3) -> pl.Da
             "close": [105, 108, 110][:count],
             "volume": [10] * count,
         }
-    ).with_columns(pl.col("ts").dt.replace_time_zone(KST))
+    ).with_columns(pl.col("ts").dt.replace_time_zone(SEOUL))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from schemas import (
     TICKS,
     SchemaError,
 )
+from schemas.clock import SEOUL
 from warehouse import tables
 from warehouse.extensions import ExtensionUnavailable, load_extension, new_connection
 from warehouse.lake import (
@@ -30,8 +31,6 @@ from warehouse.lake import (
     locate,
     mask_catalog,
 )
-
-KST = "Asia/Seoul"
 
 
 def daily_bars(symbols: list[str], days: list[date], *, bump: int = 0) -> pl.DataFrame:
@@ -64,7 +63,7 @@ def minute_bars(symbols: list[str], day: date, minutes: int = 30) -> pl.DataFram
         }
     )
     return frame.with_columns(
-        pl.col("ts").dt.replace_time_zone(KST),
+        pl.col("ts").dt.replace_time_zone(SEOUL),
         date=pl.lit(day),
         open=pl.lit(100),
         high=pl.lit(110),
@@ -161,7 +160,7 @@ def test_types_round_trip_exactly(lake: Lake) -> None:
             "qty": [1, 2],
         }
     ).with_columns(
-        ts_event=pl.lit(datetime(2026, 1, 5, 9, 0, 1)).dt.replace_time_zone(KST),
+        ts_event=pl.lit(datetime(2026, 1, 5, 9, 0, 1)).dt.replace_time_zone(SEOUL),
         # nanoseconds that a microsecond type would lose
         ts_recv=pl.Series([1_767_571_201_000_000_123, 1_767_571_201_000_000_999]).cast(
             pl.Datetime("ns", "UTC")
@@ -301,7 +300,7 @@ def test_friendly_views(tmp_path: Path) -> None:
         assert con.sql("SELECT close FROM bars_daily_raw").pl()["close"].to_list() == [1]
         assert "period" not in con.sql("FROM bars_daily").columns
         frame = con.sql("SELECT * FROM minutes ORDER BY ts").pl()
-        assert frame.height == 3 and frame.schema["ts"] == pl.Datetime("us", KST)
+        assert frame.height == 3 and frame.schema["ts"] == pl.Datetime("us", SEOUL)
         for view in (
             "bars_weekly",
             "bars_monthly",
@@ -349,3 +348,47 @@ def test_a_password_in_the_catalog_never_shows(tmp_path: Path) -> None:
         == "postgres:dbname=lake password=**** host=db"
     )
     assert mask_catalog(str(tmp_path / "catalog.ducklake")) == str(tmp_path / "catalog.ducklake")
+
+
+def test_planning_reads_bounds_dates_days_and_the_latest_snapshot(lake: Lake) -> None:
+    from schemas import HOLIDAYS, SECURITIES
+    from warehouse.planning import (
+        snapshot_symbols,
+        stored_bounds,
+        stored_dates,
+        trading_days_or_weekdays,
+    )
+
+    days = [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]
+    lake.upsert(PERIOD_BARS, daily_bars(["005930", "000660"], days))
+    assert stored_bounds(lake, PERIOD_BARS, ("symbol",)) == {
+        ("005930",): (days[0], days[-1]),
+        ("000660",): (days[0], days[-1]),
+    }
+    assert stored_dates(lake, PERIOD_BARS, days[1], date(2024, 2, 1)) == set(days[1:])
+
+    # 2024-01-03 closed by the holidays table; outside its cover, weekdays stand in.
+    calendar = pl.DataFrame(
+        {"date": days, "market_open": [True, False, True]}, schema_overrides={"date": pl.Date}
+    )
+    lake.upsert(HOLIDAYS, calendar)
+    assert trading_days_or_weekdays(lake, date(2024, 1, 2), date(2024, 1, 8)) == [
+        date(2024, 1, 2),
+        date(2024, 1, 4),
+        date(2024, 1, 5),  # Friday: not in the table, a weekday
+        date(2024, 1, 8),
+    ]
+
+    snapshot = pl.DataFrame(
+        {
+            "snapshot_date": [date(2024, 1, 2)] * 3 + [date(2024, 1, 3)] * 2,
+            "symbol": ["005930", "000660", "035720", "005930", "091990"],
+            "name": ["a", "b", "c", "a", "d"],
+            "market": ["KOSPI", "KOSPI", "KOSPI", "KOSPI", "KOSDAQ"],
+        }
+    )
+    lake.upsert(SECURITIES, snapshot)
+    assert snapshot_symbols(lake) == ["005930", "091990"]
+    assert snapshot_symbols(lake, markets=("KOSDAQ",)) == ["091990"]
+    assert snapshot_symbols(lake, on=date(2024, 1, 2)) == ["000660", "005930", "035720"]
+    assert snapshot_symbols(lake, on=date(2023, 12, 31)) == []

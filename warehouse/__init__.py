@@ -1,13 +1,13 @@
 """The market database: DuckLake catalog + partitioned Parquet, upserts, cursors, checks, views.
 
-Never imports connectors or pipelines (DESIGN.md): frames come in shaped by schemas.
+Never imports connectors or pipelines: frames come in shaped by schemas.
 """
 
 from warehouse.checks import CheckReport, Finding, run_checks
 from warehouse.cursors import gaps, latest, missing_ranges
 from warehouse.extensions import ExtensionUnavailable, load_extension
 from warehouse.lake import (
-    CompactionResult,
+    FileMergeResult,
     Lake,
     LakeBusy,
     LakeError,
@@ -22,7 +22,7 @@ from warehouse.views import VIEWS
 __all__ = [
     "VIEWS",
     "CheckReport",
-    "CompactionResult",
+    "FileMergeResult",
     "ExtensionUnavailable",
     "Finding",
     "Lake",

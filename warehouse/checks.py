@@ -20,11 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
-from schemas.base import KST, Dataset
+from schemas.base import Dataset
+from schemas.clock import SEOUL
 from schemas.datasets import (
     DATASETS,
     FETCH_LEDGER,
@@ -111,7 +112,8 @@ class _Ctx:
 
     def date_filter(self, column: str, alias: str = "") -> tuple[str, list[object]]:
         ref = f"{alias}.{tables.quote(column)}" if alias else tables.quote(column)
-        parts, params = ["TRUE"], []
+        parts: list[str] = ["TRUE"]
+        params: list[object] = []
         if self.start is not None:
             parts.append(f"{ref} >= ?")
             params.append(self.start)
@@ -120,7 +122,8 @@ class _Ctx:
             params.append(self.end)
         return " AND ".join(parts), params
 
-    def rows(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    def rows(self, sql: str, params: list[object] | None = None) -> list[tuple[Any, ...]]:
+        """Result rows as DuckDB returns them (Python values typed by the query, not here)."""
         return self.lake.con.execute(sql, params or []).fetchall()
 
 
@@ -241,7 +244,7 @@ def check_off_calendar(ctx: _Ctx) -> list[Finding]:
         WHERE b.{cond} AND NOT h.market_open AND {dfilter} ORDER BY 1, 2
         """
         found = [
-            Finding("off_calendar", dataset.name, str(k), f"bar on a closed day {d}", "error", d, d)  # type: ignore[arg-type]
+            Finding("off_calendar", dataset.name, str(k), f"bar on a closed day {d}", "error", d, d)
             for k, d in ctx.rows(sql, dparams)
         ]
         out.extend(_capped(found, "off_calendar", dataset.name, "error"))
@@ -327,7 +330,7 @@ def check_minute_vs_daily(ctx: _Ctx) -> list[Finding]:
     WITH m AS (
         SELECT symbol, date, arg_min(open, ts) AS o, max(high) AS h, min(low) AS l,
                arg_max(close, ts) AS c, sum(volume) AS v,
-               (max(ts) AT TIME ZONE '{KST}')::TIME >= TIME '{SESSION_CLOSE}' AS full_session
+               (max(ts) AT TIME ZONE '{SEOUL}')::TIME >= TIME '{SESSION_CLOSE}' AS full_session
         FROM {ctx.table(MINUTE_BARS)} WHERE {mfilter} GROUP BY symbol, date
     )
     SELECT m.symbol, m.date, m.o, m.h, m.l, m.c, m.v, m.full_session,
@@ -342,7 +345,7 @@ def check_minute_vs_daily(ctx: _Ctx) -> list[Finding]:
     for sym, day, o, h, low, c, v, full, do, dh, dl, dc, dv in ctx.rows(sql, mparams):
         compared += 1
         assert isinstance(day, date)
-        if h > dh or low < dl or v > dv:  # type: ignore[operator]
+        if h > dh or low < dl or v > dv:
             errors.append(
                 Finding(
                     "minute_daily",

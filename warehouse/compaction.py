@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from schemas.base import KST
-from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS, Dataset
+from schemas.base import Dataset
+from schemas.clock import SEOUL
+from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
 from schemas.realtime import (
     NOTICE_MIN_FIELDS,
     NOTICE_TRS,
@@ -59,7 +60,7 @@ class ParsedJournal:
 
 
 @dataclass
-class CompactionResult:
+class JournalCompactionResult:
     journal: str
     lines: int
     rows: dict[str, int] = field(default_factory=dict)  # parsed rows per table
@@ -178,9 +179,9 @@ def _field(tr_id: str, name: str) -> pl.Expr:
     return pl.col("rec").arr.get(field_index(tr_id)[name])
 
 
-def _num(tr_id: str, name: str, dtype: pl.DataType) -> pl.Expr:
-    # Empty strings mean "no value" (kis-api.md §8.3); anything else non-numeric is an error,
-    # which `_bad_values` turns into a reject for the required columns.
+def _num(tr_id: str, name: str, dtype: type[pl.DataType]) -> pl.Expr:
+    # Empty strings mean "no value" in KIS frames; anything else non-numeric is an error, which
+    # `_typed` turns into a reject of the line when the column is required.
     return (
         pl.when(_field(tr_id, name) == "")
         .then(None)
@@ -189,14 +190,14 @@ def _num(tr_id: str, name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def _recv_day() -> pl.Expr:
-    return pl.col("ts_recv").dt.convert_time_zone(KST).dt.date()
+    return pl.col("ts_recv").dt.convert_time_zone(SEOUL).dt.date()
 
 
 def _event_ts(day: pl.Expr, hhmmss: pl.Expr) -> pl.Expr:
     return (
         pl.concat_str(day.dt.strftime("%Y%m%d"), hhmmss)
         .str.strptime(pl.Datetime("us"), "%Y%m%d%H%M%S", strict=False)
-        .dt.replace_time_zone(KST)
+        .dt.replace_time_zone(SEOUL)
     )
 
 
@@ -421,10 +422,10 @@ def parse_journal(path: Path) -> ParsedJournal:
     return parse_journal_bytes(Path(path).read_bytes(), Path(path).name)
 
 
-def compact_journal(lake: _Upserter, path: Path) -> CompactionResult:
+def compact_journal(lake: _Upserter, path: Path) -> JournalCompactionResult:
     """Parse one journal file and upsert its rows and rejects (idempotent)."""
     parsed = parse_journal(path)
-    result = CompactionResult(journal=parsed.journal, lines=parsed.lines)
+    result = JournalCompactionResult(journal=parsed.journal, lines=parsed.lines)
     datasets = {
         "ticks": TICKS,
         "quotes": QUOTES,
@@ -442,7 +443,7 @@ def compact_journal(lake: _Upserter, path: Path) -> CompactionResult:
     return result
 
 
-def compact_day(lake: _Upserter, home: Path, day: date) -> CompactionResult | None:
+def compact_day(lake: _Upserter, home: Path, day: date) -> JournalCompactionResult | None:
     """Compact one KST day's journal; None if there is no journal for that day."""
     path = journal_path(home, day)
     return compact_journal(lake, path) if path.exists() else None

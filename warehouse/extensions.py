@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 # Extensions whose entry point differs from the name users (and package names) know them by: the
-# binary must be loaded from a file named after the entry point (see STACK.md, sqlite).
+# binary must be loaded from a file named after the entry point (sqlite -> sqlite_scanner).
 _ENTRY_POINT = {
     "sqlite": "sqlite_scanner",
     "postgres": "postgres_scanner",

@@ -106,7 +106,6 @@ class JournalWriter:
         self.paths: list[Path] = []  # every file opened, in order
         self.sealed_torn_tail: list[Path] = []  # files whose torn last line we sealed on open
         self.lines_written = 0
-        self.bytes_written = 0
 
     def append(self, ts_ns: int, kind: str, payload: str) -> None:
         if not self._day_bounds[0] <= ts_ns < self._day_bounds[1]:
@@ -139,7 +138,6 @@ class JournalWriter:
         while view:  # os.write may write less than asked
             view = view[os.write(self._fd, view) :]
         self.lines_written += len(self._buffer)
-        self.bytes_written += len(data)
         self._buffer.clear()
         return len(data)
 

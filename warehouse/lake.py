@@ -26,7 +26,8 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 
-from schemas.base import KST, Dataset
+from schemas.base import Dataset
+from schemas.clock import SEOUL
 from schemas.datasets import DATASETS
 from warehouse import tables, views
 from warehouse.extensions import extensions_for, load_extension, new_connection
@@ -66,7 +67,7 @@ class UpsertResult:
 
 
 @dataclass(frozen=True)
-class CompactionResult:
+class FileMergeResult:
     files_before: int  # data files the current snapshot references
     files_after: int
     disk_files_before: int  # Parquet files under a local data path (-1 for object storage)
@@ -195,7 +196,7 @@ def open_connection(
             load_extension(con, name, cache_dir=extension_cache)
         configure_object_store(con, loc.data_path, store or ObjectStore())  # s3:// (scale-out)
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
-        con.execute(f"SET TimeZone = {_literal(KST)}")
+        con.execute(f"SET TimeZone = {_literal(SEOUL)}")
         if loc.kind == "duckdb" and not read_only:
             Path(loc.catalog).parent.mkdir(parents=True, exist_ok=True)
         if loc.local_data is not None and not read_only:
@@ -535,7 +536,7 @@ class Lake:
         *,
         expire_snapshots_older_than: timedelta | None = None,
         file_grace: timedelta | None = None,
-    ) -> CompactionResult:
+    ) -> FileMergeResult:
         """Merge small adjacent files and delete files no snapshot needs any more.
 
         Merging keeps every snapshot readable (DuckLake points old snapshots at parts of the
@@ -568,7 +569,7 @@ class Lake:
         self.con.execute(
             f"CALL ducklake_delete_orphaned_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
         )
-        return CompactionResult(
+        return FileMergeResult(
             files_before=before,
             files_after=self.file_count(),
             disk_files_before=disk_before,

@@ -170,7 +170,8 @@ def merge_ranges(ranges: list[tuple[date, date]]) -> list[tuple[date, date]]:
 
 
 def _where(dataset: Dataset | str | None, key: str | None) -> tuple[str, list[object]]:
-    parts, params = ["TRUE"], []
+    parts: list[str] = ["TRUE"]
+    params: list[object] = []
     if dataset is not None:
         parts.append("dataset = ?")
         params.append(dataset if isinstance(dataset, str) else dataset.name)

@@ -57,7 +57,8 @@ def order_log_frame(directory: Path) -> pl.DataFrame:
     for record in records:
         row = {name: record.get(name) for name in columns}
         for name in _TIMESTAMPS:
-            row[name] = datetime.fromisoformat(row[name]) if row[name] else None
+            value = row[name]
+            row[name] = datetime.fromisoformat(value) if isinstance(value, str) and value else None
         rows.append(row)
     frame = pl.DataFrame(
         rows,

@@ -64,7 +64,7 @@ def holidays(
     verbose: Verbose = False,
 ) -> None:
     """The KRX calendar (chk-holiday): from today (or --start) to today + --ahead days."""
-    from pipelines.holidays import ingest_holidays
+    from pipelines.holidays_flow import ingest_holidays
 
     run_flow(ingest_holidays, verbose=verbose, start=start, end=end, ahead=ahead, home=_home(home))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import sys
@@ -13,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from schemas.clock import KST
+from schemas.clock import KST, Clock
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -93,11 +92,10 @@ def record(
         queue_size=queue_size,
         stale_after=stale_after,
         stats_interval=stats_interval,
-        clock=clock,
     )
     _log_to_stderr()
     try:
-        result = asyncio.run(_run_with_live(run_record, app.kis, config))
+        result = asyncio.run(_run_with_live(run_record, app.kis, config, clock))
     except KisRequestError as exc:  # e.g. more registrations than one session allows
         raise _fail(str(exc), 2) from None
     except (KisError, RecorderBusy) as exc:
@@ -121,13 +119,13 @@ def _log_to_stderr() -> None:
         logger.propagate = False
 
 
-async def _run_with_live(run_record: Any, settings: Any, config: Any) -> Any:
+async def _run_with_live(run_record: Any, settings: Any, config: Any, clock: Clock) -> Any:
     if not sys.stdout.isatty():
-        return await run_record(settings, config)
+        return await run_record(settings, config, clock=clock)
     from rich.live import Live
 
     with Live(refresh_per_second=2, transient=True) as live:
-        return await run_record(settings, config, live=live)
+        return await run_record(settings, config, clock=clock, live=live)
 
 
 def compact(
@@ -141,13 +139,13 @@ def compact(
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.recorder import compact as run_compact
+    from pipelines.recorder.flows import compact as run_compact
     from warehouse.journal import journal_dir, journal_gaps
 
     app = _config(home)
     settings = app.kis
     days = None if all_days else [_parse_day(date_, app)]
-    results = run_compact(settings, days)
+    results = run_compact(app, days)
     if not results:
         raise _fail(
             f"no journal for {days[0] if days else 'any day'} under {settings.home / 'journal'}"
@@ -191,8 +189,8 @@ def replay(
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
 ) -> None:
-    """Print a day's journal as typed records, one JSON object per line."""
-    from pipelines.recorder import replay as run_replay
+    """Print a day's journal as the rows compaction stores, one JSON object per line."""
+    from pipelines.recorder.flows import replay as run_replay
     from warehouse.journal import journal_path
 
     app = _config(home)
@@ -200,16 +198,10 @@ def replay(
     day = _parse_day(date_, app)
     if not journal_path(settings.home, day).exists():
         raise _fail(f"no journal for {day} under {settings.home / 'journal'}")
-    for n, (line, ts_ns, rec) in enumerate(run_replay(settings.home, day)):
+    for n, (table, row) in enumerate(run_replay(settings.home, day)):
         if limit is not None and n >= limit:
             break
-        row = {
-            "line": line,
-            "ts_recv_ns": ts_ns,
-            "type": type(rec).__name__,
-            **dataclasses.asdict(rec),
-        }
-        typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        typer.echo(json.dumps({"table": table, **row}, default=str, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -12,13 +12,13 @@ from functools import partial
 
 from prefect import flow
 
-from pipelines.jobs import Job, run_jobs
+from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date
 from pipelines.runs import flow_run
-from pipelines.state import query
 from pipelines.summary import RunSummary
 from schemas import HOLIDAYS
 from warehouse.ledger import merge_ranges
+from warehouse.planning import stored_dates
 
 AHEAD_DAYS = 30
 
@@ -49,15 +49,11 @@ def ingest_holidays(
         first = parse_date(start, name="start", today=today) or today
         last = parse_date(end, name="end", today=today) or today + timedelta(days=ahead)
         check_range(first, last)
-        stored = set(
-            query(
-                run.rt.lake, "SELECT date FROM {holidays} WHERE date BETWEEN ? AND ?", [first, last]
-            )["date"].to_list()
-        )
+        stored = stored_dates(run.rt.lake, HOLIDAYS, first, last)
         spans = missing_days(first, last, stored, refresh_from=today)
         client = run.rt.client
         jobs = [
-            Job(HOLIDAYS, {}, lo, hi, partial(client.holidays, lo, hi), f"holidays {lo}..{hi}")
+            FetchJob(HOLIDAYS, {}, lo, hi, partial(client.holidays, lo, hi), f"holidays {lo}..{hi}")
             for lo, hi in spans
         ]
         # Calendar facts are final once published: the whole range counts as settled.
