@@ -49,7 +49,7 @@ def check(
     try:
         lake = Lake.open(resolve_home(home), source=None, read_only=True)
     except (LakeError, duckdb.Error) as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc).splitlines()[0]) from None
     try:
         report = run_checks(
             lake,
@@ -59,6 +59,8 @@ def check(
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
+    except duckdb.Error as exc:  # e.g. a data file gone while `--only` skipped the files check
+        raise fail(str(exc).splitlines()[0]) from None
     finally:
         lake.close()
     frame = report.to_frame()

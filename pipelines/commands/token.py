@@ -21,14 +21,18 @@ def token(
     from connectors.kis.errors import KisError
     from pipelines.runtime import load_settings
 
+    nothing = "was not cached: nothing to revoke"
     try:
-        with KisClient(load_settings(home)) as client:
+        settings = load_settings(home)
+        if revoke and not (settings.home / "tokens").is_dir():
+            # No cache folder, no token: answer without creating the home (or starting a client).
+            console.print(f"token for {settings.env} {nothing}")
+            return
+        with KisClient(settings) as client:
             env = client.settings.env
             if revoke:
                 revoked = client.revoke_token()
-                console.print(
-                    f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}"
-                )
+                console.print(f"token for {env} {'revoked' if revoked else nothing}")
                 return
             value = client.token()
             key = client.settings.app_key.masked() if client.settings.app_key else "?"
