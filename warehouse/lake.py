@@ -280,9 +280,11 @@ def private_dirs(path: Path) -> None:
 
 
 def _private_file(path: Path) -> None:
-    """The catalog holds account-derived rows (order_log): owner-only, whatever the umask."""
+    """The catalog holds account-derived rows (order_log): owner-only, whatever the umask.
+    Best effort: a catalog shared on purpose (another owner, group-writable) still opens."""
     if os.name == "posix" and path.exists() and path.stat().st_mode & 0o077:
-        path.chmod(0o600)
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
 
 
 class Lake:
