@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from schemas import PERIOD_BARS
 from tests.test_warehouse_lake import daily_bars
-from warehouse.lake import Lake, connect
+from warehouse.lake import Lake, connect, locate
 
 runner = CliRunner()
 DAYS = [date(2026, 1, 5) + timedelta(days=i) for i in range(10)]
@@ -78,7 +78,7 @@ def test_a_moved_home_reads_its_own_files(tmp_path: Path) -> None:
         stored = lake.con.execute(
             "SELECT value FROM __ducklake_metadata_lake.ducklake_metadata WHERE key = 'data_path'"
         ).fetchone()
-    assert stored == (str((new / "lake" / "data").resolve()) + os.sep,)
+    assert stored == (locate(new).data_path,)
 
 
 def test_a_damaged_lake_is_one_line_in_check(tmp_path: Path) -> None:

@@ -700,9 +700,14 @@ class Lake:
         local = self.location.local_data
         if local is None:
             lock_down(self.con, directories=[self.location.data_path])
-        else:
-            # Exact files, not the folder: nothing new can be written among the lake's files.
-            lock_down(self.con, paths=[str(p) for p in local.rglob("*.parquet")])
+            return
+        # Exact files, not the folder: nothing new can be written among the lake's files. Each
+        # as the OS spells it and as DuckLake does (data path + "/"-joined relative path), which
+        # differ on Windows only.
+        paths: set[str] = set()
+        for file in local.rglob("*.parquet"):
+            paths.update((str(file), self.location.data_path + file.relative_to(local).as_posix()))
+        lock_down(self.con, paths=sorted(paths))
 
     # -- lifetime ----------------------------------------------------------------------------
 
