@@ -4,6 +4,7 @@ change settings) are refused in one line, and the lake is unchanged afterwards."
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from schemas import PERIOD_BARS
 from tests.test_warehouse_lake import daily_bars
+from warehouse.confine import QueryRefused, read_only_statement
 from warehouse.lake import Lake, connect
 
 runner = CliRunner()
@@ -61,6 +63,37 @@ def test_a_plain_query_still_works(home: Path) -> None:
     assert out.splitlines() == ["n", str(ROWS)]
     code, out = sql(home, "EXPLAIN SELECT * FROM bars_daily WHERE symbol = '005930'")
     assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "FROM bars_daily",
+        "DESCRIBE bars_daily",
+        "SHOW TABLES",
+        "SUMMARIZE bars_daily",
+        "VALUES (1)",
+        "WITH x AS (SELECT 1) SELECT * FROM x;",
+        "-- comment\nEXPLAIN ANALYZE SELECT 1",
+    ],
+)
+def test_queries_that_only_read_are_accepted(query: str) -> None:
+    assert read_only_statement(query) == query
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("PIVOT period_bars ON symbol", "CREATE is not allowed"),
+        ("RESET threads", "RESET is not allowed"),
+        ("BEGIN", "TRANSACTION is not allowed"),
+        ("EXPLAIN (FORMAT json) SELECT 1", "EXPLAIN of anything but a query"),
+        ("  ", "needs a query"),
+    ],
+)
+def test_the_refusal_names_the_statement(query: str, reason: str) -> None:
+    with pytest.raises(QueryRefused, match=re.escape(reason)):
+        read_only_statement(query)
 
 
 def test_delete_through_a_reattached_catalog_is_refused(home: Path) -> None:
