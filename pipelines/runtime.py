@@ -25,6 +25,7 @@ from pipelines.config import Config, load_config
 from pipelines.embedded import market_clock, resolve
 from schemas.clock import Clock
 from warehouse.lake import Lake
+from warehouse.lake import connect as warehouse_connect
 from warehouse.remote import retry_on_conflict
 
 
@@ -95,9 +96,19 @@ def open_lake(config: Config, *, read_only: bool = False, snapshot: int | None =
     )
 
 
-def connect(config: Config, *, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the configured lake, for notebooks and `kisdb sql`."""
-    return open_lake(config, read_only=True, snapshot=snapshot).con
+def connect(
+    config: Config, *, snapshot: int | None = None, confined: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the configured lake, for notebooks and `kisdb sql`; confined to
+    the lake's files with locked settings unless `confined=False` (see warehouse.connect)."""
+    return warehouse_connect(
+        config.home,
+        snapshot=snapshot,
+        catalog=config.lake.catalog,
+        data_path=config.lake.data_path,
+        store=config.lake.store,
+        confined=confined,
+    )
 
 
 _current: Runtime | None = None

@@ -186,6 +186,7 @@ def test_clean_lake_passes_every_check(lake: Lake) -> None:
     assert report.findings == [], report.to_frame()
     assert report.ok
     assert set(report.checks_run) == {
+        "files",
         "missing_days",
         "off_calendar",
         "duplicates",
@@ -263,7 +264,7 @@ def test_sql_command_formats(lake: Lake, tmp_path: Path) -> None:
     out = runner.invoke(app(), ["sql", "SELECT * FROM no_such_table", *home])
     assert out.exit_code == 1 and "no_such_table" in out.output
     out = runner.invoke(app(), ["sql", "DELETE FROM period_bars", *home])
-    assert out.exit_code == 1
+    assert out.exit_code == 2 and "read-only: DELETE is not allowed" in out.output
 
 
 def test_check_command_exit_codes(lake: Lake, tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 Checks (each a function `(ctx) -> list[Finding]`):
 
+* files          data files the lake needs but are missing from disk (a damaged lake: one error,
+                 and the data checks are skipped since they would only fail reading), and
+                 unreferenced Parquet files left by an interrupted write (a warning with the count)
 * missing_days   trading days (holidays table) absent inside each daily series' stored span,
                  unless a complete fetch in the ledger covered them; one finding per gap range
                  (these are what the next `update` fetches)
@@ -133,6 +136,38 @@ def _capped(findings: list[Finding], check: str, dataset: str, severity: Severit
     rest = len(findings) - MAX_FINDINGS_PER_GROUP
     summary = Finding(check, dataset, "*", f"... and {rest} more like these", severity)
     return [*findings[:MAX_FINDINGS_PER_GROUP], summary]
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def check_files(ctx: _Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    missing = ctx.lake.missing_files()
+    if missing:
+        out.append(
+            Finding(
+                "files",
+                "*",
+                "*",
+                f"the lake is damaged: {len(missing)} data file(s) are missing, e.g. {missing[0]}; "
+                "restore the home from a backup",
+                "error",
+            )
+        )
+    orphans = ctx.lake.orphaned_files()
+    if orphans:
+        out.append(
+            Finding(
+                "files",
+                "*",
+                "*",
+                f"{len(orphans)} unreferenced Parquet file(s) left by an interrupted write; "
+                "the next write or `kisdb compact` deletes them",
+                "warning",
+            )
+        )
+    return out
 
 
 # -- missing trading days ------------------------------------------------------------------------
@@ -422,6 +457,7 @@ def check_ledger(ctx: _Ctx) -> list[Finding]:
 
 
 CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
+    "files": check_files,  # first: the others read the data files
     "missing_days": check_missing_days,
     "off_calendar": check_off_calendar,
     "duplicates": check_duplicates,
@@ -447,6 +483,9 @@ def run_checks(
     for name, check in CHECKS.items():
         if only and name not in only:
             continue
-        report.findings.extend(check(ctx))
+        found = check(ctx)
+        report.findings.extend(found)
         report.checks_run.append(name)
+        if check is check_files and any(f.severity == "error" for f in found):
+            break  # a damaged lake: the data checks would only fail on the missing files
     return report

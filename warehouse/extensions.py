@@ -8,9 +8,9 @@ Order of preference for each extension:
    unsigned-extension setting is needed);
 3. DuckDB's own extension folder (`~/.duckdb/extensions`), i.e. whatever `INSTALL` put there.
 
-Connections are made with `autoinstall_known_extensions=False` and `autoload_known_extensions=False`
-so nothing is ever downloaded at run time; a missing extension is an error that names the package
-to install.
+Connections are made with `autoinstall_known_extensions=False`, `autoload_known_extensions=False`
+and `allow_community_extensions=False` so nothing is ever downloaded at run time; a missing
+extension is an error that names the package to install.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _ENTRY_POINT = {
 NO_DOWNLOAD_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
+    "allow_community_extensions": False,
 }
 
 

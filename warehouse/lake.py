@@ -15,10 +15,13 @@ Errors: `LakeError` > `LakeSourceMismatch` (sim data vs KIS data), `LakeNotFound
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -30,12 +33,17 @@ from schemas.base import Dataset
 from schemas.clock import SEOUL
 from schemas.datasets import DATASETS
 from warehouse import tables, views
+from warehouse.confine import lock_down
 from warehouse.extensions import extensions_for, load_extension, new_connection
 from warehouse.remote import ObjectStore, configure_object_store, retry_on_conflict
 
 Source = Literal["sim", "kis"]
 SOURCES: tuple[str, ...] = ("sim", "kis")
 CATALOG = "lake"  # the name the lake is attached under in every connection
+_METADATA = f"__ducklake_metadata_{CATALOG}"  # DuckLake's name for the attached catalog database
+# A writable open deletes unreferenced files older than this: younger ones may belong to a write
+# in progress in this very process (file locks do not separate threads of one process).
+ORPHAN_GRACE = timedelta(minutes=10)
 INFO_TABLE = "lake_info"  # key/value facts about the lake itself (its source stamp)
 
 
@@ -144,11 +152,14 @@ def _attach(
     read_only: bool,
     snapshot: int | None,
     lock_timeout: float,
+    rebind: bool = False,
 ) -> None:
     options = []
-    if loc.explicit_data_path or not loc.exists():
+    if loc.explicit_data_path or not loc.exists() or rebind:
         # Pass DATA_PATH when creating or when asked: DuckLake then checks it against the catalog.
         options.append(f"DATA_PATH {_literal(loc.data_path)}")
+    if rebind:
+        options.append("OVERRIDE_DATA_PATH true")
     if read_only:
         options.append("READ_ONLY")
     if snapshot is not None:
@@ -187,9 +198,10 @@ def open_connection(
     lock_timeout: float = 30.0,
     extension_cache: Path | None = None,
     store: ObjectStore | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the lake attached as `lake`, USE'd, TimeZone Asia/Seoul.
-    `store`: the credentials of a data path on S3 (default: none, AWS addressing)."""
+) -> tuple[duckdb.DuckDBPyConnection, LakeLocation]:
+    """A DuckDB connection with the lake attached as `lake`, USE'd, TimeZone Asia/Seoul, and where
+    its data really is (a catalog made with its data elsewhere keeps it there). `store`: the
+    credentials of a data path on S3 (default: none, AWS addressing)."""
     con = new_connection()
     try:
         for name in extensions_for(loc.catalog, loc.data_path):
@@ -198,15 +210,79 @@ def open_connection(
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
         con.execute(f"SET TimeZone = {_literal(SEOUL)}")
         if loc.kind == "duckdb" and not read_only:
-            Path(loc.catalog).parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(Path(loc.catalog).parent)
         if loc.local_data is not None and not read_only:
-            loc.local_data.mkdir(parents=True, exist_ok=True)
-        _attach(con, loc, read_only=read_only, snapshot=snapshot, lock_timeout=lock_timeout)
+            private_dirs(loc.local_data)
+        attach = partial(
+            _attach, con, read_only=read_only, snapshot=snapshot, lock_timeout=lock_timeout
+        )
+        attach(loc)
+        loc = _bind_data_path(con, loc, attach, read_only=read_only)
         con.execute(f"USE {CATALOG}")
+        if loc.kind == "duckdb" and not read_only:
+            _private_file(Path(loc.catalog))
     except BaseException:
         con.close()
         raise
-    return con
+    return con, loc
+
+
+def _bind_data_path(
+    con: duckdb.DuckDBPyConnection,
+    loc: LakeLocation,
+    attach: Callable[..., None],
+    *,
+    read_only: bool,
+) -> LakeLocation:
+    """Make a copied or moved home read and write its own data.
+
+    DuckLake stores the data path in the catalog as an absolute path, so a copy of a home would
+    read (and `compact` would delete) the original's files, and a moved home the old location.
+    A home's catalog whose stored path is some home's `lake/data/` (its own layout) is re-attached
+    with this home's data path; when writable, the stored path is updated too, so plain DuckDB
+    sees the right files. A catalog created with its data elsewhere (KISDB_DATA_PATH) keeps it.
+    """
+    if loc.kind != "duckdb" or loc.explicit_data_path:
+        return loc
+    row = con.execute(
+        f"SELECT value FROM {_METADATA}.ducklake_metadata WHERE key = 'data_path'"
+    ).fetchone()
+    stored = str(row[0]) if row else loc.data_path
+    if stored == loc.data_path:
+        return loc
+    if not _home_layout(stored):
+        return replace(loc, data_path=stored, explicit_data_path=True)
+    con.execute(f"DETACH {CATALOG}")
+    attach(loc, rebind=True)
+    if not read_only:
+        con.execute(
+            f"UPDATE {_METADATA}.ducklake_metadata SET value = ? WHERE key = 'data_path'",
+            [loc.data_path],
+        )
+    return loc
+
+
+def _home_layout(data_path: str) -> bool:
+    """Whether a data path is a home's default `<home>/lake/data/` (local, not object storage)."""
+    path = Path(data_path)
+    return "://" not in data_path and path.name == "data" and path.parent.name == "lake"
+
+
+def private_dirs(path: Path) -> None:
+    """Create `path` and its missing parents readable by the owner only (0700 on POSIX; Windows
+    ignores the mode). Existing directories keep their mode: the user may have chosen it."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            folder.mkdir(mode=0o700)
+
+
+def _private_file(path: Path) -> None:
+    """The catalog holds account-derived rows (order_log): owner-only, whatever the umask.
+    Best effort: a catalog shared on purpose (another owner, group-writable) still opens."""
+    if os.name == "posix" and path.exists() and path.stat().st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
 
 
 class Lake:
@@ -256,7 +332,7 @@ class Lake:
             raise LakeNotFound(
                 f"no lake at {loc.shown}; run `kisdb update` (or an ingest) to create it"
             )
-        con = open_connection(
+        con, loc = open_connection(
             loc,
             read_only=read_only,
             snapshot=snapshot,
@@ -268,6 +344,8 @@ class Lake:
         try:
             if not read_only:
                 lake._create_tables()
+                if loc.kind == "duckdb":  # its lock keeps other writers out: see compact()
+                    lake._delete_orphans(ORPHAN_GRACE)
             lake._check_stamp(source)
             views.create_views(con, lake.table_names())
         except BaseException:
@@ -566,9 +644,7 @@ class Lake:
         self.con.execute(
             f"CALL ducklake_cleanup_old_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
         )
-        self.con.execute(
-            f"CALL ducklake_delete_orphaned_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
-        )
+        self._delete_orphans(grace)
         return FileMergeResult(
             files_before=before,
             files_after=self.file_count(),
@@ -576,6 +652,62 @@ class Lake:
             disk_files_after=self.disk_file_count(),
             seconds=time.perf_counter() - started,
         )
+
+    def _delete_orphans(self, older_than: timedelta) -> None:
+        """Delete data files no snapshot references (a crashed write's), once `older_than` old."""
+        self.con.execute(
+            f"CALL ducklake_delete_orphaned_files({_literal(CATALOG)}, older_than => ?::TIMESTAMPTZ)",
+            [datetime.now().astimezone() - older_than],
+        )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def current_files(self) -> list[str]:
+        """Data and delete files the current snapshot reads (paths, or URLs on object storage)."""
+        files: list[str] = []
+        for name in self.table_names():
+            rows = self.con.execute(
+                "SELECT data_file, delete_file FROM ducklake_list_files(?, ?)", [CATALOG, name]
+            ).fetchall()
+            files.extend(f for row in rows for f in row if f)
+        return files
+
+    def missing_files(self) -> list[str]:
+        """Files the current snapshot reads that are not on disk (a damaged local lake)."""
+        if self.location.local_data is None:
+            return []
+        return [f for f in self.current_files() if not Path(f).exists()]
+
+    def orphaned_files(self) -> list[Path]:
+        """Parquet files under a local data path that no snapshot references: left by a write
+        that crashed before its commit. The next write deletes them (after ORPHAN_GRACE), as does
+        `compact()`. Works read-only (DuckLake's own listing needs a writable lake)."""
+        local = self.location.local_data
+        if local is None or not local.exists():
+            return []
+        rows = self.con.execute(
+            f"SELECT path FROM {_METADATA}.ducklake_data_file "
+            f"UNION ALL SELECT path FROM {_METADATA}.ducklake_delete_file "
+            f"UNION ALL SELECT path FROM {_METADATA}.ducklake_files_scheduled_for_deletion"
+        ).fetchall()
+        # DuckLake names every file with a fresh UUID: the name alone identifies it.
+        known = {str(r[0]).replace("\\", "/").rsplit("/", 1)[-1] for r in rows}
+        return sorted(p for p in local.rglob("*.parquet") if p.name not in known)
+
+    def confine(self) -> None:
+        """Lock this (read-only) connection into the lake: it reads the lake's files and nothing
+        else, writes no file, and no statement can change a setting (see warehouse.confine)."""
+        local = self.location.local_data
+        if local is None:
+            lock_down(self.con, directories=[self.location.data_path])
+            return
+        # Exact files, not the folder: nothing new can be written among the lake's files. Each
+        # as the OS spells it and as DuckLake does (data path + "/"-joined relative path), which
+        # differ on Windows only.
+        paths: set[str] = set()
+        for file in local.rglob("*.parquet"):
+            paths.update((str(file), self.location.data_path + file.relative_to(local).as_posix()))
+        lock_down(self.con, paths=sorted(paths))
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -639,6 +771,7 @@ def connect(
     catalog: str | None = None,
     data_path: str | None = None,
     store: ObjectStore | None = None,
+    confined: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection for notebooks: the lake attached as `lake` (as of `snapshot`
     when given), friendly views (bars_daily, minutes, …) created, TimeZone Asia/Seoul.
@@ -646,8 +779,10 @@ def connect(
         con = connect(Path("~/.kisdb"))
         con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
 
-    The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever they are set):
-    `pipelines.runtime.connect(pipelines.config.load_config())`.
+    `confined` (the default) also keeps the connection to the lake's own files and locks its
+    settings (Lake.confine); `confined=False` lets it read your other files and change settings,
+    the lake itself staying read-only. The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever
+    they are set): `pipelines.runtime.connect(pipelines.config.load_config())`.
     """
     lake = Lake.open(
         home,
@@ -658,4 +793,10 @@ def connect(
         snapshot=snapshot,
         store=store,
     )
+    if confined:
+        try:
+            lake.confine()
+        except BaseException:
+            lake.close()
+            raise
     return lake.con

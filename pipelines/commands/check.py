@@ -53,7 +53,7 @@ def check(
     try:
         lake = open_lake(config, read_only=True)
     except (LakeError, duckdb.Error) as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc).splitlines()[0]) from None
     try:
         report = run_checks(
             lake,
@@ -63,6 +63,8 @@ def check(
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
+    except duckdb.Error as exc:  # e.g. a data file gone while `--only` skipped the files check
+        raise fail(str(exc).splitlines()[0]) from None
     finally:
         lake.close()
     frame = report.to_frame()

@@ -2,6 +2,8 @@
 
 The connection is the configured lake's (pipelines.runtime.connect): tables and friendly views (bars_daily, minutes, …) are
 there, TimeZone is Asia/Seoul, and `--snapshot N` queries the lake as it was at snapshot N.
+It runs one query (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) and reads the lake's files only:
+anything else is refused in one line with exit code 2 (warehouse.confine).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warehouse.confine import QueryRefused, read_only_statement
 from warehouse.lake import LakeError
 
 
@@ -57,10 +60,10 @@ def emit(
     sys.stdout.flush()
 
 
-def fail(message: str) -> typer.Exit:
-    """Print a one-line reason to stderr and return the exit to raise (code 1)."""
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=1)
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line reason to stderr and return the exit to raise (1 failure, 2 bad usage)."""
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=code)
 
 
 def sql(
@@ -76,19 +79,25 @@ def sql(
     ] = None,
     max_rows: Annotated[int, typer.Option(help="rows shown by --format table")] = 100,
 ) -> None:
-    """Run a read-only SQL query on the market database and print the result."""
+    """Run one read-only query on the market database and print the result."""
     from pipelines.config import load_config
     from pipelines.runtime import connect
 
     try:
+        statement = read_only_statement(query)
+    except QueryRefused as exc:
+        raise fail(str(exc), code=2) from None
+    except duckdb.Error as exc:  # a syntax error
+        raise fail(str(exc).splitlines()[0], code=2) from None
+    try:
         con = connect(load_config(home), snapshot=snapshot)
     except (LakeError, duckdb.Error) as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc).splitlines()[0]) from None
     try:
-        relation = con.sql(query)
-        if relation is None:  # a statement without a result (SET, …)
-            return
-        frame = relation.pl()
+        frame = con.sql(statement).pl()
+    except duckdb.PermissionException as exc:
+        reason = str(exc).splitlines()[0].removeprefix("Permission Error: ")
+        raise fail(f"kisdb sql is confined to the lake: {reason}", code=2) from None
     except duckdb.Error as exc:
         raise fail(str(exc).splitlines()[0]) from None
     finally:

@@ -21,14 +21,19 @@ def token(
     from pipelines.config import load_config
     from pipelines.runtime import client_for
 
+    nothing = "was not cached: nothing to revoke"
     try:
-        with client_for(load_config(home)) as client:
+        config = load_config(home)
+        if revoke and not (config.home / "tokens").is_dir():
+            # No cache folder, no token: answer without creating the home (or starting a client).
+            console.print(f"token for {config.kis.env} {nothing}")
+            return
+        with client_for(config) as client:
             env, tokens = client.settings.env, client.settings.home / "tokens"
             if revoke:
                 revoked = client.revoke_token()
                 console.print(
-                    f"token for {env} {'revoked' if revoked else 'was not cached: nothing to revoke'}"
-                    f" (cache {tokens})"
+                    f"token for {env} {'revoked' if revoked else nothing} (cache {tokens})"
                 )
                 return
             value = client.token()
