@@ -492,7 +492,7 @@ def replay(home: Path, day: date) -> Iterator[tuple[int, int, Any]]:
     """(line, ts_recv_ns, typed record) for every data record of a day's journal, in order.
 
     Control lines, acks and malformed lines are skipped (compaction keeps the latter as rejects)."""
-    from connectors.kis.ws_protocol import DataFrame, FrameError, parse_frame, to_records
+    from connectors.kis.ws_protocol import DataMessage, FrameError, parse_frame, to_records
     from warehouse.journal import JournalLine, journal_path, kst_day, read_journal
 
     for entry in read_journal(journal_path(home, day)):
@@ -500,7 +500,7 @@ def replay(home: Path, day: date) -> Iterator[tuple[int, int, Any]]:
             continue
         try:
             frame = parse_frame(entry.payload)
-            if not isinstance(frame, DataFrame):
+            if not isinstance(frame, DataMessage):
                 continue
             records = to_records(frame, kst_day(entry.ts_ns))
         except FrameError:

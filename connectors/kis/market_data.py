@@ -1,45 +1,51 @@
 """Market data: one method per KIS quote endpoint, each returning a polars frame of its dataset.
 
-`MarketDataMixin` (sync) and `AsyncMarketDataMixin` (async) are composed into `KisClient` /
-`AsyncKisClient` by connectors/kis/api.py. Every method validates its arguments before anything is
-sent, builds a `Job` (endpoint + lane + pager, pure and shared by both mixins), and runs it with
-the client's `call`. Parsing lives in parsing.py, range planning in windows.py.
+Each endpoint is a pure plan builder (`*_plan`: validate the arguments, then endpoint + lane +
+pager + parser) and one `operation` on `MarketData`, which `KisClient` runs blocking and
+`AsyncKisClient` awaits (connectors/kis/api.py). Parsing lives in parsing.py, range planning in
+windows.py, argument checks in validation.py.
 
 Lanes: ranges (backfills) go on "backfill"; current prices, rankings and today's bars on "live".
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Generator, Mapping
 from datetime import date, datetime, time
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any, Literal
 
 import polars as pl
 
 from connectors.kis import parsing
-from connectors.kis.endpoints import Endpoint, Lane
-from connectors.kis.errors import KisNoData, KisPagingError, KisRequestError
+from connectors.kis.core import _ClientLogic
+from connectors.kis.endpoints import Endpoint
+from connectors.kis.steps import Flow, operation
+from connectors.kis.validation import (
+    check_choice,
+    check_exchange,
+    check_index_code,
+    check_market_scope,
+    check_overseas_symbol,
+    check_period,
+    check_positive,
+    check_range,
+    check_symbol,
+    invalid,
+    opt_number,
+)
 from connectors.kis.windows import (
     CalendarDays,
     DateWindows,
-    Job,
+    FetchPlan,
     KeyedMinutes,
-    Pager,
     PastMinutes,
-    Request,
     SinglePage,
     TodayMinutes,
     hms,
     ymd,
 )
+from schemas.clock import KST
 
-if TYPE_CHECKING:
-    from connectors.kis.core import KisResponse
-
-KST = ZoneInfo("Asia/Seoul")
 _Q = "/uapi/domestic-stock/v1/quotations"
 _RANK = "/uapi/domestic-stock/v1/ranking"
 _OVERSEAS = "/uapi/overseas-price/v1/quotations"
@@ -130,7 +136,6 @@ OVERSEAS_MINUTE_PAGE = 120
 
 KRX = "J"  # FID_COND_MRKT_DIV_CODE: KRX; the datasets do not key on the venue, so one venue only
 Period = Literal["D", "W", "M", "Y"]
-PERIODS = ("D", "W", "M", "Y")
 OVERSEAS_PERIODS = {"D": "0", "W": "1", "M": "2"}
 # Quote exchange codes dailyprice accepts (the US daytime codes are minute-bars only).
 OVERSEAS_DAILY_EXCHANGES = frozenset(parsing.EXCHANGE_ZONES) - {"BAY", "BAQ", "BAA"}
@@ -152,107 +157,13 @@ FLUCTUATION_SORTS = {
 DIVISIONS = {"all": "0", "common": "1", "preferred": "2"}
 
 
-class KisInvalidArgument(KisRequestError):
-    """A market-data argument was refused before anything was sent (bad symbol, dates, period)."""
-
-
-# --- validation -------------------------------------------------------------------------------------
-_SYMBOL = re.compile(r"(?:[0-9A-Z]{6}|Q[0-9]{6})")  # 6-char short code; ETNs carry a Q prefix
-_INDEX = re.compile(r"[0-9]{4}")
-_OVERSEAS_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,15}")
-
-
-def _bad(message: str) -> KisInvalidArgument:
-    return KisInvalidArgument(message)
-
-
-def check_symbol(symbol: object) -> str:
-    if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
-        raise _bad(
-            f"symbol must be a 6-character KRX short code like '005930' (ETN: 'Q500001'), got {symbol!r}"
-        )
-    return symbol
-
-
-def check_index_code(code: object) -> str:
-    if not isinstance(code, str) or not _INDEX.fullmatch(code):
-        raise _bad(
-            f"index code must be 4 digits like '0001' (KOSPI) or '1001' (KOSDAQ), got {code!r}"
-        )
-    return code
-
-
-def check_market_scope(market: object) -> str:
-    if not isinstance(market, str) or not _INDEX.fullmatch(market):
-        raise _bad(
-            f"market must be '0000' (all) or an index code like '0001', '1001', '2001', got {market!r}"
-        )
-    return market
-
-
-def check_day(value: object, name: str) -> date:
-    # datetime is a date subclass; a time of day here would be silently dropped, so refuse it.
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise _bad(f"{name} must be a datetime.date, got {value!r}")
-    return value
-
-
-def check_range(start: object, end: object) -> tuple[date, date]:
-    s, e = check_day(start, "start"), check_day(end, "end")
-    if s > e:
-        raise _bad(f"start {s} is after end {e}")
-    return s, e
-
-
-def check_period(period: object, allowed: tuple[str, ...] | Mapping[str, str] = PERIODS) -> str:
-    if period not in allowed:
-        raise _bad(f"period must be one of {sorted(allowed)}, got {period!r}")
-    assert isinstance(period, str)
-    return period
-
-
-def check_choice(value: object, name: str, choices: Mapping[str, str]) -> str:
-    if value not in choices:
-        raise _bad(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return choices[value]  # type: ignore[index]
-
-
-def check_exchange(exchange: object, allowed: frozenset[str] | Mapping[str, str]) -> str:
-    if exchange not in allowed:
-        raise _bad(f"exchange must be one of {sorted(allowed)} (KIS quote codes), got {exchange!r}")
-    assert isinstance(exchange, str)
-    return exchange
-
-
-def check_overseas_symbol(symbol: object) -> str:
-    if not isinstance(symbol, str) or not _OVERSEAS_SYMBOL.fullmatch(symbol):
-        raise _bad(f"overseas symbol must be an upper-case ticker like 'AAPL', got {symbol!r}")
-    return symbol
-
-
-def check_positive(value: object, name: str, maximum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= maximum:
-        raise _bad(f"{name} must be an integer in 1..{maximum}, got {value!r}")
-    return value
-
-
-def _opt_number(value: int | None, name: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _bad(f"{name} must be a non-negative integer or None, got {value!r}")
-    return str(value)
-
-
-def _now_kst() -> datetime:
-    return datetime.now(KST)
-
-
-# --- jobs: pure request plans shared by the sync and async mixins -----------------------------------
+# --- plans: pure, one per endpoint ------------------------------------------------------------------
 _EMPTY_CHART = {"output1": {}, "output2": []}
 
 
-def period_bars_job(symbol: str, start: date, end: date, period: str, adjusted: bool) -> Job:
+def period_bars_plan(
+    symbol: str, start: date, end: date, period: str, adjusted: bool
+) -> FetchPlan[pl.DataFrame]:
     symbol = check_symbol(symbol)
     start, end = check_range(start, end)
     period = check_period(period)
@@ -269,7 +180,7 @@ def period_bars_job(symbol: str, start: date, end: date, period: str, adjusted: 
         }
 
     parse = partial(parsing.parse_period_bars, symbol=symbol, period=period, adjusted=adjusted)
-    return Job(
+    return FetchPlan(
         PERIOD_CHART,
         "backfill",
         lambda: DateWindows(
@@ -286,7 +197,7 @@ def period_bars_job(symbol: str, start: date, end: date, period: str, adjusted: 
     )
 
 
-def daily_price_job(symbol: str, period: str, adjusted: bool) -> Job:
+def daily_price_plan(symbol: str, period: str, adjusted: bool) -> FetchPlan[pl.DataFrame]:
     symbol = check_symbol(symbol)
     period = check_period(period, ("D", "W", "M"))
     params = {
@@ -297,7 +208,7 @@ def daily_price_job(symbol: str, period: str, adjusted: bool) -> Job:
         "FID_ORG_ADJ_PRC": "1" if adjusted else "0",
     }
     parse = partial(parsing.parse_daily_price, symbol=symbol, period=period, adjusted=adjusted)
-    return Job(
+    return FetchPlan(
         INQUIRE_DAILY_PRICE,
         "live",
         lambda: SinglePage(parse, params, what=f"daily_price {symbol}", key=("date",)),
@@ -305,19 +216,19 @@ def daily_price_job(symbol: str, period: str, adjusted: bool) -> Job:
     )
 
 
-def current_price_job(symbol: str) -> Job:
+def current_price_plan(symbol: str) -> FetchPlan[dict[str, Any]]:
     symbol = check_symbol(symbol)
     params = {"FID_COND_MRKT_DIV_CODE": KRX, "FID_INPUT_ISCD": symbol}
     parse = partial(parsing.parse_current_price, symbol=symbol)
-    return Job(
+    return FetchPlan(
         INQUIRE_PRICE, "live", lambda: SinglePage(parse, params, what=f"current_price {symbol}")
     )
 
 
-def today_minutes_job(symbol: str, until: time | None, now: datetime) -> Job:
+def today_minutes_plan(symbol: str, until: time | None, now: datetime) -> FetchPlan[pl.DataFrame]:
     symbol = check_symbol(symbol)
     if until is not None and not isinstance(until, time):
-        raise _bad(f"until must be a datetime.time, got {until!r}")
+        raise invalid(f"until must be a datetime.time, got {until!r}")
     # A time after "now" behaves like now (workbook), so by default ask up to at least the close:
     # that is right whatever clock the server runs on (a simulator may lag the wall clock).
     first = until or max(now.astimezone(KST).time().replace(microsecond=0), time(15, 30))
@@ -332,7 +243,7 @@ def today_minutes_job(symbol: str, until: time | None, now: datetime) -> Job:
         }
 
     parse = partial(parsing.parse_minute_bars, symbol=symbol)
-    return Job(
+    return FetchPlan(
         TODAY_MINUTE_CHART,
         "live",
         lambda: TodayMinutes(
@@ -347,7 +258,7 @@ def today_minutes_job(symbol: str, until: time | None, now: datetime) -> Job:
     )
 
 
-def past_minutes_job(symbol: str, start_day: date, end_day: date) -> Job:
+def past_minutes_plan(symbol: str, start_day: date, end_day: date) -> FetchPlan[pl.DataFrame]:
     symbol = check_symbol(symbol)
     start_day, end_day = check_range(start_day, end_day)
 
@@ -363,7 +274,7 @@ def past_minutes_job(symbol: str, start_day: date, end_day: date) -> Job:
         }
 
     parse = partial(parsing.parse_minute_bars, symbol=symbol, past_days=True)
-    return Job(
+    return FetchPlan(
         PAST_MINUTE_CHART,
         "backfill",
         lambda: PastMinutes(
@@ -379,7 +290,9 @@ def past_minutes_job(symbol: str, start_day: date, end_day: date) -> Job:
     )
 
 
-def index_bars_job(index_code: str, start: date, end: date, period: str) -> Job:
+def index_bars_plan(
+    index_code: str, start: date, end: date, period: str
+) -> FetchPlan[pl.DataFrame]:
     code = check_index_code(index_code)
     start, end = check_range(start, end)
     period = check_period(period)
@@ -394,7 +307,7 @@ def index_bars_job(index_code: str, start: date, end: date, period: str) -> Job:
         }
 
     parse = partial(parsing.parse_index_bars, index_code=code, period=period)
-    return Job(
+    return FetchPlan(
         INDEX_CHART,
         "backfill",
         lambda: DateWindows(
@@ -411,7 +324,9 @@ def index_bars_job(index_code: str, start: date, end: date, period: str) -> Job:
     )
 
 
-def index_minutes_job(index_code: str, interval_s: int, include_past: bool) -> Job:
+def index_minutes_plan(
+    index_code: str, interval_s: int, include_past: bool
+) -> FetchPlan[pl.DataFrame]:
     code = check_index_code(index_code)
     interval_s = check_positive(interval_s, "interval_s", 3600)
     params = {
@@ -423,7 +338,7 @@ def index_minutes_job(index_code: str, interval_s: int, include_past: bool) -> J
     }
     parse = partial(parsing.parse_index_minute_bars, index_code=code)
     # One call (at most 102 bars): the API documents no continuation.
-    return Job(
+    return FetchPlan(
         INDEX_MINUTE_CHART,
         "live",
         lambda: SinglePage(parse, params, what=f"index_minute_bars {code}", key=("ts",)),
@@ -431,13 +346,13 @@ def index_minutes_job(index_code: str, interval_s: int, include_past: bool) -> J
     )
 
 
-def holidays_job(start: date, end: date) -> Job:
+def holidays_plan(start: date, end: date) -> FetchPlan[pl.DataFrame]:
     start, end = check_range(start, end)
 
     def params(cursor: date) -> dict[str, str]:
         return {"BASS_DT": ymd(cursor), "CTX_AREA_NK": "", "CTX_AREA_FK": ""}
 
-    return Job(
+    return FetchPlan(
         HOLIDAY_CHECK,
         "backfill",
         lambda: CalendarDays(
@@ -447,13 +362,13 @@ def holidays_job(start: date, end: date) -> Job:
     )
 
 
-def _ranking_job(
+def _ranking_plan(
     endpoint: Endpoint, ranking: str, market: str, params: dict[str, str], now: datetime
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     # The snapshot is stamped when it is taken, to the second (the key of the rankings table).
     snapshot = now.astimezone(KST).replace(microsecond=0)
     parse = partial(parsing.parse_ranking, ranking=ranking, market=market, snapshot_ts=snapshot)
-    return Job(
+    return FetchPlan(
         endpoint,
         "live",
         lambda: SinglePage(parse, params, what=f"{ranking} ranking {market}", key=("rank",)),
@@ -461,7 +376,7 @@ def _ranking_job(
     )
 
 
-def volume_rank_job(
+def volume_rank_plan(
     market: str,
     sort: str,
     division: str,
@@ -469,7 +384,7 @@ def volume_rank_job(
     max_price: int | None,
     min_volume: int | None,
     now: datetime,
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     market = check_market_scope(market)
     params = {
         "FID_COND_MRKT_DIV_CODE": KRX,
@@ -479,15 +394,15 @@ def volume_rank_job(
         "FID_BLNG_CLS_CODE": check_choice(sort, "sort", VOLUME_SORTS),
         "FID_TRGT_CLS_CODE": "111111111",  # include every margin class
         "FID_TRGT_EXLS_CLS_CODE": "0000000000",  # exclude nothing
-        "FID_INPUT_PRICE_1": _opt_number(min_price, "min_price"),
-        "FID_INPUT_PRICE_2": _opt_number(max_price, "max_price"),
-        "FID_VOL_CNT": _opt_number(min_volume, "min_volume"),
+        "FID_INPUT_PRICE_1": opt_number(min_price, "min_price"),
+        "FID_INPUT_PRICE_2": opt_number(max_price, "max_price"),
+        "FID_VOL_CNT": opt_number(min_volume, "min_volume"),
         "FID_INPUT_DATE_1": "",
     }
-    return _ranking_job(VOLUME_RANK, "volume", market, params, now)
+    return _ranking_plan(VOLUME_RANK, "volume", market, params, now)
 
 
-def fluctuation_rank_job(
+def fluctuation_rank_plan(
     market: str,
     sort: str,
     days: int,
@@ -495,11 +410,11 @@ def fluctuation_rank_job(
     max_price: int | None,
     min_volume: int | None,
     now: datetime,
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     market = check_market_scope(market)
     sort_code = check_choice(sort, "sort", FLUCTUATION_SORTS)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
-        raise _bad(f"days must be 0 (today) or a positive number of days, got {days!r}")
+        raise invalid(f"days must be 0 (today) or a positive number of days, got {days!r}")
     # The spec names these parameters in lowercase (unlike volume-rank).
     params = {
         "fid_cond_mrkt_div_code": KRX,
@@ -509,44 +424,44 @@ def fluctuation_rank_job(
         "fid_input_cnt_1": str(days),
         # Rise/fall measured against the previous close; the other sorts take 0.
         "fid_prc_cls_code": "1" if sort_code in {"0", "1"} else "0",
-        "fid_input_price_1": _opt_number(min_price, "min_price"),
-        "fid_input_price_2": _opt_number(max_price, "max_price"),
-        "fid_vol_cnt": _opt_number(min_volume, "min_volume"),
+        "fid_input_price_1": opt_number(min_price, "min_price"),
+        "fid_input_price_2": opt_number(max_price, "max_price"),
+        "fid_vol_cnt": opt_number(min_volume, "min_volume"),
         "fid_trgt_cls_code": "0",
         "fid_trgt_exls_cls_code": "0",
         "fid_div_cls_code": "0",
         "fid_rsfl_rate1": "",
         "fid_rsfl_rate2": "",
     }
-    return _ranking_job(FLUCTUATION_RANK, "fluctuation", market, params, now)
+    return _ranking_plan(FLUCTUATION_RANK, "fluctuation", market, params, now)
 
 
-def market_cap_rank_job(
+def market_cap_rank_plan(
     market: str,
     division: str,
     min_price: int | None,
     max_price: int | None,
     min_volume: int | None,
     now: datetime,
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     market = check_market_scope(market)
     params = {
-        "fid_input_price_2": _opt_number(max_price, "max_price"),
+        "fid_input_price_2": opt_number(max_price, "max_price"),
         "fid_cond_mrkt_div_code": KRX,
         "fid_cond_scr_div_code": "20174",
         "fid_div_cls_code": check_choice(division, "division", DIVISIONS),
         "fid_input_iscd": market,
         "fid_trgt_cls_code": "0",
         "fid_trgt_exls_cls_code": "0",
-        "fid_input_price_1": _opt_number(min_price, "min_price"),
-        "fid_vol_cnt": _opt_number(min_volume, "min_volume"),
+        "fid_input_price_1": opt_number(min_price, "min_price"),
+        "fid_vol_cnt": opt_number(min_volume, "min_volume"),
     }
-    return _ranking_job(MARKET_CAP_RANK, "market_cap", market, params, now)
+    return _ranking_plan(MARKET_CAP_RANK, "market_cap", market, params, now)
 
 
-def overseas_bars_job(
+def overseas_bars_plan(
     exchange: str, symbol: str, start: date, end: date, period: str, adjusted: bool
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     exchange = check_exchange(exchange, OVERSEAS_DAILY_EXCHANGES)
     symbol = check_overseas_symbol(symbol)
     start, end = check_range(start, end)
@@ -570,7 +485,7 @@ def overseas_bars_job(
         period=period,
         adjusted=adjusted,
     )
-    return Job(
+    return FetchPlan(
         OVERSEAS_DAILY,
         "backfill",
         lambda: DateWindows(
@@ -588,14 +503,14 @@ def overseas_bars_job(
     )
 
 
-def overseas_minutes_job(
+def overseas_minutes_plan(
     exchange: str, symbol: str, interval_min: int, since: datetime | None
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     exchange = check_exchange(exchange, parsing.EXCHANGE_ZONES)
     symbol = check_overseas_symbol(symbol)
     interval_min = check_positive(interval_min, "interval_min", 60)
     if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
-        raise _bad(f"since must be a timezone-aware datetime or None, got {since!r}")
+        raise invalid(f"since must be a timezone-aware datetime or None, got {since!r}")
 
     def params(next_flag: str, keyb: str) -> dict[str, str]:
         return {
@@ -611,7 +526,7 @@ def overseas_minutes_job(
         }
 
     parse = partial(parsing.parse_overseas_minute_bars, exchange=exchange, symbol=symbol)
-    return Job(
+    return FetchPlan(
         OVERSEAS_MINUTE_CHART,
         "backfill",
         lambda: KeyedMinutes(
@@ -625,136 +540,54 @@ def overseas_minutes_job(
     )
 
 
-def _minute_job(
+def minute_plan(
     symbol: str,
     day: date | None,
     start_day: date | None,
     end_day: date | None,
     until: time | None,
     now: datetime,
-) -> Job:
+) -> FetchPlan[pl.DataFrame]:
     if day is not None and (start_day is not None or end_day is not None):
-        raise _bad("pass either day or start_day/end_day, not both")
+        raise invalid("pass either day or start_day/end_day, not both")
     if (start_day is None) != (end_day is None):
-        raise _bad("start_day and end_day go together")
+        raise invalid("start_day and end_day go together")
     if day is not None:
-        return past_minutes_job(symbol, day, day)
+        return past_minutes_plan(symbol, day, day)
     if start_day is not None and end_day is not None:
-        return past_minutes_job(symbol, start_day, end_day)
-    return today_minutes_job(symbol, until, now)
+        return past_minutes_plan(symbol, start_day, end_day)
+    return today_minutes_plan(symbol, until, now)
 
 
-# --- drivers ---------------------------------------------------------------------------------------
-class _SyncCaller(Protocol):
-    def call(
-        self,
-        endpoint: Endpoint,
-        *,
-        params: Mapping[str, str] | None = ...,
-        tr_cont: str = ...,
-        lane: Lane = ...,
-    ) -> KisResponse: ...
+# --- the client methods ----------------------------------------------------------------------------
+class MarketData(_ClientLogic):
+    """Market-data methods of `KisClient` (blocking) and `AsyncKisClient` (awaitable)."""
 
-
-class _AsyncCaller(Protocol):
-    async def call(
-        self,
-        endpoint: Endpoint,
-        *,
-        params: Mapping[str, str] | None = ...,
-        tr_cont: str = ...,
-        lane: Lane = ...,
-    ) -> KisResponse: ...
-
-
-def _job_flow(job: Job) -> Generator[Request, KisResponse | None, Any]:
-    """A job's control flow, sans-I/O: yields each page's request and receives its response (None
-    when KIS said "nothing to show"); refetches the whole range on a KisPagingError."""
-    for attempt in range(1, job.attempts + 1):
-        pager: Pager = job.pager()
-        try:
-            while (request := pager.request()) is not None:
-                response = yield request
-                if response is None:  # "nothing to show" is an empty page, not a failure
-                    assert job.empty is not None
-                    pager.feed(job.empty, "")
-                else:
-                    pager.feed(response.body, response.tr_cont)
-            return pager.result()
-        except KisPagingError:
-            if attempt == job.attempts:
-                raise
-    raise AssertionError("unreachable")
-
-
-def run_job(client: _SyncCaller, job: Job) -> Any:
-    """Drive a job's flow with blocking calls."""
-    flow = _job_flow(job)
-    try:
-        request = next(flow)
-        while True:
-            try:
-                response: KisResponse | None = client.call(
-                    job.endpoint,
-                    params=request.params,
-                    tr_cont=request.tr_cont,
-                    lane=job.lane,  # type: ignore[arg-type]
-                )
-            except KisNoData:
-                if job.empty is None:
-                    raise
-                response = None
-            request = flow.send(response)
-    except StopIteration as done:
-        return done.value
-
-
-async def arun_job(client: _AsyncCaller, job: Job) -> Any:
-    """The async twin of run_job (same flow; only the awaiting differs)."""
-    flow = _job_flow(job)
-    try:
-        request = next(flow)
-        while True:
-            try:
-                response: KisResponse | None = await client.call(
-                    job.endpoint,
-                    params=request.params,
-                    tr_cont=request.tr_cont,
-                    lane=job.lane,  # type: ignore[arg-type]
-                )
-            except KisNoData:
-                if job.empty is None:
-                    raise
-                response = None
-            request = flow.send(response)
-    except StopIteration as done:
-        return done.value
-
-
-# --- the mixins ------------------------------------------------------------------------------------
-class MarketDataMixin:
-    """Market-data methods of `KisClient` (needs the core's `call`)."""
-
-    def holidays(self, start: date, end: date) -> pl.DataFrame:
+    @operation
+    def holidays(self, start: date, end: date) -> Flow[pl.DataFrame]:
         """KRX calendar days in [start, end] (HOLIDAYS); `market_open` says whether it trades."""
-        return run_job(self, holidays_job(start, end))  # type: ignore[arg-type]
+        return self._fetch_flow(holidays_plan(start, end))
 
+    @operation
     def period_bars(
         self, symbol: str, start: date, end: date, period: Period = "D", adjusted: bool = True
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Stock bars in [start, end] (PERIOD_BARS), 100 per call, oldest first."""
-        return run_job(self, period_bars_job(symbol, start, end, period, adjusted))  # type: ignore[arg-type]
+        return self._fetch_flow(period_bars_plan(symbol, start, end, period, adjusted))
 
+    @operation
     def daily_price(
         self, symbol: str, period: Literal["D", "W", "M"] = "D", adjusted: bool = True
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """The last 30 days/weeks/months in one call (PERIOD_BARS)."""
-        return run_job(self, daily_price_job(symbol, period, adjusted))  # type: ignore[arg-type]
+        return self._fetch_flow(daily_price_plan(symbol, period, adjusted))
 
-    def current_price(self, symbol: str) -> dict[str, Any]:
+    @operation
+    def current_price(self, symbol: str) -> Flow[dict[str, Any]]:
         """Current price and the day's figures as a dict (KRW ints); `raw` has every field."""
-        return run_job(self, current_price_job(symbol))  # type: ignore[arg-type]
+        return self._fetch_flow(current_price_plan(symbol))
 
+    @operation
     def minute_bars(
         self,
         symbol: str,
@@ -763,23 +596,26 @@ class MarketDataMixin:
         start_day: date | None = None,
         end_day: date | None = None,
         until: time | None = None,
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """One-minute bars (MINUTE_BARS): today's by default, or a past day / day range."""
-        job = _minute_job(symbol, day, start_day, end_day, until, _now_kst())
-        return run_job(self, job)  # type: ignore[arg-type]
+        plan = minute_plan(symbol, day, start_day, end_day, until, self.clock.now())
+        return self._fetch_flow(plan)
 
+    @operation
     def index_bars(
         self, index_code: str, start: date, end: date, period: Period = "D"
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Index bars in [start, end] (INDEX_BARS), 50 per call."""
-        return run_job(self, index_bars_job(index_code, start, end, period))  # type: ignore[arg-type]
+        return self._fetch_flow(index_bars_plan(index_code, start, end, period))
 
+    @operation
     def index_minute_bars(
         self, index_code: str, interval_s: int = 60, *, include_past: bool = False
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """The latest index bars of `interval_s` seconds (INDEX_MINUTE_BARS), one call."""
-        return run_job(self, index_minutes_job(index_code, interval_s, include_past))  # type: ignore[arg-type]
+        return self._fetch_flow(index_minutes_plan(index_code, interval_s, include_past))
 
+    @operation
     def volume_rank(
         self,
         market: str = "0000",
@@ -789,11 +625,13 @@ class MarketDataMixin:
         min_price: int | None = None,
         max_price: int | None = None,
         min_volume: int | None = None,
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Top 30 by volume (RANKINGS, ranking='volume')."""
-        job = volume_rank_job(market, sort, division, min_price, max_price, min_volume, _now_kst())
-        return run_job(self, job)  # type: ignore[arg-type]
+        now = self.clock.now()
+        plan = volume_rank_plan(market, sort, division, min_price, max_price, min_volume, now)
+        return self._fetch_flow(plan)
 
+    @operation
     def fluctuation_rank(
         self,
         market: str = "0000",
@@ -803,11 +641,13 @@ class MarketDataMixin:
         min_price: int | None = None,
         max_price: int | None = None,
         min_volume: int | None = None,
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Top 30 risers/fallers (RANKINGS, ranking='fluctuation')."""
-        job = fluctuation_rank_job(market, sort, days, min_price, max_price, min_volume, _now_kst())
-        return run_job(self, job)  # type: ignore[arg-type]
+        now = self.clock.now()
+        plan = fluctuation_rank_plan(market, sort, days, min_price, max_price, min_volume, now)
+        return self._fetch_flow(plan)
 
+    @operation
     def market_cap_rank(
         self,
         market: str = "0000",
@@ -816,11 +656,13 @@ class MarketDataMixin:
         min_price: int | None = None,
         max_price: int | None = None,
         min_volume: int | None = None,
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Top 30 by market cap (RANKINGS, ranking='market_cap')."""
-        job = market_cap_rank_job(market, division, min_price, max_price, min_volume, _now_kst())
-        return run_job(self, job)  # type: ignore[arg-type]
+        now = self.clock.now()
+        plan = market_cap_rank_plan(market, division, min_price, max_price, min_volume, now)
+        return self._fetch_flow(plan)
 
+    @operation
     def overseas_bars(
         self,
         exchange: str,
@@ -829,112 +671,13 @@ class MarketDataMixin:
         end: date,
         period: Literal["D", "W", "M"] = "D",
         adjusted: bool = True,
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Overseas bars in [start, end] (OVERSEAS_BARS), exact decimals, 100 per call."""
-        return run_job(self, overseas_bars_job(exchange, symbol, start, end, period, adjusted))  # type: ignore[arg-type]
+        return self._fetch_flow(overseas_bars_plan(exchange, symbol, start, end, period, adjusted))
 
+    @operation
     def overseas_minute_bars(
         self, exchange: str, symbol: str, interval_min: int = 1, *, since: datetime | None = None
-    ) -> pl.DataFrame:
+    ) -> Flow[pl.DataFrame]:
         """Overseas minute bars back to `since` (default: all the server keeps, ~1 month)."""
-        job = overseas_minutes_job(exchange, symbol, interval_min, since)
-        return run_job(self, job)  # type: ignore[arg-type]
-
-
-class AsyncMarketDataMixin:
-    """The same methods for `AsyncKisClient`."""
-
-    async def holidays(self, start: date, end: date) -> pl.DataFrame:
-        return await arun_job(self, holidays_job(start, end))  # type: ignore[arg-type]
-
-    async def period_bars(
-        self, symbol: str, start: date, end: date, period: Period = "D", adjusted: bool = True
-    ) -> pl.DataFrame:
-        return await arun_job(self, period_bars_job(symbol, start, end, period, adjusted))  # type: ignore[arg-type]
-
-    async def daily_price(
-        self, symbol: str, period: Literal["D", "W", "M"] = "D", adjusted: bool = True
-    ) -> pl.DataFrame:
-        return await arun_job(self, daily_price_job(symbol, period, adjusted))  # type: ignore[arg-type]
-
-    async def current_price(self, symbol: str) -> dict[str, Any]:
-        return await arun_job(self, current_price_job(symbol))  # type: ignore[arg-type]
-
-    async def minute_bars(
-        self,
-        symbol: str,
-        day: date | None = None,
-        *,
-        start_day: date | None = None,
-        end_day: date | None = None,
-        until: time | None = None,
-    ) -> pl.DataFrame:
-        job = _minute_job(symbol, day, start_day, end_day, until, _now_kst())
-        return await arun_job(self, job)  # type: ignore[arg-type]
-
-    async def index_bars(
-        self, index_code: str, start: date, end: date, period: Period = "D"
-    ) -> pl.DataFrame:
-        return await arun_job(self, index_bars_job(index_code, start, end, period))  # type: ignore[arg-type]
-
-    async def index_minute_bars(
-        self, index_code: str, interval_s: int = 60, *, include_past: bool = False
-    ) -> pl.DataFrame:
-        return await arun_job(self, index_minutes_job(index_code, interval_s, include_past))  # type: ignore[arg-type]
-
-    async def volume_rank(
-        self,
-        market: str = "0000",
-        *,
-        sort: str = "volume",
-        division: str = "all",
-        min_price: int | None = None,
-        max_price: int | None = None,
-        min_volume: int | None = None,
-    ) -> pl.DataFrame:
-        job = volume_rank_job(market, sort, division, min_price, max_price, min_volume, _now_kst())
-        return await arun_job(self, job)  # type: ignore[arg-type]
-
-    async def fluctuation_rank(
-        self,
-        market: str = "0000",
-        *,
-        sort: str = "rise",
-        days: int = 0,
-        min_price: int | None = None,
-        max_price: int | None = None,
-        min_volume: int | None = None,
-    ) -> pl.DataFrame:
-        job = fluctuation_rank_job(market, sort, days, min_price, max_price, min_volume, _now_kst())
-        return await arun_job(self, job)  # type: ignore[arg-type]
-
-    async def market_cap_rank(
-        self,
-        market: str = "0000",
-        *,
-        division: str = "all",
-        min_price: int | None = None,
-        max_price: int | None = None,
-        min_volume: int | None = None,
-    ) -> pl.DataFrame:
-        job = market_cap_rank_job(market, division, min_price, max_price, min_volume, _now_kst())
-        return await arun_job(self, job)  # type: ignore[arg-type]
-
-    async def overseas_bars(
-        self,
-        exchange: str,
-        symbol: str,
-        start: date,
-        end: date,
-        period: Literal["D", "W", "M"] = "D",
-        adjusted: bool = True,
-    ) -> pl.DataFrame:
-        return await arun_job(
-            self, overseas_bars_job(exchange, symbol, start, end, period, adjusted)
-        )  # type: ignore[arg-type]
-
-    async def overseas_minute_bars(
-        self, exchange: str, symbol: str, interval_min: int = 1, *, since: datetime | None = None
-    ) -> pl.DataFrame:
-        job = overseas_minutes_job(exchange, symbol, interval_min, since)
-        return await arun_job(self, job)  # type: ignore[arg-type]
+        return self._fetch_flow(overseas_minutes_plan(exchange, symbol, interval_min, since))

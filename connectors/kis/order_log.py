@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from connectors.kis.filelock import FileLock, append_private
 
 KST = ZoneInfo("Asia/Seoul")
-Action = Literal["buy", "sell", "modify", "cancel"]
+OrderAction = Literal["buy", "sell", "modify", "cancel"]
 Status = Literal["pending", "accepted", "rejected", "uncertain", "failed"]
 STATUSES: frozenset[str] = frozenset({"pending", "accepted", "rejected", "uncertain", "failed"})
 # Status groups (ib_async style): an attempt in OPEN may still have reached the exchange.
@@ -50,7 +50,7 @@ class OrderLogEntry:
     created_at: datetime
     updated_at: datetime
     env: str
-    action: Action
+    action: OrderAction
     status: Status = "pending"
     symbol: str | None = None
     qty: int | None = None
