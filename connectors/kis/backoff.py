@@ -19,8 +19,9 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Jittered delay before retry `attempt` (1-based): in [d/2, d], d = min(cap, base*2^(n-1))."""
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempt - 1))
-        return ceiling * (0.5 + 0.5 * (rng or random).random())
+        ceiling = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
+        draw = rng.random() if rng is not None else random.random()
+        return ceiling * (0.5 + 0.5 * draw)
 
 
 REST_BACKOFF = Backoff()

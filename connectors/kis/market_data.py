@@ -158,7 +158,7 @@ DIVISIONS = {"all": "0", "common": "1", "preferred": "2"}
 
 
 # --- plans: pure, one per endpoint ------------------------------------------------------------------
-_EMPTY_CHART = {"output1": {}, "output2": []}
+_EMPTY_CHART: dict[str, Any] = {"output1": {}, "output2": []}
 
 
 def period_bars_plan(

@@ -126,7 +126,9 @@ def block_rows(payload: Mapping[str, Any], endpoint: str, block: str) -> list[di
             context={"endpoint": endpoint},
         )
     # KIS answers "no data" on some charts with one all-blank row ([{}] or every value "").
-    return [r for r in rows if isinstance(r, Mapping) and any(str(v).strip() for v in r.values())]
+    return [
+        dict(r) for r in rows if isinstance(r, Mapping) and any(str(v).strip() for v in r.values())
+    ]
 
 
 def _text(name: str) -> pl.Expr:

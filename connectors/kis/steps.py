@@ -134,7 +134,7 @@ class operation(Generic[S, P, T]):  # noqa: N801 - used as a decorator, like `pr
 
     def __init__(self, flow: Callable[Concatenate[S, P], Flow[T]]) -> None:
         self.flow = flow
-        functools.update_wrapper(self, flow)
+        self.__doc__ = flow.__doc__  # help(KisClient.period_bars) shows the method's own text
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...

@@ -205,7 +205,10 @@ class RealtimeClient:
                     with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                         await task
             if not stop.is_set():
-                raise ConnectionClosed(ws.close_rcvd, ws.close_sent, ws.close_rcvd_then_sent)
+                closing = ws.protocol
+                raise ConnectionClosed(
+                    closing.close_rcvd, closing.close_sent, closing.close_rcvd_then_sent
+                )
         self.sink.on_control(time.time_ns(), "disconnect", {"reason": "stopped"})
 
     async def _subscribe_all(self, ws: ClientConnection, key: str) -> None:

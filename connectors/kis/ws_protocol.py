@@ -208,7 +208,8 @@ def _parse_json(text: str) -> Frame:
         return PingPong(text)
     body = message.get("body")
     if isinstance(body, dict) and "msg_cd" in body:
-        output = body.get("output") if isinstance(body.get("output"), dict) else {}
+        found = body.get("output")
+        output: dict[str, Any] = found if isinstance(found, dict) else {}
         return Ack(
             tr_id=tr_id,
             tr_key=str(header.get("tr_key", "")),

@@ -149,7 +149,10 @@ def parse_cash(block: Any) -> CashSummary:
     record: Mapping[str, Any] = (
         (block[0] if block else {}) if isinstance(block, list) else (block or {})
     )
-    g = lambda key: to_int(record.get(key))  # noqa: E731
+
+    def g(key: str) -> int | None:
+        return to_int(record.get(key))
+
     return CashSummary(
         deposit=g("dnca_tot_amt"),
         d1_cash=g("nxdy_excc_amt"),
@@ -165,7 +168,9 @@ def parse_cash(block: Any) -> CashSummary:
 
 
 def parse_buyable(symbol: str | None, block: Mapping[str, Any]) -> Buyable:
-    g = lambda key: to_int(block.get(key))  # noqa: E731
+    def g(key: str) -> int | None:
+        return to_int(block.get(key))
+
     return Buyable(
         symbol=symbol,
         cash=g("ord_psbl_cash"),
