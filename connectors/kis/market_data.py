@@ -154,7 +154,7 @@ FLUCTUATION_SORTS = {
     "fall_from_open": "3",
     "volatility": "4",
 }
-DIVISIONS = {"all": "0", "common": "1", "preferred": "2"}
+RANK_DIVISIONS = {"all": "0", "common": "1", "preferred": "2"}
 
 
 # --- plans: pure, one per endpoint ------------------------------------------------------------------
@@ -390,7 +390,7 @@ def volume_rank_plan(
         "FID_COND_MRKT_DIV_CODE": KRX,
         "FID_COND_SCR_DIV_CODE": "20171",
         "FID_INPUT_ISCD": market,
-        "FID_DIV_CLS_CODE": check_choice(division, "division", DIVISIONS),
+        "FID_DIV_CLS_CODE": check_choice(division, "division", RANK_DIVISIONS),
         "FID_BLNG_CLS_CODE": check_choice(sort, "sort", VOLUME_SORTS),
         "FID_TRGT_CLS_CODE": "111111111",  # include every margin class
         "FID_TRGT_EXLS_CLS_CODE": "0000000000",  # exclude nothing
@@ -449,7 +449,7 @@ def market_cap_rank_plan(
         "fid_input_price_2": opt_number(max_price, "max_price"),
         "fid_cond_mrkt_div_code": KRX,
         "fid_cond_scr_div_code": "20174",
-        "fid_div_cls_code": check_choice(division, "division", DIVISIONS),
+        "fid_div_cls_code": check_choice(division, "division", RANK_DIVISIONS),
         "fid_input_iscd": market,
         "fid_trgt_cls_code": "0",
         "fid_trgt_exls_cls_code": "0",

@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from connectors.kis.filelock import FileLock, append_private
+from schemas.clock import KST
 
-KST = ZoneInfo("Asia/Seoul")
 OrderAction = Literal["buy", "sell", "modify", "cancel"]
 Status = Literal["pending", "accepted", "rejected", "uncertain", "failed"]
 STATUSES: frozenset[str] = frozenset({"pending", "accepted", "rejected", "uncertain", "failed"})

@@ -29,7 +29,6 @@ from schemas import (
     HOLIDAYS,
     INDEX_BARS,
     INDEX_MINUTE_BARS,
-    KST,
     MINUTE_BARS,
     OVERSEAS_BARS,
     OVERSEAS_MINUTE_BARS,
@@ -38,6 +37,7 @@ from schemas import (
     Dataset,
     SchemaError,
 )
+from schemas.clock import SEOUL
 
 log = logging.getLogger(__name__)
 
@@ -238,13 +238,13 @@ def conform(frame: pl.DataFrame, table: WireTable) -> pl.DataFrame:
 
 def kst_timestamp(date_col: str, time_col: str) -> pl.Expr:
     """Date + HHMMSS wall time in KST -> tz-aware timestamp."""
-    return pl.col(date_col).dt.combine(pl.col(time_col), "us").dt.replace_time_zone(KST)
+    return pl.col(date_col).dt.combine(pl.col(time_col), "us").dt.replace_time_zone(SEOUL)
 
 
 # --- the tables ---------------------------------------------------------------------------------
 
-PERIOD_CHART = WireTable("inquire-daily-itemchartprice", PERIOD_BARS, "output2")
-DAILY_PRICE = WireTable(
+PERIOD_CHART_TABLE = WireTable("inquire-daily-itemchartprice", PERIOD_BARS, "output2")
+DAILY_PRICE_TABLE = WireTable(
     "inquire-daily-price",
     PERIOD_BARS,
     "output",
@@ -254,14 +254,14 @@ DAILY_PRICE = WireTable(
     absent=frozenset({"acml_tr_pbmn", "prtt_rate", "mod_yn", "revl_issu_reas"}),
 )
 _MINUTE_TIME = {"stck_cntg_hour": pl.Time()}
-TODAY_MINUTES = WireTable(
+TODAY_MINUTES_TABLE = WireTable(
     "inquire-time-itemchartprice", MINUTE_BARS, "output2", needs=frozenset(_MINUTE_TIME)
 )
-PAST_MINUTES = WireTable(
+PAST_MINUTES_TABLE = WireTable(
     "inquire-time-dailychartprice", MINUTE_BARS, "output2", needs=frozenset(_MINUTE_TIME)
 )
-INDEX_CHART = WireTable("inquire-daily-indexchartprice", INDEX_BARS, "output2")
-INDEX_MINUTES = WireTable(
+INDEX_CHART_TABLE = WireTable("inquire-daily-indexchartprice", INDEX_BARS, "output2")
+INDEX_MINUTES_TABLE = WireTable(
     "inquire-time-indexchartprice",
     INDEX_MINUTE_BARS,
     "output2",
@@ -270,22 +270,22 @@ INDEX_MINUTES = WireTable(
     # (after-hours) when FID_ETC_CLS_CODE is 0: they are session summaries, not minutes.
     summary_rows={"stck_cntg_hour": frozenset({"999999", "888888"})},
 )
-HOLIDAY_CHECK = WireTable("chk-holiday", HOLIDAYS, "output")
-OVERSEAS_DAILY = WireTable(
+HOLIDAY_CHECK_TABLE = WireTable("chk-holiday", HOLIDAYS, "output")
+OVERSEAS_DAILY_TABLE = WireTable(
     "overseas dailyprice",
     OVERSEAS_BARS,
     "output2",
     # diff is sent unsigned (direction in `sign`); bid/ask are the day's last quotes.
     ignored=frozenset({"diff", "pbid", "vbid", "pask", "vask"}),
 )
-OVERSEAS_MINUTES = WireTable(
+OVERSEAS_MINUTES_TABLE = WireTable(
     "overseas inquire-time-itemchartprice",
     OVERSEAS_MINUTE_BARS,
     "output2",
     ignored=frozenset({"tymd", "kymd", "khms"}),
 )
 _RANK_COMMON = frozenset({"prdy_vrss_sign", "lstn_stcn"})
-VOLUME_RANK = WireTable(
+VOLUME_RANK_TABLE = WireTable(
     "volume-rank",
     RANKINGS,
     "output",
@@ -306,7 +306,7 @@ VOLUME_RANK = WireTable(
     ),
     absent=frozenset({"stck_avls"}),
 )
-FLUCTUATION_RANK = WireTable(
+FLUCTUATION_RANK_TABLE = WireTable(
     "ranking/fluctuation",
     RANKINGS,
     "output",
@@ -334,7 +334,7 @@ FLUCTUATION_RANK = WireTable(
     ),
     absent=frozenset({"acml_tr_pbmn", "stck_avls"}),
 )
-MARKET_CAP_RANK = WireTable(
+MARKET_CAP_RANK_TABLE = WireTable(
     "ranking/market-cap",
     RANKINGS,
     "output",
@@ -343,9 +343,9 @@ MARKET_CAP_RANK = WireTable(
     absent=frozenset({"acml_tr_pbmn"}),
 )
 RANK_TABLES: Mapping[str, WireTable] = {
-    "volume": VOLUME_RANK,
-    "fluctuation": FLUCTUATION_RANK,
-    "market_cap": MARKET_CAP_RANK,
+    "volume": VOLUME_RANK_TABLE,
+    "fluctuation": FLUCTUATION_RANK_TABLE,
+    "market_cap": MARKET_CAP_RANK_TABLE,
 }
 
 
@@ -356,14 +356,14 @@ def parse_period_bars(
     payload: Mapping[str, Any], *, symbol: str, period: str, adjusted: bool
 ) -> pl.DataFrame:
     """inquire-daily-itemchartprice `output2` -> PERIOD_BARS (newest first as sent)."""
-    return _bars(payload, PERIOD_CHART, symbol=symbol, period=period, adjusted=adjusted)
+    return _bars(payload, PERIOD_CHART_TABLE, symbol=symbol, period=period, adjusted=adjusted)
 
 
 def parse_daily_price(
     payload: Mapping[str, Any], *, symbol: str, period: str, adjusted: bool
 ) -> pl.DataFrame:
     """inquire-daily-price `output` (last 30 periods) -> PERIOD_BARS."""
-    return _bars(payload, DAILY_PRICE, symbol=symbol, period=period, adjusted=adjusted)
+    return _bars(payload, DAILY_PRICE_TABLE, symbol=symbol, period=period, adjusted=adjusted)
 
 
 def _bars(
@@ -379,7 +379,7 @@ def parse_minute_bars(
     payload: Mapping[str, Any], *, symbol: str, past_days: bool = False
 ) -> pl.DataFrame:
     """Today's (inquire-time-itemchartprice) or past days' (inquire-time-dailychartprice) bars."""
-    table = PAST_MINUTES if past_days else TODAY_MINUTES
+    table = PAST_MINUTES_TABLE if past_days else TODAY_MINUTES_TABLE
     frame = wire_frame(payload, table, extra=_MINUTE_TIME)
     frame = frame.with_columns(symbol=pl.lit(symbol), ts=kst_timestamp("date", "stck_cntg_hour"))
     return conform(frame, table)
@@ -387,24 +387,24 @@ def parse_minute_bars(
 
 def parse_index_bars(payload: Mapping[str, Any], *, index_code: str, period: str) -> pl.DataFrame:
     """inquire-daily-indexchartprice `output2` -> INDEX_BARS (2-decimal exact levels)."""
-    frame = wire_frame(payload, INDEX_CHART).with_columns(
+    frame = wire_frame(payload, INDEX_CHART_TABLE).with_columns(
         index_code=pl.lit(index_code), period=pl.lit(period)
     )
-    return conform(frame, INDEX_CHART)
+    return conform(frame, INDEX_CHART_TABLE)
 
 
 def parse_index_minute_bars(payload: Mapping[str, Any], *, index_code: str) -> pl.DataFrame:
     """inquire-time-indexchartprice `output2` -> INDEX_MINUTE_BARS."""
-    frame = wire_frame(payload, INDEX_MINUTES, extra=_MINUTE_TIME)
+    frame = wire_frame(payload, INDEX_MINUTES_TABLE, extra=_MINUTE_TIME)
     frame = frame.with_columns(
         index_code=pl.lit(index_code), ts=kst_timestamp("date", "stck_cntg_hour")
     )
-    return conform(frame, INDEX_MINUTES)
+    return conform(frame, INDEX_MINUTES_TABLE)
 
 
 def parse_holidays(payload: Mapping[str, Any]) -> pl.DataFrame:
     """chk-holiday `output` (one row per calendar day) -> HOLIDAYS."""
-    return conform(wire_frame(payload, HOLIDAY_CHECK), HOLIDAY_CHECK)
+    return conform(wire_frame(payload, HOLIDAY_CHECK_TABLE), HOLIDAY_CHECK_TABLE)
 
 
 def parse_ranking(
@@ -422,7 +422,7 @@ def parse_ranking(
     frame = wire_frame(payload, table).with_columns(
         ranking=pl.lit(ranking),
         market=pl.lit(market),
-        snapshot_ts=pl.lit(snapshot_ts).dt.convert_time_zone(KST),
+        snapshot_ts=pl.lit(snapshot_ts).dt.convert_time_zone(SEOUL),
     )
     return conform(frame, table)
 
@@ -431,13 +431,13 @@ def parse_overseas_bars(
     payload: Mapping[str, Any], *, exchange: str, symbol: str, period: str, adjusted: bool
 ) -> pl.DataFrame:
     """Overseas dailyprice `output2` -> OVERSEAS_BARS (exact 4-decimal prices)."""
-    frame = wire_frame(payload, OVERSEAS_DAILY).with_columns(
+    frame = wire_frame(payload, OVERSEAS_DAILY_TABLE).with_columns(
         exchange=pl.lit(exchange),
         symbol=pl.lit(symbol),
         period=pl.lit(period),
         adjusted=pl.lit(adjusted),
     )
-    return conform(frame, OVERSEAS_DAILY)
+    return conform(frame, OVERSEAS_DAILY_TABLE)
 
 
 def parse_overseas_minute_bars(
@@ -445,7 +445,7 @@ def parse_overseas_minute_bars(
 ) -> pl.DataFrame:
     """Overseas minute bars -> OVERSEAS_MINUTE_BARS; ts from the exchange-local date and time."""
     zone = exchange_zone(exchange)
-    frame = wire_frame(payload, OVERSEAS_MINUTES)
+    frame = wire_frame(payload, OVERSEAS_MINUTES_TABLE)
     local = pl.col("local_date").dt.combine(pl.col("local_time"), "us")
     frame = frame.with_columns(
         exchange=pl.lit(exchange),
@@ -454,7 +454,7 @@ def parse_overseas_minute_bars(
         # Trading hours never fall in a DST fold, so a local wall time names one instant.
         ts=local.dt.replace_time_zone(zone, ambiguous="raise").dt.convert_time_zone("UTC"),
     )
-    return conform(frame, OVERSEAS_MINUTES)
+    return conform(frame, OVERSEAS_MINUTES_TABLE)
 
 
 def exchange_zone(exchange: str) -> str:
