@@ -29,7 +29,7 @@ from warehouse.lake import Lake
 KST = ZoneInfo("Asia/Seoul")
 OPEN_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # a Tuesday, mid-session
 SYMBOLS = ("005930", "000660")
-FAST = ReconnectPolicy(initial=0.05, maximum=0.5, jitter=0.0, healthy_after=0.5)
+FAST = ReconnectPolicy(base=0.05, cap=0.5, jitter=0.0, healthy_after=0.5)
 
 
 def start_sim(**kwargs: Any) -> RunningSimulator:

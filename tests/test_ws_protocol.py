@@ -11,7 +11,9 @@ import pytest
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad
 
-from connectors.kis.ws_client import ReconnectPolicy, backoff_delays
+from connectors.kis.backoff import delay_for
+from connectors.kis.errors import KisAuthError, KisTransportError
+from connectors.kis.ws_client import ReconnectPolicy
 from connectors.kis.ws_protocol import (
     MAX_SUBSCRIPTIONS,
     Ack,
@@ -263,10 +265,11 @@ def test_unknown_tr_records_stay_raw() -> None:
     ]
 
 
-def test_backoff_grows_to_the_cap_and_restarts_fresh() -> None:
-    policy = ReconnectPolicy(initial=0.5, factor=2.0, maximum=4.0, jitter=0.0)
-    delays = backoff_delays(policy)
-    assert [next(delays) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert next(backoff_delays(policy)) == 0.5  # a healthy connection starts a new generator
-    jittered = backoff_delays(ReconnectPolicy(initial=1.0, jitter=0.2), rng=lambda: 1.0)
-    assert next(jittered) == pytest.approx(1.2)
+def test_reconnect_backoff_grows_to_the_cap_and_gives_up_on_fatal_errors() -> None:
+    policy = ReconnectPolicy(base=0.5, cap=4.0, jitter=0.0)
+    lost = KisTransportError("connection lost")
+    assert [delay_for(lost, n, policy) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    jittered = ReconnectPolicy(base=1.0, jitter=0.2)
+    assert all(0.8 <= jittered.delay(1) <= 1.0 for _ in range(100))
+    refused = KisAuthError("bad key", msg_cd="EGW00103", msg1="", rt_cd="1", status=403)
+    assert delay_for(refused, 1, policy) is None
