@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from connectors.kis.api import KisClient
 from connectors.kis.master import DEFAULT_MASTER_URL
 from connectors.kis.settings import Settings
+from pipelines.lake_retry import retry_on_conflict
 from warehouse.lake import Lake
-from warehouse.remote import lake_target_from_env, retry_on_conflict
+from warehouse.remote import lake_target_from_env
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -105,6 +106,7 @@ def open_lake(settings: Settings) -> Lake:
             source=lake_source(settings),  # type: ignore[arg-type]
             catalog=catalog,
             data_path=data_path,
+            retry=retry_on_conflict,
         )
     )
 

@@ -14,6 +14,7 @@ import pytest
 from connectors.kis.errors import KisConfigError
 from connectors.kis.keyring import keyring_from_env, load_keyring, parse_keyring, pick
 from connectors.kis.settings import Settings
+from pipelines.lake_retry import retry_on_conflict
 from pipelines.lease import limit_name, merge_caches
 from pipelines.scale import (
     auto_symbols_per_chunk,
@@ -23,7 +24,7 @@ from pipelines.scale import (
     year_windows,
 )
 from warehouse.extensions import load_extension, new_connection
-from warehouse.remote import ObjectStore, is_conflict, lake_target_from_env, retry_on_conflict
+from warehouse.remote import ObjectStore, as_conflict, lake_target_from_env
 
 SECRET = "VERYsecretAppSecretValue0123456789"
 KEYS_TOML = f"""
@@ -187,7 +188,7 @@ def test_a_real_ducklake_commit_conflict_is_retried(tmp_path: Path) -> None:
     a.execute("COMMIT")
     with pytest.raises(duckdb.Error) as info:
         b.execute("COMMIT")
-    assert is_conflict(info.value)
+    assert as_conflict(info.value) is not None
     tries = []
 
     def again() -> None:
