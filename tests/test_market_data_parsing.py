@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from connectors.kis import parsing as P
+from connectors.kis import market_data as P
 from connectors.kis.errors import KisProtocolError
 from schemas import (
     HOLIDAYS,

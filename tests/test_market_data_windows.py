@@ -28,6 +28,7 @@ from connectors.kis.windows import (
     previous_weekday,
     weekend_only,
 )
+from schemas import PERIOD_BARS
 from schemas.clock import KST
 
 Server = Callable[[Mapping[str, str]], dict[str, Any]]
@@ -141,7 +142,7 @@ def test_a_range_ending_on_a_holiday_and_an_empty_range() -> None:
     df, calls = bars(date(2024, 4, 1), date(2024, 5, 6), period_chart_server(days))
     assert df["date"].max() == date(2024, 5, 3) and calls == 1
     df, calls = bars(date(2024, 5, 4), date(2024, 5, 6), period_chart_server(days))
-    assert df.height == 0 and df.schema == md.parsing.PERIOD_BARS.schema and calls == 1
+    assert df.height == 0 and df.schema == PERIOD_BARS.schema and calls == 1
 
 
 def test_listing_after_the_start_ends_on_the_short_page() -> None:
