@@ -22,7 +22,7 @@ import polars as pl
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from connectors.kis.market_data import EXCHANGE_ZONES
+from connectors.kis.market_data.overseas import EXCHANGE_ZONES
 from pipelines.bars import DEFAULT_INDICES, WORKERS, resolve_range
 from pipelines.errors import InputError
 from pipelines.jobs import Job, run_jobs

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from connectors.kis.api import AsyncKisClient, KisClient
-from connectors.kis.orders import ORDER_BUY
+from connectors.kis.orders.wire import ORDER_BUY
 from connectors.kis.settings import Settings
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
 from connectors.kis.ws_protocol import Subscription, SubscriptionLimitError

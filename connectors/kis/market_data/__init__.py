@@ -18,99 +18,20 @@ import polars as pl
 from connectors.kis.core import _ClientLogic
 from connectors.kis.market_data.common import Period
 from connectors.kis.market_data.domestic import (
-    INQUIRE_DAILY_PRICE,
-    INQUIRE_PRICE,
-    PAST_MINUTE_CHART,
-    PERIOD_CHART,
-    PERIOD_PAGE,
-    TODAY_MINUTE_CHART,
     current_price_plan,
     daily_price_plan,
     minute_plan,
-    parse_current_price,
-    parse_daily_price,
-    parse_minute_bars,
-    parse_period_bars,
-    past_minutes_plan,
     period_bars_plan,
-    today_minutes_plan,
 )
-from connectors.kis.market_data.index import (
-    INDEX_CHART,
-    INDEX_MINUTE_CHART,
-    INDEX_PAGE,
-    index_bars_plan,
-    index_minutes_plan,
-    parse_index_bars,
-    parse_index_minute_bars,
-)
-from connectors.kis.market_data.krx_calendar import HOLIDAY_CHECK, holidays_plan, parse_holidays
-from connectors.kis.market_data.overseas import (
-    EXCHANGE_ZONES,
-    OVERSEAS_DAILY,
-    OVERSEAS_DAILY_PAGE,
-    OVERSEAS_MINUTE_CHART,
-    overseas_bars_plan,
-    overseas_minutes_plan,
-    parse_overseas_bars,
-    parse_overseas_minute_bars,
-)
+from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
+from connectors.kis.market_data.krx_calendar import holidays_plan
+from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
 from connectors.kis.market_data.rankings import (
-    FLUCTUATION_RANK,
-    MARKET_CAP_RANK,
-    VOLUME_RANK,
     fluctuation_rank_plan,
     market_cap_rank_plan,
-    parse_ranking,
     volume_rank_plan,
 )
 from connectors.kis.steps import Flow, operation
-
-__all__ = [
-    "EXCHANGE_ZONES",
-    "FLUCTUATION_RANK",
-    "HOLIDAY_CHECK",
-    "INDEX_CHART",
-    "INDEX_MINUTE_CHART",
-    "INDEX_PAGE",
-    "INQUIRE_DAILY_PRICE",
-    "INQUIRE_PRICE",
-    "MARKET_CAP_RANK",
-    "OVERSEAS_DAILY",
-    "OVERSEAS_DAILY_PAGE",
-    "OVERSEAS_MINUTE_CHART",
-    "PAST_MINUTE_CHART",
-    "PERIOD_CHART",
-    "PERIOD_PAGE",
-    "TODAY_MINUTE_CHART",
-    "VOLUME_RANK",
-    "MarketData",
-    "Period",
-    "current_price_plan",
-    "daily_price_plan",
-    "fluctuation_rank_plan",
-    "holidays_plan",
-    "index_bars_plan",
-    "index_minutes_plan",
-    "market_cap_rank_plan",
-    "minute_plan",
-    "overseas_bars_plan",
-    "overseas_minutes_plan",
-    "parse_current_price",
-    "parse_daily_price",
-    "parse_holidays",
-    "parse_index_bars",
-    "parse_index_minute_bars",
-    "parse_minute_bars",
-    "parse_overseas_bars",
-    "parse_overseas_minute_bars",
-    "parse_period_bars",
-    "parse_ranking",
-    "past_minutes_plan",
-    "period_bars_plan",
-    "today_minutes_plan",
-    "volume_rank_plan",
-]
 
 
 class MarketData(_ClientLogic):

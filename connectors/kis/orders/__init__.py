@@ -1,93 +1,21 @@
 """Domestic cash orders and the account: place, modify, cancel, open orders, balance, executions.
 
-model.py holds the values (requests, results, divisions, tick grid), wire.py the endpoints and
-field maps, reconcile.py the matching of lost answers, operations.py the flows behind the client
-methods. The names below are the public surface.
+model.py holds the values (requests, results, divisions, tick grid), wire.py the endpoints, field
+maps and parsers, reconcile.py the matching of lost answers, operations.py the flows behind the
+client methods. The names below are what callers outside the connector use.
 """
 
 from connectors.kis.errors import InvalidOrder
-from connectors.kis.orders.model import (
-    DIVISION_ALIASES,
-    DIVISIONS,
-    Balance,
-    Buyable,
-    CashSummary,
-    Division,
-    OrderChange,
-    OrderRequest,
-    OrderResult,
-    Side,
-    TickTable,
-    normalise_order_no,
-    on_tick_grid,
-    resolve_division,
-    snap_to_tick,
-    tick_size,
-)
-from connectors.kis.orders.operations import Orders, OrderSetup, default_setup
-from connectors.kis.orders.reconcile import match_change, match_placement
-from connectors.kis.orders.wire import (
-    BALANCE,
-    BUYABLE,
-    DAILY_CCLD,
-    DAILY_CCLD_OLD,
-    EXECUTION_COLUMNS,
-    HOLDING_COLUMNS,
-    MODIFIABLE,
-    MODIFIABLE_COLUMNS,
-    ORDER_BUY,
-    ORDER_CHANGE,
-    ORDER_SELL,
-    executions_params,
-    executions_windows,
-    mask_account,
-    parse_ack,
-    parse_buyable,
-    parse_cash,
-    rows_to_frame,
-    three_months_before,
-)
+from connectors.kis.orders.model import OrderRequest, OrderResult, Side, snap_to_tick
+from connectors.kis.orders.operations import Orders
+from connectors.kis.orders.wire import mask_account
 
 __all__ = [
-    "BALANCE",
-    "BUYABLE",
-    "DAILY_CCLD",
-    "DAILY_CCLD_OLD",
-    "DIVISIONS",
-    "DIVISION_ALIASES",
-    "EXECUTION_COLUMNS",
-    "HOLDING_COLUMNS",
-    "MODIFIABLE",
-    "MODIFIABLE_COLUMNS",
-    "ORDER_BUY",
-    "ORDER_CHANGE",
-    "ORDER_SELL",
-    "Balance",
-    "Buyable",
-    "CashSummary",
-    "Division",
     "InvalidOrder",
-    "OrderChange",
     "OrderRequest",
     "OrderResult",
-    "OrderSetup",
     "Orders",
     "Side",
-    "TickTable",
-    "default_setup",
-    "executions_params",
-    "executions_windows",
     "mask_account",
-    "match_change",
-    "match_placement",
-    "normalise_order_no",
-    "on_tick_grid",
-    "parse_ack",
-    "parse_buyable",
-    "parse_cash",
-    "resolve_division",
-    "rows_to_frame",
     "snap_to_tick",
-    "three_months_before",
-    "tick_size",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.core import _ClientLogic
-from connectors.kis.endpoints import Lane
+from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.errors import (
     InvalidOrder,
     KisApiError,
@@ -138,6 +138,34 @@ def _failure(exc: KisError) -> tuple[Status, dict[str, Any]]:
         "msg_cd": getattr(exc, "msg_cd", None) or type(exc).__name__,
         "message": exc.message,
     }
+
+
+def new_entry(
+    env: str,
+    action: OrderAction,
+    symbol: str,
+    qty: int,
+    price: int | None,
+    division: str,
+    *,
+    source: str,
+    orig_order_no: str | None = None,
+) -> OrderLogEntry:
+    """The log entry of a new attempt, before anything is checked or sent."""
+    now = datetime.now(UTC)
+    return OrderLogEntry(
+        client_order_id=new_client_order_id(),
+        created_at=now,
+        updated_at=now,
+        env=env,
+        action=action,
+        symbol=symbol,
+        qty=qty,
+        price=price,
+        order_division=division,
+        orig_order_no=orig_order_no,
+        source=source,
+    )
 
 
 class Orders(_ClientLogic):
@@ -305,53 +333,60 @@ class Orders(_ClientLogic):
         )
 
     def _place_flow(self, order: OrderRequest, live: bool, source: str) -> Flow[OrderResult]:
-        now = datetime.now(UTC)
-        entry = OrderLogEntry(
-            client_order_id=new_client_order_id(),
-            created_at=now,
-            updated_at=now,
-            env=self.settings.env,
-            action=order.side,
-            symbol=order.symbol,
-            qty=order.qty,
-            price=order.price,
-            order_division=order.division,
+        entry = new_entry(
+            self.settings.env,
+            order.side,
+            order.symbol,
+            order.qty,
+            order.price,
+            order.division,
             source=source,
         )
+        cano, prdt = self._account()
+        what = (
+            f"{order.side} {order.symbol} x{order.qty} {order.price or ''} ({order.division_name})"
+        )
+        return (
+            yield from self._send_flow(
+                entry,
+                live,
+                what,
+                ORDER_BUY if order.side == "buy" else ORDER_SELL,
+                order.body(cano, prdt),
+                lambda rows, known: match_placement(rows, order, known),
+            )
+        )
+
+    def _send_flow(
+        self,
+        entry: OrderLogEntry,
+        live: bool,
+        what: str,
+        endpoint: Endpoint,
+        body: Mapping[str, str],
+        matcher: Callable[[list[Mapping[str, Any]], set[str]], list[Mapping[str, Any]]],
+    ) -> Flow[OrderResult]:
+        """Guards, the write-ahead entry, one send (never retried), then the logged outcome;
+        an uncertain answer is reconciled against today's orders with `matcher`."""
+        assert entry.symbol is not None and entry.qty is not None
         try:
-            yield from self._guard_flow(order.side, order.symbol, order.qty, order.price, live)
+            yield from self._guard_flow(entry.action, entry.symbol, entry.qty, entry.price, live)
         except OrderBlocked as exc:
             self._blocked(entry, exc)
             raise
         self._write_ahead(entry)
-        cano, prdt = self._account()
-        log.info(
-            "sending %s %s x%d %s (%s) for account %s [%s]",
-            order.side,
-            order.symbol,
-            order.qty,
-            order.price or "",
-            order.division_name,
-            self._masked(),
-            entry.client_order_id,
-        )
-        endpoint = ORDER_BUY if order.side == "buy" else ORDER_SELL
+        log.info("sending %s for account %s [%s]", what, self._masked(), entry.client_order_id)
         try:
             response = yield from self._call_flow(
-                endpoint,
-                body=order.body(cano, prdt),
-                lane="order",
-                hashkey=self.order_setup.use_hashkey,
+                endpoint, body=body, lane="order", hashkey=self.order_setup.use_hashkey
             )
         except KisError as exc:
             if _uncertain(exc):
-                log.warning(
-                    "%s %s: outcome unknown (%s); reconciling",
-                    order.side,
-                    order.symbol,
-                    type(exc).__name__,
+                log.warning("%s: outcome unknown (%s); reconciling", what, type(exc).__name__)
+                known = self._known_order_nos(entry.client_order_id)
+                return (
+                    yield from self._reconcile_flow(entry, exc, lambda rows: matcher(rows, known))
                 )
-                return (yield from self._reconcile_placement(entry, order, exc))
             status, changes = _failure(exc)
             return self._finish(entry, status, **changes)
         order_no, org_no, order_time = parse_ack(response.body)
@@ -470,16 +505,6 @@ class Orders(_ClientLogic):
             f"{waited:.1f}s{detail}; it may still appear: check `kisdb executions` before placing it again",
         )
 
-    def _reconcile_placement(
-        self, entry: OrderLogEntry, order: OrderRequest, cause: KisError
-    ) -> Flow[OrderResult]:
-        known = self._known_order_nos(entry.client_order_id)
-        return (
-            yield from self._reconcile_flow(
-                entry, cause, lambda rows: match_placement(rows, order, known)
-            )
-        )
-
     # -- modify / cancel -------------------------------------------------------------------------
     def _find_open(self, order_no: str) -> Flow[dict[str, Any]]:
         frame = yield from self._modifiable_flow("order")
@@ -509,26 +534,17 @@ class Orders(_ClientLogic):
             # KIS samples disagree on a cancel's ORD_UNPR ("0" vs the order's price); the original
             # price satisfies both readings, as does its remaining qty for ORD_QTY.
             price = original["price"]
-        now = datetime.now(UTC)
-        entry = OrderLogEntry(
-            client_order_id=new_client_order_id(),
-            created_at=now,
-            updated_at=now,
-            env=self.settings.env,
-            action=change.kind,
-            symbol=original["symbol"],
-            qty=qty,
-            price=price,
-            order_division=division,
-            orig_order_no=change.order_no,
+        symbol = original["symbol"]
+        entry = new_entry(
+            self.settings.env,
+            change.kind,
+            symbol,
+            qty,
+            price,
+            division,
             source=source,
+            orig_order_no=change.order_no,
         )
-        try:
-            yield from self._guard_flow(change.kind, original["symbol"], qty, price, live)
-        except OrderBlocked as exc:
-            self._blocked(entry, exc)
-            raise
-        self._write_ahead(entry)
         cano, prdt = self._account()
         body = {
             "CANO": cano,
@@ -542,37 +558,15 @@ class Orders(_ClientLogic):
             "QTY_ALL_ORD_YN": "Y" if change.qty is None else "N",
             "EXCG_ID_DVSN_CD": "KRX",
         }
-        log.info(
-            "sending %s of order %s x%d for account %s [%s]",
-            change.kind,
-            change.order_no,
-            qty,
-            self._masked(),
-            entry.client_order_id,
-        )
-        try:
-            response = yield from self._call_flow(
-                ORDER_CHANGE, body=body, lane="order", hashkey=self.order_setup.use_hashkey
+        return (
+            yield from self._send_flow(
+                entry,
+                live,
+                f"{change.kind} of order {change.order_no} x{qty}",
+                ORDER_CHANGE,
+                body,
+                lambda rows, known: match_change(rows, change.order_no, known),
             )
-        except KisError as exc:
-            if _uncertain(exc):
-                known = self._known_order_nos(entry.client_order_id)
-                return (
-                    yield from self._reconcile_flow(
-                        entry, exc, lambda rows: match_change(rows, change.order_no, known)
-                    )
-                )
-            status, changes = _failure(exc)
-            return self._finish(entry, status, **changes)
-        order_no, org_no, order_time = parse_ack(response.body)
-        return self._finish(
-            entry,
-            "accepted",
-            order_no=order_no,
-            org_no=org_no,
-            order_time=order_time,
-            msg_cd=response.msg_cd,
-            message=str(response.body.get("msg1", "")).strip(),
         )
 
     # -- the client methods ----------------------------------------------------------------------
