@@ -39,6 +39,7 @@ from schemas import (
     PERIOD_BARS,
     RANKINGS,
 )
+from schemas.clock import KST, FixedClock
 from simulator.server import RunningSimulator
 
 SIM_TODAY = date(2026, 11, 24)  # tests/conftest.py pins the simulator at 2026-11-24 10:30 KST
@@ -153,6 +154,19 @@ def test_index_bars_and_index_minutes(client: KisClient, sim: RunningSimulator) 
     minutes = client.index_minute_bars("1001")
     assert minutes.schema == INDEX_MINUTE_BARS.schema and minutes.height > 0
     assert (minutes["date"] == SIM_TODAY).all() and minutes["ts"].is_unique().all()
+
+
+def test_market_now_comes_from_the_clock_passed_in(sim: RunningSimulator, tmp_path: Path) -> None:
+    moment = datetime(2026, 11, 24, 10, 30, 15, tzinfo=KST)
+    with KisClient(settings_for(sim, tmp_path), clock=FixedClock(moment)) as client:
+        ranked = client.volume_rank()
+        async_ranked = asyncio.run(_async_volume_rank(settings_for(sim, tmp_path), moment))
+    assert set(ranked["snapshot_ts"]) == {moment} and set(async_ranked["snapshot_ts"]) == {moment}
+
+
+async def _async_volume_rank(settings: Settings, moment: datetime) -> pl.DataFrame:
+    async with AsyncKisClient(settings, clock=FixedClock(moment)) as client:
+        return await client.volume_rank()
 
 
 def test_rankings(client: KisClient) -> None:

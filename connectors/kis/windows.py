@@ -1,11 +1,13 @@
-"""Range planning: how a date or time range becomes the fewest KIS calls, and back into one frame.
+"""Paging: how a fetch becomes the fewest KIS calls, and the answers one result.
 
-Each pager is a small sans-I/O state machine (the dlt "paginator" idea): `request()` says what to
-send next (None when done), `feed(body, tr_cont)` takes the answer, `result()` is the merged frame.
-The sync and async clients drive the same pagers; only the awaiting differs.
+Each pager is a small sans-I/O state machine (dlt's paginator family): `request()` says what to
+send next (None when done), `feed(body, tr_cont)` takes the answer, `result()` is the outcome. A
+`FetchPlan` names the endpoint, lane and pager of one fetch; `fetch_flow` runs it as a flow of
+steps (steps.py) that both clients drive.
 
-The chart APIs cannot be continued with tr_cont; they are paged backward by moving the end of the
-window to just before the oldest row received (kis-api.md §1.5):
+`CursorPages` follows tr_cont + CTX_AREA_* cursors (account queries, kis-api.md §1.5). The chart
+APIs cannot be continued with tr_cont; they are paged backward by moving the end of the window to
+just before the oldest row received:
 
 - period/index charts: FID_INPUT_DATE_2 = oldest date - 1 day, 100 (index: 50) rows per call;
 - overseas daily: BYMD = oldest date - 1 day, 100 rows per call, no lower bound on the server;

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.errors import KisProtocolError
+from connectors.kis.errors import KisInvalidArgument, KisProtocolError
 from connectors.kis.market_data.common import EMPTY_CHART, KRX, QUOTATIONS
 from connectors.kis.parsing import (
     MINUTE_TIME,
@@ -24,7 +24,7 @@ from connectors.kis.parsing import (
     kst_timestamp,
     wire_frame,
 )
-from connectors.kis.validation import check_period, check_range, check_symbol, invalid
+from connectors.kis.validation import check_period, check_range, check_symbol
 from connectors.kis.windows import (
     DateWindows,
     FetchPlan,
@@ -266,7 +266,7 @@ def current_price_plan(symbol: str) -> FetchPlan[dict[str, Any]]:
 def today_minutes_plan(symbol: str, until: time | None, now: datetime) -> FetchPlan[pl.DataFrame]:
     symbol = check_symbol(symbol)
     if until is not None and not isinstance(until, time):
-        raise invalid(f"until must be a datetime.time, got {until!r}")
+        raise KisInvalidArgument(f"until must be a datetime.time, got {until!r}")
     # A time after "now" behaves like now (workbook), so by default ask up to at least the close:
     # that is right whatever clock the server runs on (a simulator may lag the wall clock).
     first = until or max(now.astimezone(KST).time().replace(microsecond=0), time(15, 30))
@@ -337,9 +337,9 @@ def minute_plan(
     now: datetime,
 ) -> FetchPlan[pl.DataFrame]:
     if day is not None and (start_day is not None or end_day is not None):
-        raise invalid("pass either day or start_day/end_day, not both")
+        raise KisInvalidArgument("pass either day or start_day/end_day, not both")
     if (start_day is None) != (end_day is None):
-        raise invalid("start_day and end_day go together")
+        raise KisInvalidArgument("start_day and end_day go together")
     if day is not None:
         return past_minutes_plan(symbol, day, day)
     if start_day is not None and end_day is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
+from connectors.kis.errors import KisInvalidArgument
 from connectors.kis.market_data.common import EMPTY_CHART
 from connectors.kis.parsing import WireTable, conform, wire_frame
 from connectors.kis.validation import (
@@ -18,7 +19,6 @@ from connectors.kis.validation import (
     check_period,
     check_positive,
     check_range,
-    invalid,
 )
 from connectors.kis.windows import DateWindows, FetchPlan, KeyedMinutes, ymd
 from schemas import OVERSEAS_BARS, OVERSEAS_MINUTE_BARS
@@ -177,7 +177,7 @@ def overseas_minutes_plan(
     symbol = check_overseas_symbol(symbol)
     interval_min = check_positive(interval_min, "interval_min", 60)
     if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
-        raise invalid(f"since must be a timezone-aware datetime or None, got {since!r}")
+        raise KisInvalidArgument(f"since must be a timezone-aware datetime or None, got {since!r}")
 
     def params(next_flag: str, keyb: str) -> dict[str, str]:
         return {

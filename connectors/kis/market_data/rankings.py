@@ -10,9 +10,10 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
+from connectors.kis.errors import KisInvalidArgument
 from connectors.kis.market_data.common import KRX, QUOTATIONS
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_choice, check_market_scope, invalid, opt_number
+from connectors.kis.validation import check_choice, check_market_scope, opt_number
 from connectors.kis.windows import FetchPlan, SinglePage
 from schemas import RANKINGS
 from schemas.clock import KST, SEOUL
@@ -198,7 +199,9 @@ def fluctuation_rank_plan(
     market = check_market_scope(market)
     sort_code = check_choice(sort, "sort", FLUCTUATION_SORTS)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
-        raise invalid(f"days must be 0 (today) or a positive number of days, got {days!r}")
+        raise KisInvalidArgument(
+            f"days must be 0 (today) or a positive number of days, got {days!r}"
+        )
     # The spec names these parameters in lowercase (unlike volume-rank).
     params = {
         "fid_cond_mrkt_div_code": KRX,
