@@ -9,7 +9,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from connectors.kis.core import CTX_KEYS, KisResponse, _ClientLogic
+from connectors.kis.core import KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.filelock import FileLock
 from connectors.kis.ratelimit import RateLimiter
@@ -25,6 +25,7 @@ from connectors.kis.steps import (
     StepRunner,
     reply_from,
 )
+from connectors.kis.windows import CTX_KEYS, CursorPages
 from schemas.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
@@ -98,7 +99,7 @@ class _AsyncCoreClient(_ClientLogic):
         ctx_keys: tuple[str, ...] = CTX_KEYS,
         max_pages: int = 1000,
     ) -> AsyncIterator[KisResponse]:
-        pager = self._cursor_pages(endpoint, params, ctx_keys, max_pages)
+        pager = CursorPages(params, what=endpoint.name, ctx_keys=ctx_keys, max_pages=max_pages)
         while (request := pager.request()) is not None:
             response = await self._drive(self._page_flow(endpoint, request, lane))
             yield response

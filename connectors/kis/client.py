@@ -9,7 +9,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from connectors.kis.core import CTX_KEYS, KisResponse, _ClientLogic
+from connectors.kis.core import KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.ratelimit import RateLimiter
 from connectors.kis.settings import Settings
@@ -24,6 +24,7 @@ from connectors.kis.steps import (
     StepRunner,
     reply_from,
 )
+from connectors.kis.windows import CTX_KEYS, CursorPages
 from schemas.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
@@ -86,7 +87,7 @@ class _CoreClient(_ClientLogic):
         max_pages: int = 1000,
     ) -> Iterator[KisResponse]:
         """Each CTX_AREA_* page as it arrives (a paging error surfaces after the page it spoils)."""
-        pager = self._cursor_pages(endpoint, params, ctx_keys, max_pages)
+        pager = CursorPages(params, what=endpoint.name, ctx_keys=ctx_keys, max_pages=max_pages)
         while (request := pager.request()) is not None:
             response = self._drive(self._page_flow(endpoint, request, lane))
             yield response

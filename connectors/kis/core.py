@@ -41,7 +41,6 @@ log = logging.getLogger("connectors.kis")
 
 T = TypeVar("T")
 RATE_LIMIT_PENALTY = 0.5  # seconds every sender on the key pauses after an EGW00201
-CTX_KEYS = ("CTX_AREA_FK100", "CTX_AREA_NK100")
 # Gateway timeouts that say "check the previous transaction": for an order the outcome is unknown.
 _UNCERTAIN_CODES = frozenset({"EGW00301", "EGW00302"})
 
@@ -350,21 +349,14 @@ class _ClientLogic:
     def _fetch_flow(self, plan: FetchPlan[T]) -> Flow[T]:
         return fetch_flow(plan, self._page_flow)
 
-    @staticmethod
-    def _cursor_pages(
-        endpoint: Endpoint,
-        params: Mapping[str, str],
-        ctx_keys: tuple[str, ...] = CTX_KEYS,
-        max_pages: int = 1000,
-    ) -> CursorPages:
-        return CursorPages(params, what=endpoint.name, ctx_keys=ctx_keys, max_pages=max_pages)
-
     def _pages_flow(
         self, endpoint: Endpoint, params: Mapping[str, str], lane: Lane
     ) -> Flow[list[dict[str, Any]]]:
         """The bodies of every CTX_AREA_* page (a paging error is not refetched: these are
         account queries, cheap to ask again by hand)."""
-        plan = FetchPlan(endpoint, lane, lambda: self._cursor_pages(endpoint, params), attempts=1)
+        plan = FetchPlan(
+            endpoint, lane, lambda: CursorPages(params, what=endpoint.name), attempts=1
+        )
         return (yield from self._fetch_flow(plan))
 
     # -- auth -------------------------------------------------------------------------------------

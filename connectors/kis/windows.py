@@ -47,6 +47,7 @@ Parse = Callable[[Mapping[str, Any]], pl.DataFrame]
 Params = dict[str, str]
 T = TypeVar("T")
 MORE = frozenset({"F", "M"})  # tr_cont values saying another page follows
+CTX_KEYS = ("CTX_AREA_FK100", "CTX_AREA_NK100")  # the cursors most account queries use
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class CursorPages(Pager[list[dict[str, Any]]]):
         params: Mapping[str, str],
         *,
         what: str,
-        ctx_keys: tuple[str, ...] = ("CTX_AREA_FK100", "CTX_AREA_NK100"),
+        ctx_keys: tuple[str, ...] = CTX_KEYS,
         max_pages: int = 1000,
     ) -> None:
         super().__init__(what=what)

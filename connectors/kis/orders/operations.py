@@ -210,7 +210,9 @@ class Orders(_ClientLogic):
         return mask_account(*self._account())
 
     # -- queries ---------------------------------------------------------------------------------
-    def _balance_flow(self, lane: Lane) -> Flow[Balance]:
+    @operation
+    def balance(self, *, lane: Lane = "live") -> Flow[Balance]:
+        """Holdings (every page) and the cash summary."""
         cano, prdt = self._account()
         params = {
             "CANO": cano,
@@ -228,15 +230,18 @@ class Orders(_ClientLogic):
         cash = parse_cash(pages[-1].get("output2") if pages else None)
         return Balance(rows_to_frame(output_rows(pages), HOLDING_COLUMNS), cash)
 
-    def _executions_flow(
+    @operation
+    def executions(
         self,
-        start: date | None,
-        end: date | None,
-        symbol: str | None,
-        side: str | None,
-        filled: str | None,
-        lane: Lane,
+        start: date | None = None,
+        end: date | None = None,
+        *,
+        symbol: str | None = None,
+        side: str | None = None,
+        filled: str | None = None,
+        lane: Lane = "live",
     ) -> Flow[pl.DataFrame]:
+        """Orders and fills from `start` to `end` (default: the market's today), every page."""
         today = self.order_setup.today()
         end = end or today
         start = start or end
@@ -629,24 +634,6 @@ class Orders(_ClientLogic):
     @operation
     def modifiable_orders(self, *, lane: Lane = "live") -> Flow[pl.DataFrame]:
         return self._modifiable_flow(lane)
-
-    @operation
-    def balance(self, *, lane: Lane = "live") -> Flow[Balance]:
-        return self._balance_flow(lane)
-
-    @operation
-    def executions(
-        self,
-        start: date | None = None,
-        end: date | None = None,
-        *,
-        symbol: str | None = None,
-        side: str | None = None,
-        filled: str | None = None,
-        lane: Lane = "live",
-    ) -> Flow[pl.DataFrame]:
-        """Orders and fills from `start` to `end` (default: the market's today), every page."""
-        return self._executions_flow(start, end, symbol, side, filled, lane)
 
     @operation
     def buyable(
