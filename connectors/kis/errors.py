@@ -11,6 +11,7 @@ KisError                      .transient (retry-worthy), .context (tr_id, path; 
 ├── KisTransportError         connect/read timeouts, dropped connections            (transient)
 ├── KisHttpError              non-2xx without a KIS envelope (.status)             (5xx transient)
 ├── KisProtocolError          a 2xx answer we cannot read (not JSON, missing block)
+│   └── FrameError            a websocket message that fits no frame format (also a ValueError)
 ├── KisApiError               KIS envelope with rt_cd != "0" (.msg_cd .msg1 .rt_cd .status)
 │   ├── KisRateLimited        EGW00201                                             (transient)
 │   ├── KisTokenError         EGW00121 / EGW00122 / EGW00205
@@ -104,6 +105,14 @@ class KisHttpError(KisError):
 
 class KisProtocolError(KisError):
     """A 2xx answer the client cannot read (not JSON, or an expected block is missing)."""
+
+
+class FrameError(KisProtocolError, ValueError):
+    """A websocket message that does not follow the frame format; `reason` is short and stable."""
+
+    def __init__(self, reason: str, text: str = "") -> None:
+        super().__init__(f"{reason}: {text[:80]!r}" if text else reason)
+        self.reason = reason
 
 
 class KisApiError(KisError):

@@ -69,10 +69,6 @@ class ReconnectPolicy(Backoff):
     healthy_after: float = 10.0  # a connection that lived this long resets the backoff
 
 
-class _Reconnect(Exception):
-    """The server asked for a new session (error ack) or went silent."""
-
-
 def _as_kis_error(exc: BaseException) -> KisError | None:
     """The failure as a KisError whose `transient` says whether to reconnect; None: not ours."""
     if isinstance(exc, KisProtocolError):
@@ -82,7 +78,7 @@ def _as_kis_error(exc: BaseException) -> KisError | None:
         return exc
     if isinstance(exc, InvalidURI):
         return KisConfigError(f"bad websocket URL: {exc}")
-    if isinstance(exc, _Reconnect | ConnectionClosed | InvalidHandshake | OSError | TimeoutError):
+    if isinstance(exc, ConnectionClosed | InvalidHandshake | OSError | TimeoutError):
         return KisTransportError(_describe(exc))
     return None
 
@@ -316,9 +312,8 @@ class RealtimeClient:
                     status=0,
                 )
             self._key_refused = True
-            raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
-        if action == "reconnect":
-            raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
+        if action in ("refresh_key", "reconnect"):
+            raise KisTransportError(f"new session asked for: {ack.msg_cd} {ack.msg1.strip()}")
         raise KisWsAckError(
             f"realtime server refused {ack.tr_id}: {ack.msg_cd} {ack.msg1.strip()}",
             msg_cd=ack.msg_cd,

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
 
-from connectors.kis.errors import KisWsAckError, SubscriptionLimitError
+from connectors.kis.errors import FrameError, KisWsAckError, SubscriptionLimitError
 from schemas.clock import KST
 from schemas.realtime import (
     NOTICE_MIN_FIELDS,
@@ -64,14 +64,6 @@ __all__ = [
     "to_records",
     "validate_subscriptions",
 ]
-
-
-class FrameError(ValueError):
-    """A websocket message that does not follow the frame format; `reason` is short and stable."""
-
-    def __init__(self, reason: str, text: str = "") -> None:
-        super().__init__(f"{reason}: {text[:80]!r}" if text else reason)
-        self.reason = reason
 
 
 # --- outgoing ---------------------------------------------------------------------------------
