@@ -135,6 +135,12 @@ class operation(Generic[S, P, T]):  # noqa: N801 - used as a decorator, like `pr
     def __init__(self, flow: Callable[Concatenate[S, P], Flow[T]]) -> None:
         self.flow = flow
         self.__doc__ = flow.__doc__  # help(KisClient.period_bars) shows the method's own text
+        # What a bound method shows to inspect/help: the flow's parameters without `self`.
+        signature = inspect.signature(flow)
+        self._signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:],
+            return_annotation=inspect.Signature.empty,
+        )
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
@@ -158,6 +164,7 @@ class operation(Generic[S, P, T]):  # noqa: N801 - used as a decorator, like `pr
                 result: T = await drive(flow(obj, *args, **kwargs))
                 return result
 
+            run_async.__dict__["__signature__"] = self._signature
             return run_async
 
         @functools.wraps(flow)
@@ -165,6 +172,7 @@ class operation(Generic[S, P, T]):  # noqa: N801 - used as a decorator, like `pr
             result: T = drive(flow(obj, *args, **kwargs))
             return result
 
+        run.__dict__["__signature__"] = self._signature
         return run
 
 
