@@ -1,4 +1,4 @@
-"""The synchronous KIS client core. `KisClient` (connectors/kis/api.py) adds the endpoint mixins."""
+"""The synchronous KIS client core: the driver that carries out the shared flows with blocking I/O."""
 
 from __future__ import annotations
 
