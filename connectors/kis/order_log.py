@@ -31,8 +31,6 @@ from schemas.clock import KST
 OrderAction = Literal["buy", "sell", "modify", "cancel"]
 Status = Literal["pending", "accepted", "rejected", "uncertain", "failed"]
 STATUSES: frozenset[str] = frozenset({"pending", "accepted", "rejected", "uncertain", "failed"})
-# Status groups (ib_async style): an attempt in OPEN may still have reached the exchange.
-OPEN_STATUSES: frozenset[str] = frozenset({"pending", "uncertain"})
 FILE_PREFIX = "order_log-"
 
 

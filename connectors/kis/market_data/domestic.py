@@ -41,7 +41,6 @@ INQUIRE_PRICE = Endpoint(
     "inquire-price", "GET", f"{QUOTATIONS}/inquire-price", "FHKST01010100", "FHKST01010100"
 )
 
-
 INQUIRE_DAILY_PRICE = Endpoint(
     "inquire-daily-price",
     "GET",
@@ -49,7 +48,6 @@ INQUIRE_DAILY_PRICE = Endpoint(
     "FHKST01010400",
     "FHKST01010400",
 )
-
 
 PERIOD_CHART = Endpoint(
     "inquire-daily-itemchartprice",
@@ -59,7 +57,6 @@ PERIOD_CHART = Endpoint(
     "FHKST03010100",
 )
 
-
 TODAY_MINUTE_CHART = Endpoint(
     "inquire-time-itemchartprice",
     "GET",
@@ -67,7 +64,6 @@ TODAY_MINUTE_CHART = Endpoint(
     "FHKST03010200",
     "FHKST03010200",
 )
-
 
 PAST_MINUTE_CHART = Endpoint(
     "inquire-time-dailychartprice",
@@ -77,15 +73,12 @@ PAST_MINUTE_CHART = Endpoint(
     None,
 )
 
-
 # Rows per call (kis-api.md §5.0): the pagers stop on a shorter page.
 PERIOD_PAGE = 100
 TODAY_MINUTE_PAGE = 30
 PAST_MINUTE_PAGE = 120
 
-
 PERIOD_CHART_TABLE = WireTable("inquire-daily-itemchartprice", PERIOD_BARS, "output2")
-
 
 DAILY_PRICE_TABLE = WireTable(
     "inquire-daily-price",
@@ -97,11 +90,9 @@ DAILY_PRICE_TABLE = WireTable(
     absent=frozenset({"acml_tr_pbmn", "prtt_rate", "mod_yn", "revl_issu_reas"}),
 )
 
-
 TODAY_MINUTES_TABLE = WireTable(
     "inquire-time-itemchartprice", MINUTE_BARS, "output2", needs=frozenset(MINUTE_TIME)
 )
-
 
 PAST_MINUTES_TABLE = WireTable(
     "inquire-time-dailychartprice", MINUTE_BARS, "output2", needs=frozenset(MINUTE_TIME)

@@ -24,7 +24,6 @@ INDEX_CHART = Endpoint(
     "FHKUP03500100",
 )
 
-
 INDEX_MINUTE_CHART = Endpoint(
     "inquire-time-indexchartprice",
     "GET",
@@ -33,12 +32,9 @@ INDEX_MINUTE_CHART = Endpoint(
     None,
 )
 
-
 INDEX_PAGE = 50  # rows per call
 
-
 INDEX_CHART_TABLE = WireTable("inquire-daily-indexchartprice", INDEX_BARS, "output2")
-
 
 INDEX_MINUTES_TABLE = WireTable(
     "inquire-time-indexchartprice",

@@ -17,7 +17,6 @@ from schemas import HOLIDAYS
 
 HOLIDAY_CHECK = Endpoint("chk-holiday", "GET", f"{QUOTATIONS}/chk-holiday", "CTCA0903R", None)
 
-
 HOLIDAY_CHECK_TABLE = WireTable("chk-holiday", HOLIDAYS, "output")
 
 

@@ -29,7 +29,6 @@ OVERSEAS_DAILY = Endpoint(
     "overseas-dailyprice", "GET", f"{_OVERSEAS}/dailyprice", "HHDFS76240000", "HHDFS76240000"
 )
 
-
 OVERSEAS_MINUTE_CHART = Endpoint(
     "overseas-inquire-time-itemchartprice",
     "GET",
@@ -37,7 +36,6 @@ OVERSEAS_MINUTE_CHART = Endpoint(
     "HHDFS76950200",
     None,
 )
-
 
 # Rows per call (kis-api.md §6): the pagers stop on a shorter page.
 OVERSEAS_DAILY_PAGE = 100
@@ -62,13 +60,10 @@ EXCHANGE_ZONES: Mapping[str, str] = {
     "HNX": "Asia/Ho_Chi_Minh",
 }
 
-
 # Quote exchange codes dailyprice accepts (the US daytime codes are minute-bars only).
 OVERSEAS_DAILY_EXCHANGES = frozenset(EXCHANGE_ZONES) - {"BAY", "BAQ", "BAA"}
 
-
 OVERSEAS_PERIODS = {"D": "0", "W": "1", "M": "2"}
-
 
 OVERSEAS_DAILY_TABLE = WireTable(
     "overseas dailyprice",
@@ -77,7 +72,6 @@ OVERSEAS_DAILY_TABLE = WireTable(
     # diff is sent unsigned (direction in `sign`); bid/ask are the day's last quotes.
     ignored=frozenset({"diff", "pbid", "vbid", "pask", "vask"}),
 )
-
 
 OVERSEAS_MINUTES_TABLE = WireTable(
     "overseas inquire-time-itemchartprice",

@@ -22,16 +22,13 @@ _RANK = "/uapi/domestic-stock/v1/ranking"
 
 VOLUME_RANK = Endpoint("volume-rank", "GET", f"{QUOTATIONS}/volume-rank", "FHPST01710000", None)
 
-
 FLUCTUATION_RANK = Endpoint(
     "ranking/fluctuation", "GET", f"{_RANK}/fluctuation", "FHPST01700000", None
 )
 
-
 MARKET_CAP_RANK = Endpoint(
     "ranking/market-cap", "GET", f"{_RANK}/market-cap", "FHPST01740000", None
 )
-
 
 VOLUME_SORTS = {
     "volume": "0",
@@ -41,7 +38,6 @@ VOLUME_SORTS = {
     "value_turnover": "4",
 }
 
-
 FLUCTUATION_SORTS = {
     "rise": "0",
     "fall": "1",
@@ -50,12 +46,9 @@ FLUCTUATION_SORTS = {
     "volatility": "4",
 }
 
-
 RANK_DIVISIONS = {"all": "0", "common": "1", "preferred": "2"}
 
-
 _RANK_COMMON = frozenset({"prdy_vrss_sign", "lstn_stcn"})
-
 
 VOLUME_RANK_TABLE = WireTable(
     "volume-rank",
@@ -78,7 +71,6 @@ VOLUME_RANK_TABLE = WireTable(
     ),
     absent=frozenset({"stck_avls"}),
 )
-
 
 FLUCTUATION_RANK_TABLE = WireTable(
     "ranking/fluctuation",
@@ -109,7 +101,6 @@ FLUCTUATION_RANK_TABLE = WireTable(
     absent=frozenset({"acml_tr_pbmn", "stck_avls"}),
 )
 
-
 MARKET_CAP_RANK_TABLE = WireTable(
     "ranking/market-cap",
     RANKINGS,
@@ -118,7 +109,6 @@ MARKET_CAP_RANK_TABLE = WireTable(
     ignored=_RANK_COMMON | frozenset({"mrkt_whol_avls_rlim"}),
     absent=frozenset({"acml_tr_pbmn"}),
 )
-
 
 RANK_TABLES: Mapping[str, WireTable] = {
     "volume": VOLUME_RANK_TABLE,
