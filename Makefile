@@ -38,6 +38,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy connectors schemas warehouse
+	$(BIN)/mypy simulator
 
 clean:
 	rm -rf $(VENV) .prefect

@@ -18,7 +18,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from connectors.kis import KisClient, Settings
-from connectors.kis import market_data as md
+from connectors.kis.market_data.domestic import PERIOD_CHART, PERIOD_PAGE
+from connectors.kis.market_data.index import INDEX_CHART, INDEX_PAGE
+from connectors.kis.market_data.overseas import OVERSEAS_DAILY, OVERSEAS_DAILY_PAGE
 from simulator.server import SimConfig, start_simulator
 
 START, END = date(2016, 1, 1), date(2025, 12, 31)
@@ -53,9 +55,9 @@ def main() -> None:
             ):
                 for adjusted in (True, False):
                     truth = len(market.period_bars(code, START, END, "D", adjusted))
-                    before = sim.stats.by_tr_id[md.PERIOD_CHART.tr_real]
+                    before = sim.stats.by_tr_id[PERIOD_CHART.tr_real]
                     df = client.period_bars(code, START, END, "D", adjusted)
-                    calls = sim.stats.by_tr_id[md.PERIOD_CHART.tr_real] - before
+                    calls = sim.stats.by_tr_id[PERIOD_CHART.tr_real] - before
                     if df.height != truth or not df["date"].is_unique().all():
                         raise SystemExit(
                             f"{code}: {df.height} rows fetched, the simulator holds {truth}"
@@ -65,30 +67,28 @@ def main() -> None:
                             f"period_bars {code} adj={adjusted}",
                             truth,
                             calls,
-                            minimal(truth, md.PERIOD_PAGE),
+                            minimal(truth, PERIOD_PAGE),
                         )
                     )
             for index_code in sorted(market.indices):
                 truth = len(market.index_bars(index_code, START, END, "D"))
-                before = sim.stats.by_tr_id[md.INDEX_CHART.tr_real]
+                before = sim.stats.by_tr_id[INDEX_CHART.tr_real]
                 df = client.index_bars(index_code, START, END)
-                calls = sim.stats.by_tr_id[md.INDEX_CHART.tr_real] - before
+                calls = sim.stats.by_tr_id[INDEX_CHART.tr_real] - before
                 assert df.height == truth, (index_code, df.height, truth)
-                lines.append(
-                    (f"index_bars {index_code}", truth, calls, minimal(truth, md.INDEX_PAGE))
-                )
+                lines.append((f"index_bars {index_code}", truth, calls, minimal(truth, INDEX_PAGE)))
             for exchange, symbol in sorted(market.overseas):
                 truth = len(market.overseas_bars(exchange, symbol, START, END, "D", True))
-                before = sim.stats.by_tr_id[md.OVERSEAS_DAILY.tr_real]
+                before = sim.stats.by_tr_id[OVERSEAS_DAILY.tr_real]
                 df = client.overseas_bars(exchange, symbol, START, END)
-                calls = sim.stats.by_tr_id[md.OVERSEAS_DAILY.tr_real] - before
+                calls = sim.stats.by_tr_id[OVERSEAS_DAILY.tr_real] - before
                 assert df.height == truth, (exchange, symbol, df.height, truth)
                 lines.append(
                     (
                         f"overseas_bars {exchange}:{symbol}",
                         truth,
                         calls,
-                        minimal(truth, md.OVERSEAS_DAILY_PAGE),
+                        minimal(truth, OVERSEAS_DAILY_PAGE),
                     )
                 )
     elapsed = time.perf_counter() - started

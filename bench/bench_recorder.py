@@ -128,7 +128,7 @@ async def latency(frames: list[str], rate: float, home: Path) -> RecorderStats:
             approval_key=key,
             subscriptions=[Subscription("H0STCNT0", "005930")],
             sink=sink,
-            policy=ReconnectPolicy(initial=10),
+            policy=ReconnectPolicy(base=10),
             subscribe_pause=0,
         )
         stop = asyncio.Event()

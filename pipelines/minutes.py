@@ -23,7 +23,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.kis.api import KisClient
-from connectors.kis.parsing import EXCHANGE_ZONES
+from connectors.kis.market_data.overseas import EXCHANGE_ZONES
 from pipelines.bars import DEFAULT_INDICES, WORKERS, resolve_range
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs

@@ -8,7 +8,6 @@ simulator and "kis" for paper/real, so synthetic data never mixes with market da
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +22,10 @@ from connectors.kis.master import DEFAULT_MASTER_URL
 from connectors.kis.settings import Settings
 from pipelines.config import Config, load_config
 from pipelines.embedded import market_clock, resolve
+from pipelines.lake_retry import retry_on_conflict
 from schemas.clock import Clock
 from warehouse.lake import Lake
 from warehouse.lake import connect as warehouse_connect
-from warehouse.remote import retry_on_conflict
 
 
 @dataclass
@@ -59,12 +58,7 @@ def resolve_config(config: Config) -> tuple[Config, Clock]:
 
 def open_client(config: Config, clock: Clock) -> KisClient:
     """A client for the resolved `config` on the root's clock, with the configured order guards."""
-    # The client takes clock= once the connector core has it; until then it reads the wall clock
-    # itself and only the order day below follows `clock`.
-    if "clock" in inspect.signature(KisClient).parameters:
-        client = KisClient(config.kis, clock=clock)
-    else:
-        client = KisClient(config.kis)
+    client = KisClient(config.kis, clock=clock)
     client.configure_orders(guards=config.orders, today=clock.today)
     return client
 
@@ -92,6 +86,7 @@ def open_lake(config: Config, *, read_only: bool = False, snapshot: int | None =
             store=config.lake.store,
             read_only=read_only,
             snapshot=snapshot,
+            retry=retry_on_conflict,
         )
     )
 

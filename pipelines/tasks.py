@@ -5,9 +5,11 @@ limiter paces the requests, so the pool size only bounds memory and open sockets
 flow's own thread, each a transaction over whole keys (the ranges that finished fetching meanwhile),
 so a crash leaves every key either written or not.
 
-Retries are for transient errors only (`KisError.transient`: timeouts, 5xx, rate-limit storms,
-truncated pages); a bad symbol or a refused token fails at once. Frames go in and out of tasks,
-so every task uses `NO_CACHE` (hashing a big frame for the cache key costs ~0.4 s a call).
+Fetch tasks are not retried by Prefect: the connector already retries each request's transient
+errors (timeouts, 5xx, rate limits; `Settings.max_retries`, connectors/kis/backoff.py) and refetches
+a truncated range, so a task retry would multiply that budget (a persistent 5xx cost 5 x 4 = 20
+attempts per page). Frames go in and out of tasks, so every task uses `NO_CACHE` (hashing a big
+frame for the cache key costs ~0.4 s a call).
 """
 
 from __future__ import annotations
@@ -16,41 +18,23 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
 
-from connectors.kis.errors import KisError
 from schemas import FETCH_LEDGER, Dataset
 from warehouse.lake import Lake, UpsertResult
 from warehouse.ledger import fetch_row, record_fetch, record_fetches
 
 
-def retry_if_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
-    """Prefect `retry_condition_fn`: retry only errors the connector marks transient.
-
-    Prefect hands the failure over as a Failed state whose data is the exception.
-    """
-    error = state.data
-    return isinstance(error, KisError) and error.transient
-
-
-FETCH = {
-    "retries": 3,
-    "retry_delay_seconds": [2, 10, 30],
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_if_transient,
-    "timeout_seconds": 600,
-    "cache_policy": NO_CACHE,
-    "persist_result": False,
-}
-
-
-@task(name="fetch", task_run_name="{label}", **FETCH)
+@task(
+    name="fetch",
+    task_run_name="{label}",
+    timeout_seconds=600,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 async def fetch(label: str, call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     """Run one connector call (a partial of e.g. `client.period_bars`) and return its frame.
 

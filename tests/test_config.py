@@ -5,7 +5,6 @@ orders, the embedded simulator and the one market clock."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -157,10 +156,6 @@ def test_the_market_clock_is_the_in_process_simulators(
 
 
 @pytest.mark.usefixtures("prefect_harness")
-@pytest.mark.skipif(
-    "clock" not in inspect.signature(KisClient).parameters,
-    reason="needs KisClient(clock=...) from the connector core",
-)
 def test_ranking_snapshots_are_stamped_by_the_market_clock(
     make_sim: Callable[..., RunningSimulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

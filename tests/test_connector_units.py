@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.kis import (
-    CursorPaging,
     Endpoint,
     KisApiError,
     KisAuthError,
@@ -37,7 +36,7 @@ from connectors.kis import (
     error_from_response,
 )
 from connectors.kis.auth import parse_token_expiry
-from connectors.kis.flow import backoff_delay
+from connectors.kis.backoff import Backoff, delay_for
 from connectors.kis.ratelimit import (
     MIN_MARGIN,
     STALE_AFTER,
@@ -48,6 +47,7 @@ from connectors.kis.ratelimit import (
     next_slot,
     penalise,
 )
+from connectors.kis.windows import CursorPages, PageRequest
 
 CTX = {"tr_id": "FHKST01010100", "path": "/uapi/x"}
 
@@ -378,37 +378,41 @@ def _page(tr_cont: str, fk: str, nk: str, rows: list[str]) -> KisResponse:
     return KisResponse(200, {"tr_cont": tr_cont}, body, BALANCE, {})
 
 
+def _feed(pager: CursorPages, page: KisResponse) -> PageRequest | None:
+    pager.feed(page.body, page.tr_cont)
+    return pager.request()
+
+
 def test_cursor_paging_echoes_cursors_and_stops() -> None:
-    pager = CursorPaging()
-    params, tr_cont = pager.first({"CANO": "1"})
-    assert tr_cont == "" and params["CTX_AREA_FK100"] == "" and params["CTX_AREA_NK100"] == ""
-    step = pager.advance(_page("F", "fk1", "nk1", ["a"]), params)
+    pager = CursorPages({"CANO": "1"}, what="balance")
+    first = pager.request()
+    assert first is not None and first.tr_cont == ""
+    assert first.params["CTX_AREA_FK100"] == "" and first.params["CTX_AREA_NK100"] == ""
+    step = _feed(pager, _page("F", "fk1", "nk1", ["a"]))
     assert step is not None
-    params, tr_cont = step
-    assert tr_cont == "N" and params["CTX_AREA_NK100"].strip() == "nk1" and params["CANO"] == "1"
-    step = pager.advance(_page("M", "fk2", "nk2", ["b"]), params)
-    assert step is not None
-    assert pager.advance(_page("D", "fk3", "nk3", ["c"]), step[0]) is None
+    assert step.tr_cont == "N" and step.params["CTX_AREA_NK100"].strip() == "nk1"
+    assert step.params["CANO"] == "1"
+    assert _feed(pager, _page("M", "fk2", "nk2", ["b"])) is not None
+    assert _feed(pager, _page("D", "fk3", "nk3", ["c"])) is None
     assert pager.pages == 3
+    assert [body["output1"] for body in pager.result()] == [["a"], ["b"], ["c"]]
 
 
 def test_cursor_paging_detects_repeats_and_runaways() -> None:
-    pager = CursorPaging()
-    params, _ = pager.first({})
-    params, _ = pager.advance(_page("F", "fk1", "nk1", ["a"]), params) or ({}, "")
+    pager = CursorPages({}, what="balance")
+    _feed(pager, _page("F", "fk1", "nk1", ["a"]))
     with pytest.raises(KisPagingError, match="cursor"):
-        pager.advance(_page("M", "fk1", "nk1", ["b"]), params)
-    pager = CursorPaging(max_pages=2)
-    params, _ = pager.first({})
-    params, _ = pager.advance(_page("F", "a", "a", ["a"]), params) or ({}, "")
+        _feed(pager, _page("M", "fk1", "nk1", ["b"]))
+    pager = CursorPages({}, what="balance", max_pages=2)
+    _feed(pager, _page("F", "a", "a", ["a"]))
     with pytest.raises(KisPagingError, match="more than 2 pages"):
-        pager.advance(_page("M", "b", "b", ["b"]), params)
+        _feed(pager, _page("M", "b", "b", ["b"]))
     # No cursor fields at all: the same page twice is caught by content.
-    pager = CursorPaging()
+    pager = CursorPages({}, what="balance")
     same = KisResponse(200, {"tr_cont": "F"}, {"rt_cd": "0", "output": [1]}, BALANCE, {})
-    params, _ = pager.advance(same, {}) or ({}, "")
+    _feed(pager, same)
     with pytest.raises(KisPagingError, match="same page"):
-        pager.advance(same, params)
+        _feed(pager, same)
 
 
 def test_response_block_error_is_clear() -> None:
@@ -420,7 +424,18 @@ def test_response_block_error_is_clear() -> None:
 
 def test_backoff_is_jittered_and_capped() -> None:
     rng = random.Random(1)
-    delays = [backoff_delay(n, base=0.2, cap=1.0, rng=rng) for n in range(1, 8)]
+    delays = [Backoff(base=0.2, cap=1.0).delay(n, rng=rng) for n in range(1, 8)]
     assert 0.1 <= delays[0] <= 0.2
     assert all(d <= 1.0 for d in delays) and delays[-1] >= 0.5
     assert len({round(d, 6) for d in delays}) == len(delays)
+
+
+def test_delay_for_retries_only_transient_errors() -> None:
+    rng = random.Random(2)
+    refused = KisAuthError("no", msg_cd="EGW00103", msg1="", rt_cd="1", status=500)
+    assert delay_for(refused, 1) is None and delay_for(ValueError("not ours"), 1) is None
+    busy = KisServerError("busy", msg_cd="EGW00001", msg1="", rt_cd="1", status=500)
+    first, later = delay_for(busy, 1, rng=rng), delay_for(busy, 10, rng=rng)
+    assert first is not None and 0.125 <= first <= 0.25
+    assert later is not None and 4.0 <= later <= 8.0
+    assert delay_for(KisHttpError("gateway", status=503), 2) is not None

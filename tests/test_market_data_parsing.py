@@ -12,8 +12,17 @@ from typing import Any
 import polars as pl
 import pytest
 
-from connectors.kis import parsing as P
 from connectors.kis.errors import KisProtocolError
+from connectors.kis.market_data.domestic import (
+    parse_current_price,
+    parse_daily_price,
+    parse_minute_bars,
+    parse_period_bars,
+)
+from connectors.kis.market_data.index import parse_index_bars, parse_index_minute_bars
+from connectors.kis.market_data.krx_calendar import parse_holidays
+from connectors.kis.market_data.overseas import parse_overseas_bars, parse_overseas_minute_bars
+from connectors.kis.market_data.rankings import parse_ranking
 from schemas import (
     HOLIDAYS,
     INDEX_BARS,
@@ -33,7 +42,7 @@ def load(name: str) -> dict[str, Any]:
 
 
 def test_period_bars_from_the_workbook_example() -> None:
-    df = P.parse_period_bars(load("period_bars"), symbol="000660", period="D", adjusted=True)
+    df = parse_period_bars(load("period_bars"), symbol="000660", period="D", adjusted=True)
     assert df.schema == PERIOD_BARS.schema
     row = df.row(0, named=True)
     assert row["date"] == date(2022, 5, 9)
@@ -49,7 +58,7 @@ def test_period_bars_from_the_workbook_example() -> None:
 
 
 def test_daily_price_fills_what_the_endpoint_does_not_send() -> None:
-    df = P.parse_daily_price(load("daily_price"), symbol="005930", period="D", adjusted=False)
+    df = parse_daily_price(load("daily_price"), symbol="005930", period="D", adjusted=False)
     assert df.schema == PERIOD_BARS.schema
     assert df["date"].to_list() == [date(2022, 1, 11), date(2022, 1, 10)]
     assert df["close"][0] == 128000 and df["change"][0] == 3500
@@ -57,8 +66,8 @@ def test_daily_price_fills_what_the_endpoint_does_not_send() -> None:
 
 
 def test_minute_bars_today_and_past_build_kst_timestamps() -> None:
-    today = P.parse_minute_bars(load("minute_bars_today"), symbol="000660")
-    past = P.parse_minute_bars(load("minute_bars_past"), symbol="005930", past_days=True)
+    today = parse_minute_bars(load("minute_bars_today"), symbol="000660")
+    past = parse_minute_bars(load("minute_bars_past"), symbol="005930", past_days=True)
     for df in (today, past):
         assert df.schema == MINUTE_BARS.schema
         assert str(df.schema["ts"]) == "Datetime(time_unit='us', time_zone='Asia/Seoul')"
@@ -70,14 +79,14 @@ def test_minute_bars_today_and_past_build_kst_timestamps() -> None:
 
 
 def test_index_levels_are_exact_two_decimal_decimals() -> None:
-    df = P.parse_index_bars(load("index_bars"), index_code="0001", period="D")
+    df = parse_index_bars(load("index_bars"), index_code="0001", period="D")
     assert df.schema == INDEX_BARS.schema
     assert df["close"][0] == Decimal("2610.81") and df["open"][0] == Decimal("2634.32")
 
 
 def test_index_minutes_drop_the_closing_and_after_hours_summary_rows() -> None:
     payload = load("index_minute_bars")
-    df = P.parse_index_minute_bars(payload, index_code="1001")
+    df = parse_index_minute_bars(payload, index_code="1001")
     assert df.schema == INDEX_MINUTE_BARS.schema
     assert df.height == len(payload["output2"]) - 2  # the 999999 and 888888 pseudo-bars
     assert df["ts"].dt.date().unique().sort().to_list() == [date(2024, 1, 26), date(2024, 1, 29)]
@@ -85,7 +94,7 @@ def test_index_minutes_drop_the_closing_and_after_hours_summary_rows() -> None:
 
 
 def test_holidays_keep_every_calendar_day_with_flags() -> None:
-    df = P.parse_holidays(load("holidays"))
+    df = parse_holidays(load("holidays"))
     assert df.schema == HOLIDAYS.schema
     assert df.height == 24
     year_end = df.filter(pl.col("date") == date(2022, 12, 30)).row(0, named=True)
@@ -104,7 +113,7 @@ def test_rankings_take_the_symbol_from_each_endpoints_field(
     name: str, ranking: str, first_symbol: str
 ) -> None:
     snap = datetime(2024, 1, 2, 1, 0, tzinfo=UTC)
-    df = P.parse_ranking(load(name), ranking=ranking, market="0000", snapshot_ts=snap)
+    df = parse_ranking(load(name), ranking=ranking, market="0000", snapshot_ts=snap)
     assert df.schema == RANKINGS.schema
     assert df.height == 30 and df["rank"].to_list() == list(range(1, 31))
     assert df["symbol"][0] == first_symbol
@@ -114,7 +123,7 @@ def test_rankings_take_the_symbol_from_each_endpoints_field(
 
 
 def test_overseas_bars_are_exact_four_decimal_prices() -> None:
-    df = P.parse_overseas_bars(
+    df = parse_overseas_bars(
         load("overseas_bars"), exchange="NAS", symbol="TSLA", period="D", adjusted=False
     )
     assert df.schema == OVERSEAS_BARS.schema
@@ -126,7 +135,7 @@ def test_overseas_bars_are_exact_four_decimal_prices() -> None:
 
 
 def test_overseas_minutes_convert_exchange_local_time_to_utc() -> None:
-    df = P.parse_overseas_minute_bars(load("overseas_minute_bars"), exchange="NAS", symbol="TSLA")
+    df = parse_overseas_minute_bars(load("overseas_minute_bars"), exchange="NAS", symbol="TSLA")
     assert df.schema == OVERSEAS_MINUTE_BARS.schema
     row = df.row(0, named=True)
     # 16:00 New York (EST, UTC-5) on 2024-02-22 == 06:00 KST on the 23rd (kymd/khms of the example).
@@ -140,7 +149,7 @@ def test_overseas_minutes_convert_exchange_local_time_to_utc() -> None:
 
 
 def test_current_price_gives_int_headline_figures_and_the_raw_fields() -> None:
-    out = P.parse_current_price(load("current_price"), symbol="000660")
+    out = parse_current_price(load("current_price"), symbol="000660")
     assert (out["price"], out["upper_limit"], out["lower_limit"], out["tick_size"]) == (
         128500,
         167000,
@@ -154,8 +163,8 @@ def test_an_unknown_field_is_logged_once_and_ignored(caplog: pytest.LogCaptureFi
     payload = load("period_bars")
     payload["output2"][0]["brand_new_kis_field"] = "7"
     caplog.set_level(logging.WARNING, logger="connectors.kis.parsing")
-    first = P.parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
-    P.parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
+    first = parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
+    parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
     hits = [r for r in caplog.records if "brand_new_kis_field" in r.getMessage()]
     assert len(hits) == 1
     assert "brand_new_kis_field" not in first.columns
@@ -165,13 +174,13 @@ def test_a_missing_required_field_names_the_endpoint_and_field() -> None:
     payload = load("period_bars")
     del payload["output2"][0]["stck_clpr"]
     with pytest.raises(KisProtocolError, match=r"inquire-daily-itemchartprice.*stck_clpr"):
-        P.parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
+        parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
 
 
 def test_a_missing_optional_field_becomes_null() -> None:
     payload = load("period_bars")
     del payload["output2"][0]["revl_issu_reas"]
-    df = P.parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
+    df = parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
     assert df["revaluation_reason"].to_list() == [None]
 
 
@@ -179,30 +188,30 @@ def test_a_value_that_does_not_parse_names_the_field() -> None:
     payload = load("period_bars")
     payload["output2"][0]["acml_vol"] = "12x"
     with pytest.raises(KisProtocolError, match="acml_vol"):
-        P.parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
+        parse_period_bars(payload, symbol="000660", period="D", adjusted=True)
 
 
 def test_an_exact_decimal_refuses_digits_it_would_round_away() -> None:
     payload = load("overseas_bars")
     payload["output2"][0]["clos"] = "1045.76001"
     with pytest.raises(KisProtocolError, match="clos"):
-        P.parse_overseas_bars(payload, exchange="NAS", symbol="TSLA", period="D", adjusted=False)
+        parse_overseas_bars(payload, exchange="NAS", symbol="TSLA", period="D", adjusted=False)
 
 
 def test_a_required_field_sent_blank_is_refused() -> None:
     payload = load("holidays")
     payload["output"][3]["opnd_yn"] = ""
     with pytest.raises(KisProtocolError, match="market_open"):
-        P.parse_holidays(payload)
+        parse_holidays(payload)
 
 
 def test_empty_and_blank_blocks_give_empty_typed_frames() -> None:
     assert (
-        P.parse_period_bars(
+        parse_period_bars(
             {"output1": {}, "output2": []}, symbol="005930", period="D", adjusted=True
         ).schema
         == PERIOD_BARS.schema
     )
-    assert P.parse_minute_bars({"output2": [{}]}, symbol="005930").height == 0
+    assert parse_minute_bars({"output2": [{}]}, symbol="005930").height == 0
     with pytest.raises(KisProtocolError, match="no 'output2' block"):
-        P.parse_period_bars({"rt_cd": "0"}, symbol="005930", period="D", adjusted=True)
+        parse_period_bars({"rt_cd": "0"}, symbol="005930", period="D", adjusted=True)

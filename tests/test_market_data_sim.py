@@ -17,7 +17,17 @@ import polars as pl
 import pytest
 
 from connectors.kis import AsyncKisClient, KisClient, KisRequestError, Settings
-from connectors.kis import market_data as md
+from connectors.kis.endpoints import Endpoint
+from connectors.kis.market_data.domestic import (
+    INQUIRE_DAILY_PRICE,
+    INQUIRE_PRICE,
+    PAST_MINUTE_CHART,
+    PERIOD_CHART,
+    TODAY_MINUTE_CHART,
+)
+from connectors.kis.market_data.index import INDEX_CHART
+from connectors.kis.market_data.krx_calendar import HOLIDAY_CHECK
+from connectors.kis.market_data.overseas import OVERSEAS_DAILY, OVERSEAS_MINUTE_CHART
 from connectors.kis.windows import period_start
 from schemas import (
     HOLIDAYS,
@@ -29,6 +39,7 @@ from schemas import (
     PERIOD_BARS,
     RANKINGS,
 )
+from schemas.clock import KST, FixedClock
 from simulator.server import RunningSimulator
 
 SIM_TODAY = date(2026, 11, 24)  # tests/conftest.py pins the simulator at 2026-11-24 10:30 KST
@@ -51,7 +62,7 @@ def client(sim: RunningSimulator, tmp_path: Path) -> KisClient:
         yield c
 
 
-def served(sim: RunningSimulator, endpoint: md.Endpoint) -> int:
+def served(sim: RunningSimulator, endpoint: Endpoint) -> int:
     return sim.stats.by_tr_id[endpoint.tr_real]
 
 
@@ -63,11 +74,11 @@ def test_daily_backfill_is_complete_in_the_minimum_number_of_calls(
     )
     assert df.schema == PERIOD_BARS.schema
     assert df["date"].is_sorted() and df["date"].is_unique().all()
-    assert served(sim, md.PERIOD_CHART) == math.ceil(df.height / 100)
+    assert served(sim, PERIOD_CHART) == math.ceil(df.height / 100)
     # Every open day of 2024 by the holiday table, and nothing else.
     cal = client.holidays(date(2024, 1, 1), date(2024, 12, 31))
     assert cal.schema == HOLIDAYS.schema and cal.height == 366
-    assert served(sim, md.HOLIDAY_CHECK) == math.ceil(366 / 24)
+    assert served(sim, HOLIDAY_CHECK) == math.ceil(366 / 24)
     open_days = cal.filter(pl.col("market_open"))["date"].to_list()
     assert df.filter(pl.col("date").dt.year() == 2024)["date"].to_list() == open_days
     assert date(2024, 12, 31) not in open_days  # the year-end closure
@@ -81,7 +92,7 @@ def test_longer_periods_page_without_gaps_or_repeats(
     assert df["date"].is_unique().all() and (df["period"] == period).all()
     keys = df["date"].map_elements(lambda d: period_start(d, period), return_dtype=pl.Date)
     assert keys.is_unique().all()  # one bar per week / month / year
-    assert served(sim, md.PERIOD_CHART) == max(1, math.ceil(df.height / 100))
+    assert served(sim, PERIOD_CHART) == max(1, math.ceil(df.height / 100))
 
 
 def test_adjusted_and_raw_differ_only_before_the_split(client: KisClient) -> None:
@@ -103,7 +114,7 @@ def test_daily_price_and_current_price(client: KisClient, sim: RunningSimulator)
     assert last30.height == 30 and last30["date"].max() == SIM_TODAY
     quote = client.current_price("005930")
     assert isinstance(quote["price"], int) and quote["price"] == last30["close"][-1]
-    assert served(sim, md.INQUIRE_DAILY_PRICE) == 1 and served(sim, md.INQUIRE_PRICE) == 1
+    assert served(sim, INQUIRE_DAILY_PRICE) == 1 and served(sim, INQUIRE_PRICE) == 1
 
 
 def test_todays_minute_bars_end_now_and_match_the_day(
@@ -118,7 +129,7 @@ def test_todays_minute_bars_end_now_and_match_the_day(
         df["ts"].dt.replace_time_zone(None).max(),
     )
     assert first == datetime(2026, 11, 24, 9, 0) and datetime(2026, 11, 24, 10, 29) <= last
-    assert served(sim, md.TODAY_MINUTE_CHART) == math.ceil(df.height / 30)
+    assert served(sim, TODAY_MINUTE_CHART) == math.ceil(df.height / 30)
 
 
 def test_past_minute_bars_over_a_week_add_up_to_the_daily_bars(
@@ -126,7 +137,7 @@ def test_past_minute_bars_over_a_week_add_up_to_the_daily_bars(
 ) -> None:
     df = client.minute_bars("035420", start_day=date(2026, 11, 13), end_day=date(2026, 11, 20))
     assert df["ts"].is_unique().all() and df["ts"].is_sorted()
-    assert served(sim, md.PAST_MINUTE_CHART) == math.ceil(df.height / 120)
+    assert served(sim, PAST_MINUTE_CHART) == math.ceil(df.height / 120)
     daily = client.period_bars("035420", date(2026, 11, 13), date(2026, 11, 20), adjusted=False)
     per_day = df.group_by("date").agg(pl.col("volume").sum()).sort("date")
     assert per_day["date"].to_list() == daily["date"].to_list()
@@ -139,10 +150,23 @@ def test_index_bars_and_index_minutes(client: KisClient, sim: RunningSimulator) 
     df = client.index_bars("0001", date(2025, 1, 1), date(2025, 12, 31))
     assert df.schema == INDEX_BARS.schema and df["date"].is_unique().all()
     assert isinstance(df["close"][0], Decimal)
-    assert served(sim, md.INDEX_CHART) == math.ceil(df.height / 50)
+    assert served(sim, INDEX_CHART) == math.ceil(df.height / 50)
     minutes = client.index_minute_bars("1001")
     assert minutes.schema == INDEX_MINUTE_BARS.schema and minutes.height > 0
     assert (minutes["date"] == SIM_TODAY).all() and minutes["ts"].is_unique().all()
+
+
+def test_market_now_comes_from_the_clock_passed_in(sim: RunningSimulator, tmp_path: Path) -> None:
+    moment = datetime(2026, 11, 24, 10, 30, 15, tzinfo=KST)
+    with KisClient(settings_for(sim, tmp_path), clock=FixedClock(moment)) as client:
+        ranked = client.volume_rank()
+        async_ranked = asyncio.run(_async_volume_rank(settings_for(sim, tmp_path), moment))
+    assert set(ranked["snapshot_ts"]) == {moment} and set(async_ranked["snapshot_ts"]) == {moment}
+
+
+async def _async_volume_rank(settings: Settings, moment: datetime) -> pl.DataFrame:
+    async with AsyncKisClient(settings, clock=FixedClock(moment)) as client:
+        return await client.volume_rank()
 
 
 def test_rankings(client: KisClient) -> None:
@@ -164,7 +188,7 @@ def test_overseas_bars_across_a_split(client: KisClient, sim: RunningSimulator) 
     raw = client.overseas_bars("NAS", "AAPL", date(2020, 1, 1), date(2021, 6, 30), adjusted=False)
     assert adj.schema == OVERSEAS_BARS.schema
     assert adj["date"].is_unique().all() and adj["date"].to_list() == raw["date"].to_list()
-    assert served(sim, md.OVERSEAS_DAILY) == 2 * math.ceil(adj.height / 100)
+    assert served(sim, OVERSEAS_DAILY) == 2 * math.ceil(adj.height / 100)
     both = adj.join(raw, on="date", suffix="_raw")
     before = both.filter(pl.col("date") < date(2020, 8, 31))
     ratios = (before["close_raw"].cast(pl.Float64) / before["close"].cast(pl.Float64)).to_list()
@@ -180,7 +204,7 @@ def test_overseas_minute_bars_back_to_an_instant(client: KisClient, sim: Running
     assert df["ts"].min() == since and df["ts"].is_unique().all()
     assert (df["ts"].diff().drop_nulls() >= timedelta(minutes=5)).all()
     # A page may hold bars older than `since` (trimmed): at most one call more than rows/120.
-    assert served(sim, md.OVERSEAS_MINUTE_CHART) <= math.ceil(df.height / 120) + 1
+    assert served(sim, OVERSEAS_MINUTE_CHART) <= math.ceil(df.height / 120) + 1
 
 
 def test_bad_arguments_send_nothing(client: KisClient, sim: RunningSimulator) -> None:

@@ -14,17 +14,31 @@ from typing import Any
 import polars as pl
 import pytest
 
-from connectors.kis import market_data as md
+from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisNoData, KisPagingError, KisRequestError
+from connectors.kis.market_data.domestic import (
+    minute_plan,
+    past_minutes_plan,
+    period_bars_plan,
+    today_minutes_plan,
+)
+from connectors.kis.market_data.index import index_bars_plan
+from connectors.kis.market_data.krx_calendar import holidays_plan
+from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
+from connectors.kis.market_data.rankings import volume_rank_plan
 from connectors.kis.windows import (
-    Job,
+    FetchPlan,
     Pager,
+    PageRequest,
+    fetch_flow,
     merge_pages,
     minus_minute,
     period_start,
     previous_weekday,
     weekend_only,
 )
+from schemas import PERIOD_BARS
+from schemas.clock import KST
 
 Server = Callable[[Mapping[str, str]], dict[str, Any]]
 
@@ -93,7 +107,7 @@ def drive(pager: Pager, server: Server) -> tuple[Any, int]:
 
 
 def bars(start: date, end: date, server: Server, period: str = "D") -> tuple[pl.DataFrame, int]:
-    job = md.period_bars_job("005930", start, end, period, True)
+    job = period_bars_plan("005930", start, end, period, True)
     return drive(job.pager(), server)
 
 
@@ -137,7 +151,7 @@ def test_a_range_ending_on_a_holiday_and_an_empty_range() -> None:
     df, calls = bars(date(2024, 4, 1), date(2024, 5, 6), period_chart_server(days))
     assert df["date"].max() == date(2024, 5, 3) and calls == 1
     df, calls = bars(date(2024, 5, 4), date(2024, 5, 6), period_chart_server(days))
-    assert df.height == 0 and df.schema == md.parsing.PERIOD_BARS.schema and calls == 1
+    assert df.height == 0 and df.schema == PERIOD_BARS.schema and calls == 1
 
 
 def test_listing_after_the_start_ends_on_the_short_page() -> None:
@@ -217,7 +231,7 @@ def test_index_bars_page_by_50() -> None:
         }
 
     df, calls = drive(
-        md.index_bars_job("0001", date(2024, 1, 1), date(2024, 12, 31), "D").pager(), index_server
+        index_bars_plan("0001", date(2024, 1, 1), date(2024, 12, 31), "D").pager(), index_server
     )
     assert df.height == len(days) and calls == -(-len(days) // 50)
 
@@ -245,7 +259,7 @@ def test_overseas_daily_trims_rows_before_the_start_without_an_extra_call() -> N
         ]
         return {"output1": {"nrec": str(len(rows))}, "output2": rows}
 
-    job = md.overseas_bars_job("NAS", "AAPL", date(2024, 3, 1), date(2024, 12, 30), "D", True)
+    job = overseas_bars_plan("NAS", "AAPL", date(2024, 3, 1), date(2024, 12, 30), "D", True)
     df, calls = drive(job.pager(), dailyprice)
     expected = [d for d in days if d >= date(2024, 3, 1)]
     assert df["date"].to_list() == expected and calls == -(-len(expected) // 100)
@@ -284,7 +298,7 @@ def holiday_server(per_call: int = 24, gap_at: date | None = None) -> Server:
 def test_holidays_continue_from_the_last_date_plus_one(days: int, calls: int) -> None:
     start = date(2024, 1, 1)
     end = start + timedelta(days=days - 1)
-    df, n = drive(md.holidays_job(start, end).pager(), holiday_server())
+    df, n = drive(holidays_plan(start, end).pager(), holiday_server())
     assert df["date"].to_list() == [start + timedelta(days=i) for i in range(days)]
     assert n == calls
     assert df.filter(pl.col("date") == date(2024, 1, 1))["market_open"][0] is False
@@ -293,12 +307,12 @@ def test_holidays_continue_from_the_last_date_plus_one(days: int, calls: int) ->
 def test_holidays_refuse_a_gap_and_a_short_sequence() -> None:
     with pytest.raises(KisPagingError, match="missing"):
         drive(
-            md.holidays_job(date(2024, 1, 1), date(2024, 1, 20)).pager(),
+            holidays_plan(date(2024, 1, 1), date(2024, 1, 20)).pager(),
             holiday_server(gap_at=date(2024, 1, 5)),
         )
     with pytest.raises(KisPagingError, match="starts at"):
         drive(
-            md.holidays_job(date(2024, 1, 1), date(2024, 2, 20)).pager(),
+            holidays_plan(date(2024, 1, 1), date(2024, 2, 20)).pager(),
             holiday_server(gap_at=date(2024, 1, 25)),
         )
 
@@ -306,7 +320,7 @@ def test_holidays_refuse_a_gap_and_a_short_sequence() -> None:
         return holiday_server()(params) if params["BASS_DT"] < "20240201" else {"output": []}
 
     with pytest.raises(KisPagingError, match="no calendar days"):
-        drive(md.holidays_job(date(2024, 1, 1), date(2024, 3, 1)).pager(), runs_out)
+        drive(holidays_plan(date(2024, 1, 1), date(2024, 3, 1)).pager(), runs_out)
 
 
 # --- minute bars ----------------------------------------------------------------------------------
@@ -345,7 +359,7 @@ def test_today_minutes_page_by_30_and_stop_at_the_open(last: time, calls: int) -
         inside = [b for b in bars_today if b.time() <= until][-30:]
         return {"output2": [minute_row(b) for b in reversed(inside)]}
 
-    job = md.today_minutes_job("005930", None, datetime(2024, 6, 3, 10, 31, tzinfo=md.KST))
+    job = today_minutes_plan("005930", None, datetime(2024, 6, 3, 10, 31, tzinfo=KST))
     df, n = drive(job.pager(), server)
     assert df["ts"].dt.replace_time_zone(None).to_list() == bars_today
     assert n == calls
@@ -371,7 +385,7 @@ def past_minute_server(days: list[date], spanning: bool) -> Server:
 def test_past_minutes_are_complete_under_both_readings_of_the_api(spanning: bool) -> None:
     # 2024-02-05 .. 2024-02-14 holds two weekday holidays (02-09, 02-12) and a weekend.
     days = trading_days(date(2024, 1, 29), date(2024, 2, 20))
-    job = md.past_minutes_job("005930", date(2024, 2, 5), date(2024, 2, 14))
+    job = past_minutes_plan("005930", date(2024, 2, 5), date(2024, 2, 14))
     df, calls = drive(job.pager(), past_minute_server(days, spanning))
     wanted = [b for d in days if date(2024, 2, 5) <= d <= date(2024, 2, 14) for b in session(d)]
     assert df["ts"].dt.replace_time_zone(None).to_list() == wanted
@@ -390,7 +404,7 @@ def test_today_minutes_refuse_a_day_rollover() -> None:
         inside = [b for b in session(day) if b.time() <= until][-30:]
         return {"output2": [minute_row(b) for b in reversed(inside)]}
 
-    job = md.today_minutes_job("005930", time(10, 20), datetime(2024, 6, 3, 10, 21, tzinfo=md.KST))
+    job = today_minutes_plan("005930", time(10, 20), datetime(2024, 6, 3, 10, 21, tzinfo=KST))
     with pytest.raises(KisPagingError, match="rolled over"):
         drive(job.pager(), server)
 
@@ -426,13 +440,14 @@ def test_overseas_minutes_follow_keyb_until_the_server_says_no_more() -> None:
     bars_local = [
         datetime(2024, 6, d, 9, 30) + timedelta(minutes=i) for d in (3, 4, 5) for i in range(390)
     ]
-    job = md.overseas_minutes_job("NAS", "AAPL", 1, None)
+    job = overseas_minutes_plan("NAS", "AAPL", 1, None)
     df, calls = drive(job.pager(), overseas_minute_server(bars_local))
     assert df.height == len(bars_local) and df["ts"].is_unique().all()
     assert calls == -(-len(bars_local) // 120)
     since = datetime(2024, 6, 5, 14, 0, tzinfo=UTC)  # 10:00 New York (EDT)
     df, calls = drive(
-        md.overseas_minutes_job("NAS", "AAPL", 1, since).pager(), overseas_minute_server(bars_local)
+        overseas_minutes_plan("NAS", "AAPL", 1, since).pager(),
+        overseas_minute_server(bars_local),
     )
     assert df["ts"].min() == since and calls == -(-df.height // 120)
 
@@ -445,7 +460,7 @@ def test_overseas_minutes_refuse_a_page_that_does_not_go_back() -> None:
         return honest({**params, "NEXT": ""})  # ignores KEYB: always the newest page
 
     with pytest.raises(KisPagingError, match="did not go back"):
-        drive(md.overseas_minutes_job("NAS", "AAPL", 1, None).pager(), stuck)
+        drive(overseas_minutes_plan("NAS", "AAPL", 1, None).pager(), stuck)
 
 
 # --- the driver -----------------------------------------------------------------------------------
@@ -457,24 +472,25 @@ class FakeResponse:
     tr_cont: str = ""
 
 
-class FakeCaller:
-    """Stands in for the client core: answers `call` from a server function, counting calls."""
+class FakePages:
+    """Stands in for the client core's page flow: answers from server functions, counting calls."""
 
     def __init__(self, servers: list[Server]) -> None:
         self.servers, self.calls, self.lanes = servers, 0, set()
 
-    def call(
-        self,
-        endpoint: Any,
-        *,
-        params: Mapping[str, str] | None = None,
-        tr_cont: str = "",
-        lane: str = "live",
-    ) -> FakeResponse:
+    def page(self, endpoint: Endpoint, request: PageRequest, lane: str) -> Any:
         self.calls += 1
         self.lanes.add(lane)
         server = self.servers[0] if len(self.servers) == 1 else self.servers.pop(0)
-        return FakeResponse(server(params or {}))
+        return FakeResponse(server(request.params))
+        yield  # a flow that needs no I/O step
+
+
+def run_plan(plan: FetchPlan[Any], pages: FakePages) -> Any:
+    flow = fetch_flow(plan, pages.page)
+    with pytest.raises(StopIteration) as done:
+        next(flow)
+    return done.value.value
 
 
 def test_the_driver_refetches_the_range_once_after_an_inconsistent_sequence() -> None:
@@ -484,21 +500,22 @@ def test_the_driver_refetches_the_range_once_after_an_inconsistent_sequence() ->
     def bad(params: Mapping[str, str]) -> dict[str, Any]:
         return good({**params, "FID_INPUT_DATE_2": "20241230"})
 
-    caller = FakeCaller([good, bad, good])  # page 2 of the first attempt is inconsistent
-    df = md.run_job(
-        caller, md.period_bars_job("005930", date(2024, 1, 2), date(2024, 12, 30), "D", True)
+    pages = FakePages([good, bad, good])  # page 2 of the first attempt is inconsistent
+    df = run_plan(
+        period_bars_plan("005930", date(2024, 1, 2), date(2024, 12, 30), "D", True), pages
     )
-    assert df["date"].to_list() == days and caller.lanes == {"backfill"}
+    assert df["date"].to_list() == days and pages.lanes == {"backfill"}
 
 
 def test_kis_no_data_is_an_empty_page() -> None:
-    class NoData(FakeCaller):
-        def call(self, endpoint: Any, **kw: Any) -> FakeResponse:
+    class NoData(FakePages):
+        def page(self, endpoint: Endpoint, request: PageRequest, lane: str) -> Any:
             self.calls += 1
             raise KisNoData("nothing", msg_cd="KIOK0560", msg1="", rt_cd="7", status=200)
+            yield
 
-    df = md.run_job(
-        NoData([]), md.period_bars_job("005930", date(2024, 1, 2), date(2024, 1, 31), "D", True)
+    df = run_plan(
+        period_bars_plan("005930", date(2024, 1, 2), date(2024, 1, 31), "D", True), NoData([])
     )
     assert df.height == 0
 
@@ -506,23 +523,23 @@ def test_kis_no_data_is_an_empty_page() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: md.period_bars_job("5930", date(2024, 1, 1), date(2024, 2, 1), "D", True),
-        lambda: md.period_bars_job("005930", date(2024, 2, 1), date(2024, 1, 1), "D", True),
-        lambda: md.period_bars_job("005930", date(2024, 1, 1), date(2024, 2, 1), "Q", True),
-        lambda: md.period_bars_job("005930", datetime(2024, 1, 1), date(2024, 2, 1), "D", True),
-        lambda: md.index_bars_job("KOSPI", date(2024, 1, 1), date(2024, 2, 1), "D"),
-        lambda: md.overseas_bars_job("XXX", "AAPL", date(2024, 1, 1), date(2024, 2, 1), "D", True),
-        lambda: md.overseas_bars_job("BAQ", "AAPL", date(2024, 1, 1), date(2024, 2, 1), "D", True),
-        lambda: md.overseas_bars_job("NAS", "AAPL", date(2024, 1, 1), date(2024, 2, 1), "Y", True),
-        lambda: md.overseas_minutes_job("NAS", "aapl", 1, None),
-        lambda: md.volume_rank_job("0000", "loudest", "all", None, None, None, datetime.now(UTC)),
-        lambda: md.volume_rank_job("all", "volume", "all", None, None, None, datetime.now(UTC)),
-        lambda: md._minute_job(
+        lambda: period_bars_plan("5930", date(2024, 1, 1), date(2024, 2, 1), "D", True),
+        lambda: period_bars_plan("005930", date(2024, 2, 1), date(2024, 1, 1), "D", True),
+        lambda: period_bars_plan("005930", date(2024, 1, 1), date(2024, 2, 1), "Q", True),
+        lambda: period_bars_plan("005930", datetime(2024, 1, 1), date(2024, 2, 1), "D", True),
+        lambda: index_bars_plan("KOSPI", date(2024, 1, 1), date(2024, 2, 1), "D"),
+        lambda: overseas_bars_plan("XXX", "AAPL", date(2024, 1, 1), date(2024, 2, 1), "D", True),
+        lambda: overseas_bars_plan("BAQ", "AAPL", date(2024, 1, 1), date(2024, 2, 1), "D", True),
+        lambda: overseas_bars_plan("NAS", "AAPL", date(2024, 1, 1), date(2024, 2, 1), "Y", True),
+        lambda: overseas_minutes_plan("NAS", "aapl", 1, None),
+        lambda: volume_rank_plan("0000", "loudest", "all", None, None, None, datetime.now(UTC)),
+        lambda: volume_rank_plan("all", "volume", "all", None, None, None, datetime.now(UTC)),
+        lambda: minute_plan(
             "005930", date(2024, 1, 2), date(2024, 1, 2), None, None, datetime.now(UTC)
         ),
     ],
 )
-def test_bad_arguments_are_refused_before_any_call(make: Callable[[], Job]) -> None:
+def test_bad_arguments_are_refused_before_any_call(make: Callable[[], FetchPlan[Any]]) -> None:
     with pytest.raises(KisRequestError) as info:
         make()
     assert str(info.value)

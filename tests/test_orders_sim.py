@@ -17,7 +17,8 @@ import pytest
 from connectors.kis.api import AsyncKisClient, KisClient
 from connectors.kis.order_guard import OrderBlocked, OrderGuards
 from connectors.kis.order_log import JsonlOrderLog
-from connectors.kis.orders import InvalidOrder, tick_size
+from connectors.kis.orders import InvalidOrder
+from connectors.kis.orders.model import tick_size
 from connectors.kis.settings import Secret, Settings
 from simulator.marketview import MarketView
 from simulator.server import RunningSimulator

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.kis.errors import InvalidOrder
 from connectors.kis.order_guard import (
     DailyOrderCounter,
     OrderBlocked,
@@ -20,7 +21,15 @@ from connectors.kis.order_guard import (
     require_opt_in,
 )
 from connectors.kis.order_log import JsonlOrderLog, OrderLogEntry, new_client_order_id
-from connectors.kis.orders import (
+from connectors.kis.orders.model import (
+    OrderChange,
+    OrderRequest,
+    on_tick_grid,
+    snap_to_tick,
+    tick_size,
+)
+from connectors.kis.orders.reconcile import match_change, match_placement
+from connectors.kis.orders.wire import (
     BUYABLE,
     DAILY_CCLD,
     DAILY_CCLD_OLD,
@@ -30,21 +39,13 @@ from connectors.kis.orders import (
     ORDER_BUY,
     ORDER_CHANGE,
     ORDER_SELL,
-    InvalidOrder,
-    OrderChange,
-    OrderRequest,
     executions_windows,
     mask_account,
-    match_change,
-    match_placement,
-    on_tick_grid,
     parse_ack,
     parse_buyable,
     parse_cash,
     rows_to_frame,
-    snap_to_tick,
     three_months_before,
-    tick_size,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kis"

@@ -17,6 +17,7 @@ import pytest
 from pipelines.bars import ingest_index_bars, ingest_period_bars
 from pipelines.errors import InputError
 from pipelines.holidays_flow import ingest_holidays
+from pipelines.jobs import JobsFailed
 from pipelines.minutes import ingest_minute_bars
 from pipelines.update import update
 from schemas import INDEX_BARS, MINUTE_BARS, PERIOD_BARS
@@ -221,3 +222,13 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_run(
     ingest_holidays(start="2025-06-01")
     ingest_period_bars(symbols=CRASH_SYMBOLS.split(","), start="2025-06-01")
     assert _table(crashed, PERIOD_BARS).equals(_table(clean, PERIOD_BARS))
+
+
+def test_a_persistent_5xx_costs_one_retry_budget_per_request(env: RunningSimulator) -> None:
+    """The connector retries each request `max_retries` times; Prefect must not multiply that."""
+    ingest_holidays(start="2026-11-01")  # issues the token while the server is healthy
+    env.set_faults("http5xx=1")
+    before = _requests(env)
+    with pytest.raises(JobsFailed, match="EGW00002"):
+        ingest_period_bars(symbols=["005930"], start="2026-11-02", adjusted=[True])
+    assert _requests(env) - before == 1 + 4  # one page: the first try and Settings.max_retries

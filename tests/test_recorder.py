@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from connectors.kis.api import AsyncKisClient, KisClient
-from connectors.kis.orders import ORDER_BUY
+from connectors.kis.orders.wire import ORDER_BUY
 from connectors.kis.settings import Settings
 from connectors.kis.ws_client import RealtimeClient, ReconnectPolicy
 from connectors.kis.ws_protocol import Subscription, SubscriptionLimitError
@@ -30,7 +30,7 @@ from warehouse.lake import Lake
 
 OPEN_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # a Tuesday, mid-session
 SYMBOLS = ("005930", "000660")
-FAST = ReconnectPolicy(initial=0.05, maximum=0.5, jitter=0.0, healthy_after=0.5)
+FAST = ReconnectPolicy(base=0.05, cap=0.5, jitter=0.0, healthy_after=0.5)
 
 
 def start_sim(**kwargs: Any) -> RunningSimulator:

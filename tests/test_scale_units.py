@@ -15,6 +15,7 @@ from connectors.kis.errors import KisConfigError
 from connectors.kis.keyring import load_keyring, parse_keyring, pick
 from connectors.kis.settings import Settings
 from pipelines.config import config_from_values
+from pipelines.lake_retry import retry_on_conflict
 from pipelines.lease import limit_name, merge_caches
 from pipelines.scale import (
     auto_symbols_per_chunk,
@@ -24,7 +25,7 @@ from pipelines.scale import (
     year_windows,
 )
 from warehouse.extensions import load_extension, new_connection
-from warehouse.remote import LakeTarget, ObjectStore, is_conflict, retry_on_conflict
+from warehouse.remote import LakeTarget, ObjectStore, as_conflict
 
 SECRET = "VERYsecretAppSecretValue0123456789"
 KEYS_TOML = f"""
@@ -188,7 +189,7 @@ def test_a_real_ducklake_commit_conflict_is_retried(tmp_path: Path) -> None:
     a.execute("COMMIT")
     with pytest.raises(duckdb.Error) as info:
         b.execute("COMMIT")
-    assert is_conflict(info.value)
+    assert as_conflict(info.value) is not None
     tries = []
 
     def again() -> None:

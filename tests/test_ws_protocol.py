@@ -11,12 +11,14 @@ import pytest
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad
 
-from connectors.kis.ws_client import ReconnectPolicy, backoff_delays
+from connectors.kis.backoff import delay_for
+from connectors.kis.errors import KisAuthError, KisTransportError
+from connectors.kis.ws_client import ReconnectPolicy
 from connectors.kis.ws_protocol import (
     MAX_SUBSCRIPTIONS,
     Ack,
     Control,
-    DataFrame,
+    DataMessage,
     ExecutionNotice,
     FrameError,
     PingPong,
@@ -114,7 +116,7 @@ def test_subscription_limit_refused_before_connecting() -> None:
 
 def test_workbook_trade_frame_parses_to_a_typed_trade() -> None:
     frame = parse_frame(TRADE)
-    assert frame == DataFrame(False, "H0STCNT0", 1, TRADE.split("|", 3)[3])
+    assert frame == DataMessage(False, "H0STCNT0", 1, TRADE.split("|", 3)[3])
     assert frame.text() == TRADE
     (trade,) = to_records(frame, date(2023, 6, 12))
     assert isinstance(trade, Trade)
@@ -138,17 +140,17 @@ def test_multi_record_frames_are_chunked_by_field_count() -> None:
     payload = TRADE.split("|", 3)[3]
     second = payload.replace("093354^71900", "093355^72000", 1)
     frame = parse_frame(f"0|H0STCNT0|002|{payload}^{second}")
-    assert isinstance(frame, DataFrame)
+    assert isinstance(frame, DataMessage)
     records = to_records(frame, date(2023, 6, 12))
     assert [r.price for r in records if isinstance(r, Trade)] == [71900, 72000]
     with pytest.raises(FrameError, match="92 fields for 3 records"):
-        split_records(DataFrame(False, "H0STCNT0", 3, f"{payload}^{second}"))
+        split_records(DataMessage(False, "H0STCNT0", 3, f"{payload}^{second}"))
 
 
 def test_quote_records_keep_the_ten_levels_in_order() -> None:
     fields = quote_fields()
     frame = parse_frame("0|H0STASP0|002|" + "^".join(fields + quote_fields("000660", "093731")))
-    assert isinstance(frame, DataFrame)
+    assert isinstance(frame, DataMessage)
     first, second = to_records(frame, date(2026, 11, 24))
     assert isinstance(first, Quote) and isinstance(second, Quote)
     assert first.ask_px[0] == 72000 and first.ask_px[9] == 72900 and first.bid_px[9] == 71000
@@ -213,11 +215,11 @@ def test_malformed_messages_raise_frame_error(text: str, reason: str) -> None:
 
 def test_cut_short_frame_is_refused_when_splitting_records() -> None:
     frame = parse_frame(TRADE[: len(TRADE) // 2])
-    assert isinstance(frame, DataFrame)
+    assert isinstance(frame, DataMessage)
     with pytest.raises(FrameError, match="fields for 1 records"):
         to_records(frame, date(2023, 6, 12))
     bad_price = parse_frame(TRADE.replace("^71900^5^", "^71,900^5^", 1))
-    assert isinstance(bad_price, DataFrame)
+    assert isinstance(bad_price, DataMessage)
     with pytest.raises(FrameError, match="bad value"):
         to_records(bad_price, date(2023, 6, 12))
 
@@ -229,10 +231,10 @@ def test_encrypted_notice_roundtrip_and_typed_fill() -> None:
     )
     cipher_text = encrypt(fill, key, iv)
     frame = parse_frame(f"1|H0STCNI0|001|{cipher_text}")
-    assert isinstance(frame, DataFrame) and frame.encrypted
+    assert isinstance(frame, DataMessage) and frame.encrypted
     plain = decrypt_payload(frame.payload, key, iv)
     assert plain == fill
-    (notice,) = to_records(DataFrame(True, "H0STCNI0", 1, plain), date(2026, 11, 24))
+    (notice,) = to_records(DataMessage(True, "H0STCNI0", 1, plain), date(2026, 11, 24))
     assert isinstance(notice, ExecutionNotice)
     assert notice.is_fill and (notice.fill_qty, notice.fill_price) == (3, 71900)
     assert (notice.order_qty, notice.order_price, notice.account_tail) == (3, 250000, "02")
@@ -242,11 +244,11 @@ def test_encrypted_notice_roundtrip_and_typed_fill() -> None:
 
 
 def test_order_acknowledgement_keeps_fill_fields_empty_and_short_layout_is_tolerated() -> None:
-    (ack,) = to_records(DataFrame(False, "H0STCNI9", 1, NOTICE_ACK), date(2026, 11, 24))
+    (ack,) = to_records(DataMessage(False, "H0STCNI9", 1, NOTICE_ACK), date(2026, 11, 24))
     assert isinstance(ack, ExecutionNotice)
     assert not ack.is_fill and ack.fill_qty is None and ack.fill_price is None
     short = "^".join(NOTICE_ACK.split("^")[:23])  # the workbook's older 23-value layout
-    (old,) = to_records(DataFrame(False, "H0STCNI0", 1, short), date(2026, 11, 24))
+    (old,) = to_records(DataMessage(False, "H0STCNI0", 1, short), date(2026, 11, 24))
     assert (
         isinstance(old, ExecutionNotice)
         and old.order_price is None
@@ -256,17 +258,18 @@ def test_order_acknowledgement_keeps_fill_fields_empty_and_short_layout_is_toler
 
 def test_unknown_tr_records_stay_raw() -> None:
     frame = parse_frame("0|H0STXXX0|002|a^b^c^d")
-    assert isinstance(frame, DataFrame)
+    assert isinstance(frame, DataMessage)
     assert to_records(frame, date(2026, 11, 24)) == [
         RawRecord("H0STXXX0", ("a", "b")),
         RawRecord("H0STXXX0", ("c", "d")),
     ]
 
 
-def test_backoff_grows_to_the_cap_and_restarts_fresh() -> None:
-    policy = ReconnectPolicy(initial=0.5, factor=2.0, maximum=4.0, jitter=0.0)
-    delays = backoff_delays(policy)
-    assert [next(delays) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert next(backoff_delays(policy)) == 0.5  # a healthy connection starts a new generator
-    jittered = backoff_delays(ReconnectPolicy(initial=1.0, jitter=0.2), rng=lambda: 1.0)
-    assert next(jittered) == pytest.approx(1.2)
+def test_reconnect_backoff_grows_to_the_cap_and_gives_up_on_fatal_errors() -> None:
+    policy = ReconnectPolicy(base=0.5, cap=4.0, jitter=0.0)
+    lost = KisTransportError("connection lost")
+    assert [delay_for(lost, n, policy) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    jittered = ReconnectPolicy(base=1.0, jitter=0.2)
+    assert all(0.8 <= jittered.delay(1) <= 1.0 for _ in range(100))
+    refused = KisAuthError("bad key", msg_cd="EGW00103", msg1="", rt_cd="1", status=403)
+    assert delay_for(refused, 1, policy) is None

@@ -35,7 +35,7 @@ from schemas.datasets import DATASETS
 from warehouse import tables, views
 from warehouse.confine import lock_down
 from warehouse.extensions import extensions_for, load_extension, new_connection
-from warehouse.remote import ObjectStore, configure_object_store, retry_on_conflict
+from warehouse.remote import ConflictRetry, ObjectStore, configure_object_store, run_once
 
 Source = Literal["sim", "kis"]
 SOURCES: tuple[str, ...] = ("sim", "kis")
@@ -294,11 +294,13 @@ class Lake:
         location: LakeLocation,
         source: str | None,
         read_only: bool,
+        retry: ConflictRetry = run_once,
     ) -> None:
         self.con = con
         self.location = location
         self.source = source
         self.read_only = read_only
+        self.retry = retry  # reruns an upsert after a commit conflict (concurrent writers)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -314,6 +316,7 @@ class Lake:
         snapshot: int | None = None,
         lock_timeout: float = 30.0,
         store: ObjectStore | None = None,
+        retry: ConflictRetry = run_once,
     ) -> Lake:
         """Open (and on first use create) the lake under `home`.
 
@@ -340,7 +343,7 @@ class Lake:
             extension_cache=None if read_only else home / "extensions",
             store=store,
         )
-        lake = cls(con, loc, source, read_only)
+        lake = cls(con, loc, source, read_only, retry)
         try:
             if not read_only:
                 lake._create_tables()
@@ -503,7 +506,7 @@ class Lake:
         self.con.register(incoming, tables.to_lake_arrow(dataset, frame))
         try:
             # Concurrent writers (shared catalog): a commit conflict reruns the whole upsert.
-            return retry_on_conflict(lambda: self._upsert_registered(dataset, incoming, frame))
+            return self.retry(lambda: self._upsert_registered(dataset, incoming, frame))
         finally:
             self.con.unregister(incoming)
 

@@ -14,17 +14,16 @@ the variables the composition root hands it (nothing here reads the process envi
 
 Concurrent writers: DuckLake commits optimistically. Two transactions that both change the same
 table's rows (a MERGE deletes and re-inserts) make the later commit fail with "Transaction
-conflict"; `retry_on_conflict` reruns the whole transaction on a fresh snapshot. Plain inserts into
-disjoint key ranges (a backfill split by symbol) do not conflict.
+conflict"; `as_conflict` says so, and the lake's `retry` (pipelines passes one) reruns the whole
+transaction on a fresh snapshot. Plain inserts into disjoint key ranges (a backfill split by
+symbol) do not conflict.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import duckdb
 
@@ -148,33 +147,29 @@ class LakeTarget:
         )
 
 
-def is_conflict(exc: BaseException) -> bool:
-    """A DuckLake optimistic-concurrency failure: retrying on a fresh snapshot can succeed."""
+class LakeConflict(Exception):
+    """A commit lost DuckLake's optimistic-concurrency race: rerunning the whole transaction on a
+    fresh snapshot can succeed (`transient`, like the connector's errors)."""
+
+    transient = True
+
+
+def as_conflict(exc: BaseException) -> LakeConflict | None:
+    """`exc` classified: a LakeConflict when it is a commit conflict, else None."""
     if not isinstance(exc, duckdb.Error):
-        return False
+        return None
     text = str(exc).lower()
-    return "conflict" in text or "failed to commit ducklake transaction" in text
+    if "conflict" in text or "failed to commit ducklake transaction" in text:
+        return LakeConflict(str(exc))
+    return None
 
 
-def retry_on_conflict(
-    fn: Callable[[], T],
-    *,
-    attempts: int = 12,
-    base_delay: float = 0.05,
-    max_delay: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Call `fn` (one whole transaction) again after a commit conflict, with jittered backoff.
+class ConflictRetry(Protocol):
+    """Runs one whole transaction, again after a commit conflict (the composition root's policy:
+    pipelines/lake_retry.py); the default runs it once."""
 
-    `fn` must be safe to rerun: our writes are upserts that re-read the table each time.
-    """
-    delay = base_delay
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except duckdb.Error as exc:
-            if not is_conflict(exc) or attempt == attempts:
-                raise
-            sleep(random.uniform(0.5, 1.0) * delay)
-            delay = min(delay * 2, max_delay)
-    raise AssertionError("unreachable")
+    def __call__(self, fn: Callable[[], T], /) -> T: ...
+
+
+def run_once(fn: Callable[[], T]) -> T:
+    return fn()

@@ -1,7 +1,7 @@
 """KIS Open Trading API connector: settings, errors, endpoints and the REST clients."""
 
 from connectors.kis.api import AsyncKisClient, KisClient
-from connectors.kis.core import CursorPaging, KisResponse
+from connectors.kis.core import KisResponse
 from connectors.kis.endpoints import LANES, Endpoint, Lane
 from connectors.kis.errors import (
     KisApiError,
@@ -29,7 +29,6 @@ from connectors.kis.settings import Secret, Settings
 __all__ = [
     "LANES",
     "AsyncKisClient",
-    "CursorPaging",
     "Endpoint",
     "KisApiError",
     "KisAuthError",

@@ -9,12 +9,24 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from connectors.kis.core import CursorPaging, KisResponse, _ClientLogic
+from connectors.kis.core import KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.filelock import FileLock
-from connectors.kis.flow import Acquire, Action, Flow, FlowRun, Lock, Reply, Send, Sleep, reply_from
 from connectors.kis.ratelimit import RateLimiter
 from connectors.kis.settings import Settings
+from connectors.kis.steps import (
+    Acquire,
+    Flow,
+    Lock,
+    Reply,
+    Send,
+    Sleep,
+    Step,
+    StepRunner,
+    reply_from,
+)
+from connectors.kis.windows import CTX_KEYS, CursorPages
+from schemas.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
 
@@ -38,18 +50,19 @@ class _AsyncCoreClient(_ClientLogic):
         self,
         settings: Settings,
         *,
+        clock: Clock = SYSTEM_CLOCK,
         transport: httpx.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        super().__init__(settings, limiter=limiter)
+        super().__init__(settings, clock=clock, limiter=limiter)
         self._http = httpx.AsyncClient(transport=transport, timeout=self.settings.timeout)
 
     # -- the driver: only the I/O below differs from client.py -----------------------------------
     async def _drive(self, flow: Flow[T]) -> T:
-        run = FlowRun(flow, self.limiter.answered)
-        while (action := run.next()) is not None:
+        run = StepRunner(flow, self.limiter.answered)
+        while (step := run.next()) is not None:
             try:
-                run.resume(await self._perform(action))
+                run.resume(await self._perform(step))
             except httpx.TransportError as exc:
                 run.fail(exc)
             except BaseException:
@@ -57,17 +70,15 @@ class _AsyncCoreClient(_ClientLogic):
                 raise
         return run.result
 
-    async def _perform(self, action: Action) -> Any:
-        if isinstance(action, Send):
-            return await self._send_http(action.request)
-        if isinstance(action, Acquire):
-            return await self.limiter.acquire_async(action.lane)
-        if isinstance(action, Sleep):
-            await asyncio.sleep(action.seconds)
-        elif isinstance(action, Lock):
-            await _acquire_file_lock(action.lock)
-        else:  # pragma: no cover - a programming error
-            raise TypeError(f"unknown action {action!r}")
+    async def _perform(self, step: Step) -> Any:
+        if isinstance(step, Send):
+            return await self._send_http(step.request)
+        if isinstance(step, Acquire):
+            return await self.limiter.acquire_async(step.lane)
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+        elif isinstance(step, Lock):
+            await _acquire_file_lock(step.lock)
         return None
 
     async def _send_http(self, request: httpx.Request) -> Reply:
@@ -78,60 +89,21 @@ class _AsyncCoreClient(_ClientLogic):
         finally:
             await response.aclose()
 
-    # -- public surface ---------------------------------------------------------------------------
-    async def call(
-        self,
-        endpoint: Endpoint,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, str] | None = None,
-        tr_cont: str = "",
-        lane: Lane = "live",
-        hashkey: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> KisResponse:
-        return await self._drive(
-            self._call_flow(
-                endpoint,
-                params=params,
-                body=body,
-                tr_cont=tr_cont,
-                lane=lane,
-                hashkey=hashkey,
-                extra_headers=extra_headers,
-            )
-        )
-
+    # -- public surface beyond the operations ----------------------------------------------------
     async def paginate(
         self,
         endpoint: Endpoint,
         params: Mapping[str, str],
         *,
         lane: Lane = "backfill",
-        ctx_keys: tuple[str, ...] = ("CTX_AREA_FK100", "CTX_AREA_NK100"),
+        ctx_keys: tuple[str, ...] = CTX_KEYS,
         max_pages: int = 1000,
     ) -> AsyncIterator[KisResponse]:
-        pager = CursorPaging(ctx_keys, max_pages)
-        request, tr_cont = pager.first(params)
-        while True:
-            response = await self._drive(self._page_flow(endpoint, request, tr_cont, lane))
+        pager = CursorPages(params, what=endpoint.name, ctx_keys=ctx_keys, max_pages=max_pages)
+        while (request := pager.request()) is not None:
+            response = await self._drive(self._page_flow(endpoint, request, lane))
             yield response
-            step = pager.advance(response, request)
-            if step is None:
-                return
-            request, tr_cont = step
-
-    async def token(self) -> str:
-        return await self._drive(self._auth.token_flow())
-
-    async def revoke_token(self) -> bool:
-        return await self._drive(self._auth.revoke_flow())
-
-    async def approval_key(self, *, renew: bool = False) -> str:
-        return await self._drive(self._auth.approval_flow(renew=renew))
-
-    async def hashkey(self, body: Mapping[str, str]) -> str:
-        return await self._drive(self._auth.hashkey_flow(body))
+            pager.feed(response.body, response.tr_cont)
 
     async def aclose(self) -> None:
         await self._http.aclose()

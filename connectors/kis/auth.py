@@ -8,7 +8,7 @@ first issues it while holding the lock, the others find it cached. A token is re
 before `token_issue_interval` has passed. Every issuance and revocation is appended to the ledger
 home/tokens/ledger.jsonl (when, env, masked key, reason) — never the token itself.
 
-Everything that does I/O is a flow (see flow.py), so the sync and async clients share this code.
+Everything that does I/O is a flow (see steps.py), so the sync and async clients share this code.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,13 @@ from connectors.kis.errors import (
     is_failure,
 )
 from connectors.kis.filelock import FileLock, append_private, write_private
-from connectors.kis.flow import Acquire, Flow, Lock, Reply, Send, Sleep
 from connectors.kis.settings import Secret, Settings
+from connectors.kis.steps import Acquire, Flow, Lock, Reply, Send, Sleep
+from schemas.clock import KST
 
 log = logging.getLogger("connectors.kis.auth")
 
-KST = timezone(timedelta(hours=9))
+
 APPROVAL_LIFETIME = 86400.0  # kis-api.md §2.3: valid 24 h
 
 

@@ -1,4 +1,4 @@
-"""The synchronous KIS client core. `KisClient` (connectors/kis/api.py) adds the endpoint mixins."""
+"""The synchronous KIS client core: the driver that carries out the shared flows with blocking I/O."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from connectors.kis.core import CursorPaging, KisResponse, _ClientLogic
+from connectors.kis.core import KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
-from connectors.kis.flow import Acquire, Action, Flow, FlowRun, Lock, Reply, Send, Sleep, reply_from
 from connectors.kis.ratelimit import RateLimiter
 from connectors.kis.settings import Settings
+from connectors.kis.steps import (
+    Acquire,
+    Flow,
+    Lock,
+    Reply,
+    Send,
+    Sleep,
+    Step,
+    StepRunner,
+    reply_from,
+)
+from connectors.kis.windows import CTX_KEYS, CursorPages
+from schemas.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
 
@@ -25,18 +37,19 @@ class _CoreClient(_ClientLogic):
         self,
         settings: Settings,
         *,
+        clock: Clock = SYSTEM_CLOCK,
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        super().__init__(settings, limiter=limiter)
+        super().__init__(settings, clock=clock, limiter=limiter)
         self._http = httpx.Client(transport=transport, timeout=self.settings.timeout)
 
     # -- the driver: only the I/O below differs from aclient.py ----------------------------------
     def _drive(self, flow: Flow[T]) -> T:
-        run = FlowRun(flow, self.limiter.answered)
-        while (action := run.next()) is not None:
+        run = StepRunner(flow, self.limiter.answered)
+        while (step := run.next()) is not None:
             try:
-                run.resume(self._perform(action))
+                run.resume(self._perform(step))
             except httpx.TransportError as exc:
                 run.fail(exc)
             except BaseException:
@@ -44,17 +57,15 @@ class _CoreClient(_ClientLogic):
                 raise
         return run.result
 
-    def _perform(self, action: Action) -> Any:
-        if isinstance(action, Send):
-            return self._send_http(action.request)
-        if isinstance(action, Acquire):
-            return self.limiter.acquire(action.lane)
-        if isinstance(action, Sleep):
-            time.sleep(action.seconds)
-        elif isinstance(action, Lock):
-            action.lock.acquire()
-        else:  # pragma: no cover - a programming error
-            raise TypeError(f"unknown action {action!r}")
+    def _perform(self, step: Step) -> Any:
+        if isinstance(step, Send):
+            return self._send_http(step.request)
+        if isinstance(step, Acquire):
+            return self.limiter.acquire(step.lane)
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+        elif isinstance(step, Lock):
+            step.lock.acquire()
         return None
 
     def _send_http(self, request: httpx.Request) -> Reply:
@@ -65,61 +76,22 @@ class _CoreClient(_ClientLogic):
         finally:
             response.close()
 
-    # -- public surface ---------------------------------------------------------------------------
-    def call(
-        self,
-        endpoint: Endpoint,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, str] | None = None,
-        tr_cont: str = "",
-        lane: Lane = "live",
-        hashkey: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> KisResponse:
-        return self._drive(
-            self._call_flow(
-                endpoint,
-                params=params,
-                body=body,
-                tr_cont=tr_cont,
-                lane=lane,
-                hashkey=hashkey,
-                extra_headers=extra_headers,
-            )
-        )
-
+    # -- public surface beyond the operations ----------------------------------------------------
     def paginate(
         self,
         endpoint: Endpoint,
         params: Mapping[str, str],
         *,
         lane: Lane = "backfill",
-        ctx_keys: tuple[str, ...] = ("CTX_AREA_FK100", "CTX_AREA_NK100"),
+        ctx_keys: tuple[str, ...] = CTX_KEYS,
         max_pages: int = 1000,
     ) -> Iterator[KisResponse]:
-        pager = CursorPaging(ctx_keys, max_pages)
-        request, tr_cont = pager.first(params)
-        while True:
-            response = self._drive(self._page_flow(endpoint, request, tr_cont, lane))
+        """Each CTX_AREA_* page as it arrives (a paging error surfaces after the page it spoils)."""
+        pager = CursorPages(params, what=endpoint.name, ctx_keys=ctx_keys, max_pages=max_pages)
+        while (request := pager.request()) is not None:
+            response = self._drive(self._page_flow(endpoint, request, lane))
             yield response
-            step = pager.advance(response, request)
-            if step is None:
-                return
-            request, tr_cont = step
-
-    def token(self) -> str:
-        """The current access token (issued or read from the shared cache)."""
-        return self._drive(self._auth.token_flow())
-
-    def revoke_token(self) -> bool:
-        return self._drive(self._auth.revoke_flow())
-
-    def approval_key(self, *, renew: bool = False) -> str:
-        return self._drive(self._auth.approval_flow(renew=renew))
-
-    def hashkey(self, body: Mapping[str, str]) -> str:
-        return self._drive(self._auth.hashkey_flow(body))
+            pager.feed(response.body, response.tr_cont)
 
     def close(self) -> None:
         self._http.close()

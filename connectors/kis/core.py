@@ -1,29 +1,28 @@
-"""What the sync and async clients share: request building, response checking, paging, and the
-call flow (auth, limiter, retries) written once as a sans-I/O generator (see flow.py).
+"""What the sync and async clients share: request building, response checking, and the flows
+(auth, limiter, retries, paging) written once as sans-I/O generators (see steps.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from connectors.kis.archive import ArchiveWriter, archive_path
 from connectors.kis.auth import Auth
+from connectors.kis.backoff import delay_for
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.errors import (
     TOKEN_REFRESH_CODES,
     KisError,
     KisHttpError,
     KisOrderUncertain,
-    KisPagingError,
     KisProtocolError,
     KisRateLimited,
     KisServerError,
@@ -32,14 +31,16 @@ from connectors.kis.errors import (
     error_from_response,
     is_failure,
 )
-from connectors.kis.flow import Acquire, Flow, Reply, Send, Sleep, backoff_delay, not_sent
 from connectors.kis.ratelimit import RateLimiter, shared_limiter
 from connectors.kis.settings import Settings
+from connectors.kis.steps import Acquire, Flow, Reply, Send, Sleep, not_sent, operation
+from connectors.kis.windows import MORE, CursorPages, FetchPlan, PageRequest, fetch_flow
+from schemas.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connectors.kis")
 
+T = TypeVar("T")
 RATE_LIMIT_PENALTY = 0.5  # seconds every sender on the key pauses after an EGW00201
-MORE = frozenset({"F", "M"})
 # Gateway timeouts that say "check the previous transaction": for an order the outcome is unknown.
 _UNCERTAIN_CODES = frozenset({"EGW00301", "EGW00302"})
 
@@ -125,64 +126,6 @@ def parse_reply(
     return KisResponse(reply.status, reply.headers, body, endpoint, dict(params))
 
 
-class CursorPaging:
-    """tr_cont + CTX_AREA_* paging (kis-api.md §1.5) as a small object driven by one generic loop.
-
-    First request: tr_cont "" and empty cursors. While the answer's tr_cont is F/M, the next request
-    sends tr_cont "N" with the returned cursors (lower-case keys in answers) echoed verbatim.
-    """
-
-    def __init__(
-        self,
-        ctx_keys: tuple[str, ...] = ("CTX_AREA_FK100", "CTX_AREA_NK100"),
-        max_pages: int = 1000,
-    ) -> None:
-        self.ctx_keys = ctx_keys
-        self.max_pages = max_pages
-        self.pages = 0
-        self._seen_cursors: set[tuple[str, ...]] = set()
-        self._last_digest: str | None = None
-
-    def first(self, params: Mapping[str, str]) -> tuple[dict[str, str], str]:
-        request = dict(params)
-        for key in self.ctx_keys:
-            request.setdefault(key, "")
-        return request, ""
-
-    def advance(
-        self, response: KisResponse, params: Mapping[str, str]
-    ) -> tuple[dict[str, str], str] | None:
-        """The next (params, tr_cont), or None after the last page."""
-        self.pages += 1
-        context = {
-            "endpoint": response.endpoint.name,
-            "path": response.endpoint.path,
-            "page": self.pages,
-        }
-        digest = hashlib.sha256(json.dumps(response.body, sort_keys=True).encode()).hexdigest()
-        if digest == self._last_digest:
-            raise KisPagingError("the server returned the same page twice", context=context)
-        self._last_digest = digest
-        if not response.has_more:
-            return None
-        if self.pages >= self.max_pages:
-            raise KisPagingError(
-                f"more than {self.max_pages} pages; raise max_pages or narrow the range",
-                context=context,
-            )
-        cursors = tuple(
-            str(response.body.get(key.lower(), response.body.get(key, ""))) for key in self.ctx_keys
-        )
-        if any(c.strip() for c in cursors):
-            stripped = tuple(c.strip() for c in cursors)
-            if stripped in self._seen_cursors:
-                raise KisPagingError("the server repeated a paging cursor", context=context)
-            self._seen_cursors.add(stripped)
-        request = dict(params)
-        request.update(zip(self.ctx_keys, cursors, strict=True))
-        return request, "N"
-
-
 class _Redactor(logging.Filter):
     """Replaces registered secret values in log records (httpx logs full URLs, with query strings)."""
 
@@ -225,10 +168,21 @@ for _name in _REDACTED_LOGGERS:
 
 
 class _ClientLogic:
-    """State and flows shared by both clients; subclasses add the driver (sync or async)."""
+    """State and flows shared by both clients; subclasses add the driver (sync or async).
 
-    def __init__(self, settings: Settings, *, limiter: RateLimiter | None = None) -> None:
+    `clock` is the market's "now" (today's minute bars, ranking snapshots, order days); the
+    composition root passes the simulator's clock when it runs one.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.settings = settings.resolved()
+        self.clock = clock
         _redactor.add(self.settings.secrets())
         self._auth = Auth(self.settings)
         assert self.settings.app_key is not None
@@ -292,20 +246,21 @@ class _ClientLogic:
         self,
         endpoint: Endpoint,
         *,
-        params: Mapping[str, str] | None,
-        body: Mapping[str, str] | None,
-        tr_cont: str,
-        lane: Lane,
-        hashkey: bool,
-        extra_headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, str] | None = None,
+        tr_cont: str = "",
+        lane: Lane = "live",
+        hashkey: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Flow[KisResponse]:
+        """One call: auth, limiter slot, send, retries (idempotent endpoints only), error mapping."""
         tr_id = endpoint.tr_id(self.settings.tr_env)  # KisNotAvailable before sending on paper
         context = {"endpoint": endpoint.name, "tr_id": tr_id, "path": endpoint.path}
         sent_params = dict(params or {}) if endpoint.method == "GET" else dict(body or {})
         hash_value = (yield from self._auth.hashkey_flow(body or {}, lane)) if hashkey else None
         stale: str | None = None
         refreshed = False
-        attempt = 0
+        attempt = 0  # retries so far: one budget for this request, whatever went wrong
         while True:
             token = yield from self._auth.token_flow(stale)
             request = build_request(
@@ -333,63 +288,87 @@ class _ClientLogic:
                     f"{endpoint.name}: {type(exc).__name__}",
                     context={**context, "attempt": attempt + 1},
                 )
-                if endpoint.idempotent and attempt < self.settings.max_retries:
-                    attempt += 1
-                    log.info(
-                        "retrying %s after %s (attempt %d)",
-                        endpoint.name,
-                        type(exc).__name__,
-                        attempt,
-                    )
-                    yield Sleep(backoff_delay(attempt))
-                    continue
-                raise error from exc
-            self._archive_page(endpoint, tr_id, sent_params, reply)
-            try:
-                return parse_reply(reply, endpoint, sent_params, context)
-            except KisTokenError as exc:
-                if exc.msg_cd in TOKEN_REFRESH_CODES and not refreshed:
-                    # Refused before processing, so resending is safe even for an order.
-                    refreshed, stale = True, token
-                    log.info("token refused (%s); issuing a new one and resending once", exc.msg_cd)
-                    continue
-                raise
-            except KisRateLimited:
-                self.limiter.penalise(RATE_LIMIT_PENALTY)
-                if endpoint.idempotent and attempt < self.settings.max_retries:
-                    attempt += 1
-                    log.info("rate limited on %s; backing off (attempt %d)", endpoint.name, attempt)
-                    yield Sleep(backoff_delay(attempt))
-                    continue
-                raise
-            except (KisServerError, KisHttpError) as exc:
-                if not endpoint.idempotent and (
-                    (isinstance(exc, KisHttpError) and exc.status >= 500)
-                    or (isinstance(exc, KisServerError) and exc.msg_cd in _UNCERTAIN_CODES)
-                ):
-                    raise KisOrderUncertain(
-                        f"{endpoint.name}: server failed after receiving it ({exc}); "
-                        "query executions to learn whether it was placed",
-                        context=context,
-                    ) from exc
-                if exc.transient and endpoint.idempotent and attempt < self.settings.max_retries:
-                    attempt += 1
-                    log.info("server error on %s; retrying (attempt %d)", endpoint.name, attempt)
-                    yield Sleep(backoff_delay(attempt))
-                    continue
-                raise
+                error.__cause__ = exc
+            else:
+                self._archive_page(endpoint, tr_id, sent_params, reply)
+                try:
+                    return parse_reply(reply, endpoint, sent_params, context)
+                except KisTokenError as exc:
+                    if exc.msg_cd in TOKEN_REFRESH_CODES and not refreshed:
+                        # Refused before processing, so resending is safe even for an order.
+                        refreshed, stale = True, token
+                        log.info(
+                            "token refused (%s); issuing a new one, resending once", exc.msg_cd
+                        )
+                        continue
+                    raise
+                except KisRateLimited as exc:
+                    self.limiter.penalise(RATE_LIMIT_PENALTY)
+                    error = exc
+                except (KisServerError, KisHttpError) as exc:
+                    if not endpoint.idempotent and (
+                        (isinstance(exc, KisHttpError) and exc.status >= 500)
+                        or (isinstance(exc, KisServerError) and exc.msg_cd in _UNCERTAIN_CODES)
+                    ):
+                        raise KisOrderUncertain(
+                            f"{endpoint.name}: server failed after receiving it ({exc}); "
+                            "query executions to learn whether it was placed",
+                            context=context,
+                        ) from exc
+                    error = exc
+            delay = (
+                delay_for(error, attempt + 1)
+                if endpoint.idempotent and attempt < self.settings.max_retries
+                else None
+            )
+            if delay is None:
+                raise error
+            attempt += 1
+            log.info(
+                "%s on %s; retrying (attempt %d)", type(error).__name__, endpoint.name, attempt
+            )
+            yield Sleep(delay)
 
-    def _page_flow(
-        self, endpoint: Endpoint, params: Mapping[str, str], tr_cont: str, lane: Lane
-    ) -> Flow[KisResponse]:
-        """One paged call: GET params in the query string, POST params in the body."""
+    call = operation(_call_flow)
+
+    def _page_flow(self, endpoint: Endpoint, request: PageRequest, lane: Lane) -> Flow[KisResponse]:
+        """One page: GET params in the query string, POST params in the body."""
         is_get = endpoint.method == "GET"
         return self._call_flow(
             endpoint,
-            params=params if is_get else None,
-            body=None if is_get else params,
-            tr_cont=tr_cont,
+            params=request.params if is_get else None,
+            body=None if is_get else request.params,
+            tr_cont=request.tr_cont,
             lane=lane,
-            hashkey=False,
-            extra_headers=None,
         )
+
+    def _fetch_flow(self, plan: FetchPlan[T]) -> Flow[T]:
+        return fetch_flow(plan, self._page_flow)
+
+    def _pages_flow(
+        self, endpoint: Endpoint, params: Mapping[str, str], lane: Lane
+    ) -> Flow[list[dict[str, Any]]]:
+        """The bodies of every CTX_AREA_* page (a paging error is not refetched: these are
+        account queries, cheap to ask again by hand)."""
+        plan = FetchPlan(
+            endpoint, lane, lambda: CursorPages(params, what=endpoint.name), attempts=1
+        )
+        return (yield from self._fetch_flow(plan))
+
+    # -- auth -------------------------------------------------------------------------------------
+    @operation
+    def token(self) -> Flow[str]:
+        """The current access token (issued or read from the shared cache)."""
+        return self._auth.token_flow()
+
+    @operation
+    def revoke_token(self) -> Flow[bool]:
+        return self._auth.revoke_flow()
+
+    @operation
+    def approval_key(self, *, renew: bool = False) -> Flow[str]:
+        return self._auth.approval_flow(renew=renew)
+
+    @operation
+    def hashkey(self, body: Mapping[str, str]) -> Flow[str]:
+        return self._auth.hashkey_flow(body)

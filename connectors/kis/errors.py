@@ -4,9 +4,14 @@
 KisError                      .transient (retry-worthy), .context (tr_id, path; never secrets)
 ├── KisConfigError            bad or missing settings
 ├── KisRequestError           our own validation refused the call before sending
+│   ├── KisInvalidArgument    a market-data argument (symbol, dates, period, choice)
+│   ├── InvalidOrder          an order request (symbol, quantity, tick grid, division)
+│   ├── OrderBlocked          a safety guard (opt-in, kill switch, limits) refused an order
+│   └── SubscriptionLimitError more realtime registrations than one session accepts
 ├── KisTransportError         connect/read timeouts, dropped connections            (transient)
 ├── KisHttpError              non-2xx without a KIS envelope (.status)             (5xx transient)
 ├── KisProtocolError          a 2xx answer we cannot read (not JSON, missing block)
+│   └── FrameError            a websocket message that fits no frame format (also a ValueError)
 ├── KisApiError               KIS envelope with rt_cd != "0" (.msg_cd .msg1 .rt_cd .status)
 │   ├── KisRateLimited        EGW00201                                             (transient)
 │   ├── KisTokenError         EGW00121 / EGW00122 / EGW00205
@@ -17,7 +22,8 @@ KisError                      .transient (retry-worthy), .context (tr_id, path; 
 │   ├── KisNotAvailable       API not offered in this environment (EGW02004, paper)
 │   └── KisNoData             rt_cd "7" / KIOK0560 "nothing to show"
 ├── KisPagingError            truncated or inconsistent page sequence              (transient)
-└── KisOrderUncertain         an order was sent but its outcome is unknown: reconcile by querying
+├── KisOrderUncertain         an order was sent but its outcome is unknown: reconcile by querying
+└── KisWsAckError             the realtime server refused a registration (.msg_cd)  (per code)
 ```
 
 `error_from_response` maps a KIS answer to a class: the exact `msg_cd` table first, then broad
@@ -60,6 +66,26 @@ class KisRequestError(KisError):
     """Our own validation refused the call before anything was sent."""
 
 
+class KisInvalidArgument(KisRequestError):
+    """A market-data argument was refused before anything was sent (bad symbol, dates, period)."""
+
+
+class InvalidOrder(KisRequestError):
+    """The order request itself is wrong; nothing was logged or sent."""
+
+
+class OrderBlocked(KisRequestError):
+    """A safety check refused the order before anything was logged or sent. `.guard` names it."""
+
+    def __init__(self, message: str, *, guard: str) -> None:
+        super().__init__(message, context={"guard": guard})
+        self.guard = guard
+
+
+class SubscriptionLimitError(KisRequestError):
+    """More (tr_id, tr_key) registrations than one KIS websocket session accepts."""
+
+
 class KisTransportError(KisError):
     """The request did not complete: connect/read timeout or a dropped connection."""
 
@@ -79,6 +105,14 @@ class KisHttpError(KisError):
 
 class KisProtocolError(KisError):
     """A 2xx answer the client cannot read (not JSON, or an expected block is missing)."""
+
+
+class FrameError(KisProtocolError, ValueError):
+    """A websocket message that does not follow the frame format; `reason` is short and stable."""
+
+    def __init__(self, reason: str, text: str = "") -> None:
+        super().__init__(f"{reason}: {text[:80]!r}" if text else reason)
+        self.reason = reason
 
 
 class KisApiError(KisError):
@@ -143,6 +177,24 @@ class KisPagingError(KisError):
 
 class KisOrderUncertain(KisError):
     """An order was sent but no answer came back: reconcile by querying executions, never resend."""
+
+
+class KisWsAckError(KisError):
+    """The realtime server refused a registration (an error ack, kis-api.md §4.4)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        msg_cd: str,
+        msg1: str,
+        transient: bool,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, context=context)
+        self.msg_cd = msg_cd
+        self.msg1 = msg1
+        self.transient = transient
 
 
 # Exact table, from kis-api.md §2.5 and §4.

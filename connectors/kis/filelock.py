@@ -7,25 +7,13 @@ lock is also a thread lock, so threads of one process serialise on it before tou
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
 
-try:  # POSIX
-    import fcntl
-
-    def _lock_fd(fd: int, blocking: bool) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-except ImportError:  # Windows
+if sys.platform == "win32":
     import msvcrt
 
     def _lock_fd(fd: int, blocking: bool) -> bool:
@@ -43,6 +31,19 @@ except ImportError:  # Windows
     def _unlock_fd(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock_fd(fd: int, blocking: bool) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class FileLock:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from connectors.kis.errors import KisConfigError, KisRequestError
+from connectors.kis.errors import KisConfigError, OrderBlocked  # noqa: F401 - re-exported
 from connectors.kis.filelock import FileLock, write_private
 
 # Defaults sized for a personal account: large enough not to get in the way of normal use,
@@ -29,14 +29,6 @@ from connectors.kis.filelock import FileLock, write_private
 DEFAULT_MAX_QTY = 10_000
 DEFAULT_MAX_NOTIONAL = 10_000_000  # KRW per order
 DEFAULT_MAX_PER_DAY = 100
-
-
-class OrderBlocked(KisRequestError):
-    """A safety check refused the order before anything was logged or sent. `.guard` names it."""
-
-    def __init__(self, message: str, *, guard: str) -> None:
-        super().__init__(message, context={"guard": guard})
-        self.guard = guard
 
 
 @dataclass(frozen=True)

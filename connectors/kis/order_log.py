@@ -24,16 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from connectors.kis.filelock import FileLock, append_private
+from schemas.clock import KST
 
-KST = ZoneInfo("Asia/Seoul")
-Action = Literal["buy", "sell", "modify", "cancel"]
+OrderAction = Literal["buy", "sell", "modify", "cancel"]
 Status = Literal["pending", "accepted", "rejected", "uncertain", "failed"]
 STATUSES: frozenset[str] = frozenset({"pending", "accepted", "rejected", "uncertain", "failed"})
-# Status groups (ib_async style): an attempt in OPEN may still have reached the exchange.
-OPEN_STATUSES: frozenset[str] = frozenset({"pending", "uncertain"})
 FILE_PREFIX = "order_log-"
 
 
@@ -50,7 +47,7 @@ class OrderLogEntry:
     created_at: datetime
     updated_at: datetime
     env: str
-    action: Action
+    action: OrderAction
     status: Status = "pending"
     symbol: str | None = None
     qty: int | None = None

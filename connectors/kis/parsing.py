@@ -1,4 +1,5 @@
-"""Pure parsers: one KIS market-data response body -> one polars frame shaped by its dataset.
+"""The machinery of the market-data parsers (which sit with their endpoints in market_data/): one
+KIS response body -> one polars frame shaped by its dataset, through a `WireTable`.
 
 Every parser works the same way (vectorised, no per-row Python):
 1. take the response block (`output`, `output2`, ...) as a list of dicts of strings;
@@ -19,46 +20,18 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from connectors.kis.errors import KisProtocolError
 from schemas import (
-    HOLIDAYS,
-    INDEX_BARS,
-    INDEX_MINUTE_BARS,
-    KST,
-    MINUTE_BARS,
-    OVERSEAS_BARS,
-    OVERSEAS_MINUTE_BARS,
-    PERIOD_BARS,
-    RANKINGS,
     Dataset,
     SchemaError,
 )
+from schemas.clock import SEOUL
 
 log = logging.getLogger(__name__)
-
-# Exchange-local time zones of the quote exchange codes (kis-api.md §6.1). The US daytime session
-# codes (BAY/BAQ/BAA) report US-local dates and times like the regular codes.
-EXCHANGE_ZONES: Mapping[str, str] = {
-    "NAS": "America/New_York",
-    "NYS": "America/New_York",
-    "AMS": "America/New_York",
-    "BAY": "America/New_York",
-    "BAQ": "America/New_York",
-    "BAA": "America/New_York",
-    "HKS": "Asia/Hong_Kong",
-    "TSE": "Asia/Tokyo",
-    "SHS": "Asia/Shanghai",
-    "SZS": "Asia/Shanghai",
-    "SHI": "Asia/Shanghai",
-    "SZI": "Asia/Shanghai",
-    "HSX": "Asia/Ho_Chi_Minh",
-    "HNX": "Asia/Ho_Chi_Minh",
-}
 
 
 @dataclass(frozen=True)
@@ -126,7 +99,9 @@ def block_rows(payload: Mapping[str, Any], endpoint: str, block: str) -> list[di
             context={"endpoint": endpoint},
         )
     # KIS answers "no data" on some charts with one all-blank row ([{}] or every value "").
-    return [r for r in rows if isinstance(r, Mapping) and any(str(v).strip() for v in r.values())]
+    return [
+        dict(r) for r in rows if isinstance(r, Mapping) and any(str(v).strip() for v in r.values())
+    ]
 
 
 def _text(name: str) -> pl.Expr:
@@ -187,7 +162,7 @@ def _dtype_of(table: WireTable, column: str) -> pl.DataType | str:
     col = table.dataset.column_index.get(column)
     if col is not None:
         return col.dtype
-    return _MINUTE_TIME.get(column, "text")
+    return MINUTE_TIME.get(column, "text")
 
 
 def wire_frame(
@@ -236,289 +211,8 @@ def conform(frame: pl.DataFrame, table: WireTable) -> pl.DataFrame:
 
 def kst_timestamp(date_col: str, time_col: str) -> pl.Expr:
     """Date + HHMMSS wall time in KST -> tz-aware timestamp."""
-    return pl.col(date_col).dt.combine(pl.col(time_col), "us").dt.replace_time_zone(KST)
+    return pl.col(date_col).dt.combine(pl.col(time_col), "us").dt.replace_time_zone(SEOUL)
 
 
-# --- the tables ---------------------------------------------------------------------------------
-
-PERIOD_CHART = WireTable("inquire-daily-itemchartprice", PERIOD_BARS, "output2")
-DAILY_PRICE = WireTable(
-    "inquire-daily-price",
-    PERIOD_BARS,
-    "output",
-    ignored=frozenset(
-        {"prdy_vrss_vol_rate", "prdy_ctrt", "hts_frgn_ehrt", "frgn_ntby_qty", "acml_prtt_rate"}
-    ),
-    absent=frozenset({"acml_tr_pbmn", "prtt_rate", "mod_yn", "revl_issu_reas"}),
-)
-_MINUTE_TIME = {"stck_cntg_hour": pl.Time()}
-TODAY_MINUTES = WireTable(
-    "inquire-time-itemchartprice", MINUTE_BARS, "output2", needs=frozenset(_MINUTE_TIME)
-)
-PAST_MINUTES = WireTable(
-    "inquire-time-dailychartprice", MINUTE_BARS, "output2", needs=frozenset(_MINUTE_TIME)
-)
-INDEX_CHART = WireTable("inquire-daily-indexchartprice", INDEX_BARS, "output2")
-INDEX_MINUTES = WireTable(
-    "inquire-time-indexchartprice",
-    INDEX_MINUTE_BARS,
-    "output2",
-    needs=frozenset(_MINUTE_TIME),
-    # The workbook example carries two pseudo-bars with times 999999 (closing) and 888888
-    # (after-hours) when FID_ETC_CLS_CODE is 0: they are session summaries, not minutes.
-    summary_rows={"stck_cntg_hour": frozenset({"999999", "888888"})},
-)
-HOLIDAY_CHECK = WireTable("chk-holiday", HOLIDAYS, "output")
-OVERSEAS_DAILY = WireTable(
-    "overseas dailyprice",
-    OVERSEAS_BARS,
-    "output2",
-    # diff is sent unsigned (direction in `sign`); bid/ask are the day's last quotes.
-    ignored=frozenset({"diff", "pbid", "vbid", "pask", "vask"}),
-)
-OVERSEAS_MINUTES = WireTable(
-    "overseas inquire-time-itemchartprice",
-    OVERSEAS_MINUTE_BARS,
-    "output2",
-    ignored=frozenset({"tymd", "kymd", "khms"}),
-)
-_RANK_COMMON = frozenset({"prdy_vrss_sign", "lstn_stcn"})
-VOLUME_RANK = WireTable(
-    "volume-rank",
-    RANKINGS,
-    "output",
-    renames={"mksc_shrn_iscd": "symbol"},
-    ignored=_RANK_COMMON
-    | frozenset(
-        {
-            "prdy_vol",
-            "avrg_vol",
-            "n_befr_clpr_vrss_prpr_rate",
-            "vol_inrt",
-            "vol_tnrt",
-            "nday_vol_tnrt",
-            "avrg_tr_pbmn",
-            "tr_pbmn_tnrt",
-            "nday_tr_pbmn_tnrt",
-        }
-    ),
-    absent=frozenset({"stck_avls"}),
-)
-FLUCTUATION_RANK = WireTable(
-    "ranking/fluctuation",
-    RANKINGS,
-    "output",
-    renames={"stck_shrn_iscd": "symbol"},
-    ignored=_RANK_COMMON
-    | frozenset(
-        {
-            "stck_hgpr",
-            "hgpr_hour",
-            "acml_hgpr_date",
-            "stck_lwpr",
-            "lwpr_hour",
-            "acml_lwpr_date",
-            "lwpr_vrss_prpr_rate",
-            "dsgt_date_clpr_vrss_prpr_rate",
-            "cnnt_ascn_dynu",
-            "hgpr_vrss_prpr_rate",
-            "cnnt_down_dynu",
-            "oprc_vrss_prpr_sign",
-            "oprc_vrss_prpr",
-            "oprc_vrss_prpr_rate",
-            "prd_rsfl",
-            "prd_rsfl_rate",
-        }
-    ),
-    absent=frozenset({"acml_tr_pbmn", "stck_avls"}),
-)
-MARKET_CAP_RANK = WireTable(
-    "ranking/market-cap",
-    RANKINGS,
-    "output",
-    renames={"mksc_shrn_iscd": "symbol"},
-    ignored=_RANK_COMMON | frozenset({"mrkt_whol_avls_rlim"}),
-    absent=frozenset({"acml_tr_pbmn"}),
-)
-RANK_TABLES: Mapping[str, WireTable] = {
-    "volume": VOLUME_RANK,
-    "fluctuation": FLUCTUATION_RANK,
-    "market_cap": MARKET_CAP_RANK,
-}
-
-
-# --- parsers --------------------------------------------------------------------------------------
-
-
-def parse_period_bars(
-    payload: Mapping[str, Any], *, symbol: str, period: str, adjusted: bool
-) -> pl.DataFrame:
-    """inquire-daily-itemchartprice `output2` -> PERIOD_BARS (newest first as sent)."""
-    return _bars(payload, PERIOD_CHART, symbol=symbol, period=period, adjusted=adjusted)
-
-
-def parse_daily_price(
-    payload: Mapping[str, Any], *, symbol: str, period: str, adjusted: bool
-) -> pl.DataFrame:
-    """inquire-daily-price `output` (last 30 periods) -> PERIOD_BARS."""
-    return _bars(payload, DAILY_PRICE, symbol=symbol, period=period, adjusted=adjusted)
-
-
-def _bars(
-    payload: Mapping[str, Any], table: WireTable, *, symbol: str, period: str, adjusted: bool
-) -> pl.DataFrame:
-    frame = wire_frame(payload, table).with_columns(
-        symbol=pl.lit(symbol), period=pl.lit(period), adjusted=pl.lit(adjusted)
-    )
-    return conform(frame, table)
-
-
-def parse_minute_bars(
-    payload: Mapping[str, Any], *, symbol: str, past_days: bool = False
-) -> pl.DataFrame:
-    """Today's (inquire-time-itemchartprice) or past days' (inquire-time-dailychartprice) bars."""
-    table = PAST_MINUTES if past_days else TODAY_MINUTES
-    frame = wire_frame(payload, table, extra=_MINUTE_TIME)
-    frame = frame.with_columns(symbol=pl.lit(symbol), ts=kst_timestamp("date", "stck_cntg_hour"))
-    return conform(frame, table)
-
-
-def parse_index_bars(payload: Mapping[str, Any], *, index_code: str, period: str) -> pl.DataFrame:
-    """inquire-daily-indexchartprice `output2` -> INDEX_BARS (2-decimal exact levels)."""
-    frame = wire_frame(payload, INDEX_CHART).with_columns(
-        index_code=pl.lit(index_code), period=pl.lit(period)
-    )
-    return conform(frame, INDEX_CHART)
-
-
-def parse_index_minute_bars(payload: Mapping[str, Any], *, index_code: str) -> pl.DataFrame:
-    """inquire-time-indexchartprice `output2` -> INDEX_MINUTE_BARS."""
-    frame = wire_frame(payload, INDEX_MINUTES, extra=_MINUTE_TIME)
-    frame = frame.with_columns(
-        index_code=pl.lit(index_code), ts=kst_timestamp("date", "stck_cntg_hour")
-    )
-    return conform(frame, INDEX_MINUTES)
-
-
-def parse_holidays(payload: Mapping[str, Any]) -> pl.DataFrame:
-    """chk-holiday `output` (one row per calendar day) -> HOLIDAYS."""
-    return conform(wire_frame(payload, HOLIDAY_CHECK), HOLIDAY_CHECK)
-
-
-def parse_ranking(
-    payload: Mapping[str, Any], *, ranking: str, market: str, snapshot_ts: datetime
-) -> pl.DataFrame:
-    """A ranking `output` (at most 30 rows) -> RANKINGS, stamped with when it was taken."""
-    try:
-        table = RANK_TABLES[ranking]
-    except KeyError:
-        raise ValueError(
-            f"unknown ranking {ranking!r}; expected one of {sorted(RANK_TABLES)}"
-        ) from None
-    if snapshot_ts.tzinfo is None:
-        raise ValueError("snapshot_ts must be timezone-aware")
-    frame = wire_frame(payload, table).with_columns(
-        ranking=pl.lit(ranking),
-        market=pl.lit(market),
-        snapshot_ts=pl.lit(snapshot_ts).dt.convert_time_zone(KST),
-    )
-    return conform(frame, table)
-
-
-def parse_overseas_bars(
-    payload: Mapping[str, Any], *, exchange: str, symbol: str, period: str, adjusted: bool
-) -> pl.DataFrame:
-    """Overseas dailyprice `output2` -> OVERSEAS_BARS (exact 4-decimal prices)."""
-    frame = wire_frame(payload, OVERSEAS_DAILY).with_columns(
-        exchange=pl.lit(exchange),
-        symbol=pl.lit(symbol),
-        period=pl.lit(period),
-        adjusted=pl.lit(adjusted),
-    )
-    return conform(frame, OVERSEAS_DAILY)
-
-
-def parse_overseas_minute_bars(
-    payload: Mapping[str, Any], *, exchange: str, symbol: str
-) -> pl.DataFrame:
-    """Overseas minute bars -> OVERSEAS_MINUTE_BARS; ts from the exchange-local date and time."""
-    zone = exchange_zone(exchange)
-    frame = wire_frame(payload, OVERSEAS_MINUTES)
-    local = pl.col("local_date").dt.combine(pl.col("local_time"), "us")
-    frame = frame.with_columns(
-        exchange=pl.lit(exchange),
-        symbol=pl.lit(symbol),
-        timezone=pl.lit(zone),
-        # Trading hours never fall in a DST fold, so a local wall time names one instant.
-        ts=local.dt.replace_time_zone(zone, ambiguous="raise").dt.convert_time_zone("UTC"),
-    )
-    return conform(frame, OVERSEAS_MINUTES)
-
-
-def exchange_zone(exchange: str) -> str:
-    try:
-        return EXCHANGE_ZONES[exchange]
-    except KeyError:
-        raise ValueError(
-            f"unknown exchange code {exchange!r}; expected one of {sorted(EXCHANGE_ZONES)}"
-        ) from None
-
-
-# --- current price (a dict, not a dataset) --------------------------------------------------------
-
-_CURRENT_PRICE_INTS: Mapping[str, str] = {
-    "stck_prpr": "price",
-    "prdy_vrss": "change",
-    "stck_oprc": "open",
-    "stck_hgpr": "high",
-    "stck_lwpr": "low",
-    "stck_mxpr": "upper_limit",
-    "stck_llam": "lower_limit",
-    "stck_sdpr": "base_price",
-    "acml_vol": "volume",
-    "acml_tr_pbmn": "value",
-    "aspr_unit": "tick_size",
-    "lstn_stcn": "listed_shares",
-}
-
-
-def parse_current_price(payload: Mapping[str, Any], *, symbol: str) -> dict[str, Any]:
-    """inquire-price `output` -> a dict of the headline figures (ints in KRW) plus `raw`.
-
-    The headline keys are always present; `raw` keeps every wire field as sent (strings) for the
-    many indicators we do not type.
-    """
-    endpoint = "inquire-price"
-    rows = block_rows(payload, endpoint, "output")
-    if not rows:
-        raise KisProtocolError(
-            f"{endpoint}: empty output for {symbol}", context={"endpoint": endpoint}
-        )
-    raw = {k: str(v) for k, v in rows[0].items()}
-    missing = sorted(w for w in ("stck_prpr", "prdy_vrss_sign") if w not in raw)
-    if missing:
-        raise KisProtocolError(
-            f"{endpoint}: the response lacks field(s) {missing}",
-            context={"endpoint": endpoint, "field": missing[0]},
-        )
-    out: dict[str, Any] = {"symbol": symbol}
-    for wire, name in _CURRENT_PRICE_INTS.items():
-        out[name] = _int_or_none(raw.get(wire), endpoint, wire)
-    rate = (raw.get("prdy_ctrt") or "").strip()
-    out["change_rate"] = float(rate) if rate else None
-    out["change_sign"] = raw["prdy_vrss_sign"].strip()
-    out["raw"] = raw
-    return out
-
-
-def _int_or_none(value: str | None, endpoint: str, wire: str) -> int | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise KisProtocolError(
-            f"{endpoint}: field {wire!r} is not an integer: {text!r}",
-            context={"endpoint": endpoint, "field": wire},
-        ) from None
+# Minute charts carry the bar time in this field (HHMMSS).
+MINUTE_TIME = {"stck_cntg_hour": pl.Time()}

@@ -1,11 +1,13 @@
-"""Range planning: how a date or time range becomes the fewest KIS calls, and back into one frame.
+"""Paging: how a fetch becomes the fewest KIS calls, and the answers one result.
 
-Each pager is a small sans-I/O state machine (the dlt "paginator" idea): `request()` says what to
-send next (None when done), `feed(body, tr_cont)` takes the answer, `result()` is the merged frame.
-The sync and async clients drive the same pagers; only the awaiting differs.
+Each pager is a small sans-I/O state machine (dlt's paginator family): `request()` says what to
+send next (None when done), `feed(body, tr_cont)` takes the answer, `result()` is the outcome. A
+`FetchPlan` names the endpoint, lane and pager of one fetch; `fetch_flow` runs it as a flow of
+steps (steps.py) that both clients drive.
 
-The chart APIs cannot be continued with tr_cont; they are paged backward by moving the end of the
-window to just before the oldest row received (kis-api.md §1.5):
+`CursorPages` follows tr_cont + CTX_AREA_* cursors (account queries, kis-api.md §1.5). The chart
+APIs cannot be continued with tr_cont; they are paged backward by moving the end of the window to
+just before the oldest row received:
 
 - period/index charts: FID_INPUT_DATE_2 = oldest date - 1 day, 100 (index: 50) rows per call;
 - overseas daily: BYMD = oldest date - 1 day, 100 rows per call, no lower bound on the server;
@@ -21,15 +23,19 @@ overlap, or a sequence that stops short raise `KisPagingError` (transient: refet
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, NoReturn
+from typing import Any, Generic, NoReturn, Protocol, TypeVar, cast
 
 import polars as pl
 
-from connectors.kis.errors import KisPagingError
+from connectors.kis.endpoints import Endpoint, Lane
+from connectors.kis.errors import KisNoData, KisPagingError
+from connectors.kis.steps import Flow
 
 ONE_DAY = timedelta(days=1)
 ONE_MINUTE = timedelta(minutes=1)
@@ -39,10 +45,13 @@ MAX_PAGES = 5000  # a runaway guard far above any real range (5 years of minutes
 
 Parse = Callable[[Mapping[str, Any]], pl.DataFrame]
 Params = dict[str, str]
+T = TypeVar("T")
+MORE = frozenset({"F", "M"})  # tr_cont values saying another page follows
+CTX_KEYS = ("CTX_AREA_FK100", "CTX_AREA_NK100")  # the cursors most account queries use
 
 
 @dataclass(frozen=True)
-class Request:
+class PageRequest:
     params: Params
     tr_cont: str = ""
 
@@ -108,18 +117,15 @@ def merge_pages(frames: list[pl.DataFrame], key: tuple[str, ...], what: str) -> 
     return merged.sort(key)
 
 
-class Pager(ABC):
-    """One range fetch as a sequence of requests; see the module docstring."""
+class Pager(ABC, Generic[T]):
+    """One fetch as a sequence of requests; see the module docstring."""
 
-    def __init__(self, parse: Parse, *, key: tuple[str, ...], what: str) -> None:
-        self._parse = parse
-        self._key = key
+    def __init__(self, *, what: str) -> None:
         self.what = what
-        self._frames: list[pl.DataFrame] = []
-        self._next: Request | None = None
+        self._next: PageRequest | None = None
         self.pages = 0
 
-    def request(self) -> Request | None:
+    def request(self) -> PageRequest | None:
         return self._next
 
     def feed(self, body: Mapping[str, Any], tr_cont: str = "") -> None:
@@ -127,20 +133,20 @@ class Pager(ABC):
             raise RuntimeError(f"{self.what}: feed() called after the last page")
         if self.pages >= MAX_PAGES:
             self._fail(f"more than {MAX_PAGES} pages; the server keeps answering 'more'")
-        frame = self._parse(body)
         self.pages += 1
-        self._next = self._advance(frame, body, tr_cont)
+        self._next = self._advance(body, tr_cont)
 
-    def result(self) -> pl.DataFrame:
+    def result(self) -> T:
         if self._next is not None:
             raise RuntimeError(f"{self.what}: result() before the last page")
-        return merge_pages(self._frames, self._key, self.what)
+        return self._result()
 
     @abstractmethod
-    def _advance(
-        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
-    ) -> Request | None:
-        """Check and keep one page; return the next request or None when the range is complete."""
+    def _advance(self, body: Mapping[str, Any], tr_cont: str) -> PageRequest | None:
+        """Check and keep one page; return the next request or None when the fetch is complete."""
+
+    @abstractmethod
+    def _result(self) -> T: ...
 
     def _fail(self, message: str) -> NoReturn:
         raise KisPagingError(
@@ -148,33 +154,104 @@ class Pager(ABC):
         )
 
 
-class SinglePage(Pager):
+class CursorPages(Pager[list[dict[str, Any]]]):
+    """tr_cont + CTX_AREA_* paging (kis-api.md §1.5); the result is every page's body in order.
+
+    First request: tr_cont "" and empty cursors. While the answer's tr_cont is F/M, the next request
+    sends tr_cont "N" with the returned cursors (lower-case keys in answers) echoed verbatim.
+    """
+
+    def __init__(
+        self,
+        params: Mapping[str, str],
+        *,
+        what: str,
+        ctx_keys: tuple[str, ...] = CTX_KEYS,
+        max_pages: int = 1000,
+    ) -> None:
+        super().__init__(what=what)
+        self.ctx_keys, self.max_pages = ctx_keys, max_pages
+        self._bodies: list[dict[str, Any]] = []
+        self._seen_cursors: set[tuple[str, ...]] = set()
+        self._last_digest: str | None = None
+        self._next = PageRequest({**{key: "" for key in ctx_keys}, **params})
+
+    def _advance(self, body: Mapping[str, Any], tr_cont: str) -> PageRequest | None:
+        assert self._next is not None
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        if digest == self._last_digest:
+            self._fail("the server returned the same page twice")
+        self._last_digest = digest
+        self._bodies.append(dict(body))
+        if tr_cont.strip() not in MORE:
+            return None
+        if self.pages >= self.max_pages:
+            self._fail(f"more than {self.max_pages} pages; raise max_pages or narrow the range")
+        cursors = tuple(str(body.get(key.lower(), body.get(key, ""))) for key in self.ctx_keys)
+        if any(c.strip() for c in cursors):
+            stripped = tuple(c.strip() for c in cursors)
+            if stripped in self._seen_cursors:
+                self._fail("the server repeated a paging cursor")
+            self._seen_cursors.add(stripped)
+        return PageRequest(
+            {**self._next.params, **dict(zip(self.ctx_keys, cursors, strict=True))}, "N"
+        )
+
+    def _result(self) -> list[dict[str, Any]]:
+        return self._bodies
+
+
+class FramePager(Pager[pl.DataFrame]):
+    """A range fetch whose pages parse into frames, merged (and checked) at the end."""
+
+    def __init__(self, parse: Parse, *, key: tuple[str, ...], what: str) -> None:
+        super().__init__(what=what)
+        self._parse = parse
+        self._key = key
+        self._frames: list[pl.DataFrame] = []
+
+    def _advance(self, body: Mapping[str, Any], tr_cont: str) -> PageRequest | None:
+        return self._take(self._parse(body), body)
+
+    @abstractmethod
+    def _take(self, frame: pl.DataFrame, body: Mapping[str, Any]) -> PageRequest | None:
+        """Check and keep one parsed page; return the next request or None when complete."""
+
+    def _result(self) -> pl.DataFrame:
+        return merge_pages(self._frames, self._key, self.what)
+
+
+class SinglePage(Pager[T]):
     """One call, no paging (rankings, last-30 prices, index minutes, current price)."""
 
     def __init__(
         self,
-        parse: Callable[[Mapping[str, Any]], Any],
+        parse: Callable[[Mapping[str, Any]], T],
         params: Params,
         *,
         what: str,
         key: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(parse, key=key, what=what)
-        self._next = Request(params)
-        self._value: Any = None
+        super().__init__(what=what)
+        self._parse = parse
+        self._key = key
+        self._next = PageRequest(params)
+        self._value: T | None = None
 
-    def _advance(self, frame: Any, body: Mapping[str, Any], tr_cont: str) -> None:
+    def _advance(self, body: Mapping[str, Any], tr_cont: str) -> None:
+        value = self._parse(body)
         # Frames come back oldest first like the paged ones (KIS sends newest first).
-        self._value = frame.sort(self._key) if self._key else frame
+        if self._key and isinstance(value, pl.DataFrame):
+            value = cast(T, value.sort(self._key))
+        self._value = value
         return None
 
-    def result(self) -> Any:
-        if self._next is not None:
-            raise RuntimeError(f"{self.what}: result() before the call")
+    def _result(self) -> T:
+        assert self._value is not None
         return self._value
 
 
-class DateWindows(Pager):
+class DateWindows(FramePager):
     """Backward date paging of period charts (domestic, index, overseas daily)."""
 
     def __init__(
@@ -198,11 +275,9 @@ class DateWindows(Pager):
         # Whether the server itself honours the start date (domestic DATE_1) or not (overseas BYMD).
         self._bounded = bounded_below
         self._cursor = end
-        self._next = Request(params(end))
+        self._next = PageRequest(params(end))
 
-    def _advance(
-        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
-    ) -> Request | None:
+    def _take(self, frame: pl.DataFrame, body: Mapping[str, Any]) -> PageRequest | None:
         if frame.height == 0:
             self._frames.append(frame)
             return None  # nothing at or before the cursor: the server has no more
@@ -222,10 +297,10 @@ class DateWindows(Pager):
         if self.period == "D" and weekend_only(self.start, cursor):
             return None
         self._cursor = cursor
-        return Request(self._params(cursor))
+        return PageRequest(self._params(cursor))
 
 
-class CalendarDays(Pager):
+class CalendarDays(FramePager):
     """chk-holiday: each answer lists consecutive calendar days from BASS_DT."""
 
     def __init__(
@@ -235,11 +310,9 @@ class CalendarDays(Pager):
         self._params = params
         self.start, self.end = start, end
         self._cursor = start
-        self._next = Request(params(start))
+        self._next = PageRequest(params(start))
 
-    def _advance(
-        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
-    ) -> Request | None:
+    def _take(self, frame: pl.DataFrame, body: Mapping[str, Any]) -> PageRequest | None:
         # tr_cont (F/M per the official sample) is accepted but not needed: BASS_DT = last + 1
         # continues the same way and stays correct whichever reading of tr_cont the server uses.
         if frame.height == 0:
@@ -258,10 +331,10 @@ class CalendarDays(Pager):
         if last >= self.end:
             return None
         self._cursor = last + ONE_DAY
-        return Request(self._params(self._cursor))
+        return PageRequest(self._params(self._cursor))
 
 
-class TodayMinutes(Pager):
+class TodayMinutes(FramePager):
     """Today's minute bars: FID_INPUT_HOUR_1 moves back 30 bars at a time."""
 
     def __init__(
@@ -280,11 +353,9 @@ class TodayMinutes(Pager):
         self.page_size, self.session_open = page_size, session_open
         self._cursor = until
         self._day: date | None = None
-        self._next = Request(params(until))
+        self._next = PageRequest(params(until))
 
-    def _advance(
-        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
-    ) -> Request | None:
+    def _take(self, frame: pl.DataFrame, body: Mapping[str, Any]) -> PageRequest | None:
         if frame.height == 0:
             self._frames.append(frame)
             return None
@@ -306,10 +377,10 @@ class TodayMinutes(Pager):
         if cursor is None:
             return None
         self._cursor = cursor
-        return Request(self._params(cursor))
+        return PageRequest(self._params(cursor))
 
 
-class PastMinutes(Pager):
+class PastMinutes(FramePager):
     """Past days' minute bars over [start_day, end_day] with a (date, time) cursor.
 
     Safe against both readings of the API: if one answer spans several days the cursor simply
@@ -336,13 +407,11 @@ class PastMinutes(Pager):
         self.page_size, self.session_open, self.day_end = page_size, session_open, day_end
         day = end_day if end_day.weekday() < 5 else previous_weekday(end_day)
         self._cursor = (day, day_end)
-        self._next = Request(params(day, day_end)) if day >= start_day else None
+        self._next = PageRequest(params(day, day_end)) if day >= start_day else None
         if self._next is None:  # a weekend-only range: nothing to ask
             self._frames.append(parse({"output2": []}))
 
-    def _advance(
-        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
-    ) -> Request | None:
+    def _take(self, frame: pl.DataFrame, body: Mapping[str, Any]) -> PageRequest | None:
         day, _ = self._cursor
         if frame.height:
             local = frame.get_column("ts").dt.replace_time_zone(None)
@@ -358,17 +427,17 @@ class PastMinutes(Pager):
                 back = minus_minute(oldest.time())
                 if back is not None and day >= self.start_day:
                     self._cursor = (day, back)
-                    return Request(self._params(day, back))
+                    return PageRequest(self._params(day, back))
         else:
             self._frames.append(frame)
         prev = previous_weekday(day)
         if prev < self.start_day:
             return None
         self._cursor = (prev, self.day_end)
-        return Request(self._params(prev, self.day_end))
+        return PageRequest(self._params(prev, self.day_end))
 
 
-class KeyedMinutes(Pager):
+class KeyedMinutes(FramePager):
     """Overseas minute bars: NEXT/KEYB continuation until `next` != 1 or `since` is covered."""
 
     def __init__(
@@ -386,11 +455,9 @@ class KeyedMinutes(Pager):
         self._params = params
         self.since = since
         self._oldest: datetime | None = None
-        self._next = Request(params("", ""))
+        self._next = PageRequest(params("", ""))
 
-    def _advance(
-        self, frame: pl.DataFrame, body: Mapping[str, Any], tr_cont: str
-    ) -> Request | None:
+    def _take(self, frame: pl.DataFrame, body: Mapping[str, Any]) -> PageRequest | None:
         head = body.get("output1")
         more = isinstance(head, Mapping) and str(head.get("next", "")).strip() == "1"
         if frame.height == 0:
@@ -416,17 +483,52 @@ class KeyedMinutes(Pager):
             return None
         # The workbook: KEYB = the oldest bar's local time minus one (or n) minute(s).
         keyb = datetime.combine(oldest_row["local_date"], oldest_row["local_time"]) - ONE_MINUTE
-        return Request(self._params("1", keyb.strftime("%Y%m%d%H%M%S")))
+        return PageRequest(self._params("1", keyb.strftime("%Y%m%d%H%M%S")))
 
 
 @dataclass(frozen=True)
-class Job:
-    """What a client method asks the driver to do: which endpoint, which lane, which pager."""
+class FetchPlan(Generic[T]):
+    """What an endpoint method asks the driver to do: which endpoint, which lane, which pager."""
 
-    endpoint: Any  # connectors.kis.endpoints.Endpoint (kept loose: this module stays pure)
-    lane: str
-    pager: Callable[[], Pager]
+    endpoint: Endpoint
+    lane: Lane
+    pager: Callable[[], Pager[T]]
     # The body standing for an empty page when KIS answers "nothing to show" (KisNoData).
     empty: Mapping[str, Any] | None = None
     # A KisPagingError refetches the whole range this many times in all before giving up.
     attempts: int = 2
+
+
+class Page(Protocol):
+    """One answer as the pagers need it (a KisResponse)."""
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def tr_cont(self) -> str: ...
+
+
+PageFlow = Callable[[Endpoint, PageRequest, Lane], Flow[Page]]
+
+
+def fetch_flow(plan: FetchPlan[T], page: PageFlow) -> Flow[T]:
+    """Every page of a plan, each fetched by the flow `page` returns; "nothing to show" is an empty
+    page, not a failure, and a KisPagingError refetches the whole range (`plan.attempts` in all)."""
+    for attempt in range(1, plan.attempts + 1):
+        pager = plan.pager()
+        try:
+            while (request := pager.request()) is not None:
+                try:
+                    response = yield from page(plan.endpoint, request, plan.lane)
+                except KisNoData:
+                    if plan.empty is None:
+                        raise
+                    pager.feed(plan.empty, "")
+                else:
+                    pager.feed(response.body, response.tr_cont)
+            return pager.result()
+        except KisPagingError:
+            if attempt == plan.attempts:
+                raise
+    raise AssertionError("unreachable")

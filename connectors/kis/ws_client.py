@@ -9,8 +9,9 @@ arrives (kind "D": as received, encrypted frames already decrypted; "E": an encr
 could not decrypt), and every connection event to `sink.on_control(ts_ns, event, fields)`. The
 sink must not block: the recorder puts both into a bounded queue.
 
-Reconnection is a loop over a backoff generator that restarts after a healthy connection;
-`_retry_worthy` is the one place that decides which failures are retried and which are fatal.
+Reconnection waits `delay_for(error, attempt, policy)` (backoff.py, the policy REST retries use),
+counting attempts afresh after a healthy connection; `_as_kis_error` is the one place that says
+which failures are transient (retried) and which are fatal.
 After each reconnect all subscriptions are sent again (the server forgets them with the session).
 """
 
@@ -19,16 +20,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from connectors.kis.errors import KisAuthError, KisError, KisProtocolError
+from connectors.kis.backoff import Backoff, delay_for
+from connectors.kis.errors import (
+    KisAuthError,
+    KisConfigError,
+    KisError,
+    KisProtocolError,
+    KisTransportError,
+)
 from connectors.kis.ws_protocol import (
     Ack,
     FrameError,
@@ -55,39 +62,25 @@ class Sink(Protocol):
 
 
 @dataclass(frozen=True)
-class ReconnectPolicy:
-    initial: float = 0.5
-    factor: float = 2.0
-    maximum: float = 30.0
-    jitter: float = 0.2  # +/- fraction, so many recorders do not reconnect in lockstep
+class ReconnectPolicy(Backoff):
+    base: float = 0.5
+    cap: float = 30.0
+    jitter: float = 0.2  # so many recorders do not reconnect in lockstep
     healthy_after: float = 10.0  # a connection that lived this long resets the backoff
 
 
-def backoff_delays(
-    policy: ReconnectPolicy, rng: Callable[[], float] = random.random
-) -> Iterator[float]:
-    """Endless exponential delays with jitter: initial, initial*factor, ... capped at maximum."""
-    delay = policy.initial
-    while True:
-        yield delay * (1.0 + policy.jitter * (2.0 * rng() - 1.0))
-        delay = min(delay * policy.factor, policy.maximum)
-
-
-class _Reconnect(Exception):
-    """The server asked for a new session (error ack) or went silent."""
-
-
-def _retry_worthy(exc: BaseException) -> bool:
-    """Transport trouble and server-side hiccups are retried; our own mistakes are not."""
+def _as_kis_error(exc: BaseException) -> KisError | None:
+    """The failure as a KisError whose `transient` says whether to reconnect; None: not ours."""
     if isinstance(exc, KisProtocolError):
-        return True  # a garbled approval answer: a glitch on the way, worth another try
+        # A garbled approval answer: a glitch on the way, worth another try.
+        return KisTransportError(f"approval answer unreadable: {exc.message}")
     if isinstance(exc, KisError):
-        return exc.transient
+        return exc
     if isinstance(exc, InvalidURI):
-        return False
-    return isinstance(
-        exc, _Reconnect | ConnectionClosed | InvalidHandshake | OSError | TimeoutError
-    )
+        return KisConfigError(f"bad websocket URL: {exc}")
+    if isinstance(exc, ConnectionClosed | InvalidHandshake | OSError | TimeoutError):
+        return KisTransportError(_describe(exc))
+    return None
 
 
 def _describe(exc: BaseException) -> str:
@@ -144,14 +137,19 @@ class RealtimeClient:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until `stop` is set; raises only on a fatal (non-retryable) error."""
-        delays = backoff_delays(self.policy)
+        attempt = 0
         while not stop.is_set():
             started = time.monotonic()
             try:
                 await self._session(stop)
             except Exception as exc:
                 self.stats.connected = False
-                if not _retry_worthy(exc):
+                if time.monotonic() - started >= self.policy.healthy_after:
+                    attempt = 0
+                attempt += 1
+                error = _as_kis_error(exc)
+                delay = None if error is None else delay_for(error, attempt, self.policy)
+                if delay is None:
                     self.sink.on_control(
                         time.time_ns(), "error", {"fatal": True, "reason": _describe(exc)}
                     )
@@ -162,9 +160,6 @@ class RealtimeClient:
                 continue  # a clean return means stop was set
             if stop.is_set():
                 break
-            if time.monotonic() - started >= self.policy.healthy_after:
-                delays = backoff_delays(self.policy)
-            delay = next(delays)
             self.sink.on_control(time.time_ns(), "backoff", {"seconds": round(delay, 3)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
@@ -205,7 +200,10 @@ class RealtimeClient:
                     with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                         await task
             if not stop.is_set():
-                raise ConnectionClosed(ws.close_rcvd, ws.close_sent, ws.close_rcvd_then_sent)
+                closing = ws.protocol
+                raise ConnectionClosed(
+                    closing.close_rcvd, closing.close_sent, closing.close_rcvd_then_sent
+                )
         self.sink.on_control(time.time_ns(), "disconnect", {"reason": "stopped"})
 
     async def _subscribe_all(self, ws: ClientConnection, key: str) -> None:
@@ -314,9 +312,8 @@ class RealtimeClient:
                     status=0,
                 )
             self._key_refused = True
-            raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
-        if action == "reconnect":
-            raise _Reconnect(f"{ack.msg_cd} {ack.msg1.strip()}")
+        if action in ("refresh_key", "reconnect"):
+            raise KisTransportError(f"new session asked for: {ack.msg_cd} {ack.msg1.strip()}")
         raise KisWsAckError(
             f"realtime server refused {ack.tr_id}: {ack.msg_cd} {ack.msg1.strip()}",
             msg_cd=ack.msg_cd,

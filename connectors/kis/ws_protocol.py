@@ -15,16 +15,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
 
-from connectors.kis.errors import KisError, KisRequestError
+from connectors.kis.errors import FrameError, KisWsAckError, SubscriptionLimitError
+from schemas.clock import KST
 from schemas.realtime import (
     NOTICE_MIN_FIELDS,
     NOTICE_TRS,
@@ -35,7 +34,6 @@ from schemas.realtime import (
     TR_TRADES,
 )
 
-KST = ZoneInfo("Asia/Seoul")
 PINGPONG = "PINGPONG"
 # Registrations per app key and session (kis-api.md §3: the 42nd gets OPSP0008).
 MAX_SUBSCRIPTIONS = 41
@@ -46,7 +44,7 @@ __all__ = [
     "Ack",
     "AckAction",
     "Control",
-    "DataFrame",
+    "DataMessage",
     "ExecutionNotice",
     "Frame",
     "FrameError",
@@ -66,36 +64,6 @@ __all__ = [
     "to_records",
     "validate_subscriptions",
 ]
-
-
-class FrameError(ValueError):
-    """A websocket message that does not follow the frame format; `reason` is short and stable."""
-
-    def __init__(self, reason: str, text: str = "") -> None:
-        super().__init__(f"{reason}: {text[:80]!r}" if text else reason)
-        self.reason = reason
-
-
-class SubscriptionLimitError(KisRequestError):
-    """More (tr_id, tr_key) registrations than one KIS websocket session accepts."""
-
-
-class KisWsAckError(KisError):
-    """The realtime server refused a registration (an error ack, kis-api.md §4.4)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        msg_cd: str,
-        msg1: str,
-        transient: bool,
-        context: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, context=context)
-        self.msg_cd = msg_cd
-        self.msg1 = msg1
-        self.transient = transient
 
 
 # --- outgoing ---------------------------------------------------------------------------------
@@ -145,7 +113,7 @@ def subscription_message(
 
 
 @dataclass(frozen=True, slots=True)
-class DataFrame:
+class DataMessage:
     encrypted: bool  # what the wire said; after `decrypt`, payload is plaintext either way
     tr_id: str
     count: int
@@ -193,7 +161,7 @@ class Control:
     message: dict[str, Any]
 
 
-Frame = DataFrame | Ack | PingPong | Control
+Frame = DataMessage | Ack | PingPong | Control
 
 
 def parse_frame(text: str) -> Frame:
@@ -208,14 +176,14 @@ def parse_frame(text: str) -> Frame:
     raise FrameError("neither a data frame nor JSON", text)
 
 
-def _parse_data(text: str) -> DataFrame:
+def _parse_data(text: str) -> DataMessage:
     parts = text.split("|", 3)
     if len(parts) != 4:
         raise FrameError("data frame has fewer than 4 '|' parts", text)
     enc, tr_id, count, payload = parts
     if enc not in ("0", "1") or not tr_id or not count.isdigit() or int(count) < 1:
         raise FrameError("bad data frame header", text)
-    return DataFrame(enc == "1", tr_id, int(count), payload)
+    return DataMessage(enc == "1", tr_id, int(count), payload)
 
 
 def _parse_json(text: str) -> Frame:
@@ -232,7 +200,8 @@ def _parse_json(text: str) -> Frame:
         return PingPong(text)
     body = message.get("body")
     if isinstance(body, dict) and "msg_cd" in body:
-        output = body.get("output") if isinstance(body.get("output"), dict) else {}
+        found = body.get("output")
+        output: dict[str, Any] = found if isinstance(found, dict) else {}
         return Ack(
             tr_id=tr_id,
             tr_key=str(header.get("tr_key", "")),
@@ -299,7 +268,7 @@ def decrypt_payload(payload_b64: str, key: str, iv: str) -> str:
 # --- records ----------------------------------------------------------------------------------
 
 
-def split_records(frame: DataFrame) -> list[list[str]]:
+def split_records(frame: DataMessage) -> list[list[str]]:
     """The frame's records as field lists (the payload must already be plaintext).
 
     Multi-record frames are the records' fields concatenated with `^`, so we chunk by the TR's
@@ -473,7 +442,7 @@ def _notice(v: list[str], day: date) -> ExecutionNotice:
     )
 
 
-def to_records(frame: DataFrame, day: date) -> list[Record]:
+def to_records(frame: DataMessage, day: date) -> list[Record]:
     """Typed records of a plaintext data frame. `day` (KST) dates TRs whose fields carry only a
     time. Raises `FrameError` on a malformed frame or value."""
     try:
