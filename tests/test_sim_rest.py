@@ -378,25 +378,45 @@ def _pages(
     return pages
 
 
-def test_holiday_paging_with_tr_cont(kis: Kis) -> None:
-    pages = _pages(
-        kis,
-        Q + "chk-holiday",
-        "CTCA0903R",
-        {"BASS_DT": "20270901", "CTX_AREA_NK": "", "CTX_AREA_FK": ""},
-        lambda b: {"CTX_AREA_NK": b["ctx_area_nk"], "CTX_AREA_FK": b["ctx_area_fk"]},
-    )
-    days = [row["bass_dt"] for p in pages for row in p["output"]]
+def test_holiday_pages_by_bass_dt_never_by_tr_cont(kis: Kis) -> None:
+    # Sheet 076: "tr_cont를 이용한 다음조회 불가 API": one answer per call, tr_cont always "";
+    # callers continue with BASS_DT = last date + 1.
+    days: list[str] = []
+    pages = []
+    start = date(2027, 9, 1)
+    while start <= date(2027, 12, 31):
+        r = kis.get(
+            Q + "chk-holiday",
+            "CTCA0903R",
+            BASS_DT=start.strftime("%Y%m%d"),
+            CTX_AREA_NK="",
+            CTX_AREA_FK="",
+        )
+        assert r.headers["tr_cont"] == ""
+        pages.append(r.json())
+        days += [row["bass_dt"] for row in pages[-1]["output"]]
+        start = datetime.strptime(days[-1], "%Y%m%d").date() + timedelta(days=1)
     expected = [
         (date(2027, 9, 1) + timedelta(days=i)).strftime("%Y%m%d")
         for i in range((date(2027, 12, 31) - date(2027, 9, 1)).days + 1)
     ]
     assert days == expected and len(pages) > 3
     assert all(len(p["ctx_area_nk"]) == 20 for p in pages)
+    assert pages[0]["msg_cd"] == "KIOK0500" and pages[-1]["msg_cd"] == "KIOK0460"
     flags = {row["bass_dt"]: row for p in pages for row in p["output"]}
     assert (
         flags["20270920"]["opnd_yn"] == "Y" and flags["20270925"]["opnd_yn"] == "N"
     )  # Monday / Saturday
+    # A tr_cont N "next page" request is not a continuation: the same answer from BASS_DT.
+    again = kis.get(
+        Q + "chk-holiday",
+        "CTCA0903R",
+        "N",
+        BASS_DT="20270901",
+        CTX_AREA_NK=pages[0]["ctx_area_nk"],
+        CTX_AREA_FK=pages[0]["ctx_area_fk"],
+    )
+    assert again.json()["output"] == pages[0]["output"] and again.headers["tr_cont"] == ""
 
 
 def test_past_minute_bars_page_with_tr_cont(kis: Kis, sim: RunningSimulator) -> None:
