@@ -123,3 +123,51 @@ def test_notice_stream_unsubscribes_like_any_other(sim: RunningSimulator) -> Non
     assert removed["body"]["msg_cd"] == "OPSP0001" and removed["body"]["rt_cd"] == "0"
     assert gone["body"]["msg_cd"] == "OPSP0003"  # removed: a second unsubscribe finds nothing
     assert again["body"]["msg_cd"] == "OPSP0000"  # and it can be registered anew
+
+
+def test_period_chart_from_the_beginning_answers_the_newest_window(sim: RunningSimulator) -> None:
+    kis = Kis(sim)
+    for path, tr_id, params in (
+        (
+            Q + "inquire-daily-itemchartprice",
+            "FHKST03010100",
+            {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930", "FID_ORG_ADJ_PRC": "0"},
+        ),
+        (
+            Q + "inquire-daily-indexchartprice",
+            "FHKUP03500100",
+            {"FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": "0001"},
+        ),
+    ):
+        window = {**params, "FID_INPUT_DATE_2": "20261124", "FID_PERIOD_DIV_CODE": "D"}
+        everything = kis.get(path, tr_id, **window, FID_INPUT_DATE_1="00000101").json()
+        recent = kis.get(path, tr_id, **window, FID_INPUT_DATE_1="20200101").json()
+        assert everything["rt_cd"] == "0", everything
+        rows = everything["output2"]
+        # The newest window: as many rows as a call ever answers (100 stock, 50 index bars).
+        assert len(rows) in {50, 100} and rows[0]["stck_bsop_date"] == "20261124"
+        assert rows == recent["output2"]
+        bad = kis.get(path, tr_id, **window, FID_INPUT_DATE_1="00001301").json()
+        assert bad["msg_cd"] == "OPSQ2002"  # not a date at all
+
+
+def test_minute_chart_hour_zero_empty_or_future_means_now(sim: RunningSimulator) -> None:
+    kis = Kis(sim)
+
+    def bars(hour: str) -> list[str]:
+        body = kis.get(
+            Q + "inquire-time-itemchartprice",
+            "FHKST03010200",
+            FID_ETC_CLS_CODE="",
+            FID_COND_MRKT_DIV_CODE="J",
+            FID_INPUT_ISCD="005930",
+            FID_INPUT_HOUR_1=hour,
+            FID_PW_DATA_INCU_YN="N",
+        ).json()
+        assert body["rt_cd"] == "0", body
+        return [row["stck_cntg_hour"] for row in body["output2"]]
+
+    now = bars(sim.clock.now().strftime("%H%M%S"))
+    assert len(now) == 30 and now[0] <= sim.clock.now().strftime("%H%M%S")
+    assert bars("000000") == bars("") == bars("153000") == now
+    assert bars("100000")[0] == "100000"
