@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +13,6 @@ from simulator.faults import FaultSpecError, parse_faults
 from simulator.server import RunningSimulator
 from tests.sim_helpers import Kis, Q
 
-SHEETS = Path(__file__).resolve().parents[2] / "shared" / "kis-spec" / "sheets"
 TOKEN_BODY = {"grant_type": "client_credentials"}
 
 
@@ -24,25 +21,6 @@ def kis(sim: RunningSimulator) -> Iterator[Kis]:
     client = Kis(sim)
     yield client
     client.close()
-
-
-def workbook_blocks(sheet: str) -> dict[str, list[str]]:
-    """Response field lists straight from a workbook sheet (independent of simulator/fields.py)."""
-    rows = list(csv.reader((SHEETS / f"{sheet}.tsv").open(encoding="utf-8"), delimiter="\t"))
-    section, cur, out = None, None, {}
-    for r in rows:
-        if r and r[0].startswith("Example"):
-            break
-        if r and r[0].strip():
-            section = r[0].strip()
-        if section != "Response Body" or len(r) < 4 or r[1] in ("rt_cd", "msg_cd", "msg1"):
-            continue
-        if "object" in r[3].lower() or "array" in r[3].lower():
-            cur = r[1].strip().lower()
-            out[cur] = []
-        elif cur:
-            out[cur].append("cncl_cfrm_qty" if r[1] == "cnc_cfrm_qty" else r[1].strip())
-    return out
 
 
 CASES = [
@@ -202,23 +180,6 @@ CASES = [
         },
     ),
 ]
-
-
-@pytest.mark.skipif(not SHEETS.exists(), reason="workbook sheets not beside the repo")
-def test_every_quote_endpoint_matches_the_workbook(kis: Kis) -> None:
-    for sheet, path, tr_id, params in CASES:
-        r = kis.get(path, tr_id, **params)
-        assert r.status_code == 200, (path, r.text)
-        assert r.headers["content-type"].startswith("application/json")
-        body = r.json()
-        assert (body["rt_cd"], list(body)[-3:]) == ("0", ["rt_cd", "msg_cd", "msg1"]), (path, body)
-        for block, expected in workbook_blocks(sheet).items():
-            value = body[block]
-            rows = value if isinstance(value, list) else [value]
-            assert rows, (path, block)
-            for row in rows:
-                assert list(row) == expected, (path, block)
-                assert all(isinstance(v, str) for v in row.values()), (path, block)
 
 
 def test_row_caps_and_newest_first(kis: Kis) -> None:

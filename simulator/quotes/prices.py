@@ -232,7 +232,7 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
             "per": "0.00",
             "eps": "0.00",
             "pbr": "0.00",
-            "itewhol_loan_rmnd_ratem": "0.00",
+            "itewhol_loan_rmnd_ratem name": "0.00",
         },
         F.ITEMCHART_OUTPUT1,
     )
