@@ -59,6 +59,7 @@ def example_structure(text: str) -> dict[str, Any] | None:
     top: Frame | None = None
     stack: list[Frame] = []
     blocks: dict[str, dict[str, Any]] = {}
+    widths: dict[str, dict[str, int]] = {}  # block ("" top) -> key -> width of a padded value
     pending = ""
     if tokens[0] != "{":  # the example's opening lines are missing
         top = Frame("obj", "")
@@ -69,6 +70,9 @@ def example_structure(text: str) -> dict[str, Any] | None:
             pending = json.loads(tok)
             if stack and stack[-1].kind == "obj" and stack[-1].record:
                 stack[-1].keys.append(pending)
+                value = tokens[i + 2] if i + 2 < len(tokens) else ""
+                if value.startswith('"') and padded(json.loads(value)) and pending not in ENVELOPE:
+                    widths.setdefault(stack[-1].name, {})[pending] = len(json.loads(value))
         elif tok in "{[":
             parent = stack[-1] if stack else None
             if parent is None:
@@ -95,7 +99,12 @@ def example_structure(text: str) -> dict[str, Any] | None:
     for name in top.keys:  # a top-level key whose value is an empty array/object is a block too
         if name not in blocks and _is_container(text, name):
             blocks[name] = {"fields": [], "complete": True}
-    return {"top": top.keys, "top_complete": top not in stack, "blocks": blocks}
+    return {"top": top.keys, "top_complete": top not in stack, "blocks": blocks, "widths": widths}
+
+
+def padded(value: str) -> bool:
+    """A fixed-width value: space-padded text or a zero-padded number ("0000117057")."""
+    return value != value.rstrip() or (len(value) > 1 and value.isdigit() and value[0] == "0")
 
 
 def _is_container(text: str, key: str) -> bool:
@@ -120,6 +129,7 @@ def parse_sheet(path: Path) -> dict[str, Any]:
     rows = list(csv.reader(path.open(encoding="utf-8"), delimiter="\t"))
     section = ""
     headers: list[str] = []
+    tr_cont_note = ""
     table: dict[str, list[str]] = {}
     table_top: list[str] = []
     body_fields: list[str] = []
@@ -140,6 +150,8 @@ def parse_sheet(path: Path) -> dict[str, Any]:
         kind = r[3].strip().lower() if len(r) > 3 else ""
         if section == "Response Header":
             headers.append(name)
+            if name == "tr_cont":
+                tr_cont_note = r[6] if len(r) > 6 else ""
         elif section == "Response Body":
             body_fields.append(name)
             body_lengths.append(r[5].strip() if len(r) > 5 else "")
@@ -154,6 +166,8 @@ def parse_sheet(path: Path) -> dict[str, Any]:
     request_example = request_params(examples.get("Request Example (Python)", ""))
     return {
         "response_headers": headers,
+        # "tr_cont를 이용한 다음조회 불가 API": no tr_cont continuation; else F/M more, D/E last
+        "tr_cont_paging": bool(tr_cont_note) and "불가" not in tr_cont_note,
         "request_example": request_example,
         "table_top": table_top,
         "table": table,

@@ -26,7 +26,7 @@ import websockets
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
 
-from simulator.coverage import WorkbookApi, served, workbook_index
+from simulator.coverage import WorkbookApi, accepted_tr_ids, report, served, workbook_index
 from simulator.server import RunningSimulator, SimConfig, start_simulator
 from tests.conftest import SIM_NOW
 from tests.sim_helpers import Kis, T
@@ -168,6 +168,18 @@ def assert_body_conforms(sheet: str, body: dict[str, Any]) -> None:
         rows = body[name] if isinstance(body[name], list) else [body[name]]
         assert all(list(row) == ours for row in rows), f"{sheet} {name}: rows differ in fields"
         assert all(isinstance(v, str) for row in rows for v in row.values()), f"{sheet} {name}"
+    assert_widths(sheet, body)
+
+
+def assert_widths(sheet: str, body: dict[str, Any]) -> None:
+    """Values the example shows padded (CTX cursors, order numbers, codes) have its width
+    wherever we send them non-empty."""
+    for block, widths in SPEC[sheet]["example"]["widths"].items():
+        rows = [body] if not block else body[block]
+        for row in rows if isinstance(rows, list) else [rows]:
+            for key, width in widths.items():
+                value = row.get(key, "")
+                assert not value or len(value) == width, f"{sheet} {key}={value!r}: not {width}"
 
 
 @pytest.mark.parametrize("api", REST, ids=lambda api: f"{api.sheet}-{api.tr_real[0]}")
@@ -182,6 +194,10 @@ def test_rest_answer_has_the_sheet_example_structure(
         response = kis.post(api.path, buy_tr_id(api), request)
     assert response.status_code == 200, response.text
     assert_body_conforms(api.sheet, response.json())
+    # Sheets say either "tr_cont를 이용한 다음조회 불가 API" (no continuation: always "") or
+    # F/M more to come, D/E last.
+    paging = {"F", "M", "D", "E"} if spec["tr_cont_paging"] else {""}
+    assert response.headers["tr_cont"] in paging, api.sheet
     names = header_names(response)
     assert set(spec["response_headers"]) <= names, api.sheet
     assert names - set(spec["response_headers"]) <= EXTRA_HEADERS, api.sheet
@@ -265,3 +281,16 @@ def test_ws_record_has_the_sheet_layout(api: WorkbookApi, sim: RunningSimulator,
         padded = len(value) > 1 and value.isdigit() and value.startswith("0")
         if padded and width.isdigit() and not name.endswith("ISCD"):
             assert len(value) == int(width), f"{api.sheet} {name}={value!r} is not {width} wide"
+
+
+def test_coverage_lists_served_apis_per_menu() -> None:
+    apis = workbook_index()
+    assert len(apis) == len(SPEC) == 338
+    text = report(apis)
+    assert text.startswith(f"Served: {len(SERVED)} of the workbook's 338 APIs.")
+    assert "| OAuth인증 | 3 | 3 |" in text
+    assert "| 076 | 국내휴장일조회 | CTCA0903R / not on paper |" in text
+    # Every TR ID the simulator answers is the workbook's, or a legacy one the report names.
+    listed = {tr for api in apis for tr in api.tr_real + api.tr_paper}
+    legacy = text.rsplit("no longer lists): ", 1)[1].split(", ")
+    assert accepted_tr_ids() - listed == set(legacy)
