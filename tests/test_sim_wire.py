@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from urllib.parse import urlencode
 
+import pytest
 import websockets
 
 from simulator.server import RunningSimulator
@@ -55,7 +57,11 @@ def assert_no_lowercase_hyphenated(headers: list[tuple[str, str]]) -> None:
     assert not [n for n in names if n.islower() and not n.isidentifier()], names
 
 
-def test_tr_responses_carry_kis_headers_as_kis_writes_them(sim: RunningSimulator) -> None:
+@pytest.mark.parametrize("env", ["real", "paper"])
+def test_tr_responses_carry_kis_headers_as_kis_writes_them(
+    env: str, make_sim: Callable[..., RunningSimulator]
+) -> None:
+    sim = make_sim(env=env, rate_limit=0)
     kis = Kis(sim)
     params = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}
     status, headers, body = raw_exchange(
@@ -75,6 +81,12 @@ def test_tr_responses_carry_kis_headers_as_kis_writes_them(sim: RunningSimulator
         raw_exchange(sim, get_request(kis, Q + "inquire-price", "FHKST01010100", params))[1]
     )
     assert again["gt_uid"] != fields["gt_uid"] and again["tr_cont"] == ""
+    # A real-only API on paper is refused, with the same header block.
+    refused = raw_exchange(
+        sim, get_request(kis, Q + "chk-holiday", "CTCA0903R", {"BASS_DT": "20261124"})
+    )
+    assert [name for name, _ in refused[1]] == names
+    assert json.loads(refused[2])["rt_cd"] == ("0" if env == "real" else "1")
 
 
 def test_rejections_and_oauth_send_no_lowercase_hyphenated_names(sim: RunningSimulator) -> None:
