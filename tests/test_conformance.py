@@ -2,7 +2,8 @@
 the workbook (tests/fixtures/kis-spec/workbook.json, extracted by scripts/extract_kis_spec.py),
 never from the simulator's own field lists.
 
-For each served REST API the sheet's example request is sent (account fields set to the
+For each served REST API, on real and (where the workbook offers it) on paper, the sheet's
+example request is sent (account fields set to the
 simulator's account, order numbers to a live order; see `adapt`) and the answer must have the
 example response's top-level keys, output block names, and field names in the example's order, and
 the sheet's response header names. Where the example is cut short, what it shows must match;
@@ -45,12 +46,14 @@ EXTRA_HEADERS = {"content-length", "date", "tr_id", "tr_cont", "gt_uid"}
 SIM_TODAY = SIM_NOW.strftime("%Y%m%d")
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSimulator]:
-    """One simulator for the module, with an account that has a holding, a resting order and
-    today's executions, so every account inquiry answers rows."""
+ORDER_TR = {"real": "TTTC0012U", "paper": "VTTC0012U"}  # cash buy
+
+
+def prepared_simulator(env: str) -> RunningSimulator:
+    """A simulator whose account has a holding, a resting order and today's executions, so
+    every account inquiry answers rows."""
     # x10: the tape reaches the next print of a registration within a wall second or two.
-    config = SimConfig(now=SIM_NOW, speed=10, rate_limit=0, token_issue_interval=0)
+    config = SimConfig(now=SIM_NOW, env=env, speed=10, rate_limit=0, token_issue_interval=0)
     simulator = start_simulator(config)
     kis = Kis(simulator)
     account = {"CANO": simulator.account.cano, "ACNT_PRDT_CD": simulator.account.prdt}
@@ -64,19 +67,44 @@ def sim() -> Iterator[RunningSimulator]:
     market_buy = {"PDNO": "005930", "ORD_DVSN": "01", "ORD_QTY": "10", "ORD_UNPR": "0"}
     resting = {"PDNO": "000660", "ORD_DVSN": "00", "ORD_QTY": "1", "ORD_UNPR": quote["stck_llam"]}
     for body in (market_buy, resting):
-        reply = kis.post(T + "order-cash", "TTTC0012U", {**account, **body}).json()
+        reply = kis.post(T + "order-cash", ORDER_TR[env], {**account, **body}).json()
         assert reply["rt_cd"] == "0", reply
     simulator.resting_odno = reply["output"]["ODNO"]  # type: ignore[attr-defined]
     kis.close()
-    yield simulator
-    simulator.stop()
+    return simulator
 
 
 @pytest.fixture(scope="module")
-def kis(sim: RunningSimulator) -> Iterator[Kis]:
-    client = Kis(sim)
-    yield client
-    client.close()
+def world() -> Iterator[Callable[[str], tuple[RunningSimulator, Kis]]]:
+    """world(env) -> (prepared simulator, client): one of each per environment for the module."""
+    started: dict[str, tuple[RunningSimulator, Kis]] = {}
+
+    def get(env: str) -> tuple[RunningSimulator, Kis]:
+        if env not in started:
+            simulator = prepared_simulator(env)
+            started[env] = (simulator, Kis(simulator))
+        return started[env]
+
+    yield get
+    for simulator, client in started.values():
+        client.close()
+        simulator.stop()
+
+
+def cases(apis: list[WorkbookApi]) -> list[tuple[WorkbookApi, str]]:
+    """Each API on real, and on paper where the workbook offers it there."""
+    return [(api, "real") for api in apis] + [
+        (api, "paper") for api in apis if api.paper and api.tr_paper
+    ]
+
+
+def case_id(case: tuple[WorkbookApi, str]) -> str:
+    api, env = case
+    return f"{api.sheet}-{tr_ids(api, env)[0]}-{env}"
+
+
+def tr_ids(api: WorkbookApi, env: str) -> tuple[str, ...]:
+    return api.tr_real if env == "real" else api.tr_paper
 
 
 def adapt(api: WorkbookApi, request: dict[str, str], sim: RunningSimulator) -> dict[str, str]:
@@ -103,9 +131,9 @@ def adapt(api: WorkbookApi, request: dict[str, str], sim: RunningSimulator) -> d
     return out
 
 
-def buy_tr_id(api: WorkbookApi) -> str:
+def buy_tr_id(api: WorkbookApi, env: str) -> str:
     """The TR ID to send: an order sheet lists sell then buy; a buy needs no holding."""
-    return api.tr_real[-1] if api.path.endswith("order-cash") else api.tr_real[0]
+    return tr_ids(api, env)[-1 if api.path.endswith("order-cash") else 0]
 
 
 def header_names(response: httpx.Response) -> set[str]:
@@ -182,16 +210,18 @@ def assert_widths(sheet: str, body: dict[str, Any]) -> None:
                 assert not value or len(value) == width, f"{sheet} {key}={value!r}: not {width}"
 
 
-@pytest.mark.parametrize("api", REST, ids=lambda api: f"{api.sheet}-{api.tr_real[0]}")
+@pytest.mark.parametrize("case", cases(REST), ids=case_id)
 def test_rest_answer_has_the_sheet_example_structure(
-    api: WorkbookApi, sim: RunningSimulator, kis: Kis
+    case: tuple[WorkbookApi, str], world: Callable[[str], tuple[RunningSimulator, Kis]]
 ) -> None:
+    api, env = case
+    sim, kis = world(env)
     spec = SPEC[api.sheet]
     request = adapt(api, spec["request_example"], sim)
     if api.method == "GET":
-        response = kis.get(api.path, buy_tr_id(api), **request)
+        response = kis.get(api.path, buy_tr_id(api, env), **request)
     else:
-        response = kis.post(api.path, buy_tr_id(api), request)
+        response = kis.post(api.path, buy_tr_id(api, env), request)
     assert response.status_code == 200, response.text
     assert_body_conforms(api.sheet, response.json())
     # Sheets say either "tr_cont를 이용한 다음조회 불가 API" (no continuation: always "") or
@@ -251,20 +281,23 @@ def record_frames(
     return asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
-@pytest.mark.parametrize("api", WS, ids=lambda api: f"{api.sheet}-{api.tr_real[0]}")
-def test_ws_record_has_the_sheet_layout(api: WorkbookApi, sim: RunningSimulator, kis: Kis) -> None:
+@pytest.mark.parametrize("case", cases(WS), ids=case_id)
+def test_ws_record_has_the_sheet_layout(
+    case: tuple[WorkbookApi, str], world: Callable[[str], tuple[RunningSimulator, Kis]]
+) -> None:
+    api, env = case
+    sim, kis = world(env)
     spec = SPEC[api.sheet]
-    tr_id = api.tr_real[0]
-    notice = tr_id == "H0STCNI0"
+    tr_id = tr_ids(api, env)[0]
+    notice = tr_id in {"H0STCNI0", "H0STCNI9"}
 
     def trigger() -> None:
         if notice:
             account = {"CANO": sim.account.cano, "ACNT_PRDT_CD": sim.account.prdt}
             price = sim.resting_price  # type: ignore[attr-defined]
             order = {"PDNO": "000660", "ORD_DVSN": "00", "ORD_QTY": "2", "ORD_UNPR": price}
-            assert (
-                kis.post(T + "order-cash", "TTTC0012U", {**account, **order}).json()["rt_cd"] == "0"
-            )
+            reply = kis.post(T + "order-cash", ORDER_TR[env], {**account, **order}).json()
+            assert reply["rt_cd"] == "0", reply
 
     ack_, values = record_frames(sim, tr_id, sim.hts_id if notice else "005930", trigger)
     example = spec["example"]
