@@ -3,13 +3,13 @@ the workbook (tests/fixtures/kis-spec/workbook.json, extracted by scripts/extrac
 never from the simulator's own field lists.
 
 For each served REST API, on real and (where the workbook offers it) on paper, the sheet's
-example request is sent (account fields set to the
-simulator's account, order numbers to a live order; see `adapt`) and the answer must have the
-example response's top-level keys, output block names, and field names in the example's order, and
-the sheet's response header names. Where the example is cut short, what it shows must match;
-where it was pasted key-sorted (not KIS's order), names are compared as sets and the order
-against the sheet's response table. Websocket records have the sheet's field count, and zero-padded
-numbers the sheet's width.
+example request is sent (account fields set to the simulator's account, order numbers to a live
+order; see `adapt`) and the answer must have the example response's top-level keys, output block
+names, field names in the example's order, padded widths, the sheet's response header names and
+tr_cont rule. Where the example is cut short, what it shows must match; where it was pasted
+key-sorted (not KIS's order), names are compared as sets and the order against the sheet's
+response table. Websocket records have the sheet's field count, and zero-padded numbers the
+sheet's width.
 """
 
 from __future__ import annotations
