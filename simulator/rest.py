@@ -239,13 +239,13 @@ class RestApp:
                 return 405, error_body(KisReject("EGW00101", "유효하지 않은 요청입니다.")), {}
             return self.oauth(path, body, headers)
         route = ROUTES.get(path)
+        echo = kis_headers(tr_id)
         if route is None:
             return (
                 404,
                 error_body(KisReject("EGW00101", "유효하지 않은 요청입니다. (없는 URL)")),
-                {},
+                echo,
             )
-        echo = kis_headers(tr_id)
         try:
             if method != route.method:
                 raise KisReject("EGW00101", "유효하지 않은 요청입니다. (HTTP Method)", 405)

@@ -107,7 +107,10 @@ def test_rejections_and_oauth_send_no_lowercase_hyphenated_names(sim: RunningSim
             },
         ),
     )
-    missing = raw_exchange(sim, b"GET /uapi/nothing HTTP/1.1\r\nHost: sim\r\n\r\n")
+    # A path the simulator lacks is refused with the KIS headers too (clients read tr_cont
+    # before they look at the status).
+    missing = raw_exchange(sim, get_request(kis, "/uapi/nothing", "FHKST99999999", {}))
+    assert dict(missing[1])["tr_cont"] == "" and json.loads(missing[2])["msg_cd"] == "EGW00101"
     master = raw_exchange(
         sim, b"GET /common/master/kospi_code.mst.zip HTTP/1.1\r\nHost: sim\r\n\r\n"
     )
