@@ -50,9 +50,12 @@ class Frame:
 
 def example_structure(text: str) -> dict[str, Any] | None:
     """Key structure of a (possibly fragmentary) JSON response example:
-    {"top": [keys], "top_complete": bool, "blocks": {name: {"fields": [...], "complete": bool}}}.
+    {"top": [keys], "top_complete": bool, "blocks": {name: {"fields": [...], "complete": bool}},
+     "widths": {block or "": {key: width}}}.
     A block is an object or an array of objects under a top-level key; an array's first element
-    gives its fields. "complete" is False when the text ends (or is cut) before the block closes."""
+    gives its fields. "complete" is False when the text ends (or is cut) before the block closes.
+    "widths" holds the length of each padded value (see `padded`) of the top object and of each
+    block's first element."""
     tokens = TOKEN.findall(text)
     if not tokens:
         return None
