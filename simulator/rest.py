@@ -23,7 +23,15 @@ from simulator import master, trading
 from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
 from simulator.quotes import calendar_days, indices, minutes, overseas, prices, rankings
-from simulator.wire import KisReject, error_body, paper_unsupported, unknown_service
+from simulator.wire import (
+    JSON_TYPE,
+    KisReject,
+    error_body,
+    http_headers,
+    kis_headers,
+    paper_unsupported,
+    unknown_service,
+)
 
 if TYPE_CHECKING:
     from simulator.server import RunningSimulator
@@ -190,9 +198,13 @@ class RestApp:
         faults = self.sim.faults
         if faults.malformed and random.random() < faults.malformed:
             raw = raw[: max(1, len(raw) // 2)]
-        out_headers = [(b"content-type", b"application/json; charset=utf-8")]
-        out_headers += [(k.encode(), v.encode()) for k, v in extra.items()]
-        await send({"type": "http.response.start", "status": status, "headers": out_headers})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": http_headers(JSON_TYPE, len(raw), extra),
+            }
+        )
         await send({"type": "http.response.body", "body": raw})
 
     async def master_file(self, method: str, path: str, send: Send) -> None:
@@ -201,19 +213,15 @@ class RestApp:
         self.sim.stats.request(path, "")
         market = master.market_for_file(path.removeprefix(MASTER_PREFIX))
         if method != "GET" or market is None:
-            await send({"type": "http.response.start", "status": 404, "headers": []})
+            headers = http_headers("text/plain", 0, {})
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         data = master.master_zip(
             self.sim.market.instruments.values(), market, self.sim.clock.today()
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/zip")],
-            }
-        )
+        headers = http_headers("application/zip", len(data), {})
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
     async def dispatch(
@@ -231,13 +239,13 @@ class RestApp:
                 return 405, error_body(KisReject("EGW00101", "유효하지 않은 요청입니다.")), {}
             return self.oauth(path, body, headers)
         route = ROUTES.get(path)
+        echo = kis_headers(tr_id)
         if route is None:
             return (
                 404,
                 error_body(KisReject("EGW00101", "유효하지 않은 요청입니다. (없는 URL)")),
-                {},
+                echo,
             )
-        echo = {"tr_id": tr_id}
         try:
             if method != route.method:
                 raise KisReject("EGW00101", "유효하지 않은 요청입니다. (HTTP Method)", 405)
@@ -267,11 +275,7 @@ class RestApp:
             )
             cached = self.cache.get(key) if route.pure else None
             if cached is not None:
-                return (
-                    cached.status,
-                    cached.body,
-                    {**echo, **({"tr_cont": cached.tr_cont} if cached.tr_cont else {})},
-                )
+                return cached.status, cached.body, {**echo, "tr_cont": cached.tr_cont}
             ctx = Ctx(
                 market=sim.market,
                 clock=sim.clock,
@@ -291,8 +295,7 @@ class RestApp:
                 self.cache.put(key, reply)
         except KisReject as reject:
             return reject.http_status, error_body(reject), echo
-        if reply.tr_cont:
-            echo["tr_cont"] = reply.tr_cont
+        echo["tr_cont"] = reply.tr_cont
         return reply.status, reply.body, echo
 
     @staticmethod

@@ -177,6 +177,10 @@ class RunningSimulator:
                 loop="none",
                 timeout_keep_alive=30,
                 backlog=2048,
+                # RestApp writes every header itself, capitalised as KIS does (wire.http_headers):
+                # uvicorn's own are lower case.
+                server_header=False,
+                date_header=False,
             )
             server = uvicorn.Server(uv_config)
             rest_task = asyncio.create_task(server.serve(sockets=[rest_sock]))

@@ -11,8 +11,10 @@ HTTP status choices (kis-api.md §1.7 leaves several unconfirmed; we pick one an
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from email.utils import formatdate
 from typing import Any
 
 
@@ -48,6 +50,30 @@ def envelope(
     if not blocks:
         return head
     return {**blocks, **head} if blocks_first else {**head, **blocks}
+
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def http_headers(content_type: str, length: int, kis: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Response header block as KIS writes it: standard headers capitalised (`Content-Type`,
+    `Content-Length`, `Date`), KIS's own (`tr_id`, `tr_cont`, `gt_uid`) in lower case, in the
+    workbook's order. No lowercase hyphenated name is ever sent: the official sample keeps every
+    all-lowercase header name as a namedtuple field, and `content-type` is not an identifier.
+    (The server writes no header of its own; uvicorn's `date`/`server` are switched off.)"""
+    block = [(b"Content-Type", content_type.encode()), (b"Content-Length", str(length).encode())]
+    block += [(k.encode(), v.encode()) for k, v in kis.items()]
+    block.append((b"Date", formatdate(usegmt=True).encode()))
+    return block
+
+
+def kis_headers(tr_id: str, tr_cont: str = "") -> dict[str, str]:
+    """KIS's own response headers of a TR API: the request's tr_id echoed, tr_cont always present
+    ("" when there is nothing to continue: clients read it unconditionally), and a fresh 32-char
+    gt_uid per transaction. The workbook lists tr_cont/gt_uid in the response header of 257 REST
+    sheets; its order sheets (019, 023) list only content-type, but we send the same three there
+    too (unconfirmed; harmless to a client, and one that reads tr_cont unconditionally needs it)."""
+    return {"tr_id": tr_id, "tr_cont": tr_cont, "gt_uid": os.urandom(16).hex()}
 
 
 def error_body(reject: KisReject) -> dict[str, Any]:

@@ -156,8 +156,10 @@ class WsServer:
             return ack(tr_id, tr_key, "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id", rt_cd="1")
         encrypt_yn = "Y" if tr_id == notice_tr else "N"
         if tr_type == "2":
-            if conn.subs.pop((tr_id, tr_key), None) is None:
+            # A notice registration holds no cursor (None): test membership, not the value.
+            if (tr_id, tr_key) not in conn.subs:
                 return ack(tr_id, tr_key, "OPSP0003", "UNSUBSCRIBE ERROR (not found!)", rt_cd="1")
+            del conn.subs[(tr_id, tr_key)]
             return ack(tr_id, tr_key, "OPSP0001", "UNSUBSCRIBE SUCCESS", encrypt_yn=encrypt_yn)
         if (tr_id, tr_key) in conn.subs:
             return ack(tr_id, tr_key, "OPSP0002", "ALREADY IN SUBSCRIBE", rt_cd="1")
@@ -355,7 +357,7 @@ class WsServer:
             "2" if fill else "1",
             "2" if fill else "1",
             order.orgno,
-            f"{order.qty:010d}",
+            f"{order.qty:09d}",  # ODER_QTY is 9 wide (sheet 165), CNTG_QTY 10
             "모의투자" if self.sim.config.env == "paper" else "시뮬레이터",
             "",
             "1",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +13,6 @@ from simulator.faults import FaultSpecError, parse_faults
 from simulator.server import RunningSimulator
 from tests.sim_helpers import Kis, Q
 
-SHEETS = Path(__file__).resolve().parents[2] / "shared" / "kis-spec" / "sheets"
 TOKEN_BODY = {"grant_type": "client_credentials"}
 
 
@@ -24,25 +21,6 @@ def kis(sim: RunningSimulator) -> Iterator[Kis]:
     client = Kis(sim)
     yield client
     client.close()
-
-
-def workbook_blocks(sheet: str) -> dict[str, list[str]]:
-    """Response field lists straight from a workbook sheet (independent of simulator/fields.py)."""
-    rows = list(csv.reader((SHEETS / f"{sheet}.tsv").open(encoding="utf-8"), delimiter="\t"))
-    section, cur, out = None, None, {}
-    for r in rows:
-        if r and r[0].startswith("Example"):
-            break
-        if r and r[0].strip():
-            section = r[0].strip()
-        if section != "Response Body" or len(r) < 4 or r[1] in ("rt_cd", "msg_cd", "msg1"):
-            continue
-        if "object" in r[3].lower() or "array" in r[3].lower():
-            cur = r[1].strip().lower()
-            out[cur] = []
-        elif cur:
-            out[cur].append("cncl_cfrm_qty" if r[1] == "cnc_cfrm_qty" else r[1].strip())
-    return out
 
 
 CASES = [
@@ -204,23 +182,6 @@ CASES = [
 ]
 
 
-@pytest.mark.skipif(not SHEETS.exists(), reason="workbook sheets not beside the repo")
-def test_every_quote_endpoint_matches_the_workbook(kis: Kis) -> None:
-    for sheet, path, tr_id, params in CASES:
-        r = kis.get(path, tr_id, **params)
-        assert r.status_code == 200, (path, r.text)
-        assert r.headers["content-type"].startswith("application/json")
-        body = r.json()
-        assert (body["rt_cd"], list(body)[-3:]) == ("0", ["rt_cd", "msg_cd", "msg1"]), (path, body)
-        for block, expected in workbook_blocks(sheet).items():
-            value = body[block]
-            rows = value if isinstance(value, list) else [value]
-            assert rows, (path, block)
-            for row in rows:
-                assert list(row) == expected, (path, block)
-                assert all(isinstance(v, str) for v in row.values()), (path, block)
-
-
 def test_row_caps_and_newest_first(kis: Kis) -> None:
     for _, path, tr_id, params in CASES:
         body = kis.get(path, tr_id, **params).json()
@@ -378,25 +339,45 @@ def _pages(
     return pages
 
 
-def test_holiday_paging_with_tr_cont(kis: Kis) -> None:
-    pages = _pages(
-        kis,
-        Q + "chk-holiday",
-        "CTCA0903R",
-        {"BASS_DT": "20270901", "CTX_AREA_NK": "", "CTX_AREA_FK": ""},
-        lambda b: {"CTX_AREA_NK": b["ctx_area_nk"], "CTX_AREA_FK": b["ctx_area_fk"]},
-    )
-    days = [row["bass_dt"] for p in pages for row in p["output"]]
+def test_holiday_pages_by_bass_dt_never_by_tr_cont(kis: Kis) -> None:
+    # Sheet 076: "tr_cont를 이용한 다음조회 불가 API": one answer per call, tr_cont always "";
+    # callers continue with BASS_DT = last date + 1.
+    days: list[str] = []
+    pages = []
+    start = date(2027, 9, 1)
+    while start <= date(2027, 12, 31):
+        r = kis.get(
+            Q + "chk-holiday",
+            "CTCA0903R",
+            BASS_DT=start.strftime("%Y%m%d"),
+            CTX_AREA_NK="",
+            CTX_AREA_FK="",
+        )
+        assert r.headers["tr_cont"] == ""
+        pages.append(r.json())
+        days += [row["bass_dt"] for row in pages[-1]["output"]]
+        start = datetime.strptime(days[-1], "%Y%m%d").date() + timedelta(days=1)
     expected = [
         (date(2027, 9, 1) + timedelta(days=i)).strftime("%Y%m%d")
         for i in range((date(2027, 12, 31) - date(2027, 9, 1)).days + 1)
     ]
     assert days == expected and len(pages) > 3
     assert all(len(p["ctx_area_nk"]) == 20 for p in pages)
+    assert pages[0]["msg_cd"] == "KIOK0500" and pages[-1]["msg_cd"] == "KIOK0460"
     flags = {row["bass_dt"]: row for p in pages for row in p["output"]}
     assert (
         flags["20270920"]["opnd_yn"] == "Y" and flags["20270925"]["opnd_yn"] == "N"
     )  # Monday / Saturday
+    # A tr_cont N "next page" request is not a continuation: the same answer from BASS_DT.
+    again = kis.get(
+        Q + "chk-holiday",
+        "CTCA0903R",
+        "N",
+        BASS_DT="20270901",
+        CTX_AREA_NK=pages[0]["ctx_area_nk"],
+        CTX_AREA_FK=pages[0]["ctx_area_fk"],
+    )
+    assert again.json()["output"] == pages[0]["output"] and again.headers["tr_cont"] == ""
 
 
 def test_past_minute_bars_page_with_tr_cont(kis: Kis, sim: RunningSimulator) -> None:

@@ -195,9 +195,7 @@ def test_execution_notices_are_encrypted(sim: RunningSimulator) -> None:
 
     notices = run(scenario())
     assert all(len(n) == 26 and n[0] == sim.hts_id for n in notices)
-    assert (
-        notices[0][13] == "1" and notices[0][9] == "0000000005" and notices[0][16] == "0000000005"
-    )
+    assert notices[0][13] == "1" and notices[0][9] == "0000000005" and notices[0][16] == "000000005"
     assert notices[0][8] == "000660" and notices[0][4] == "02"
     fills = [n for n in notices if n[13] == "2"]
     assert fills and all(int(n[10]) > 0 for n in fills)

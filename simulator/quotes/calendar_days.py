@@ -15,7 +15,6 @@ from simulator.wire import (
     pad,
     parse_ymd,
     pick,
-    tr_cont_code,
     ymd,
 )
 
@@ -23,14 +22,17 @@ HOLIDAY_ROWS = 24
 
 
 def chk_holiday(ctx: Ctx) -> Reply:
-    """Calendar days from BASS_DT, 24 per call. Continue either with BASS_DT = last date + 1 or with
-    request tr_cont N and the returned ctx_area_fk/nk (the official sample's loop). The calendar
-    ends on Dec 31 of the year after sim-today, so a tr_cont loop terminates."""
+    """Calendar days from BASS_DT, 24 per call (the sheet's example: 20221227..20230119).
+
+    - No tr_cont continuation: sheet 076 marks tr_cont "tr_cont를 이용한 다음조회 불가 API" in both
+      the request and the response header. One answer per call, response tr_cont always "";
+      a request tr_cont N and CTX_AREA_NK/FK are ignored (the sheet says to send them blank).
+      Callers continue with BASS_DT = last returned date + 1.
+    - msg_cd KIOK0500 ("조회가 계속됩니다") while days remain, as the example; KIOK0460 on the last
+      answer. ctx_area_fk/nk carry the first/last date padded to 20 (the example's values).
+    - The calendar ends on Dec 31 of the year after sim-today (unconfirmed: KIS's horizon is
+      the published KRX calendar); past it, KIOK0560 with no rows."""
     start = parse_ymd(ctx.need("BASS_DT"), "BASS_DT")
-    nk = ctx.get("CTX_AREA_NK").strip()
-    first_page = not (ctx.req_tr_cont == "N" and nk)
-    if not first_page:
-        start = parse_ymd(nk, "CTX_AREA_NK") + timedelta(days=1)
     horizon = date(ctx.now.year + 1, 12, 31)
     days = [
         start + timedelta(days=i)
@@ -42,7 +44,6 @@ def chk_holiday(ctx: Ctx) -> Reply:
             envelope(
                 *MSG_NO_ROWS, {"ctx_area_nk": pad("", 20), "ctx_area_fk": pad("", 20), "output": []}
             ),
-            "D" if not first_page else "E",
         )
     rows = []
     yn = {True: "Y", False: "N"}
@@ -71,4 +72,4 @@ def chk_holiday(ctx: Ctx) -> Reply:
             "output": rows,
         },
     )
-    return Reply(body, tr_cont_code(first_page, more))
+    return Reply(body)

@@ -5,11 +5,26 @@ counts)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from simulator.context import Ctx, Reply
 from simulator.marketview import MarketView, Snapshot
-from simulator.wire import MSG_OK_QUOTE, KisReject, bad_code, dec, envelope, num, rate, sign_code
+from simulator.wire import (
+    MSG_OK_QUOTE,
+    KisReject,
+    bad_code,
+    dec,
+    envelope,
+    num,
+    parse_ymd,
+    rate,
+    sign_code,
+)
 
 PERIODS = {"D", "W", "M", "Y"}
+# Before any history the simulator holds: what "from the beginning" stands for.
+BEGINNING = date(1900, 1, 1)
+FROM_THE_BEGINNING = "00000101"
 STOCK_MARKETS = {"J", "NX", "UN"}
 
 
@@ -36,6 +51,20 @@ def stock(ctx: Ctx) -> Snapshot:
     if snap is None:
         raise bad_code()
     return snap
+
+
+def chart_range(ctx: Ctx) -> tuple[date, date]:
+    """(start, end) of a period chart: FID_INPUT_DATE_1 .. FID_INPUT_DATE_2 (FHKST03010100,
+    FHKUP03500100; the overseas index chart FHKST03030100 reads the same two fields).
+
+    - `FID_INPUT_DATE_1=00000101` means "from the beginning": clients send
+      it for "all history". The answer is the newest window (the last 100 bars up to DATE_2), as
+      for any start earlier than the data. Unconfirmed: the workbook says only "조회 시작일자";
+      year 0000 is not a calendar date, and KIS answers it with data rather than OPSQ2002.
+    - Any other value must be a real YYYYMMDD (else OPSQ2002)."""
+    text = ctx.need("FID_INPUT_DATE_1")
+    start = BEGINNING if text == FROM_THE_BEGINNING else parse_ymd(text, "FID_INPUT_DATE_1")
+    return start, parse_ymd(ctx.need("FID_INPUT_DATE_2"), "FID_INPUT_DATE_2")
 
 
 def chart_period(ctx: Ctx) -> str:

@@ -9,14 +9,20 @@ from simulator import fields as F
 from simulator.context import Ctx, Reply
 from simulator.market import IndexBar
 from simulator.marketview import aggregate_index
-from simulator.quotes.common import chart_period, check_market, listed_snapshots, market_view, ok
+from simulator.quotes.common import (
+    chart_period,
+    chart_range,
+    check_market,
+    listed_snapshots,
+    market_view,
+    ok,
+)
 from simulator.wire import (
     KisReject,
     dec,
     hms,
     num,
     parse_int,
-    parse_ymd,
     pick,
     rate,
     sign_code,
@@ -79,8 +85,7 @@ def _index_output1(ctx: Ctx, code: str, fields: tuple[str, ...]) -> dict[str, st
 
 def inquire_daily_indexchartprice(ctx: Ctx) -> Reply:
     code = _index_code(ctx)
-    start = parse_ymd(ctx.need("FID_INPUT_DATE_1"), "FID_INPUT_DATE_1")
-    end = parse_ymd(ctx.need("FID_INPUT_DATE_2"), "FID_INPUT_DATE_2")
+    start, end = chart_range(ctx)
     period = chart_period(ctx)
     bars = market_view(ctx).index_period_bars(code, start, end, period, ctx.now)[-INDEX_ROWS:]
     rows = [

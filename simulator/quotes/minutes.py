@@ -46,8 +46,18 @@ def _minute_rows(day_bars: list[MinuteBar], until: time) -> list[dict[str, str]]
 
 
 def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
+    """Today's minute bars: the 30 ending at FID_INPUT_HOUR_1, newest first.
+
+    - A time after now means now: sheet 048 "미래일시 입력 시에 현재가로 조회됩니다" (at 10:00,
+      113000 answers with the bars up to 10:00). The bars themselves end at sim-now, so a later
+      HOUR_1 cuts nothing.
+    - `000000` and an empty HOUR_1 mean "now" too: clients send 000000 for "latest bars".
+      Unconfirmed: the workbook does not mention either value (read literally, 000000 would
+      be before the open and answer no bars).
+    - Before the first trade of the day (or on a closed day) the rows are the last session's."""
     snap = stock(ctx)
-    until = parse_hms(ctx.need("FID_INPUT_HOUR_1"), "FID_INPUT_HOUR_1")  # future: up to now
+    text = ctx.get("FID_INPUT_HOUR_1").strip()
+    until = time.max if text in {"", "000000"} else parse_hms(text, "FID_INPUT_HOUR_1")
     bars = market_view(ctx).minute_bars(snap.code, snap.day, ctx.now)
     rows = _minute_rows(bars, until)[-MINUTE_ROWS:]
     return ok({"output1": _minute_output1(snap), "output2": rows[::-1]})

@@ -13,12 +13,13 @@ from simulator.quotes.common import (
     change_fields,
     chart_day_fields,
     chart_period,
+    chart_range,
     market_view,
     ok,
     stock,
 )
 from simulator.ticks import tick_size
-from simulator.wire import KisReject, dec, num, parse_int, parse_ymd, pick, rate, sign_code, ymd
+from simulator.wire import KisReject, dec, num, parse_int, pick, rate, sign_code, ymd
 
 ITEMCHART_ROWS = 100
 DAILY_PRICE_ROWS = 30
@@ -231,7 +232,7 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
             "per": "0.00",
             "eps": "0.00",
             "pbr": "0.00",
-            "itewhol_loan_rmnd_ratem": "0.00",
+            "itewhol_loan_rmnd_ratem name": "0.00",
         },
         F.ITEMCHART_OUTPUT1,
     )
@@ -239,8 +240,7 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
 
 def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
     snap = stock(ctx)
-    start = parse_ymd(ctx.need("FID_INPUT_DATE_1"), "FID_INPUT_DATE_1")
-    end = parse_ymd(ctx.need("FID_INPUT_DATE_2"), "FID_INPUT_DATE_2")
+    start, end = chart_range(ctx)
     period = chart_period(ctx)
     adj = ctx.get("FID_ORG_ADJ_PRC", "0").strip() or "0"
     if adj not in {"0", "1"}:
