@@ -22,7 +22,7 @@ def test_set_speed_keeps_the_time_and_changes_the_rate() -> None:
     clock = SimClock(KrxCalendar(), pinned=datetime(2026, 11, 24, 10, 0))
     clock.set_speed(600.0)
     before = clock.now()
-    time.sleep(0.1)
+    time.sleep(0.1)  # the wall time the clock's rate is measured over (the thing under test)
     ran = (clock.now() - before).total_seconds()
     assert 40 <= ran <= 120, ran  # ~60 sim seconds in 0.1 s
     clock.set_speed(1.0)

@@ -41,19 +41,13 @@ from schemas import (
 )
 from schemas.clock import KST, FixedClock
 from simulator.server import RunningSimulator
+from tests.helpers import sim_settings
 
 SIM_TODAY = date(2026, 11, 24)  # tests/conftest.py pins the simulator at 2026-11-24 10:30 KST
 
 
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
-    env = {
-        "KIS_ENV": "sim",
-        "KIS_BASE_URL": sim.base_url,
-        "KIS_APP_KEY": sim.app_key,
-        "KIS_APP_SECRET": sim.app_secret,
-        "KIS_RATE_LIMIT": "1000",
-    }
-    return Settings.from_env(env, home=home, raw_archive=False)
+    return sim_settings(sim, home, rate_limit=1000.0, raw_archive=False)
 
 
 @pytest.fixture

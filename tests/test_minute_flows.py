@@ -17,26 +17,12 @@ from pipelines.minutes import ingest_index_minute_bars, ingest_overseas_minute_b
 from pipelines.update import update
 from schemas import INDEX_MINUTE_BARS, OVERSEAS_MINUTE_BARS
 from simulator.server import RunningSimulator
-from warehouse.lake import Lake
+from tests.helpers import lake_table, point_env_at
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 AFTER_CLOSE = datetime(2026, 11, 24, 16, 0)  # Tue KST; New York is at 02:00 the same day
 FROZEN = 1e-6  # sim speed: the clock stays put for the test, so re-runs see the same market
-
-
-def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path) -> None:
-    monkeypatch.setenv("KIS_ENV", "sim")
-    monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
-    monkeypatch.setenv("KIS_WS_URL", sim.ws_url)
-    monkeypatch.setenv("KISDB_HOME", str(home))
-    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _table(home: Path, dataset: object) -> pl.DataFrame:
-    with Lake.open(home, source="sim") as lake:
-        return lake.table(dataset)  # type: ignore[arg-type]
 
 
 def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
@@ -46,9 +32,9 @@ def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
 ) -> None:
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    point_env_at(monkeypatch, sim, home)
     first = ingest_index_minute_bars(codes=["0001", "1001"])
-    table = _table(home, INDEX_MINUTE_BARS)
+    table = lake_table(home, INDEX_MINUTE_BARS)
     assert (
         first.datasets["index_minute_bars"].inserted == table.height == 2 * 102
     )  # KIS's cap a call
@@ -61,7 +47,7 @@ def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
     requests = sim.stats.requests
     again = ingest_index_minute_bars(codes=["0001", "1001"])
     assert sim.stats.requests - requests == 2  # one call per index
-    assert again.rows_written == 0 and _table(home, INDEX_MINUTE_BARS).equals(table)
+    assert again.rows_written == 0 and lake_table(home, INDEX_MINUTE_BARS).equals(table)
 
 
 def test_index_minute_bars_include_past_early_in_the_session(
@@ -71,9 +57,9 @@ def test_index_minute_bars_include_past_early_in_the_session(
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 9, 30), rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    point_env_at(monkeypatch, sim, home)
     ingest_index_minute_bars(codes=["2001"], include_past=True)
-    days = _table(home, INDEX_MINUTE_BARS).group_by("date").len().sort("date")
+    days = lake_table(home, INDEX_MINUTE_BARS).group_by("date").len().sort("date")
     assert days["date"].to_list() == [date(2026, 11, 23), date(2026, 11, 24)]
     assert days["len"].sum() == 102
 
@@ -85,11 +71,11 @@ def test_overseas_minute_bars_resume_from_the_last_stored_bar(
 ) -> None:
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    point_env_at(monkeypatch, sim, home)
     requests = sim.stats.requests
     first = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
     calls = sim.stats.requests - requests
-    table = _table(home, OVERSEAS_MINUTE_BARS)
+    table = lake_table(home, OVERSEAS_MINUTE_BARS)
     # Fri 11-20 and Mon 11-23 in New York (Tue's session has not opened at 02:00 NY).
     assert sorted(set(table["local_date"])) == [date(2026, 11, 20), date(2026, 11, 23)]
     assert first.datasets["overseas_minute_bars"].inserted == table.height == 2 * 390
@@ -98,7 +84,7 @@ def test_overseas_minute_bars_resume_from_the_last_stored_bar(
     requests = sim.stats.requests
     again = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
     assert sim.stats.requests - requests == 1, "resumes at the last bar: one page"
-    assert again.rows_written == 0 and _table(home, OVERSEAS_MINUTE_BARS).equals(table)
+    assert again.rows_written == 0 and lake_table(home, OVERSEAS_MINUTE_BARS).equals(table)
     with pytest.raises(InputError):
         ingest_overseas_minute_bars(symbols=["AAPL"])
 
@@ -117,7 +103,7 @@ def test_update_runs_minute_snapshots_only_when_named(
 ) -> None:
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
     home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    point_env_at(monkeypatch, sim, home)
     summary = update(symbols=["005930"], indices=["0001"], parts=["index-minute-bars"])
     assert set(summary.datasets) == {"index_minute_bars"}
     with pytest.raises(InputError):
