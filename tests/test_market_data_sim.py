@@ -28,7 +28,6 @@ from connectors.kis.market_data.domestic import (
 from connectors.kis.market_data.index import INDEX_CHART
 from connectors.kis.market_data.krx_calendar import HOLIDAY_CHECK
 from connectors.kis.market_data.overseas import OVERSEAS_DAILY, OVERSEAS_MINUTE_CHART
-from connectors.kis.windows import period_start
 from schemas import (
     HOLIDAYS,
     INDEX_BARS,
@@ -40,6 +39,7 @@ from schemas import (
     RANKINGS,
 )
 from schemas.clock import KST, FixedClock
+from schemas.periods import period_start
 from simulator.server import RunningSimulator
 from tests.helpers import sim_settings
 
