@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,15 @@ from warehouse.lake import Lake
 # --- waiting on a condition (never a fixed sleep) -----------------------------------------------
 
 
+def _pending(predicate: Callable[[], object], timeout: float, what: str) -> Iterator[None]:
+    """Yields while `predicate` is false; fails the test once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
+        yield
+
+
 def wait_until(
     predicate: Callable[[], object],
     *,
@@ -35,10 +44,7 @@ def wait_until(
     what: str = "",
 ) -> None:
     """Poll `predicate` until it is true; fail the test if `timeout` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
+    for _ in _pending(predicate, timeout, what):
         time.sleep(interval)
 
 
@@ -50,10 +56,7 @@ async def await_until(
     what: str = "",
 ) -> None:
     """`wait_until` for coroutines: polls without blocking the event loop."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
+    for _ in _pending(predicate, timeout, what):
         await asyncio.sleep(interval)
 
 
