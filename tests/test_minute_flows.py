@@ -25,14 +25,27 @@ AFTER_CLOSE = datetime(2026, 11, 24, 16, 0)  # Tue KST; New York is at 02:00 the
 FROZEN = 1e-6  # sim speed: the clock stays put for the test, so re-runs see the same market
 
 
+FrozenSimAt = Callable[[datetime], tuple[RunningSimulator, Path]]
+
+
+@pytest.fixture
+def frozen_sim_at(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator]
+) -> FrozenSimAt:
+    """frozen_sim_at(now) -> (a simulator frozen at `now`, the home the flows are pointed at)."""
+
+    def start(now: datetime) -> tuple[RunningSimulator, Path]:
+        sim = make_sim(now=now, rate_limit=0, speed=FROZEN)
+        point_env_at(monkeypatch, sim, tmp_path / "home")
+        return sim, tmp_path / "home"
+
+    return start
+
+
 def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    point_env_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(AFTER_CLOSE)
     first = ingest_index_minute_bars(codes=["0001", "1001"])
     table = lake_table(home, INDEX_MINUTE_BARS)
     assert (
@@ -51,13 +64,9 @@ def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
 
 
 def test_index_minute_bars_include_past_early_in_the_session(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=datetime(2026, 11, 24, 9, 30), rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    point_env_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(datetime(2026, 11, 24, 9, 30))
     ingest_index_minute_bars(codes=["2001"], include_past=True)
     days = lake_table(home, INDEX_MINUTE_BARS).group_by("date").len().sort("date")
     assert days["date"].to_list() == [date(2026, 11, 23), date(2026, 11, 24)]
@@ -65,13 +74,9 @@ def test_index_minute_bars_include_past_early_in_the_session(
 
 
 def test_overseas_minute_bars_resume_from_the_last_stored_bar(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    point_env_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(AFTER_CLOSE)
     requests = sim.stats.requests
     first = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
     calls = sim.stats.requests - requests
@@ -97,13 +102,9 @@ def test_resume_from_is_the_last_bar_or_local_midnight() -> None:
 
 
 def test_update_runs_minute_snapshots_only_when_named(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    point_env_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(AFTER_CLOSE)
     summary = update(symbols=["005930"], indices=["0001"], parts=["index-minute-bars"])
     assert set(summary.datasets) == {"index_minute_bars"}
     with pytest.raises(InputError):
