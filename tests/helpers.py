@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,15 +27,6 @@ from warehouse.lake import Lake
 # --- waiting on a condition (never a fixed sleep) -----------------------------------------------
 
 
-def _pending(predicate: Callable[[], object], timeout: float, what: str) -> Iterator[None]:
-    """Yields while `predicate` is false; fails the test once `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
-        yield
-
-
 def wait_until(
     predicate: Callable[[], object],
     *,
@@ -44,20 +35,17 @@ def wait_until(
     what: str = "",
 ) -> None:
     """Poll `predicate` until it is true; fail the test if `timeout` seconds pass first."""
-    for _ in _pending(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(interval)
 
 
-async def await_until(
-    predicate: Callable[[], object],
-    *,
-    timeout: float = 10.0,
-    interval: float = 0.02,
-    what: str = "",
-) -> None:
-    """`wait_until` for coroutines: polls without blocking the event loop."""
-    for _ in _pending(predicate, timeout, what):
-        await asyncio.sleep(interval)
+async def await_until(predicate: Callable[[], object], **options: Any) -> None:
+    """`wait_until` from a coroutine: polls in a worker thread, so the event loop runs on
+    (the predicate must be safe to call from another thread)."""
+    await asyncio.to_thread(wait_until, predicate, **options)
 
 
 def counter_reaches(sim: RunningSimulator, counter: str, at_least: int) -> Callable[[], bool]:
