@@ -47,8 +47,10 @@ def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) 
 
     con = connect(tmp_path / "demo")
     try:
-        ticks, symbols = con.sql("SELECT count(*), count(DISTINCT symbol) FROM ticks").fetchone()  # type: ignore[misc]
-        quotes = con.sql("SELECT count(*) FROM quotes").fetchone()[0]  # type: ignore[index]
+        [(ticks, symbols, quotes)] = con.sql(
+            "SELECT (SELECT count(*) FROM ticks), (SELECT count(DISTINCT symbol) FROM ticks), "
+            "(SELECT count(*) FROM quotes)"
+        ).fetchall()
         log = con.sql("SELECT symbol, qty, status FROM order_log").fetchall()
     finally:
         con.close()
