@@ -1,7 +1,7 @@
 """Realtime (websocket) TR field lists, by position, as the KIS websocket specification gives them.
 
-Shared by the websocket client (typed records) and by the journal compaction (vectorised
-parsing), so both read a frame the same way. Pure data, no I/O.
+Read by the journal compaction (vectorised parsing) and the recorder (which TRs it subscribes);
+the websocket client only needs the notice TRs. Pure data, no I/O.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from simulator.calendar import KST
 from simulator.wire import KisReject
 
 REISSUE_SAME_TOKEN_WITHIN = (
@@ -100,10 +101,6 @@ class TokenStore:
                 if alive and now - tok.issued_mono < REISSUE_SAME_TOKEN_WITHIN:
                     return current, tok, False
             expires_kst = datetime.now().astimezone() + timedelta(seconds=self.ttl)
-            from simulator.calendar import (
-                KST,  # local import: calendar is the market engineer's module
-            )
-
             tok = _Token(
                 app_key, now, now + self.ttl, expires_kst.astimezone(KST).replace(tzinfo=None)
             )

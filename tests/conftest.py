@@ -35,7 +35,7 @@ def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
         return sim
 
     yield factory
-    from tests.sim_helpers import OPEN_CLIENTS
+    from tests.helpers import OPEN_CLIENTS
 
     while OPEN_CLIENTS:
         OPEN_CLIENTS.pop().close()
@@ -49,7 +49,7 @@ def sim(make_sim: Callable[..., RunningSimulator]) -> RunningSimulator:
     return make_sim(rate_limit=0)
 
 
-# --- pipelines (added by the pipelines engineer) -------------------------------------------------
+# --- pipelines ------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One Prefect test API for the whole session (~9 s once); sync flows skip the heartbeat wait."""

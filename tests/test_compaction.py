@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from schemas.clock import KST
 from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
-from tests.test_ws_protocol import NOTICE_ACK, TRADE, quote_fields
+from tests.helpers import NOTICE_ACK, TRADE, quote_fields
 from warehouse.compaction import compact_journal, parse_journal, parse_journal_bytes
 from warehouse.journal import (
     BadLine,

@@ -19,6 +19,7 @@ import pytest
 from connectors.kis import Endpoint, KisAuthError, KisClient, Settings
 from connectors.kis.auth import read_ledger
 from simulator.server import RunningSimulator
+from tests.helpers import counter_reaches, wait_until
 
 PRICE = Endpoint(
     "inquire_price",
@@ -47,7 +48,7 @@ def work():
         except KisError as exc:
             with lock: errors.append(type(exc).__name__)
         if time.time() >= start + duration: break
-while time.time() < start: time.sleep(0.001)
+while time.time() < start: time.sleep(0.001)  # a start line shared by processes (no tests/ here)
 pool = [threading.Thread(target=work) for _ in range(threads)]
 for t in pool: t.start()
 for t in pool: t.join()
@@ -154,16 +155,18 @@ def test_live_queries_overtake_a_backfill_in_another_process(
         backfill = _spawn(
             _env(sim, tmp_path, KIS_RATE_LIMIT=str(budget)), start, 3.0, 8, "backfill"
         )
-        baseline = sim.stats.snapshot()["requests"]
-        while sim.stats.snapshot()["requests"] < baseline + 8:  # the backfill queue is busy
-            assert time.time() < start + 10, "the backfill worker never started"
-            time.sleep(0.01)
+        baseline = sim.stats.requests
+        wait_until(  # the backfill queue is busy
+            counter_reaches(sim, "requests", baseline + 8),
+            timeout=start + 10 - time.time(),
+            what="the backfill worker's first requests",
+        )
         waits = []
         for _ in range(6):
             t0 = time.monotonic()
             client.call(PRICE, params=PRICE_PARAMS, lane="live")
             waits.append(time.monotonic() - t0)
-            time.sleep(0.2)
+            time.sleep(0.2)  # pacing under test: live calls arrive now and then, not as a burst
         result = _collect(backfill)
     # Eight backfill waiters queue ~0.8 s deep; a live call takes the next slot (<= ~0.1 s away).
     # Without lanes each would wait ~0.84 s; allow a loaded machine some slack on the worst one.
@@ -190,7 +193,7 @@ def test_token_expiry_mid_run_recovers(
         threads = [threading.Thread(target=hammer) for _ in range(3)]
         for t in threads:
             t.start()
-        time.sleep(0.2)
+        wait_until(counter_reaches(sim, "requests", 6), what="the threads under way")
         sim.expire_tokens()
         for t in threads:
             t.join()

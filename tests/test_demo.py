@@ -22,7 +22,7 @@ def test_set_speed_keeps_the_time_and_changes_the_rate() -> None:
     clock = SimClock(KrxCalendar(), pinned=datetime(2026, 11, 24, 10, 0))
     clock.set_speed(600.0)
     before = clock.now()
-    time.sleep(0.1)
+    time.sleep(0.1)  # the wall time the clock's rate is measured over (the thing under test)
     ran = (clock.now() - before).total_seconds()
     assert 40 <= ran <= 120, ran  # ~60 sim seconds in 0.1 s
     clock.set_speed(1.0)
@@ -47,8 +47,10 @@ def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) 
 
     con = connect(tmp_path / "demo")
     try:
-        ticks, symbols = con.sql("SELECT count(*), count(DISTINCT symbol) FROM ticks").fetchone()  # type: ignore[misc]
-        quotes = con.sql("SELECT count(*) FROM quotes").fetchone()[0]  # type: ignore[index]
+        [(ticks, symbols, quotes)] = con.sql(
+            "SELECT (SELECT count(*) FROM ticks), (SELECT count(DISTINCT symbol) FROM ticks), "
+            "(SELECT count(*) FROM quotes)"
+        ).fetchall()
         log = con.sql("SELECT symbol, qty, status FROM order_log").fetchall()
     finally:
         con.close()

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from schemas import PERIOD_BARS
-from tests.test_warehouse_lake import daily_bars
+from tests.helpers import daily_bars
 from warehouse.lake import Lake, connect, locate
 
 runner = CliRunner()

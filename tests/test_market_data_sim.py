@@ -28,7 +28,6 @@ from connectors.kis.market_data.domestic import (
 from connectors.kis.market_data.index import INDEX_CHART
 from connectors.kis.market_data.krx_calendar import HOLIDAY_CHECK
 from connectors.kis.market_data.overseas import OVERSEAS_DAILY, OVERSEAS_MINUTE_CHART
-from connectors.kis.windows import period_start
 from schemas import (
     HOLIDAYS,
     INDEX_BARS,
@@ -40,20 +39,15 @@ from schemas import (
     RANKINGS,
 )
 from schemas.clock import KST, FixedClock
+from schemas.periods import period_start
 from simulator.server import RunningSimulator
+from tests.helpers import sim_settings
 
 SIM_TODAY = date(2026, 11, 24)  # tests/conftest.py pins the simulator at 2026-11-24 10:30 KST
 
 
 def settings_for(sim: RunningSimulator, home: Path) -> Settings:
-    env = {
-        "KIS_ENV": "sim",
-        "KIS_BASE_URL": sim.base_url,
-        "KIS_APP_KEY": sim.app_key,
-        "KIS_APP_SECRET": sim.app_secret,
-        "KIS_RATE_LIMIT": "1000",
-    }
-    return Settings.from_env(env, home=home, raw_archive=False)
+    return sim_settings(sim, home, rate_limit=1000.0, raw_archive=False)
 
 
 @pytest.fixture

@@ -33,12 +33,12 @@ from connectors.kis.windows import (
     fetch_flow,
     merge_pages,
     minus_minute,
-    period_start,
     previous_weekday,
     weekend_only,
 )
 from schemas import PERIOD_BARS
 from schemas.clock import KST
+from schemas.periods import period_start
 
 Server = Callable[[Mapping[str, str]], dict[str, Any]]
 

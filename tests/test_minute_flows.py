@@ -17,7 +17,7 @@ from pipelines.minutes import ingest_index_minute_bars, ingest_overseas_minute_b
 from pipelines.update import update
 from schemas import INDEX_MINUTE_BARS, OVERSEAS_MINUTE_BARS
 from simulator.server import RunningSimulator
-from warehouse.lake import Lake
+from tests.helpers import lake_table, point_env_at
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -25,30 +25,29 @@ AFTER_CLOSE = datetime(2026, 11, 24, 16, 0)  # Tue KST; New York is at 02:00 the
 FROZEN = 1e-6  # sim speed: the clock stays put for the test, so re-runs see the same market
 
 
-def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path) -> None:
-    monkeypatch.setenv("KIS_ENV", "sim")
-    monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
-    monkeypatch.setenv("KIS_WS_URL", sim.ws_url)
-    monkeypatch.setenv("KISDB_HOME", str(home))
-    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
-        monkeypatch.delenv(name, raising=False)
+FrozenSimAt = Callable[[datetime], tuple[RunningSimulator, Path]]
 
 
-def _table(home: Path, dataset: object) -> pl.DataFrame:
-    with Lake.open(home, source="sim") as lake:
-        return lake.table(dataset)  # type: ignore[arg-type]
+@pytest.fixture
+def frozen_sim_at(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator]
+) -> FrozenSimAt:
+    """frozen_sim_at(now) -> (a simulator frozen at `now`, the home the flows are pointed at)."""
+
+    def start(now: datetime) -> tuple[RunningSimulator, Path]:
+        sim = make_sim(now=now, rate_limit=0, speed=FROZEN)
+        point_env_at(monkeypatch, sim, tmp_path / "home")
+        return sim, tmp_path / "home"
+
+    return start
 
 
 def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(AFTER_CLOSE)
     first = ingest_index_minute_bars(codes=["0001", "1001"])
-    table = _table(home, INDEX_MINUTE_BARS)
+    table = lake_table(home, INDEX_MINUTE_BARS)
     assert (
         first.datasets["index_minute_bars"].inserted == table.height == 2 * 102
     )  # KIS's cap a call
@@ -61,35 +60,27 @@ def test_index_minute_bars_snapshot_is_idempotent_and_can_reach_back(
     requests = sim.stats.requests
     again = ingest_index_minute_bars(codes=["0001", "1001"])
     assert sim.stats.requests - requests == 2  # one call per index
-    assert again.rows_written == 0 and _table(home, INDEX_MINUTE_BARS).equals(table)
+    assert again.rows_written == 0 and lake_table(home, INDEX_MINUTE_BARS).equals(table)
 
 
 def test_index_minute_bars_include_past_early_in_the_session(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=datetime(2026, 11, 24, 9, 30), rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(datetime(2026, 11, 24, 9, 30))
     ingest_index_minute_bars(codes=["2001"], include_past=True)
-    days = _table(home, INDEX_MINUTE_BARS).group_by("date").len().sort("date")
+    days = lake_table(home, INDEX_MINUTE_BARS).group_by("date").len().sort("date")
     assert days["date"].to_list() == [date(2026, 11, 23), date(2026, 11, 24)]
     assert days["len"].sum() == 102
 
 
 def test_overseas_minute_bars_resume_from_the_last_stored_bar(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(AFTER_CLOSE)
     requests = sim.stats.requests
     first = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
     calls = sim.stats.requests - requests
-    table = _table(home, OVERSEAS_MINUTE_BARS)
+    table = lake_table(home, OVERSEAS_MINUTE_BARS)
     # Fri 11-20 and Mon 11-23 in New York (Tue's session has not opened at 02:00 NY).
     assert sorted(set(table["local_date"])) == [date(2026, 11, 20), date(2026, 11, 23)]
     assert first.datasets["overseas_minute_bars"].inserted == table.height == 2 * 390
@@ -98,7 +89,7 @@ def test_overseas_minute_bars_resume_from_the_last_stored_bar(
     requests = sim.stats.requests
     again = ingest_overseas_minute_bars(symbols=["NAS:AAPL"], start="2026-11-20")
     assert sim.stats.requests - requests == 1, "resumes at the last bar: one page"
-    assert again.rows_written == 0 and _table(home, OVERSEAS_MINUTE_BARS).equals(table)
+    assert again.rows_written == 0 and lake_table(home, OVERSEAS_MINUTE_BARS).equals(table)
     with pytest.raises(InputError):
         ingest_overseas_minute_bars(symbols=["AAPL"])
 
@@ -111,13 +102,9 @@ def test_resume_from_is_the_last_bar_or_local_midnight() -> None:
 
 
 def test_update_runs_minute_snapshots_only_when_named(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    make_sim: Callable[..., RunningSimulator],
+    frozen_sim_at: FrozenSimAt,
 ) -> None:
-    sim = make_sim(now=AFTER_CLOSE, rate_limit=0, speed=FROZEN)
-    home = tmp_path / "home"
-    _point_at(monkeypatch, sim, home)
+    sim, home = frozen_sim_at(AFTER_CLOSE)
     summary = update(symbols=["005930"], indices=["0001"], parts=["index-minute-bars"])
     assert set(summary.datasets) == {"index_minute_bars"}
     with pytest.raises(InputError):

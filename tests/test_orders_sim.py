@@ -19,25 +19,12 @@ from connectors.kis.order_guard import OrderBlocked, OrderGuards
 from connectors.kis.order_log import JsonlOrderLog
 from connectors.kis.orders import InvalidOrder
 from connectors.kis.orders.model import tick_size
-from connectors.kis.settings import Secret, Settings
 from simulator.marketview import MarketView
 from simulator.server import RunningSimulator
+from tests.helpers import sim_settings
 
 SYMBOL = "005930"
 NO_LIMITS = OrderGuards(max_qty=None, max_notional=None, max_orders_per_day=None)
-
-
-def _settings(sim: RunningSimulator, home: Path, env: str = "sim", **kw: Any) -> Settings:
-    return Settings(
-        env=env,  # type: ignore[arg-type]
-        base_url=sim.base_url,
-        app_key=Secret(sim.app_key),
-        app_secret=Secret(sim.app_secret),
-        account=Secret(sim.account_number),
-        home=home,
-        raw_archive=False,
-        **kw,
-    )
 
 
 @pytest.fixture
@@ -48,7 +35,7 @@ def connect(tmp_path: Path) -> Any:
     def factory(
         sim: RunningSimulator, env: str = "sim", guards: OrderGuards | None = NO_LIMITS, **kw: Any
     ) -> KisClient:
-        client = KisClient(_settings(sim, tmp_path, env, **kw))
+        client = KisClient(sim_settings(sim, tmp_path, env=env, raw_archive=False, **kw))
         client.configure_orders(
             today=lambda: sim.clock.now().date(), guards=guards, reconcile_delays=(0.3, 0.5, 1.0)
         )
@@ -352,7 +339,7 @@ def test_order_log_is_complete_and_holds_no_secrets(
 
 def test_async_client_places_and_queries(sim: RunningSimulator, tmp_path: Path) -> None:
     async def scenario() -> tuple[Any, Any]:
-        async with AsyncKisClient(_settings(sim, tmp_path)) as client:
+        async with AsyncKisClient(sim_settings(sim, tmp_path, raw_archive=False)) as client:
             client.configure_orders(today=lambda: sim.clock.now().date(), guards=NO_LIMITS)
             result = await client.buy(SYMBOL, 4)
             return result, await client.balance()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,7 +26,7 @@ SPEC = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DEPLOYMENTS = SPEC["deployments"]
 
 
-def _load_flow(entrypoint: str) -> Flow:  # type: ignore[type-arg]
+def _load_flow(entrypoint: str) -> Flow[..., Any]:
     path, name = entrypoint.split(":")
     module_name = path.removesuffix(".py").replace("/", ".")
     assert (ROOT / path).is_file(), f"{path} does not exist"

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from pipelines.bars import ingest_index_bars, ingest_period_bars
@@ -22,6 +21,7 @@ from pipelines.minutes import ingest_minute_bars
 from pipelines.update import update
 from schemas import INDEX_BARS, MINUTE_BARS, PERIOD_BARS
 from simulator.server import RunningSimulator
+from tests.helpers import lake_table, point_env_at
 from warehouse.lake import Lake
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -35,26 +35,12 @@ def sim_after_close(make_sim: Callable[..., RunningSimulator]) -> RunningSimulat
     return make_sim(now=AFTER_CLOSE, rate_limit=0)
 
 
-def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path) -> None:
-    monkeypatch.setenv("KIS_ENV", "sim")
-    monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
-    monkeypatch.setenv("KIS_WS_URL", sim.ws_url)
-    monkeypatch.setenv("KISDB_HOME", str(home))
-    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def env(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim_after_close: RunningSimulator
 ) -> Iterator[RunningSimulator]:
-    _point_at(monkeypatch, sim_after_close, tmp_path / "home")
+    point_env_at(monkeypatch, sim_after_close, tmp_path / "home")
     yield sim_after_close
-
-
-def _table(home: Path, dataset: object) -> pl.DataFrame:
-    with Lake.open(home, source="sim") as lake:
-        return lake.table(dataset)  # type: ignore[arg-type]
 
 
 def _requests(sim: RunningSimulator) -> int:
@@ -67,7 +53,7 @@ def test_bars_twice_is_identical_and_the_second_run_makes_no_call(
     ingest_holidays(start="2026-09-01")
     first = ingest_period_bars(symbols=["005930", "000660"], start="2026-09-01")
     assert first.datasets["period_bars"].inserted > 0
-    before = _table(tmp_path / "home", PERIOD_BARS)
+    before = lake_table(tmp_path / "home", PERIOD_BARS)
     assert set(before["adjusted"]) == {True, False}
     assert before["date"].max() == AFTER_CLOSE.date()
 
@@ -75,7 +61,7 @@ def test_bars_twice_is_identical_and_the_second_run_makes_no_call(
     again = ingest_period_bars(symbols=["005930", "000660"], start="2026-09-01")
     assert _requests(env) == calls, "nothing was missing, so nothing may be fetched"
     assert again.skipped == 4 and again.rows_written == 0
-    assert _table(tmp_path / "home", PERIOD_BARS).equals(before)
+    assert lake_table(tmp_path / "home", PERIOD_BARS).equals(before)
 
 
 def test_incremental_run_fetches_only_the_new_day_and_respects_holidays(
@@ -84,19 +70,19 @@ def test_incremental_run_fetches_only_the_new_day_and_respects_holidays(
     ingest_holidays(start="2026-11-01")
     ingest_index_bars(codes=["0001"], start="2026-11-01")
     ingest_period_bars(symbols=["005930"], start="2026-11-01", adjusted=[True])
-    rows = _table(tmp_path / "home", PERIOD_BARS).height
+    rows = lake_table(tmp_path / "home", PERIOD_BARS).height
 
     env.clock.advance(DAY)  # Wednesday 16:00: one new trading day
     calls = _requests(env)
     ingest_period_bars(symbols=["005930"], start="2026-11-01", adjusted=[True])
     assert _requests(env) - calls == 1, "one series, one new day: one call"
-    assert _table(tmp_path / "home", PERIOD_BARS).height == rows + 1
+    assert lake_table(tmp_path / "home", PERIOD_BARS).height == rows + 1
 
     env.clock.advance(3 * DAY)  # Saturday: Thursday and Friday are new, the weekend is not
     calls = _requests(env)
     ingest_period_bars(symbols=["005930"], start="2026-11-01", adjusted=[True])
     assert _requests(env) - calls == 1
-    dates = _table(tmp_path / "home", PERIOD_BARS)["date"].to_list()
+    dates = lake_table(tmp_path / "home", PERIOD_BARS)["date"].to_list()
     assert max(dates).isoformat() == "2026-11-27"
 
     env.clock.advance(DAY)  # Sunday: no trading day since the last stored bar
@@ -117,7 +103,7 @@ def test_minute_bars_one_transaction_per_day_and_incremental(
 ) -> None:
     ingest_holidays(start="2026-11-16")
     summary = ingest_minute_bars(symbols=["005930"], start="2026-11-20")
-    frame = _table(tmp_path / "home", MINUTE_BARS)
+    frame = lake_table(tmp_path / "home", MINUTE_BARS)
     assert sorted({d.isoformat() for d in frame["date"]}) == [
         "2026-11-20",
         "2026-11-23",
@@ -141,7 +127,7 @@ def test_update_runs_every_part_and_then_only_snapshots(
         "minute_bars",
         "rankings",
     } <= set(summary.datasets)
-    assert _table(tmp_path / "home", INDEX_BARS)["index_code"].unique().sort().to_list() == [
+    assert lake_table(tmp_path / "home", INDEX_BARS)["index_code"].unique().sort().to_list() == [
         "0001",
         "1001",
         "2001",
@@ -192,7 +178,7 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_run(
     # Two homes mean two token caches: let the second issue its token without KIS's 1-minute wait.
     sim = make_sim(now=AFTER_CLOSE, rate_limit=0, token_issue_interval=0)
     crashed, clean = tmp_path / "crashed", tmp_path / "clean"
-    _point_at(monkeypatch, sim, crashed)
+    point_env_at(monkeypatch, sim, crashed)
     ingest_holidays(start="2025-06-01")
     child_env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     proc = subprocess.Popen(
@@ -212,7 +198,7 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_run(
             break
     proc.wait(timeout=30)
     assert stored >= 3, "the child finished or died before the kill"
-    partial_rows = _table(crashed, PERIOD_BARS).height
+    partial_rows = lake_table(crashed, PERIOD_BARS).height
 
     resumed = ingest_period_bars(symbols=CRASH_SYMBOLS.split(","), start="2025-06-01")
     assert resumed.skipped >= 1 and partial_rows > 0, "keys stored before the kill are kept"
@@ -221,7 +207,7 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_run(
     monkeypatch.setenv("KISDB_HOME", str(clean))
     ingest_holidays(start="2025-06-01")
     ingest_period_bars(symbols=CRASH_SYMBOLS.split(","), start="2025-06-01")
-    assert _table(crashed, PERIOD_BARS).equals(_table(clean, PERIOD_BARS))
+    assert lake_table(crashed, PERIOD_BARS).equals(lake_table(clean, PERIOD_BARS))
 
 
 def test_a_persistent_5xx_costs_one_retry_budget_per_request(env: RunningSimulator) -> None:

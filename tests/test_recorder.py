@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,20 +22,23 @@ from pipelines.config import Config
 from pipelines.recorder import RecorderConfig, record
 from pipelines.recorder.flows import compact, replay
 from schemas.clock import KST
-from schemas.datasets import EXECUTION_NOTICES, JOURNAL_REJECTS, QUOTES, TICKS
-from simulator.server import RunningSimulator, SimConfig, start_simulator
-from warehouse.journal import JournalLine, journal_days, journal_gaps, read_journal
-from warehouse.lake import Lake
+from simulator.server import RunningSimulator
+from tests.helpers import (
+    SYMBOLS,
+    assert_ticks_are_market_runs,
+    await_until,
+    control_events,
+    counter_reaches,
+    journal_entries,
+    journal_records,
+    sim_settings,
+    start_sim,
+    tables,
+    wait_until,
+)
+from warehouse.journal import journal_days, journal_gaps
 
-OPEN_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # a Tuesday, mid-session
-SYMBOLS = ("005930", "000660")
 FAST = ReconnectPolicy(base=0.05, cap=0.5, jitter=0.0, healthy_after=0.5)
-
-
-def start_sim(**kwargs: Any) -> RunningSimulator:
-    kwargs.setdefault("now", OPEN_DAY)
-    kwargs.setdefault("speed", 30.0)
-    return start_simulator(SimConfig(**kwargs))
 
 
 @pytest.fixture
@@ -44,20 +46,6 @@ def sim() -> Iterator[RunningSimulator]:
     running = start_sim(ws_ping_interval=0.3)
     yield running
     running.stop()
-
-
-def settings_for(sim: RunningSimulator, home: Path) -> Settings:
-    return Settings.from_env(
-        environ={},
-        env="sim",
-        base_url=sim.base_url,
-        ws_url=sim.ws_url,
-        app_key=sim.app_key,
-        app_secret=sim.app_secret,
-        hts_id=sim.hts_id,
-        account=sim.account_number,
-        home=home,
-    )
 
 
 def run_recorder(
@@ -100,71 +88,19 @@ def run_recorder(
     return asyncio.run(main())
 
 
-def counter_reaches(sim: RunningSimulator, counter: str, at_least: int) -> Callable[[], bool]:
-    return lambda: int(sim.stats.snapshot()[counter]) >= at_least  # type: ignore[call-overload]
-
-
-def market_sequences(sim: RunningSimulator, symbol: str, day: Any) -> list[tuple[int, int, int]]:
-    """(price, qty, cumulative volume) of every print of the day, as the simulator's market has it."""
-    ticks = sim.market.ticks(symbol, day)
-    cums = itertools.accumulate(t.qty for t in ticks)
-    return [(t.price, t.qty, c) for t, c in zip(ticks, cums, strict=True)]
-
-
-def assert_ticks_are_market_runs(
-    sim: RunningSimulator, ticks: pl.DataFrame, *, runs: int = 1
-) -> None:
-    """Each symbol's rows are `runs` contiguous, non-overlapping stretches of the market's tape
-    (one stretch per connection), with exact prices, quantities and cumulative volumes."""
-    assert ticks.height
-    for (symbol,), rows in ticks.sort("line", "record").group_by("symbol", maintain_order=True):
-        market = market_sequences(sim, str(symbol), rows["date"][0])
-        index = {cum: i for i, (_, _, cum) in enumerate(market)}
-        got = list(zip(rows["price"], rows["qty"], rows["cum_volume"], strict=True))
-        positions = [index[cum] for _, _, cum in got]
-        assert [market[p] for p in positions] == got  # exact values
-        assert positions == sorted(set(positions))  # nothing duplicated, in order
-        breaks = sum(1 for a, b in itertools.pairwise(positions) if b != a + 1)
-        assert breaks <= runs - 1, f"{symbol}: {breaks} gaps for {runs} connection(s)"
-
-
-def journal_records(home: Path) -> int:
-    """Data records in complete journal lines (independent of compaction)."""
-    total = 0
-    for day in journal_days(home):
-        for entry in read_journal(home / "journal" / f"{day:%Y%m%d}.journal"):
-            if isinstance(entry, JournalLine) and entry.kind == "D" and entry.payload[:1] in "01":
-                parts = entry.payload.split("|", 3)
-                total += int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else 0
-    return total
-
-
-def control_events(home: Path) -> list[str]:
-    import json
-
-    events = []
-    for day in journal_days(home):
-        for entry in read_journal(home / "journal" / f"{day:%Y%m%d}.journal"):
-            if isinstance(entry, JournalLine) and entry.kind == "C":
-                events.append(json.loads(entry.payload)["event"])
-    return events
-
-
-def tables(home: Path) -> dict[str, pl.DataFrame]:
-    with Lake.open(home, source="sim") as lake:
-        return {
-            ds.name: lake.table(ds).sort(*ds.primary_key)
-            for ds in (TICKS, QUOTES, EXECUTION_NOTICES, JOURNAL_REJECTS)
-        }
-
-
 def test_record_compact_matches_what_the_simulator_sent(
     sim: RunningSimulator, tmp_path: Path
 ) -> None:
-    settings = settings_for(sim, tmp_path)
+    settings = sim_settings(sim, tmp_path)
+
+    def notices_subscribed() -> bool:
+        return any(
+            e.kind == "D" and "H0STCNI0" in e.payload and "OPSP0000" in e.payload
+            for e in journal_entries(tmp_path)
+        )
 
     def buy_market() -> None:  # a fill while recording -> encrypted notices
-        time.sleep(1.0)
+        wait_until(notices_subscribed, what="the notice subscription's ack in the journal")
         with KisClient(settings) as kis:
             kis.call(
                 ORDER_BUY,
@@ -226,7 +162,7 @@ def test_record_compact_matches_what_the_simulator_sent(
 def test_dropped_connection_reconnects_resubscribes_and_marks_the_gap(tmp_path: Path) -> None:
     sim = start_sim(faults="ws_drop_after=0.8s", ws_ping_interval=0)
     try:
-        settings = settings_for(sim, tmp_path)
+        settings = sim_settings(sim, tmp_path)
         result = run_recorder(
             settings, 2.0, until=counter_reaches(sim, "ws_connections", 3), grace=0.3
         )
@@ -252,7 +188,7 @@ def test_dropped_connection_reconnects_resubscribes_and_marks_the_gap(tmp_path: 
 def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
     sim = start_sim(faults="malformed=0.3", ws_ping_interval=0)
     try:
-        settings = settings_for(sim, tmp_path)
+        settings = sim_settings(sim, tmp_path)
         run_recorder(settings, 1.0, until=counter_reaches(sim, "ws_frames_sent", 40))
         compact(Config.of(settings))
         out = tables(tmp_path)
@@ -283,7 +219,7 @@ def test_unknown_tr_and_bad_symbol_are_refused_but_the_stream_goes_on(
             events.append((event, fields))
 
     async def main() -> RealtimeClient:
-        async with AsyncKisClient(settings_for(sim, tmp_path)) as kis:
+        async with AsyncKisClient(sim_settings(sim, tmp_path)) as kis:
             client = RealtimeClient(
                 sim.ws_url,
                 approval_key=lambda renew: kis.approval_key(renew=renew),
@@ -317,14 +253,14 @@ def test_too_many_symbols_are_refused_before_connecting(
 ) -> None:
     symbols = tuple(f"{i:06d}" for i in range(21))
     with pytest.raises(SubscriptionLimitError, match="42 websocket registrations"):
-        run_recorder(settings_for(sim, tmp_path), 1.0, symbols=symbols, quotes=True)
+        run_recorder(sim_settings(sim, tmp_path), 1.0, symbols=symbols, quotes=True)
     assert sim.stats.snapshot()["ws_frames_sent"] == 0
 
 
 def test_a_silent_stream_is_reported_stale(tmp_path: Path) -> None:
     quiet = start_sim(now=datetime(2026, 11, 24, 20, 0, tzinfo=KST), speed=1.0, ws_ping_interval=0)
     try:
-        result = run_recorder(settings_for(quiet, tmp_path), 1.5, stale_after=0.4)
+        result = run_recorder(sim_settings(quiet, tmp_path), 1.5, stale_after=0.4)
     finally:
         quiet.stop()
     assert sum(result.stats.frames.values()) == 0
@@ -353,7 +289,7 @@ def test_a_full_queue_drops_counts_and_marks_the_hole() -> None:
 def test_compact_flow_function_reports_per_journal(sim: RunningSimulator, tmp_path: Path) -> None:
     from pipelines.recorder.flows import compact_flow
 
-    settings = settings_for(sim, tmp_path)
+    settings = sim_settings(sim, tmp_path)
     run_recorder(settings, 1.0)
     day = journal_days(tmp_path)[0]
     (report,) = compact_flow.fn(date_text=day.isoformat(), home=str(tmp_path))
@@ -369,7 +305,7 @@ def test_kisdb_replay_prints_the_rows_compaction_stores(
 
     from pipelines.cli import app
 
-    run_recorder(settings_for(sim, tmp_path), 0.5, until=counter_reaches(sim, "ws_records_sent", 2))
+    run_recorder(sim_settings(sim, tmp_path), 0.5, until=counter_reaches(sim, "ws_records_sent", 2))
     day = journal_days(tmp_path)[0]
     args = ["replay", "--date", day.isoformat(), "--limit", "2", "--home", str(tmp_path)]
     result = CliRunner().invoke(app, args)
@@ -411,12 +347,12 @@ def test_until_is_read_on_the_clock_the_recorder_is_given(
 
     async def main() -> Any:
         async def step() -> None:
-            await asyncio.sleep(0.5)
+            await await_until(counter_reaches(sim, "ws_connections", 1), what="a connection")
             moment[0] += timedelta(hours=2)
 
         stepper = asyncio.create_task(step())
         try:
-            return await record(settings_for(sim, tmp_path), config, clock=clock)
+            return await record(sim_settings(sim, tmp_path), config, clock=clock)
         finally:
             await stepper
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 
 from pipelines.config import Config
 from pipelines.recorder.flows import compact
-from tests.test_recorder import (
+from tests.helpers import (
     SYMBOLS,
     assert_ticks_are_market_runs,
     control_events,
     journal_records,
-    settings_for,
+    sim_settings,
     start_sim,
     tables,
+    wait_until,
 )
 from warehouse.journal import JournalLine, journal_days, journal_gaps, read_journal
 
@@ -73,9 +73,11 @@ def test_kill_9_then_restart_keeps_the_journal_exact(tmp_path: Path) -> None:
     }
     try:
         first = recorder(env, "60s")
-        deadline = time.monotonic() + 30
-        while data_lines(home) < 5 and time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.1)
+        wait_until(
+            lambda: data_lines(home) >= 5 or first.poll() is not None,
+            timeout=30,
+            what="five data lines in the journal",
+        )
         assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
         first.kill()  # SIGKILL: no stop line, no final flush
         first.wait(10)
@@ -90,7 +92,7 @@ def test_kill_9_then_restart_keeps_the_journal_exact(tmp_path: Path) -> None:
         _, err = second.communicate(timeout=60)
         assert second.returncode == 0, err.decode()[-2000:]
 
-        settings = settings_for(sim, home)
+        settings = sim_settings(sim, home)
         compact(Config.of(settings))
         out = tables(home)
         compact(Config.of(settings))

@@ -13,26 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from connectors.kis.settings import Settings
-from pipelines.recorder import LOCK_NAME, RecorderBusy, RecorderConfig, journal_lock, record
+from pipelines.recorder import (
+    LOCK_NAME,
+    RecorderBusy,
+    RecorderConfig,
+    RecordResult,
+    journal_lock,
+    record,
+)
 from simulator.server import RunningSimulator
+from tests.helpers import await_until, sim_settings
 from warehouse.journal import journal_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def settings_for(sim: RunningSimulator, home: Path) -> Settings:
-    return Settings.from_env(
-        environ={},
-        env="sim",
-        base_url=sim.base_url,
-        ws_url=sim.ws_url,
-        app_key=sim.app_key,
-        app_secret=sim.app_secret,
-        hts_id=sim.hts_id,
-        account=sim.account_number,
-        home=home,
-    )
 
 
 def config(seconds: float) -> RecorderConfig:
@@ -46,7 +39,7 @@ def test_a_recorder_in_another_process_blocks_the_second(
     tmp_path: Path,
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 10, 0), speed=30.0)
-    settings = settings_for(sim, tmp_path)
+    settings = sim_settings(sim, tmp_path)
     lock_path = journal_dir(tmp_path) / LOCK_NAME
     # The other process holds the same OS lock the recorder takes (the connector's FileLock).
     holder = subprocess.Popen(
@@ -87,16 +80,14 @@ def test_two_recorders_in_one_process_and_the_lock_is_released(
     tmp_path: Path,
 ) -> None:
     sim = make_sim(now=datetime(2026, 11, 24, 10, 0), speed=30.0)
-    settings = settings_for(sim, tmp_path)
+    settings = sim_settings(sim, tmp_path)
 
-    async def both() -> tuple[object, BaseException | None]:
+    async def both() -> tuple[RecordResult, BaseException | None]:
         stop = asyncio.Event()
         first = asyncio.create_task(record(settings, config(30.0), stop=stop))
         owner = journal_dir(tmp_path) / "recorder.owner"
-        for _ in range(200):  # the first one holds the lock once it wrote its owner note
-            if owner.exists():
-                break
-            await asyncio.sleep(0.01)
+        # The first one holds the lock once it wrote its owner note.
+        await await_until(owner.exists, what="the first recorder's owner note")
         try:
             await record(settings, config(1.0))
             second_error = None
@@ -108,6 +99,6 @@ def test_two_recorders_in_one_process_and_the_lock_is_released(
     first, error = asyncio.run(both())
     assert isinstance(error, RecorderBusy)
     assert LOCK_NAME in str(error) and "pid " in str(error)  # says which process holds it
-    assert first.reason == "stopped"  # type: ignore[attr-defined]
+    assert first.reason == "stopped"
     with journal_lock(tmp_path) as path:  # released by the first one
         assert path.name == LOCK_NAME

@@ -36,16 +36,17 @@ def test_a_chunk_takes_whichever_key_is_free(prefect_harness: None) -> None:
             with pytest.raises(TimeoutError), lease_first_free(["unitkey4", "unitkey3"], timeout=1):
                 pass
 
-    released = threading.Event()
+    held_by_holder, released = threading.Event(), threading.Event()
 
     def holder() -> None:
         with lease_app_key("unitkey5"):
+            held_by_holder.set()
             released.wait(10)
-            time.sleep(0.3)
+            time.sleep(0.3)  # let go a moment after the waiter started: it must poll for it
 
     thread = threading.Thread(target=holder)
     thread.start()
-    time.sleep(1.0)  # the holder has it
+    assert held_by_holder.wait(10)
     released.set()
     started = time.monotonic()
     with lease_first_free(["unitkey5"], timeout=20) as held:

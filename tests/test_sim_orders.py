@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from simulator.server import RunningSimulator
-from tests.sim_helpers import Kis, T
+from tests.helpers import Kis, T
 
 ACCT = {"CANO": "50000000", "ACNT_PRDT_CD": "01"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from simulator.market import period_start
 from simulator.server import RunningSimulator
-from tests.sim_helpers import Kis
+from tests.helpers import Kis
 
 DAILY = "/uapi/overseas-price/v1/quotations/dailyprice"
 MINUTES = "/uapi/overseas-price/v1/quotations/inquire-time-itemchartprice"

@@ -11,7 +11,7 @@ import pytest
 
 from simulator.faults import FaultSpecError, parse_faults
 from simulator.server import RunningSimulator
-from tests.sim_helpers import Kis, Q
+from tests.helpers import Kis, Q
 
 TOKEN_BODY = {"grant_type": "client_credentials"}
 
@@ -519,7 +519,7 @@ def test_rate_limit_sliding_window(make_sim: Callable[..., RunningSimulator]) ->
     limited = [r for r in codes if r.status_code == 500]
     assert len(ok) == 5 and limited and all(r.json()["msg_cd"] == "EGW00201" for r in limited)
     assert limited[0].json()["msg1"] == "초당 거래건수를 초과하였습니다."
-    time.sleep(1.05)
+    time.sleep(1.05)  # the window under test slides on the wall clock: one second on, room again
     assert (
         kis.get(
             Q + "inquire-price",

@@ -18,7 +18,7 @@ from Crypto.Util.Padding import unpad
 
 from simulator.server import RunningSimulator
 from simulator.stream import build_tape
-from tests.sim_helpers import Kis, T
+from tests.helpers import Kis, T
 
 
 def approval(sim: RunningSimulator) -> str:

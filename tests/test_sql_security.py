@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from schemas import PERIOD_BARS
-from tests.test_warehouse_lake import daily_bars
+from tests.helpers import daily_bars
 from warehouse.confine import QueryRefused, read_only_statement
 from warehouse.lake import Lake, connect
 

@@ -60,7 +60,7 @@ def test_kill_9_mid_upsert_leaves_a_committed_snapshot(tmp_path: Path) -> None:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # batch 1 committed; batch 2 (an update) is under way
         assert first.strip() == "1", first
-        time.sleep(0.3)
+        time.sleep(0.3)  # some moment in the later upserts: the kill point under test
     finally:
         if sys.platform == "win32":
             proc.kill()

@@ -20,6 +20,7 @@ from schemas import (
     SchemaError,
 )
 from schemas.clock import SEOUL
+from tests.helpers import daily_bars
 from warehouse import tables
 from warehouse.extensions import ExtensionUnavailable, load_extension, new_connection
 from warehouse.lake import (
@@ -31,27 +32,6 @@ from warehouse.lake import (
     locate,
     mask_catalog,
 )
-
-
-def daily_bars(symbols: list[str], days: list[date], *, bump: int = 0) -> pl.DataFrame:
-    rows = []
-    for i, sym in enumerate(symbols):
-        for j, d in enumerate(days):
-            base = 10_000 + 100 * i + 10 * j + bump
-            rows.append(
-                {
-                    "symbol": sym,
-                    "period": "D",
-                    "adjusted": True,
-                    "date": d,
-                    "open": base,
-                    "high": base + 50,
-                    "low": base - 50,
-                    "close": base + 10,
-                    "volume": 1000 + j,
-                }
-            )
-    return pl.DataFrame(rows)
 
 
 def minute_bars(symbols: list[str], day: date, minutes: int = 30) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""The asynchronous KIS client core: the same flows as client.py, driven with awaits."""
+"""The asynchronous KIS client core: the same step generators as client.py, driven with awaits."""
 
 from __future__ import annotations
 

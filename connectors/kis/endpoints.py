@@ -1,6 +1,6 @@
 """The `Endpoint` type (one KIS API: path, method, TR IDs) and the auth endpoints.
 
-Market-data and order endpoints are declared next to their parsers (market_data.py, orders.py);
+Market-data and order endpoints are declared next to their parsers (market_data/, orders/wire.py);
 this module only holds the type, the priority lanes and the endpoints the client core itself uses.
 """
 

@@ -36,6 +36,7 @@ import polars as pl
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.errors import KisNoData, KisPagingError
 from connectors.kis.steps import Flow
+from schemas.periods import period_start
 
 ONE_DAY = timedelta(days=1)
 ONE_MINUTE = timedelta(minutes=1)
@@ -62,19 +63,6 @@ def ymd(d: date) -> str:
 
 def hms(t: time) -> str:
     return t.strftime("%H%M%S")
-
-
-def period_start(d: date, period: str) -> date:
-    """First calendar day of the D/W/M/Y period containing `d` (weeks start on Monday)."""
-    if period == "D":
-        return d
-    if period == "W":
-        return d - timedelta(days=d.weekday())
-    if period == "M":
-        return d.replace(day=1)
-    if period == "Y":
-        return d.replace(month=1, day=1)
-    raise ValueError(f"unknown period {period!r}")
 
 
 def weekend_only(start: date, end: date) -> bool:

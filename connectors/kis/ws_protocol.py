@@ -1,11 +1,12 @@
-"""Sans-I/O KIS websocket protocol: messages out, frames in, AES, typed records (kis-api.md §8).
+"""Sans-I/O KIS websocket protocol: messages out, frames in, AES (kis-api.md §8).
 
 Everything here is a pure function over strings; the asyncio loop (`ws_client`) and the recorder
 are only I/O around it, and tests exercise it without a socket.
 
 Incoming text is one of:
 - a data frame `<enc>|<TR_ID>|<count>|<payload>` (enc 0 plain, 1 AES-256-CBC + base64), whose
-  payload holds `count` records of the TR's fields joined by `^`;
+  payload holds `count` records of the TR's fields joined by `^` (the recorder journals frames
+  as they come; `warehouse.compaction` splits them into typed rows);
 - a JSON control message: a subscribe/unsubscribe ack (possibly an error ack), or the server's
   `PINGPONG` heartbeat, which the client echoes.
 """
@@ -16,23 +17,13 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import Any, Literal
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
 
 from connectors.kis.errors import FrameError, KisWsAckError, SubscriptionLimitError
-from schemas.clock import KST
-from schemas.realtime import (
-    NOTICE_MIN_FIELDS,
-    NOTICE_TRS,
-    REALTIME_FIELDS,
-    TR_NOTICES_PAPER,
-    TR_NOTICES_REAL,
-    TR_QUOTES,
-    TR_TRADES,
-)
+from schemas.realtime import TR_NOTICES_PAPER, TR_NOTICES_REAL
 
 PINGPONG = "PINGPONG"
 # Registrations per app key and session (kis-api.md §3: the 42nd gets OPSP0008).
@@ -45,23 +36,17 @@ __all__ = [
     "AckAction",
     "Control",
     "DataMessage",
-    "ExecutionNotice",
     "Frame",
     "FrameError",
     "KisWsAckError",
     "PingPong",
-    "Quote",
-    "RawRecord",
     "Subscription",
     "SubscriptionLimitError",
-    "Trade",
     "classify_ack",
     "decrypt_payload",
     "notice_tr_id",
     "parse_frame",
-    "split_records",
     "subscription_message",
-    "to_records",
     "validate_subscriptions",
 ]
 
@@ -118,9 +103,6 @@ class DataMessage:
     tr_id: str
     count: int
     payload: str
-
-    def text(self) -> str:
-        return f"{'1' if self.encrypted else '0'}|{self.tr_id}|{self.count:03d}|{self.payload}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,198 +245,3 @@ def decrypt_payload(payload_b64: str, key: str, iv: str) -> str:
         return unpad(cipher.decrypt(raw), AES.block_size).decode("utf-8")
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise FrameError(f"cannot decrypt ({type(exc).__name__})") from None
-
-
-# --- records ----------------------------------------------------------------------------------
-
-
-def split_records(frame: DataMessage) -> list[list[str]]:
-    """The frame's records as field lists (the payload must already be plaintext).
-
-    Multi-record frames are the records' fields concatenated with `^`, so we chunk by the TR's
-    field count. A single notice may be shorter than the table (older layout): tolerated.
-    """
-    values = frame.payload.split("^")
-    layout = REALTIME_FIELDS.get(frame.tr_id)
-    if layout is None:  # unknown TR: split evenly if we can, never guess field names
-        if len(values) % frame.count:
-            raise FrameError(f"{len(values)} fields do not split into {frame.count} records")
-        width = len(values) // frame.count
-    else:
-        width = len(layout)
-        if (
-            frame.count == 1
-            and frame.tr_id in NOTICE_TRS
-            and NOTICE_MIN_FIELDS <= len(values) <= width
-        ):
-            return [values]
-        if len(values) != width * frame.count:
-            raise FrameError(
-                f"{frame.tr_id}: {len(values)} fields for {frame.count} records of {width}"
-            )
-    return [values[i * width : (i + 1) * width] for i in range(frame.count)]
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """H0STCNT0: one print."""
-
-    symbol: str
-    ts_event: datetime  # BSOP_DATE + STCK_CNTG_HOUR, KST
-    price: int
-    qty: int
-    change: int
-    change_rate: float
-    vwap: float
-    open: int
-    high: int
-    low: int
-    ask1: int
-    bid1: int
-    cum_volume: int
-    cum_value: int
-    side: str  # CCLD_DVSN: 1 buy-initiated, 5 sell-initiated, 3 pre-market
-    session_code: str
-    hour_class: str
-
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """H0STASP0: one 10-level book snapshot (index 0 = best level)."""
-
-    symbol: str
-    ts_event: datetime  # receive day + BSOP_HOUR, KST
-    hour_class: str
-    ask_px: tuple[int, ...]
-    bid_px: tuple[int, ...]
-    ask_qty: tuple[int, ...]
-    bid_qty: tuple[int, ...]
-    total_ask_qty: int
-    total_bid_qty: int
-    cum_volume: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionNotice:
-    """H0STCNI0/9: an order acknowledgement (is_fill False) or a fill."""
-
-    ts_event: datetime
-    account_tail: str  # last 2 characters only: the account number stays out of records
-    order_no: str
-    orig_order_no: str
-    side: str  # 01 sell, 02 buy
-    kind: str  # 0 new, 1 modify, 2 cancel
-    order_type: str
-    symbol: str
-    is_fill: bool
-    rejected: bool
-    accept_code: str
-    fill_qty: int | None  # only on fills (slots 9/10 carry order data on acks in one layout)
-    fill_price: int | None
-    order_qty: int | None
-    order_price: int | None
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """A record of a TR we have no field list for: kept by position."""
-
-    tr_id: str
-    values: tuple[str, ...]
-
-
-Record = Trade | Quote | ExecutionNotice | RawRecord
-
-
-def _int(text: str) -> int:
-    return int(text) if text else 0
-
-
-def _opt_int(text: str | None) -> int | None:
-    return int(text) if text and text.strip() else None
-
-
-def _ts(day: date, hhmmss: str) -> datetime:
-    if len(hhmmss) != 6 or not hhmmss.isdigit():
-        raise FrameError(f"bad time {hhmmss!r}")
-    return datetime.combine(day, time(int(hhmmss[:2]), int(hhmmss[2:4]), int(hhmmss[4:])), KST)
-
-
-def _trade(v: list[str]) -> Trade:
-    d = v[33]
-    day = date(int(d[:4]), int(d[4:6]), int(d[6:8]))
-    return Trade(
-        v[0],
-        _ts(day, v[1]),
-        int(v[2]),
-        int(v[12]),
-        _int(v[4]),
-        float(v[5] or 0),
-        float(v[6] or 0),
-        _int(v[7]),
-        _int(v[8]),
-        _int(v[9]),
-        _int(v[10]),
-        _int(v[11]),
-        _int(v[13]),
-        _int(v[14]),
-        v[21],
-        v[34],
-        v[43],
-    )
-
-
-def _quote(v: list[str], day: date) -> Quote:
-    return Quote(
-        v[0],
-        _ts(day, v[1]),
-        v[2],
-        tuple(_int(x) for x in v[3:13]),
-        tuple(_int(x) for x in v[13:23]),
-        tuple(_int(x) for x in v[23:33]),
-        tuple(_int(x) for x in v[33:43]),
-        _int(v[43]),
-        _int(v[44]),
-        _int(v[53]),
-    )
-
-
-def _notice(v: list[str], day: date) -> ExecutionNotice:
-    is_fill = v[13] == "2"
-    return ExecutionNotice(
-        ts_event=_ts(day, v[11]),
-        account_tail=v[1][-2:],
-        order_no=v[2],
-        orig_order_no=v[3],
-        side=v[4],
-        kind=v[5],
-        order_type=v[6],
-        symbol=v[8],
-        is_fill=is_fill,
-        rejected=v[12] == "1",
-        accept_code=v[14],
-        fill_qty=_opt_int(v[9]) if is_fill else None,
-        fill_price=_opt_int(v[10]) if is_fill else None,
-        order_qty=_opt_int(v[16]),
-        order_price=_opt_int(v[25]) if len(v) > 25 else None,
-        name=v[24] if len(v) > 24 else "",
-    )
-
-
-def to_records(frame: DataMessage, day: date) -> list[Record]:
-    """Typed records of a plaintext data frame. `day` (KST) dates TRs whose fields carry only a
-    time. Raises `FrameError` on a malformed frame or value."""
-    try:
-        rows = split_records(frame)
-        if frame.tr_id == TR_TRADES:
-            return [_trade(v) for v in rows]
-        if frame.tr_id == TR_QUOTES:
-            return [_quote(v, day) for v in rows]
-        if frame.tr_id in NOTICE_TRS:
-            return [_notice(v, day) for v in rows]
-    except (ValueError, IndexError) as exc:
-        if isinstance(exc, FrameError):
-            raise
-        raise FrameError(f"{frame.tr_id}: bad value ({exc})") from None
-    return [RawRecord(frame.tr_id, tuple(v)) for v in rows]

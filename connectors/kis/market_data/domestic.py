@@ -15,7 +15,7 @@ import polars as pl
 
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisInvalidArgument, KisProtocolError
-from connectors.kis.market_data.common import EMPTY_CHART, KRX, QUOTATIONS
+from connectors.kis.market_data.common import EMPTY_CHART, KRX, QUOTATIONS, bar_windows_plan
 from connectors.kis.parsing import (
     MINUTE_TIME,
     WireTable,
@@ -26,7 +26,6 @@ from connectors.kis.parsing import (
 )
 from connectors.kis.validation import check_period, check_range, check_symbol
 from connectors.kis.windows import (
-    DateWindows,
     FetchPlan,
     PastMinutes,
     SinglePage,
@@ -209,20 +208,15 @@ def period_bars_plan(
         }
 
     parse = partial(parse_period_bars, symbol=symbol, period=period, adjusted=adjusted)
-    return FetchPlan(
+    return bar_windows_plan(
         PERIOD_CHART,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period=period,
-            page_size=PERIOD_PAGE,
-            key=("date",),
-            what=f"period_bars {symbol} {period} {start}..{end}",
-        ),
-        empty=EMPTY_CHART,
+        parse,
+        params,
+        start=start,
+        end=end,
+        period=period,
+        page_size=PERIOD_PAGE,
+        what=f"period_bars {symbol} {period} {start}..{end}",
     )
 
 

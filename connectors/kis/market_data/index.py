@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import EMPTY_CHART, QUOTATIONS
+from connectors.kis.market_data.common import EMPTY_CHART, QUOTATIONS, bar_windows_plan
 from connectors.kis.parsing import MINUTE_TIME, WireTable, conform, kst_timestamp, wire_frame
 from connectors.kis.validation import check_index_code, check_period, check_positive, check_range
-from connectors.kis.windows import DateWindows, FetchPlan, SinglePage, ymd
+from connectors.kis.windows import FetchPlan, SinglePage, ymd
 from schemas import INDEX_BARS, INDEX_MINUTE_BARS
 
 INDEX_CHART = Endpoint(
@@ -81,20 +81,15 @@ def index_bars_plan(
         }
 
     parse = partial(parse_index_bars, index_code=code, period=period)
-    return FetchPlan(
+    return bar_windows_plan(
         INDEX_CHART,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period=period,
-            page_size=INDEX_PAGE,
-            key=("date",),
-            what=f"index_bars {code} {period} {start}..{end}",
-        ),
-        empty=EMPTY_CHART,
+        parse,
+        params,
+        start=start,
+        end=end,
+        period=period,
+        page_size=INDEX_PAGE,
+        what=f"index_bars {code} {period} {start}..{end}",
     )
 
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisInvalidArgument
-from connectors.kis.market_data.common import EMPTY_CHART
+from connectors.kis.market_data.common import EMPTY_CHART, bar_windows_plan
 from connectors.kis.parsing import WireTable, conform, wire_frame
 from connectors.kis.validation import (
     check_exchange,
@@ -20,7 +20,7 @@ from connectors.kis.validation import (
     check_positive,
     check_range,
 )
-from connectors.kis.windows import DateWindows, FetchPlan, KeyedMinutes, ymd
+from connectors.kis.windows import FetchPlan, KeyedMinutes, ymd
 from schemas import OVERSEAS_BARS, OVERSEAS_MINUTE_BARS
 
 _OVERSEAS = "/uapi/overseas-price/v1/quotations"
@@ -146,21 +146,16 @@ def overseas_bars_plan(
         period=period,
         adjusted=adjusted,
     )
-    return FetchPlan(
+    return bar_windows_plan(
         OVERSEAS_DAILY,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period=period,
-            page_size=OVERSEAS_DAILY_PAGE,
-            key=("date",),
-            bounded_below=False,
-            what=f"overseas_bars {exchange}:{symbol} {period} {start}..{end}",
-        ),
-        empty=EMPTY_CHART,
+        parse,
+        params,
+        start=start,
+        end=end,
+        period=period,
+        page_size=OVERSEAS_DAILY_PAGE,
+        bounded_below=False,
+        what=f"overseas_bars {exchange}:{symbol} {period} {start}..{end}",
     )
 
 
