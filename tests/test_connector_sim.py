@@ -30,15 +30,21 @@ PRICE = Endpoint(
 )
 PRICE_PARAMS = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}
 
-# A worker process: waits for a common start instant, then calls inquire-price from THREADS
+# A worker process: says it is ready (imports done, client built), waits for the common start
+# instant the test writes once every worker is ready, then calls inquire-price from THREADS
 # threads in LANE until START + DURATION; prints one JSON line with its counts and latencies.
 WORKER = """
 import json, os, sys, threading, time
+from pathlib import Path
 from connectors.kis import KisClient, Endpoint, Settings, KisError
 PRICE = Endpoint("inquire_price", "GET", "/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100", "FHKST01010100")
-start, duration = float(os.environ["W_START"]), float(os.environ["W_DURATION"])
+barrier, duration = Path(os.environ["W_BARRIER"]), float(os.environ["W_DURATION"])
 threads, lane = int(os.environ["W_THREADS"]), os.environ["W_LANE"]
 client = KisClient(Settings.from_env(os.environ))
+(barrier / f"ready-{os.getpid()}").touch()
+go = barrier / "go"
+while not go.exists(): time.sleep(0.005)  # a start line shared by processes (no tests/ here)
+start = float(go.read_text())
 done, errors, lock = [], [], threading.Lock()
 def work():
     while True:  # at least one call, then until the end instant
@@ -48,7 +54,7 @@ def work():
         except KisError as exc:
             with lock: errors.append(type(exc).__name__)
         if time.time() >= start + duration: break
-while time.time() < start: time.sleep(0.001)  # a start line shared by processes (no tests/ here)
+while time.time() < start: time.sleep(0.001)
 pool = [threading.Thread(target=work) for _ in range(threads)]
 for t in pool: t.start()
 for t in pool: t.join()
@@ -73,11 +79,12 @@ def _env(sim: RunningSimulator, home: Path, **extra: str) -> dict[str, str]:
 
 
 def _spawn(
-    env: dict[str, str], start: float, duration: float, threads: int, lane: str
+    env: dict[str, str], barrier: Path, duration: float, threads: int, lane: str
 ) -> subprocess.Popen[str]:
+    barrier.mkdir(exist_ok=True)
     worker_env = {
         **env,
-        "W_START": str(start),
+        "W_BARRIER": str(barrier),
         "W_DURATION": str(duration),
         "W_THREADS": str(threads),
         "W_LANE": lane,
@@ -89,6 +96,20 @@ def _spawn(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _release(barrier: Path, workers: int, lead: float = 0.3) -> float:
+    """Once `workers` processes are ready (a loaded machine may take seconds to start them), the
+    instant they all start at, written atomically to the barrier."""
+    wait_until(
+        lambda: len(list(barrier.glob("ready-*"))) >= workers,
+        timeout=60,
+        what=f"{workers} worker processes ready",
+    )
+    start = time.time() + lead
+    (barrier / "go.tmp").write_text(repr(start))
+    (barrier / "go.tmp").replace(barrier / "go")
+    return start
 
 
 def _collect(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -105,8 +126,9 @@ def test_processes_starting_together_issue_one_token(
     make_sim: Callable[..., RunningSimulator], tmp_path: Path
 ) -> None:
     sim = make_sim(rate_limit=0)
-    start = time.time() + 1.5  # all four are up and waiting by then
-    procs = [_spawn(_env(sim, tmp_path), start, 0, 1, "live") for _ in range(4)]
+    barrier = tmp_path / "barrier"
+    procs = [_spawn(_env(sim, tmp_path), barrier, 0, 1, "live") for _ in range(4)]
+    _release(barrier, len(procs))
     results = [_collect(p) for p in procs]
     assert all(len(r["done"]) == 1 and not r["errors"] for r in results)
     assert sim.stats.snapshot()["tokens_issued"] == 1
@@ -124,14 +146,15 @@ def test_machine_wide_rate_limit_with_zero_rejections(
         # Token issued and the simulator's price path for the symbol generated up front, so the
         # measured span is requests only.
         client.call(PRICE, params=PRICE_PARAMS)
-    start = time.time() + 2.0
-    procs = [_spawn(env, start, duration, 4, "live") for _ in range(3)]
+    barrier = tmp_path / "barrier"
+    procs = [_spawn(env, barrier, duration, 4, "live") for _ in range(3)]
+    start = _release(barrier, len(procs))
     results = [_collect(p) for p in procs]
     stats = sim.stats.snapshot()
     assert stats["rate_limited"] == 0
     assert not any(r["errors"] for r in results)
     done = sorted(t for r in results for t in r["done"] if t <= start + duration)
-    # Measured from the first answer: on a loaded machine a worker may come up after `start`.
+    # Measured from the first answer (the first call may wait for a slot behind the warm-up).
     achieved = (len(done) - 1) / (start + duration - done[0])
     assert achieved >= 0.9 * budget, (
         f"{achieved:.2f}/s of {budget}/s",
@@ -151,10 +174,11 @@ def test_live_queries_overtake_a_backfill_in_another_process(
     settings = _settings(sim, tmp_path, rate_limit=budget)
     with KisClient(settings) as client:
         client.call(PRICE, params=PRICE_PARAMS)  # warm up: token and price path
-        start = time.time() + 1.5
+        barrier = tmp_path / "barrier"
         backfill = _spawn(
-            _env(sim, tmp_path, KIS_RATE_LIMIT=str(budget)), start, 3.0, 8, "backfill"
+            _env(sim, tmp_path, KIS_RATE_LIMIT=str(budget)), barrier, 3.0, 8, "backfill"
         )
+        start = _release(barrier, 1)
         baseline = sim.stats.requests
         wait_until(  # the backfill queue is busy
             counter_reaches(sim, "requests", baseline + 8),
