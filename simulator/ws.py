@@ -41,6 +41,9 @@ PUMP_SECONDS = 0.05
 MAX_RECORDS_PER_FRAME = 100
 TRADE_TR, BOOK_TR = "H0STCNT0", "H0STASP0"
 NOTICE_TR = {"real": "H0STCNI0", "paper": "H0STCNI9"}
+# Overseas execution notices: accepted like H0STCNI0 (keyed by HTS ID) but silent, as the
+# simulator takes no overseas orders.
+OVERSEAS_NOTICE_TR = {"real": "H0GSCNI0", "paper": "H0GSCNI9"}
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -151,10 +154,10 @@ class WsServer:
         tr_type = str(header.get("tr_type", ""))
         if tr_type not in {"1", "2"}:
             return ack(tr_id, tr_key, "OPSP8997", "JSON PARSING ERROR : invalid tr_type", rt_cd="1")
-        notice_tr = NOTICE_TR[self.sim.config.env]
-        if tr_id not in {TRADE_TR, BOOK_TR, notice_tr}:
+        notices = {NOTICE_TR[self.sim.config.env], OVERSEAS_NOTICE_TR[self.sim.config.env]}
+        if tr_id not in {TRADE_TR, BOOK_TR, *notices}:
             return ack(tr_id, tr_key, "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id", rt_cd="1")
-        encrypt_yn = "Y" if tr_id == notice_tr else "N"
+        encrypt_yn = "Y" if tr_id in notices else "N"
         if tr_type == "2":
             if conn.subs.pop((tr_id, tr_key), None) is None:
                 return ack(tr_id, tr_key, "OPSP0003", "UNSUBSCRIBE ERROR (not found!)", rt_cd="1")
@@ -163,7 +166,7 @@ class WsServer:
             return ack(tr_id, tr_key, "OPSP0002", "ALREADY IN SUBSCRIBE", rt_cd="1")
         if len(conn.subs) >= MAX_SUBSCRIPTIONS:
             return ack(tr_id, tr_key, "OPSP0008", "MAX SUBSCRIBE OVER", rt_cd="1")
-        if tr_id == notice_tr:
+        if tr_id in notices:
             if tr_key != self.sim.hts_id:
                 return ack(tr_id, tr_key, "OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", rt_cd="1")
             conn.subs[(tr_id, tr_key)] = None
