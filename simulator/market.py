@@ -560,6 +560,9 @@ class Market:
             if dt >= start
         ]
 
+    def overseas_split(self, exchange: str, symbol: str) -> Split | None:
+        return self._us_profiles[(exchange, symbol)].split
+
     def overseas_close_before(
         self, exchange: str, symbol: str, d: date, adjusted: bool = False
     ) -> float:

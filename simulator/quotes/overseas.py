@@ -58,8 +58,12 @@ def dailyprice(ctx: Ctx) -> Reply:
     period = {"0": "D", "1": "W", "2": "M"}.get(gubn)
     if period is None:
         raise KisReject("OPSQ2002", "GUBN 입력값을 확인하세요. (0:일 1:주 2:월)")
-    adjusted = (ctx.get("MODP", "0").strip() or "0") == "1"
     ny_now = _ny_now(ctx)
+    # Adjusted (MODP=1) as of the New York date: a split still ahead is not applied.
+    split = ctx.market.overseas_split(exchange, symbol)
+    adjusted = (ctx.get("MODP", "0").strip() or "0") == "1" and (
+        split is not None and split.date <= ny_now.date()
+    )
     last_done = ny_now.date()
     cal = ctx.market.us_calendar
     if not cal.is_trading_day(last_done) or cal.session(last_done)[1] > ny_now:

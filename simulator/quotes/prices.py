@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from simulator import fields as F
 from simulator.context import Ctx, Reply
-from simulator.market import DailyBar
+from simulator.market import DailyBar, period_start
 from simulator.marketview import Snapshot
 from simulator.quotes.common import (
     change_fields,
@@ -237,6 +237,22 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
     )
 
 
+def _split_rate(ctx: Ctx, code: str, bar: DailyBar, period: str) -> str:
+    """`prtt_rate` of a chart bar: the sheet's 기준가/전일 종가 of the split day (e.g. 0.02 for
+    삼성전자's 1:50 on 2018-05-04; as a ratio with 2 decimals, unconfirmed) on the bar whose period
+    holds it, else 0.00. A stock split has no `flng_cls_code` of its own (01-07 are ex-rights and
+    ex-dividend codes), so that stays 00; `mod_yn` is the sheet's "no trade that day, no open",
+    which never happens in the synthetic market (N)."""
+    split = ctx.market.instruments[code].split
+    if split is None or not period_start(bar.date, period) <= split.date <= bar.date:
+        return "0.00"
+    day = ctx.market.daily_bar(code, split.date)
+    before = ctx.market.last_close_before(code, split.date)
+    if day is None or before is None:
+        return "0.00"
+    return dec(day.prev_close / before.close)
+
+
 def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
     snap = stock(ctx)
     start = parse_ymd(ctx.need("FID_INPUT_DATE_1"), "FID_INPUT_DATE_1")
@@ -259,7 +275,7 @@ def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
                 "acml_vol": num(b.volume),
                 "acml_tr_pbmn": num(b.value),
                 "flng_cls_code": "00",
-                "prtt_rate": "0.00",
+                "prtt_rate": _split_rate(ctx, snap.code, b, period),
                 "mod_yn": "N",
                 "prdy_vrss_sign": sign_code(b.close - b.prev_close),
                 "prdy_vrss": num(b.close - b.prev_close),
