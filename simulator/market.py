@@ -58,6 +58,7 @@ __all__ = [
 
 PERIODS = ("D", "W", "M", "Y")
 _STREAM_TAPE, _STREAM_BOOK, _STREAM_INDEX_MIN, _STREAM_US_MIN, _STREAM_US_BOOK = 11, 12, 13, 14, 15
+_LUNCH = time(12, 30)  # the midday lull of continuous trading is centred here
 _US_UNIT = 10_000  # US prices are carried as integers in 1e-4 USD
 
 
@@ -349,6 +350,7 @@ class Market:
             int(path.close[i]),
             int(ticks[i]),
             n_minutes,
+            lunch_minute=int((datetime.combine(d, _LUNCH) - open_at).total_seconds() // 60),
         )
         base = open_at.hour * 3600 + open_at.minute * 60
         seconds = base + tape.minute * 60 + tape.second

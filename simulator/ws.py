@@ -5,9 +5,10 @@ Frame formats, acks and codes follow kis-api.md §8. Streams are driven by the s
 cycle (50 ms wall, fixed cadence) sends the prints that fell due since the last cycle, up to
 MAX_RECORDS_PER_FRAME records to a frame (`0|H0STCNT0|003|...`) as KIS batches them; the order book
 changes every market second while a symbol trades (sizes move between prints too), and goes out
-coalesced: at most one snapshot per cycle, whenever the market second moved on. The sim `speed` sets how much market time a cycle
-covers, hence the record rate (~2,000 prints per symbol-day). Trade records come pre-encoded per
-(code, day) from `simulator.stream`, so a cycle only slices and joins strings.
+coalesced: at most one snapshot per cycle, whenever the market second moved on. The sim `speed`
+sets how much market time a cycle covers, hence the record rate (a liquid large cap prints 30,000+
+times a day, see `paths`). Trade records come pre-encoded per (code, day) from `simulator.stream`,
+so a cycle only slices and joins strings.
 """
 
 from __future__ import annotations
