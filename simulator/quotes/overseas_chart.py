@@ -75,6 +75,8 @@ def inquire_daily_chartprice(ctx: Ctx) -> Reply:
 
     rows = bars(start, end, period)[-CHART_ROWS:] if start <= end else []
     recent = bars(last_done - timedelta(days=10), last_done, "D")
+    if not recent:  # sim-now before the synthetic history begins
+        raise bad_code()
     cur, prev = recent[-1], recent[-2] if len(recent) > 1 else recent[-1]
     change = cur.close - prev.close
     name = market.overseas_indices.get(code) or (market.overseas[listing].name if listing else "")
