@@ -6,7 +6,6 @@ the workbook says 모의투자 미지원). Field order is the workbook's (the sh
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -14,10 +13,11 @@ from typing import Any
 import pytest
 import websockets
 
-from simulator.quotes.book import ASKING_PRICE_OUTPUT1, ASKING_PRICE_OUTPUT2
+from simulator.quotes.book import ASKING_PRICE_OUTPUT1, ASKING_PRICE_OUTPUT2, LEVELS
 from simulator.quotes.info import SEARCH_INFO, SEARCH_STOCK_INFO
 from simulator.server import RunningSimulator
 from tests.sim_helpers import Kis, Q
+from tests.test_sim_ws import approval, ask, sub
 
 OV = "/uapi/overseas-price/v1/quotations/"
 OT = "/uapi/overseas-stock/v1/trading/"
@@ -182,6 +182,17 @@ def test_search_info_names_domestic_and_us_products(sim: RunningSimulator) -> No
     assert bad["msg_cd"] == "MCA05918"
 
 
+async def _first_book(sim: RunningSimulator, code: str) -> str:
+    """The first H0STASP0 record the websocket sends for `code`."""
+    key = approval(sim)
+    async with websockets.connect(sim.ws_url) as ws:
+        await ask(ws, sub(key, "H0STASP0", code))
+        while True:
+            frame = await asyncio.wait_for(ws.recv(), 10)
+            if frame.startswith("0|H0STASP0|"):
+                return frame.split("|", 3)[3]
+
+
 def test_asking_price_is_the_websocket_book(make_sim: Callable[..., RunningSimulator]) -> None:
     """The REST book at sim-now is the H0STASP0 record's book for that second."""
     sim = make_sim(now=SESSION, speed=1e-9, rate_limit=0)
@@ -195,10 +206,13 @@ def test_asking_price_is_the_websocket_book(make_sim: Callable[..., RunningSimul
     out1, out2 = body["output1"], body["output2"]
     assert isinstance(out1, dict) and isinstance(out2, dict)
     assert list(out1) == list(ASKING_PRICE_OUTPUT1) and list(out2) == list(ASKING_PRICE_OUTPUT2)
-    book = sim.market.quote_at("005930", SESSION)
-    assert [int(out1[f"askp{i}"]) for i in range(1, 11)] == [p for p, _ in book.asks]
-    assert [int(out1[f"bidp_rsqn{i}"]) for i in range(1, 11)] == [q for _, q in book.bids]
-    assert out1["aspr_acpt_hour"] == "103015" and out1["new_mkop_cls_code"] == "20"
+    record = asyncio.run(_first_book(sim, "005930")).split("^")
+    assert record[1] == out1["aspr_acpt_hour"] == "103015" and out1["new_mkop_cls_code"] == "20"
+    # H0STASP0: code, time, hour class, 10 asks, 10 bids, their 10 + 10 sizes.
+    rest = [
+        out1[f"{name}{i}"] for name in ("askp", "bidp", "askp_rsqn", "bidp_rsqn") for i in LEVELS
+    ]
+    assert record[3:43] == rest
     assert int(out1["ntby_aspr_rsqn"]) == int(out1["total_bidp_rsqn"]) - int(
         out1["total_askp_rsqn"]
     )
@@ -308,30 +322,14 @@ def test_overseas_notice_stream_is_accepted(
 ) -> None:
     """Subscribe, a wrong HTS ID and unsubscribe are answered as for the domestic notices."""
     sim = make_sim(env=env, now=SESSION, hts_id="kisuser1")
-    approval = (
-        Kis(sim)
-        .http.post(
-            "/oauth2/Approval",
-            json={
-                "grant_type": "client_credentials",
-                "appkey": sim.app_key,
-                "secretkey": sim.app_secret,
-            },
-        )
-        .json()["approval_key"]
-    )
+    key = approval(sim)
 
     async def talk(tr: str) -> list[dict[str, Any]]:
         async with websockets.connect(sim.ws_url) as ws:
-            acks = []
-            for tr_type, key in (("1", "kisuser1"), ("1", "someone"), ("2", "kisuser1")):
-                msg = {
-                    "header": {"approval_key": approval, "custtype": "P", "tr_type": tr_type},
-                    "body": {"input": {"tr_id": tr, "tr_key": key}},
-                }
-                await ws.send(json.dumps(msg))
-                acks.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-            return acks
+            return [
+                await ask(ws, sub(key, tr, hts_id, tr_type))
+                for tr_type, hts_id in (("1", "kisuser1"), ("1", "someone"), ("2", "kisuser1"))
+            ]
 
     overseas, reference = asyncio.run(talk(tr_id)), asyncio.run(talk(domestic))
     subscribed = overseas[0]
