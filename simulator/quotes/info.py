@@ -6,7 +6,8 @@ code), a delisting shows only once it has happened, and listed shares and par va
 that day (before 삼성전자's 2018-05-04 split: 1/50 of the shares at 50x the par). Fields the
 synthetic universe has no data for (sector codes, English names of KRX stocks, risk grades) are
 sent empty; the codes that are filled and not in the workbook's example are unconfirmed:
-`mket_id_cd` STK/KSQ and `excg_dvsn_cd` 02/03 for KOSPI/KOSDAQ.
+`mket_id_cd` STK/KSQ and `excg_dvsn_cd` 02/03 for KOSPI/KOSDAQ; every KOSPI name counts as a
+KOSPI200 member (`kospi200_item_yn`), as inquire-price's `rprs_mrkt_kor_name` has it.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def search_stock_info(ctx: Ctx) -> Reply:
         "cpta": num(shares * par),
         "papr": num(par),
         "issu_pric": num(par),
-        "kospi200_item_yn": "N",
+        "kospi200_item_yn": "Y" if kospi else "N",
         "scts_mket_lstg_dt": listed if kospi else "",
         "scts_mket_lstg_abol_dt": abolished if kospi else "",
         "kosdaq_mket_lstg_dt": "" if kospi else listed,
