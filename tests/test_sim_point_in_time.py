@@ -68,3 +68,26 @@ def test_us_adjusted_prices_are_point_in_time(make_sim: Callable[..., RunningSim
     assert closes(eve, "1") == closes(eve, "0")
     old, new = closes(after, "0"), closes(after, "1")
     assert old and all(9.9 < float(a) / float(b) < 10.1 for a, b in zip(old, new, strict=True))
+
+
+def test_par_value_and_capital_follow_the_split(make_sim: Callable[..., RunningSimulator]) -> None:
+    """inquire-price: the par falls 5,000 -> 100 with the 1:50 split, the capital stays (and agrees
+    with search-stock-info's `cpta`, in 억)."""
+
+    def price(now: datetime) -> dict[str, str]:
+        kis = Kis(make_sim(now=now, rate_limit=0))
+        out = kis.get(
+            Q + "inquire-price",
+            "FHKST01010100",
+            FID_COND_MRKT_DIV_CODE="J",
+            FID_INPUT_ISCD="005930",
+        ).json()["output"]
+        info = kis.get(
+            Q + "search-stock-info", "CTPF1002R", PRDT_TYPE_CD="300", PDNO="005930"
+        ).json()["output"]
+        assert int(out["cpfn"]) == int(info["cpta"]) // 10**8 and out["stck_fcam"] == info["papr"]
+        return dict(out)
+
+    eve, day = price(datetime(2018, 5, 3, 16, 0)), price(datetime(2018, 5, 4, 16, 0))
+    assert (eve["stck_fcam"], day["stck_fcam"]) == ("5000", "100")
+    assert eve["cpfn"] == day["cpfn"] and int(day["lstn_stcn"]) == 50 * int(eve["lstn_stcn"])

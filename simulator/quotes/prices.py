@@ -36,6 +36,7 @@ def inquire_price(ctx: Ctx) -> Reply:
     market = ctx.market
     inst = market.instruments[snap.code]
     shares = market.listed_shares(snap.code, snap.day)
+    par = inst.par_value(snap.day)
     prev_day = market.calendar.previous_trading_day(snap.day)
     prev_bar = market.daily_bar(snap.code, prev_day)
     hist = [
@@ -71,9 +72,9 @@ def inquire_price(ctx: Ctx) -> Reply:
         "hts_frgn_ehrt": "0.00",
         "frgn_ntby_qty": "0",
         "pgtr_ntby_qty": "0",
-        "cpfn": num(shares * 100 // 10**8),
+        "cpfn": num(shares * par // 10**8),
         "rstc_wdth_prc": num(snap.upper - snap.prev_close),
-        "stck_fcam": num(inst.par_value(snap.day)),
+        "stck_fcam": num(par),
         "stck_sspr": num(snap.prev_close * 7 // 10),
         "aspr_unit": num(tick_size(snap.price)),
         "hts_deal_qty_unit_val": "1",
@@ -89,7 +90,7 @@ def inquire_price(ctx: Ctx) -> Reply:
         "ssts_yn": "Y",
         "stck_shrn_iscd": snap.code,
         "fcam_cnnm": "100",
-        "cpfn_cnnm": f"{shares * 100 // 10**8:,} 억",
+        "cpfn_cnnm": f"{shares * par // 10**8:,} 억",
         "apprch_rate": "0.00",
         "frgn_hldn_qty": "0",
         "vi_cls_code": "N",
@@ -206,6 +207,7 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
     market = ctx.market
     prev = market.daily_bar(snap.code, market.calendar.previous_trading_day(snap.day))
     shares = market.listed_shares(snap.code, snap.day)
+    par = market.instruments[snap.code].par_value(snap.day)
     book = market.quote_at(snap.code, ctx.now) if snap.traded else None
     return pick(
         {
@@ -224,9 +226,9 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
             "bidp": num(book.bids[0][0] if book and book.bids else snap.price),
             "prdy_vrss_vol": num(snap.volume - (prev.volume if prev else 0)),
             "vol_tnrt": dec(rate(snap.volume, shares)),
-            "stck_fcam": num(market.instruments[snap.code].par_value(snap.day)),
+            "stck_fcam": num(par),
             "lstn_stcn": num(shares),
-            "cpfn": num(shares * 100 // 10**8),
+            "cpfn": num(shares * par // 10**8),
             "hts_avls": num(snap.price * shares // 10**8),
             "per": "0.00",
             "eps": "0.00",
