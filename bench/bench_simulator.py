@@ -9,7 +9,7 @@ inquire-price and the period chart over 20 symbols with the rate limit disabled.
 Websocket: one real websockets client over loopback holds the 41 registrations a session may have
 (21 busiest symbols' trades H0STCNT0 + 20 of their order books H0STASP0), with the sim clock at
 200,000x in session mode (each close rolls to the next open; a 50 ms send cycle then covers ~40 %
-of a session, so ~145,000 trade prints/s fall due). From the first data frame it counts frames and
+of a session, so ~2 million trade prints/s fall due and the server bounds the rate). From the first data frame it counts frames and
 records received for WS_SECONDS, checking every frame holds count x the TR's fields. The ratio is
 records/s (each `^`-record of a multi-record frame counts): what a recorder must handle.
 """
@@ -38,7 +38,7 @@ WS_GOAL = 50_000.0
 REST_SECONDS = 4.0
 WS_SECONDS = 4.0
 WS_SPEED = (
-    200_000.0  # a session in ~0.12 s: ~145k prints/s due, so the server (not the tape) bounds it
+    200_000.0  # a session in ~0.12 s: ~2M prints/s due, so the server (not the tape) bounds it
 )
 CLIENT_PROCESSES = 2
 CONCURRENCY = 4
@@ -195,7 +195,7 @@ def rest_rate() -> float:
     return total / max(elapsed, REST_SECONDS)
 
 
-# The 21 busiest symbols of the default universe (~17,000 prints a day together): 21 trade + 20 book
+# The 21 busiest symbols of the default universe (~240,000 prints a day together): 21 trade + 20 book
 # registrations fill one session's 41 (KIS's limit, enforced by the simulator).
 WS_TRADE_CODES = [
     "000660",

@@ -42,7 +42,14 @@ def sim(
     now: Annotated[
         str | None, typer.Option(help="pin the sim clock start, KST, e.g. 2026-11-24T10:30:00")
     ] = None,
-    speed: Annotated[float, typer.Option(min=0.001, help="sim seconds per wall second")] = 1.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            help="sim seconds per wall second: 0.001 and up, no upper bound (1 = real time; "
+            "60 = a minute a second; ~23,000 = a session a second)",
+        ),
+    ] = 1.0,
     rate_limit: Annotated[
         float | None,
         typer.Option(
@@ -59,8 +66,20 @@ def sim(
     generated_symbols: Annotated[
         int, typer.Option("--generated-symbols", min=0, help="extra synthetic symbols")
     ] = 0,
+    account: Annotated[
+        str | None,
+        typer.Option(help="the simulated account, NNNNNNNN-NN (default: 50000000-01)"),
+    ] = None,
+    hts_id: Annotated[
+        str | None,
+        typer.Option(
+            "--hts-id", help="HTS ID keying the execution-notice streams (default: simuser)"
+        ),
+    ] = None,
 ) -> None:
     """Run the KIS-compatible simulator (REST + websocket) until Ctrl-C."""
+    import re
+
     from simulator.faults import FaultSpecError, parse_faults
     from simulator.server import SimConfig, serve
 
@@ -70,6 +89,12 @@ def sim(
         parse_faults(faults)
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    if account is not None and not re.fullmatch(r"\d{8}-\d{2}", account):
+        raise typer.BadParameter("expected NNNNNNNN-NN, e.g. 12345678-01", param_hint="--account")
+    if hts_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", hts_id):
+        raise typer.BadParameter(
+            "1-16 letters, digits, '_' or '-' (it is a websocket tr_key)", param_hint="--hts-id"
+        )
     pinned = None
     if now:
         try:
@@ -92,6 +117,8 @@ def sim(
         generated_symbols=generated_symbols,
         **({"app_key": app_key} if app_key else {}),
         **({"app_secret": app_secret} if app_secret else {}),
+        **({"account": account} if account else {}),
+        **({"hts_id": hts_id} if hts_id else {}),
     )
     try:
         serve(config, announce=typer.echo)

@@ -79,6 +79,18 @@ def _u_shape(n: int) -> F64:
     return 1.0 + 2.0 * np.exp(-m / 25.0) + 1.5 * np.exp(-(n - 1 - m) / 25.0)
 
 
+def _trading_activity(rng: np.random.Generator, n: int, lunch_minute: int) -> F64:
+    """Per-minute print intensity of continuous trading: the U shape, a lunch lull centred on
+    `lunch_minute` (minutes after the open; about half the midday rate at its deepest), and
+    bursts: a clustered lognormal factor (a few minutes' memory) and rare spikes of 2-5x."""
+    m = np.arange(n, dtype=np.float64)
+    lull = 1.0 - 0.5 * np.exp(-(((m - lunch_minute) / 50.0) ** 2))
+    kernel = 0.75 ** np.arange(12)
+    shocks = np.convolve(rng.standard_normal(n), kernel)[:n] / np.sqrt((kernel**2).sum())
+    spikes = np.where(rng.random(n) < 0.02, rng.uniform(2.0, 5.0, n), 1.0)
+    return _u_shape(n) * lull * np.exp(0.45 * shocks) * spikes
+
+
 def _split_exact(total: int, weights: F64) -> I64:
     """Integers proportional to `weights` that sum exactly to `total`."""
     share = weights / weights.sum()
@@ -135,8 +147,10 @@ def day_tape(
     close_price: int,
     n_ticks: int,
     n_minutes: int,
+    lunch_minute: int,
 ) -> Tape:
-    """The day's ticks given its distinct price levels (ascending) and the qty at each level."""
+    """The day's ticks given its distinct price levels (ascending) and the qty at each level;
+    prints spread over the minutes by `_trading_activity` (every minute prints at least once)."""
     k = levels.shape[0]
     i_open = int(np.searchsorted(levels, open_price))
     i_close = int(np.searchsorted(levels, close_price))
@@ -144,9 +158,8 @@ def day_tape(
     price = levels[walk]
 
     continuous = n_ticks - 2
-    per_minute = 1 + rng.multinomial(
-        continuous - n_minutes, _u_shape(n_minutes) / _u_shape(n_minutes).sum()
-    )
+    activity = _trading_activity(rng, n_minutes, lunch_minute)
+    per_minute = 1 + rng.multinomial(continuous - n_minutes, activity / activity.sum())
     minute = np.concatenate([[0], np.repeat(np.arange(n_minutes), per_minute), [n_minutes]])
     second = np.concatenate([[0], rng.integers(0, 60, continuous), [0]])
     order = np.lexsort((second, minute))  # minutes are already ordered; sort seconds within them

@@ -34,6 +34,7 @@ from simulator.universe import (
     INDEX_PROFILES,
     INDICES,
     LAST_DATE,
+    OVERSEAS_INDICES,
     Instrument,
     OverseasInstrument,
     Split,
@@ -56,7 +57,8 @@ __all__ = [
 ]
 
 PERIODS = ("D", "W", "M", "Y")
-_STREAM_TAPE, _STREAM_BOOK, _STREAM_INDEX_MIN, _STREAM_US_MIN = 11, 12, 13, 14
+_STREAM_TAPE, _STREAM_BOOK, _STREAM_INDEX_MIN, _STREAM_US_MIN, _STREAM_US_BOOK = 11, 12, 13, 14, 15
+_LUNCH = time(12, 30)  # the midday lull of continuous trading is centred here
 _US_UNIT = 10_000  # US prices are carried as integers in 1e-4 USD
 
 
@@ -213,6 +215,7 @@ class Market:
         self._intraday: _Lru[tuple[str, date], _Day] = _Lru(day_cache_size)
         self._index_paths: _Lru[str, paths.LevelPath] = _Lru(64)
         self._us_paths: _Lru[tuple[str, str], tuple[paths.LevelPath, int]] = _Lru(64)
+        self.overseas_indices = {code: spec[0] for code, spec in OVERSEAS_INDICES.items()}
 
     # ----------------------------------------------------------------- instruments
 
@@ -347,6 +350,7 @@ class Market:
             int(path.close[i]),
             int(ticks[i]),
             n_minutes,
+            lunch_minute=int((datetime.combine(d, _LUNCH) - open_at).total_seconds() // 60),
         )
         base = open_at.hour * 3600 + open_at.minute * 60
         seconds = base + tape.minute * 60 + tape.second
@@ -558,6 +562,9 @@ class Market:
             if dt >= start
         ]
 
+    def overseas_split(self, exchange: str, symbol: str) -> Split | None:
+        return self._us_profiles[(exchange, symbol)].split
+
     def overseas_close_before(
         self, exchange: str, symbol: str, d: date, adjusted: bool = False
     ) -> float:
@@ -604,6 +611,46 @@ class Market:
                 )
             )
         return out
+
+    def overseas_book(
+        self, exchange: str, symbol: str, last: float, at: datetime
+    ) -> list[tuple[float, int, float, int]]:
+        """A 10-level US book (bid, bid size, ask, size), best first, one cent apart around `last`
+        (bid 1 at it, ask 1 a cent above, as dailyprice's pbid/pask); sizes are deterministic per
+        symbol and second `at`."""
+        stamp = int(at.timestamp())
+        rng = paths.rng_for(self.seed, _STREAM_US_BOOK, f"{exchange}:{symbol}", stamp)
+        sizes = rng.integers(1, 40, size=(10, 2)) * 100
+        return [
+            (
+                round(last - 0.01 * i, 2),
+                int(sizes[i, 0]),
+                round(last + 0.01 * (i + 1), 2),
+                int(sizes[i, 1]),
+            )
+            for i in range(10)
+        ]
+
+    def overseas_index_bars(self, code: str, start: date, end: date, period: str) -> list[IndexBar]:
+        """An overseas index's D/W/M/Y bars on the US calendar (grouping as `period_bars`),
+        values with 2 decimals, driven by the US market factor."""
+        if code not in OVERSEAS_INDICES:
+            raise KeyError(f"unknown overseas index {code!r}; see Market.overseas_indices")
+        _, level, loading, own, volume = OVERSEAS_INDICES[code]
+        p = self._index_paths.get(
+            code,
+            lambda: paths.index_path(
+                self.seed, code, self._us_market, level, loading, own, volume, 0
+            ),
+        )
+        i = bisect.bisect_left(self._us_days, period_start(start, period))
+        j = bisect.bisect_right(self._us_days, end)
+        cols = [a[i:j] for a in (p.open, p.high, p.low, p.close, p.volume, p.value)]
+        return [
+            IndexBar(dt, None, o / 100, h / 100, lo / 100, c / 100, v, val)
+            for dt, o, h, lo, c, v, val in _aggregate(self._us_days[i:j], *cols, period=period)
+            if dt >= start
+        ]
 
 
 def _bridge_day(

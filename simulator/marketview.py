@@ -109,11 +109,18 @@ class MarketView:
         return MinuteBar(d, start, *summary) if summary is not None else None
 
     # -- daily bars -----------------------------------------------------------------------------
+    def adjusts(self, code: str, adjusted: bool, now: datetime) -> bool:
+        """Whether an adjusted series asked for at `now` applies the instrument's split: only once
+        it is effective (its date on or before sim-today). Adjusting for a split still ahead would
+        show a price history nobody could have seen that day."""
+        split = self.market.instruments[code].split
+        return adjusted and split is not None and split.date <= now.date()
+
     def day_bar(self, code: str, d: date, now: datetime, adjusted: bool = False) -> DailyBar | None:
         if d > now.date():
             return None
         if d < now.date() or not self.is_partial(d, now):
-            return self.market.daily_bar(code, d, adjusted)
+            return self.market.daily_bar(code, d, self.adjusts(code, adjusted, now))
         # Ticks have second resolution, so the prints up to now are exactly the completed minute
         # bars plus the current partial minute: the same bar minute_bars() aggregates to.
         return self.market.intraday_bar(code, d, now.time())
@@ -147,7 +154,9 @@ class MarketView:
     def period_bars(
         self, code: str, start: date, end: date, period: str, adjusted: bool, now: datetime
     ) -> list[DailyBar]:
-        """Ascending bars; today's (partial) bar merged into its week/month/year."""
+        """Ascending bars; today's (partial) bar merged into its week/month/year. `adjusted` as
+        of sim-today (`adjusts`)."""
+        adjusted = self.adjusts(code, adjusted, now)
         today = now.date()
         end = min(end, today)
         if start > end:

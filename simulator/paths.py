@@ -31,7 +31,11 @@ MARKET_SIGMA = 0.009  # daily sd of the KRX market factor
 US_MARKET_SIGMA = 0.008
 MAX_LEVELS = 12  # open, high, low, close + 8 intermediate grid prices per day
 MIN_VOLUME = 10_000  # keeps every level and every minute tradable
-MIN_TICKS, MAX_TICKS = 600, 4_000  # ticks per day; real large caps print far more, we cap
+# Prints per day: one per PRINT_VALUE KRW traded, within [MIN_TICKS, MAX_TICKS]. A liquid large
+# cap (5e11 KRW a day) prints ~33,000 times, more than once a second through continuous trading as
+# on KRX; a small cap a few hundred to a few thousand times.
+PRINT_VALUE = 15_000_000
+MIN_TICKS, MAX_TICKS = 600, 60_000
 _MAX_MOVE = 0.22  # cap on |daily log return|, well inside the ±30 % band
 
 # Random streams: one SeedSequence per (purpose, instrument) so instruments are independent of
@@ -197,7 +201,7 @@ def stock_levels(seed: int, code: str, path: StockPath) -> tuple[I64, I64, I64]:
     weights[dup] = 0.0
     distinct = (~dup).sum(axis=1)
     value_est = path.volume * path.close
-    ticks = np.clip(value_est // 250_000_000, MIN_TICKS, MAX_TICKS)
+    ticks = np.clip(value_est // PRINT_VALUE, MIN_TICKS, MAX_TICKS)
     ticks = np.minimum(ticks, path.volume // distinct)
     spare = path.volume - distinct * ticks
     share = weights / weights.sum(axis=1, keepdims=True)

@@ -19,10 +19,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from simulator import master, trading
+from simulator import account_overseas, master, trading
 from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
-from simulator.quotes import calendar_days, indices, minutes, overseas, prices, rankings
+from simulator.quotes import (
+    book,
+    calendar_days,
+    indices,
+    info,
+    minutes,
+    overseas,
+    overseas_chart,
+    overseas_price,
+    prices,
+    rankings,
+)
 from simulator.wire import (
     JSON_TYPE,
     KisReject,
@@ -45,6 +56,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Q = "/uapi/domestic-stock/v1/quotations/"
 T = "/uapi/domestic-stock/v1/trading/"
 OV = "/uapi/overseas-price/v1/quotations/"
+OT = "/uapi/overseas-stock/v1/trading/"
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,30 @@ ROUTES: dict[str, Route] = {
     ),
     T + "inquire-psbl-order": _r(
         "GET", {"TTTC8908R"}, {"VTTC8908R"}, trading.inquire_psbl_order, pure=False
+    ),
+    # -- product basics, the book, index minutes, overseas quotes and account (issue 10) --------
+    Q + "search-info": _r("GET", {"CTPF1604R"}, None, info.search_info),
+    Q + "search-stock-info": _r("GET", {"CTPF1002R"}, None, info.search_stock_info),
+    Q + "inquire-asking-price-exp-ccn": _r(
+        "GET", {"FHKST01010200"}, {"FHKST01010200"}, book.inquire_asking_price_exp_ccn
+    ),
+    Q + "inquire-index-timeprice": _r(
+        "GET", {"FHPUP02110200"}, None, indices.inquire_index_timeprice
+    ),
+    OV + "price": _r("GET", {"HHDFS00000300"}, {"HHDFS00000300"}, overseas_price.price),
+    OV + "price-detail": _r("GET", {"HHDFS76200200"}, None, overseas_price.price_detail),
+    OV + "inquire-asking-price": _r(
+        "GET", {"HHDFS76200100"}, None, overseas_price.inquire_asking_price
+    ),
+    OV + "inquire-daily-chartprice": _r(
+        "GET", {"FHKST03030100"}, {"FHKST03030100"}, overseas_chart.inquire_daily_chartprice
+    ),
+    OT + "inquire-present-balance": _r(
+        "GET", {"CTRP6504R"}, {"VTRP6504R"}, account_overseas.inquire_present_balance, pure=False
+    ),
+    OT + "inquire-nccs": _r("GET", {"TTTS3018R"}, None, account_overseas.inquire_nccs, pure=False),
+    OT + "inquire-ccnl": _r(
+        "GET", {"TTTS3035R"}, {"VTTS3035R"}, account_overseas.inquire_ccnl, pure=False
     ),
 }
 MASTER_PREFIX = "/common/master/"

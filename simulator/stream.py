@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-# A whole day of the busiest symbol is ~3,000 prints (~1 MB of records): 64 days bound the cache
-# at tens of MB while covering a full 41-registration session.
-TAPE_CACHE_DAYS = 64
+# A liquid large cap prints 30,000-60,000 times a day (~330 bytes a print: 10-20 MB a tape), a
+# small cap a few thousand. 48 days cover a full 41-registration session (a cursor also keeps its
+# own tape) at a few hundred MB at worst.
+TAPE_CACHE_DAYS = 48
 _HUNDREDTHS = 100_000
 _SMALL_INTS = 100_000
 

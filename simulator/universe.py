@@ -26,6 +26,7 @@ from simulator.ticks import round_to_tick
 FIRST_DATE = date(2015, 1, 2)
 LAST_DATE = date(2027, 12, 30)
 _NOMINAL_LISTING = date(2000, 1, 4)
+PAR_VALUE = 100  # KRW; the synthetic universe's nominal par (inquire-price's stck_fcam)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,18 @@ class Instrument:
     delisted: date | None  # first day it is no longer listed; bars exist strictly before it
     base_price: int  # raw price before the first bar in the window (the IPO price for new listings)
     split: Split | None
+
+    def par_value(self, d: date) -> int:
+        """Par value per share on `d`: PAR_VALUE for every name, times the split ratio before its
+        split (a 1:n split divides the par by n, as 삼성전자's 5,000 -> 100 in 2018)."""
+        if self.split is not None and d < self.split.date:
+            return PAR_VALUE * self.split.ratio
+        return PAR_VALUE
+
+    @property
+    def isin(self) -> str:
+        """The standard code KR7 + code + 00 + check digit (as KIS's std_pdno, e.g. KR7005930003)."""
+        return isin("KR7" + self.code + "00")
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,17 @@ class OverseasProfile:
     sigma: float
 
 
+def isin(body: str) -> str:
+    """`body` (11 characters) with its ISIN check digit: letters become 10..35, then Luhn from the
+    right."""
+    digits = "".join(str(int(ch, 36)) for ch in body)
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 == 0 else 1)
+        total += n // 10 + n % 10
+    return body + str((10 - total % 10) % 10)
+
+
 INDICES: dict[str, str] = {"0001": "종합", "1001": "KOSDAQ", "2001": "KOSPI200"}
 
 # index code -> (level before the first bar, market-factor loading, own volatility,
@@ -80,6 +104,15 @@ INDEX_PROFILES: dict[str, tuple[float, float, float, int, int]] = {
     "0001": (1915.59, 1.0, 0.002, 450_000_000, 9_000_000_000_000),
     "1001": (542.97, 1.1, 0.006, 900_000_000, 7_000_000_000_000),
     "2001": (246.81, 1.05, 0.0015, 120_000_000, 5_000_000_000_000),
+}
+
+
+# Overseas indices (inquire-daily-chartprice, market N): code -> (KIS name, level before the first
+# bar, loading on the US market factor, own volatility, typical daily volume). Daily bars only.
+OVERSEAS_INDICES: dict[str, tuple[str, float, float, float, int]] = {
+    ".DJI": ("다우존스 산업지수", 17832.99, 0.95, 0.002, 350_000_000),
+    "COMP": ("나스닥 종합", 4726.81, 1.15, 0.003, 4_500_000_000),
+    "SPX": ("S&P 500", 2058.20, 1.0, 0.0015, 2_500_000_000),
 }
 
 

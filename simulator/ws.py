@@ -5,9 +5,10 @@ Frame formats, acks and codes follow kis-api.md §8. Streams are driven by the s
 cycle (50 ms wall, fixed cadence) sends the prints that fell due since the last cycle, up to
 MAX_RECORDS_PER_FRAME records to a frame (`0|H0STCNT0|003|...`) as KIS batches them; the order book
 changes every market second while a symbol trades (sizes move between prints too), and goes out
-coalesced: at most one snapshot per cycle, whenever the market second moved on. The sim `speed` sets how much market time a cycle
-covers, hence the record rate (~2,000 prints per symbol-day). Trade records come pre-encoded per
-(code, day) from `simulator.stream`, so a cycle only slices and joins strings.
+coalesced: at most one snapshot per cycle, whenever the market second moved on. The sim `speed`
+sets how much market time a cycle covers, hence the record rate (a liquid large cap prints 30,000+
+times a day, see `paths`). Trade records come pre-encoded per (code, day) from `simulator.stream`,
+so a cycle only slices and joins strings.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ PUMP_SECONDS = 0.05
 MAX_RECORDS_PER_FRAME = 100
 TRADE_TR, BOOK_TR = "H0STCNT0", "H0STASP0"
 NOTICE_TR = {"real": "H0STCNI0", "paper": "H0STCNI9"}
+# Overseas execution notices: accepted like H0STCNI0 (keyed by HTS ID) but silent, as the
+# simulator takes no overseas orders.
+OVERSEAS_NOTICE_TR = {"real": "H0GSCNI0", "paper": "H0GSCNI9"}
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -151,10 +155,10 @@ class WsServer:
         tr_type = str(header.get("tr_type", ""))
         if tr_type not in {"1", "2"}:
             return ack(tr_id, tr_key, "OPSP8997", "JSON PARSING ERROR : invalid tr_type", rt_cd="1")
-        notice_tr = NOTICE_TR[self.sim.config.env]
-        if tr_id not in {TRADE_TR, BOOK_TR, notice_tr}:
+        notices = {NOTICE_TR[self.sim.config.env], OVERSEAS_NOTICE_TR[self.sim.config.env]}
+        if tr_id not in {TRADE_TR, BOOK_TR, *notices}:
             return ack(tr_id, tr_key, "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id", rt_cd="1")
-        encrypt_yn = "Y" if tr_id == notice_tr else "N"
+        encrypt_yn = "Y" if tr_id in notices else "N"
         if tr_type == "2":
             # A notice registration holds no cursor (None): test membership, not the value.
             if (tr_id, tr_key) not in conn.subs:
@@ -165,7 +169,7 @@ class WsServer:
             return ack(tr_id, tr_key, "OPSP0002", "ALREADY IN SUBSCRIBE", rt_cd="1")
         if len(conn.subs) >= MAX_SUBSCRIPTIONS:
             return ack(tr_id, tr_key, "OPSP0008", "MAX SUBSCRIBE OVER", rt_cd="1")
-        if tr_id == notice_tr:
+        if tr_id in notices:
             if tr_key != self.sim.hts_id:
                 return ack(tr_id, tr_key, "OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", rt_cd="1")
             conn.subs[(tr_id, tr_key)] = None

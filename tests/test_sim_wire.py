@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from simulator.server import RunningSimulator
-from tests.sim_helpers import Kis, Q
+from tests.helpers import Kis, Q
 from tests.test_sim_ws import approval, ask, run, sub
 
 

@@ -213,3 +213,50 @@ def inquire_index_price(ctx: Ctx) -> Reply:
         "ntby_rsqn": "0",
     }
     return ok({"output": pick(row, F.INDEX_PRICE)})
+
+
+# sheet 073 response example, output (a list)
+INDEX_TIMEPRICE: tuple[str, ...] = (
+    "bsop_hour",
+    "bstp_nmix_prpr",
+    "bstp_nmix_prdy_vrss",
+    "prdy_vrss_sign",
+    "bstp_nmix_prdy_ctrt",
+    "acml_tr_pbmn",
+    "acml_vol",
+    "cntg_vol",
+)
+
+
+def inquire_index_timeprice(ctx: Ctx) -> Reply:
+    """The current session's index level per FID_INPUT_HOUR_1 seconds (60/300/600), newest first:
+    each row stamped with its interval's start (as FHKUP03500200's rows; unconfirmed), volume and
+    value in the units of the other index APIs (shares, KRW), accumulated over the day. One answer,
+    no tr_cont paging (the sheet)."""
+    code = _index_code(ctx)
+    seconds = parse_int(ctx.need("FID_INPUT_HOUR_1"), "FID_INPUT_HOUR_1", minimum=60)
+    view = market_view(ctx)
+    day = view.session_day(ctx.now)
+    _, prev = _index_today(ctx, code)
+    rows: list[dict[str, str]] = []
+    cum_vol = cum_val = 0
+    for b in _bucket(view.index_minute_bars(code, day, ctx.now), seconds // 60):
+        assert b.time is not None  # minute bars carry their start
+        cum_vol, cum_val = cum_vol + b.volume, cum_val + b.value
+        base = prev.close if prev else b.open
+        rows.append(
+            pick(
+                {
+                    "bsop_hour": hms(b.time),
+                    "bstp_nmix_prpr": dec(b.close),
+                    "bstp_nmix_prdy_vrss": dec(b.close - base),
+                    "prdy_vrss_sign": sign_code(round(b.close - base, 2)),
+                    "bstp_nmix_prdy_ctrt": dec(rate(b.close - base, base)),
+                    "acml_tr_pbmn": num(cum_val),
+                    "acml_vol": num(cum_vol),
+                    "cntg_vol": num(b.volume),
+                },
+                INDEX_TIMEPRICE,
+            )
+        )
+    return ok({"output": rows[::-1]})

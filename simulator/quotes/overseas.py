@@ -36,7 +36,7 @@ MINUTE_LOOKBACK_DAYS = 31
 ZDIV = 4
 
 
-def _instrument(ctx: Ctx) -> tuple[str, str]:
+def instrument(ctx: Ctx) -> tuple[str, str]:
     exchange = ctx.need("EXCD").upper()
     symbol = ctx.need("SYMB").upper()
     if (exchange, symbol) not in ctx.market.overseas:
@@ -44,22 +44,26 @@ def _instrument(ctx: Ctx) -> tuple[str, str]:
     return exchange, symbol
 
 
-def _ny_now(ctx: Ctx) -> datetime:
+def new_york_now(ctx: Ctx) -> datetime:
     return ctx.now.replace(tzinfo=KST).astimezone(NEW_YORK)
 
 
-def _px(value: float) -> str:
+def px(value: float) -> str:
     return dec(value, ZDIV)
 
 
 def dailyprice(ctx: Ctx) -> Reply:
-    exchange, symbol = _instrument(ctx)
+    exchange, symbol = instrument(ctx)
     gubn = ctx.get("GUBN", "0").strip() or "0"
     period = {"0": "D", "1": "W", "2": "M"}.get(gubn)
     if period is None:
         raise KisReject("OPSQ2002", "GUBN 입력값을 확인하세요. (0:일 1:주 2:월)")
-    adjusted = (ctx.get("MODP", "0").strip() or "0") == "1"
-    ny_now = _ny_now(ctx)
+    ny_now = new_york_now(ctx)
+    # Adjusted (MODP=1) as of the New York date: a split still ahead is not applied.
+    split = ctx.market.overseas_split(exchange, symbol)
+    adjusted = (ctx.get("MODP", "0").strip() or "0") == "1" and (
+        split is not None and split.date <= ny_now.date()
+    )
     last_done = ny_now.date()
     cal = ctx.market.us_calendar
     if not cal.is_trading_day(last_done) or cal.session(last_done)[1] > ny_now:
@@ -93,18 +97,18 @@ def dailyprice(ctx: Ctx) -> Reply:
             pick(
                 {
                     "xymd": ymd(bar.local_date),
-                    "clos": _px(bar.close),
+                    "clos": px(bar.close),
                     "sign": sign_code(round(diff, ZDIV)),
-                    "diff": _px(abs(diff)),
+                    "diff": px(abs(diff)),
                     "rate": signed_dec(rate(diff, prev)),
-                    "open": _px(bar.open),
-                    "high": _px(bar.high),
-                    "low": _px(bar.low),
+                    "open": px(bar.open),
+                    "high": px(bar.high),
+                    "low": px(bar.low),
                     "tvol": num(bar.volume),
                     "tamt": num(bar.value),
-                    "pbid": _px(bar.close),
+                    "pbid": px(bar.close),
                     "vbid": "100",
-                    "pask": _px(bar.close + 0.01),
+                    "pask": px(bar.close + 0.01),
                     "vask": "100",
                 },
                 F.OVERSEAS_DAILY_OUTPUT2,
@@ -118,12 +122,12 @@ def dailyprice(ctx: Ctx) -> Reply:
 
 
 def inquire_time_itemchartprice(ctx: Ctx) -> Reply:
-    exchange, symbol = _instrument(ctx)
+    exchange, symbol = instrument(ctx)
     nmin = parse_int(ctx.get("NMIN") or "1", "NMIN", minimum=1)
     nrec = min(parse_int(ctx.get("NREC") or str(MINUTE_MAX), "NREC", minimum=1), MINUTE_MAX)
     include_past = (ctx.get("PINC", "1").strip() or "1") == "1"
     keyb = ctx.get("KEYB").strip() if (ctx.get("NEXT").strip() == "1") else ""
-    ny_now = _ny_now(ctx).replace(tzinfo=None)
+    ny_now = new_york_now(ctx).replace(tzinfo=None)
     newest = ny_now
     if keyb:
         try:
@@ -226,10 +230,10 @@ def _minute_row(day: date, b: OverseasBar) -> dict[str, str]:
             "xhms": _local_start(b).strftime("%H%M%S"),
             "kymd": ymd(b.kst.date()),
             "khms": b.kst.strftime("%H%M%S"),
-            "open": _px(b.open),
-            "high": _px(b.high),
-            "low": _px(b.low),
-            "last": _px(b.close),
+            "open": px(b.open),
+            "high": px(b.high),
+            "low": px(b.low),
+            "last": px(b.close),
             "evol": num(b.volume),
             "eamt": num(b.value),
         },

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from simulator import fields as F
 from simulator.context import Ctx, Reply
-from simulator.market import DailyBar
+from simulator.market import DailyBar, period_start
 from simulator.marketview import Snapshot
 from simulator.quotes.common import (
     change_fields,
@@ -37,6 +37,7 @@ def inquire_price(ctx: Ctx) -> Reply:
     market = ctx.market
     inst = market.instruments[snap.code]
     shares = market.listed_shares(snap.code, snap.day)
+    par = inst.par_value(snap.day)
     prev_day = market.calendar.previous_trading_day(snap.day)
     prev_bar = market.daily_bar(snap.code, prev_day)
     hist = [
@@ -72,9 +73,9 @@ def inquire_price(ctx: Ctx) -> Reply:
         "hts_frgn_ehrt": "0.00",
         "frgn_ntby_qty": "0",
         "pgtr_ntby_qty": "0",
-        "cpfn": num(shares * 100 // 10**8),
+        "cpfn": num(shares * par // 10**8),
         "rstc_wdth_prc": num(snap.upper - snap.prev_close),
-        "stck_fcam": "100",
+        "stck_fcam": num(par),
         "stck_sspr": num(snap.prev_close * 7 // 10),
         "aspr_unit": num(tick_size(snap.price)),
         "hts_deal_qty_unit_val": "1",
@@ -90,7 +91,7 @@ def inquire_price(ctx: Ctx) -> Reply:
         "ssts_yn": "Y",
         "stck_shrn_iscd": snap.code,
         "fcam_cnnm": "100",
-        "cpfn_cnnm": f"{shares * 100 // 10**8:,} 억",
+        "cpfn_cnnm": f"{shares * par // 10**8:,} 억",
         "apprch_rate": "0.00",
         "frgn_hldn_qty": "0",
         "vi_cls_code": "N",
@@ -207,6 +208,7 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
     market = ctx.market
     prev = market.daily_bar(snap.code, market.calendar.previous_trading_day(snap.day))
     shares = market.listed_shares(snap.code, snap.day)
+    par = market.instruments[snap.code].par_value(snap.day)
     book = market.quote_at(snap.code, ctx.now) if snap.traded else None
     return pick(
         {
@@ -225,9 +227,9 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
             "bidp": num(book.bids[0][0] if book and book.bids else snap.price),
             "prdy_vrss_vol": num(snap.volume - (prev.volume if prev else 0)),
             "vol_tnrt": dec(rate(snap.volume, shares)),
-            "stck_fcam": "100",
+            "stck_fcam": num(par),
             "lstn_stcn": num(shares),
-            "cpfn": num(shares * 100 // 10**8),
+            "cpfn": num(shares * par // 10**8),
             "hts_avls": num(snap.price * shares // 10**8),
             "per": "0.00",
             "eps": "0.00",
@@ -236,6 +238,22 @@ def _chart_output1(ctx: Ctx, snap: Snapshot) -> dict[str, str]:
         },
         F.ITEMCHART_OUTPUT1,
     )
+
+
+def _split_rate(ctx: Ctx, code: str, bar: DailyBar, period: str) -> str:
+    """`prtt_rate` of a chart bar: the sheet's 기준가/전일 종가 of the split day (e.g. 0.02 for
+    삼성전자's 1:50 on 2018-05-04; as a ratio with 2 decimals, unconfirmed) on the bar whose period
+    holds it, else 0.00. A stock split has no `flng_cls_code` of its own (01-07 are ex-rights and
+    ex-dividend codes), so that stays 00; `mod_yn` is the sheet's "no trade that day, no open",
+    which never happens in the synthetic market (N)."""
+    split = ctx.market.instruments[code].split
+    if split is None or not period_start(bar.date, period) <= split.date <= bar.date:
+        return "0.00"
+    day = ctx.market.daily_bar(code, split.date)
+    before = ctx.market.last_close_before(code, split.date)
+    if day is None or before is None:
+        return "0.00"
+    return dec(day.prev_close / before.close)
 
 
 def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
@@ -259,7 +277,7 @@ def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
                 "acml_vol": num(b.volume),
                 "acml_tr_pbmn": num(b.value),
                 "flng_cls_code": "00",
-                "prtt_rate": "0.00",
+                "prtt_rate": _split_rate(ctx, snap.code, b, period),
                 "mod_yn": "N",
                 "prdy_vrss_sign": sign_code(b.close - b.prev_close),
                 "prdy_vrss": num(b.close - b.prev_close),
