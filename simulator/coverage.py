@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from simulator.rest import OAUTH, ROUTES
-from simulator.ws import BOOK_TR, NOTICE_TR, TRADE_TR
+from simulator.ws import BOOK_TR, NOTICE_TR, OVERSEAS_NOTICE_TR, TRADE_TR
 
-WS_TR_IDS = frozenset({TRADE_TR, BOOK_TR, *NOTICE_TR.values()})
+WS_TR_IDS = frozenset({TRADE_TR, BOOK_TR, *NOTICE_TR.values(), *OVERSEAS_NOTICE_TR.values()})
 
 
 @dataclass(frozen=True)
