@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import atexit
 import threading
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import httpx
+
 from connectors.kis.settings import Secret, Settings
-from schemas.clock import SYSTEM_CLOCK, Clock, FuncClock
+from schemas.clock import KST, SYSTEM_CLOCK, Clock, FuncClock
 from simulator.server import RunningSimulator, SimConfig, running_simulators, start_simulator
 
 _lock = threading.Lock()
@@ -73,7 +77,29 @@ def simulator_at(settings: Settings) -> RunningSimulator | None:
 
 
 def market_clock(settings: Settings) -> Clock:
-    """The market's clock for these (resolved) settings: the in-process simulator's, else the
-    wall clock."""
+    """The market's clock for these (resolved) settings: the in-process simulator's; a standalone
+    simulator's (KIS_ENV=sim with KIS_BASE_URL, e.g. `kisdb sim --now D`) read from its `Date`
+    header; else the wall clock."""
     sim = simulator_at(settings)
-    return SYSTEM_CLOCK if sim is None else FuncClock(sim.clock.now, name="simulator")
+    if sim is not None:
+        return FuncClock(sim.clock.now, name="simulator")
+    if settings.env == "sim" and settings.base_url:
+        return remote_simulator_clock(settings.base_url)
+    return SYSTEM_CLOCK
+
+
+def remote_simulator_clock(base_url: str, timeout: float = 5.0) -> Clock:
+    """The clock of the simulator at `base_url`, from the `Date` header of one request: its offset
+    from the wall clock is kept, so the clock runs on at wall speed from there (a simulator started
+    with `--speed` other than 1 drifts; the header has whole seconds). Unreachable: the wall clock,
+    and the command's first KIS call will say what is wrong."""
+    started = datetime.now(UTC)
+    try:
+        date_header = httpx.get(base_url.rstrip("/") + "/", timeout=timeout).headers.get("date")
+    except httpx.HTTPError:
+        return SYSTEM_CLOCK
+    if not date_header:
+        return SYSTEM_CLOCK
+    ended = datetime.now(UTC)
+    offset = parsedate_to_datetime(date_header) - (started + (ended - started) / 2)
+    return FuncClock(lambda: datetime.now(KST) + offset, name=f"simulator at {base_url}")

@@ -238,7 +238,7 @@ class RestApp:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": http_headers(JSON_TYPE, len(raw), extra),
+                "headers": http_headers(JSON_TYPE, len(raw), extra, self.sim.clock.now()),
             }
         )
         await send({"type": "http.response.body", "body": raw})
@@ -249,14 +249,14 @@ class RestApp:
         self.sim.stats.request(path, "")
         market = master.market_for_file(path.removeprefix(MASTER_PREFIX))
         if method != "GET" or market is None:
-            headers = http_headers("text/plain", 0, {})
+            headers = http_headers("text/plain", 0, {}, self.sim.clock.now())
             await send({"type": "http.response.start", "status": 404, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         data = master.master_zip(
             self.sim.market.instruments.values(), market, self.sim.clock.today()
         )
-        headers = http_headers("application/zip", len(data), {})
+        headers = http_headers("application/zip", len(data), {}, self.sim.clock.now())
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from email.utils import formatdate
+from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
 from typing import Any
+
+from simulator.calendar import KST
 
 
 @dataclass
@@ -55,15 +57,22 @@ def envelope(
 JSON_TYPE = "application/json; charset=utf-8"
 
 
-def http_headers(content_type: str, length: int, kis: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def http_headers(
+    content_type: str, length: int, kis: dict[str, str], now: datetime
+) -> list[tuple[bytes, bytes]]:
     """Response header block as KIS writes it: standard headers capitalised (`Content-Type`,
     `Content-Length`, `Date`), KIS's own (`tr_id`, `tr_cont`, `gt_uid`) in lower case, in the
     workbook's order. No lowercase hyphenated name is ever sent: the official sample keeps every
     all-lowercase header name as a namedtuple field, and `content-type` is not an identifier.
-    (The server writes no header of its own; uvicorn's `date`/`server` are switched off.)"""
+    (The server writes no header of its own; uvicorn's `date`/`server` are switched off.)
+
+    `Date` (RFC 7231) carries the simulator's clock (`now`, naive KST), not the wall's: a kisdb
+    command pointed at a standalone `kisdb sim --now D` takes its "today" from it (KIS's own Date
+    is its wall clock, which the simulator's clock stands for)."""
     block = [(b"Content-Type", content_type.encode()), (b"Content-Length", str(length).encode())]
     block += [(k.encode(), v.encode()) for k, v in kis.items()]
-    block.append((b"Date", formatdate(usegmt=True).encode()))
+    moment = now.replace(tzinfo=KST) if now.tzinfo is None else now
+    block.append((b"Date", format_datetime(moment.astimezone(UTC), usegmt=True).encode()))
     return block
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from connectors.kis import AsyncKisClient, KisClient, Settings
@@ -16,7 +18,7 @@ from connectors.kis.auth import read_ledger
 from connectors.kis.errors import KisConfigError
 from connectors.kis.order_guard import OrderBlocked
 from pipelines.config import load_config, user_config_path
-from pipelines.embedded import market_clock, resolve
+from pipelines.embedded import market_clock, remote_simulator_clock, resolve
 from pipelines.runtime import client_for, use_runtime
 from schemas.clock import KST, SYSTEM_CLOCK
 from simulator.server import DEFAULT_APP_KEY, RunningSimulator
@@ -153,6 +155,20 @@ def test_the_market_clock_is_the_in_process_simulators(
     assert abs((market_clock(here).now() - pinned.replace(tzinfo=KST)).total_seconds()) < 1
     elsewhere = Settings.from_env({"KIS_BASE_URL": "http://127.0.0.1:1"})
     assert market_clock(elsewhere) is SYSTEM_CLOCK
+
+
+def test_a_standalone_simulators_clock_is_read_from_its_date_header(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    # What a command pointed at `kisdb sim --now 2024-04-22T16:00:00` (another process) sees.
+    pinned = datetime(2024, 4, 22, 16, 0)
+    sim = make_sim(now=pinned, speed=1.0)
+    answer = httpx.get(sim.base_url + "/")
+    assert parsedate_to_datetime(answer.headers["Date"]).astimezone(KST).date() == pinned.date()
+    clock = remote_simulator_clock(sim.base_url)
+    assert abs((clock.now() - pinned.replace(tzinfo=KST)).total_seconds()) < 3
+    assert clock.today() == pinned.date()
+    assert remote_simulator_clock("http://127.0.0.1:1", timeout=0.5) is SYSTEM_CLOCK
 
 
 @pytest.mark.usefixtures("prefect_harness")
