@@ -344,6 +344,29 @@ ORDER_LOG = Dataset(
     primary_key=("client_order_id",),
 )
 
+# A live snapshot a client reads, not a lake table (the recorder stores books as `quotes`).
+ORDER_BOOK = Dataset(
+    name="order_book",
+    doc="inquire-asking-price-exp-ccn (FHKST01010200): the 10-level book and the expected match.",
+    columns=(
+        Column("symbol", S, "stck_shrn_iscd", nullable=False),
+        Column(
+            "ts_event", TS_KST, nullable=False, doc="today (the client's clock) + aspr_acpt_hour"
+        ),
+        *(Column(f"ask_px_{i}", KRW, f"askp{i}") for i in range(1, 11)),
+        *(Column(f"bid_px_{i}", KRW, f"bidp{i}") for i in range(1, 11)),
+        *(Column(f"ask_qty_{i}", QTY, f"askp_rsqn{i}") for i in range(1, 11)),
+        *(Column(f"bid_qty_{i}", QTY, f"bidp_rsqn{i}") for i in range(1, 11)),
+        Column("total_ask_qty", QTY, "total_askp_rsqn"),
+        Column("total_bid_qty", QTY, "total_bidp_rsqn"),
+        Column("price", KRW, "stck_prpr", doc="current price"),
+        Column("expected_price", KRW, "antc_cnpr", doc="expected match price (auctions)"),
+        Column("expected_volume", QTY, "antc_vol"),
+    ),
+    primary_key=("symbol", "ts_event"),
+)
+
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (

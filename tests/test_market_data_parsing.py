@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from connectors.kis.errors import KisProtocolError
+from connectors.kis.market_data.book import parse_order_book
 from connectors.kis.market_data.domestic import (
     parse_current_price,
     parse_daily_price,
@@ -33,6 +34,8 @@ from schemas import (
     PERIOD_BARS,
     RANKINGS,
 )
+from schemas.clock import KST
+from schemas.datasets import ORDER_BOOK
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kis"
 
@@ -215,3 +218,18 @@ def test_empty_and_blank_blocks_give_empty_typed_frames() -> None:
     assert parse_minute_bars({"output2": [{}]}, symbol="005930").height == 0
     with pytest.raises(KisProtocolError, match="no 'output2' block"):
         parse_period_bars({"rt_cd": "0"}, symbol="005930", period="D", adjusted=True)
+
+
+def test_order_book_parses_the_workbook_example() -> None:
+    # Sheet 041's response example (FHKST01010200), verbatim.
+    payload = json.loads((FIXTURES / "order_book.json").read_text(encoding="utf-8"))
+    book = parse_order_book(payload, symbol="000660", day=date(2024, 1, 2))
+    assert book.height == 1 and book.columns == ORDER_BOOK.column_names
+    row = book.row(0, named=True)
+    assert row["ts_event"] == datetime(2024, 1, 2, 16, 0, tzinfo=KST)
+    assert (row["ask_px_1"], row["bid_px_1"], row["ask_px_10"]) == (128000, 127500, 132500)
+    assert (row["ask_qty_1"], row["bid_qty_10"]) == (69454, 15773)
+    assert (row["total_ask_qty"], row["total_bid_qty"]) == (830005, 250849)
+    assert (row["expected_price"], row["expected_volume"]) == (128000, 220006)
+    with pytest.raises(KisProtocolError, match="asked for 005930"):
+        parse_order_book(payload, symbol="005930", day=date(2024, 1, 2))

@@ -38,7 +38,7 @@ from schemas import (
     PERIOD_BARS,
     RANKINGS,
 )
-from schemas.clock import KST, FixedClock
+from schemas.clock import KST, FixedClock, FuncClock
 from schemas.periods import period_start
 from simulator.server import RunningSimulator
 from tests.helpers import sim_settings
@@ -229,3 +229,17 @@ def test_the_async_client_returns_the_same_frames(sim: RunningSimulator, tmp_pat
 
     bars, cal, rank = asyncio.run(fetch())
     assert bars.equals(want_bars) and cal.equals(want_holidays) and rank.height == 30
+
+
+def test_order_book_is_the_simulators_book_now(sim: RunningSimulator, tmp_path: Path) -> None:
+    # On the simulator's (pinned) clock, as the composition root hands it to clients.
+    market = FuncClock(sim.clock.now, name="simulator")
+    with KisClient(settings_for(sim, tmp_path), clock=market) as client:
+        book = client.order_book("005930")
+    row = book.row(0, named=True)
+    assert book.height == 1 and row["symbol"] == "005930"
+    assert row["ts_event"].date() == sim.clock.today()
+    asks = [row[f"ask_px_{i}"] for i in range(1, 11)]
+    bids = [row[f"bid_px_{i}"] for i in range(1, 11)]
+    assert asks == sorted(asks) and bids == sorted(bids, reverse=True) and bids[0] < asks[0]
+    assert row["total_ask_qty"] == sum(row[f"ask_qty_{i}"] for i in range(1, 11))

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import polars as pl
 
 from connectors.kis.core import _ClientLogic
+from connectors.kis.market_data.book import order_book_plan
 from connectors.kis.market_data.common import Period
 from connectors.kis.market_data.domestic import (
     current_price_plan,
@@ -60,6 +61,11 @@ class MarketData(_ClientLogic):
     def current_price(self, symbol: str) -> Flow[dict[str, Any]]:
         """Current price and the day's figures as a dict (KRW ints); `raw` has every field."""
         return self._fetch_flow(current_price_plan(symbol))
+
+    @operation
+    def order_book(self, symbol: str) -> Flow[pl.DataFrame]:
+        """The 10-level book and the expected match, now (ORDER_BOOK, one row)."""
+        return self._fetch_flow(order_book_plan(symbol, self.clock.today()))
 
     @operation
     def minute_bars(
