@@ -13,6 +13,7 @@ from prefect import flow
 
 from pipelines.bars import (
     DEFAULT_INDICES,
+    DEFAULT_START,
     ingest_index_bars,
     ingest_overseas_bars,
     ingest_period_bars,
@@ -73,7 +74,8 @@ def update(
             f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
         )
     steps: list[tuple[str, Callable[[], RunSummary]]] = [
-        ("holidays", lambda: ingest_holidays(start=start, home=home)),
+        # The calendar over every day bars are stored for, so `check` can judge each one.
+        ("holidays", lambda: ingest_holidays(start=start or DEFAULT_START, home=home)),
         ("securities", lambda: ingest_securities(home=home)),
         (
             "bars",

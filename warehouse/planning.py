@@ -6,7 +6,7 @@ Incremental state is read from the tables themselves, never from side files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,14 +23,20 @@ def _table(dataset: Dataset) -> str:
 
 
 def stored_bounds(
-    lake: Lake, dataset: Dataset, keys: Sequence[str], column: str = "date"
+    lake: Lake,
+    dataset: Dataset,
+    keys: Sequence[str],
+    column: str = "date",
+    where: str = "TRUE",
 ) -> dict[tuple[Any, ...], tuple[Any, Any]]:
-    """{key values: (min(column), max(column))} for every key stored in the dataset."""
+    """{key values: (min(column), max(column))} for every key stored in the dataset (of the
+    rows matching the SQL condition `where`)."""
     key_list = ", ".join(tables.quote(k) for k in keys)
     col = tables.quote(column)
     # Through polars: timestamps come back in the column's own zone, as every reader sees them.
     frame = lake.con.execute(
-        f"SELECT {key_list}, min({col}), max({col}) FROM {_table(dataset)} GROUP BY {key_list}"
+        f"SELECT {key_list}, min({col}), max({col}) FROM {_table(dataset)} WHERE {where} "
+        f"GROUP BY {key_list}"
     ).pl()
     return {tuple(row[:-2]): (row[-2], row[-1]) for row in frame.iter_rows()}
 
@@ -67,6 +73,19 @@ def trading_days_or_weekdays(lake: Lake, start: date, end: date) -> list[date]:
             days.append(d)
         d += timedelta(days=1)
     return days
+
+
+def trading_day_lookup(lake: Lake) -> Callable[[date], bool]:
+    """`is_trading_day(d)` from the holidays table where it knows `d`, weekdays elsewhere (the
+    session rules in schemas.sessions take it)."""
+    rows = lake.con.execute(f"SELECT date, market_open FROM {_table(HOLIDAYS)}").fetchall()
+    known: dict[date, bool] = {row[0]: row[1] for row in rows}
+
+    def is_trading_day(d: date) -> bool:
+        is_open = known.get(d)
+        return d.weekday() < 5 if is_open is None else is_open
+
+    return is_trading_day
 
 
 def snapshot_symbols(
