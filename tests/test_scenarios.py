@@ -3,14 +3,17 @@ pinned and moved forward between steps (the runtime's clock is the in-process si
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from pipelines.universe import resolve_symbols
 from pipelines.update import update
+from schemas import SECURITIES
 from simulator.server import RunningSimulator
 from warehouse.checks import run_checks
 from warehouse.lake import Lake
@@ -103,3 +106,24 @@ def test_a_day_in_the_life(
     _point_at(monkeypatch, make_sim(now=DAY.replace(hour=16), rate_limit=0), fresh_home)
     _update()
     assert day.equals(_day_bars(fresh_home))
+
+
+def test_a_past_range_takes_the_earliest_snapshot_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    snapshots = pl.DataFrame(
+        {
+            "snapshot_date": [date(2026, 11, 20)] * 2 + [date(2026, 11, 24)],
+            "symbol": ["005930", "000660", "005930"],
+            "name": ["a", "b", "a"],
+            "market": ["KOSPI", "KOSPI", "KOSPI"],
+        }
+    )
+    with Lake.open(tmp_path / "home", source="sim") as lake:
+        lake.upsert(SECURITIES, snapshots)
+        with caplog.at_level(logging.WARNING, logger="pipelines.universe"):
+            assert resolve_symbols(lake=lake, on=date(2026, 11, 21)) == ["000660", "005930"]
+            assert not caplog.records
+            assert resolve_symbols(lake=lake, on=date(2018, 1, 31)) == ["000660", "005930"]
+        assert "survivorship" in caplog.text and "2026-11-20" in caplog.text
+        assert resolve_symbols(lake=lake) == ["005930"]

@@ -104,6 +104,18 @@ def snapshot_symbols(
     return [row[0] for row in rows]
 
 
+def universe_snapshot(lake: Lake, on: date | None = None) -> date | None:
+    """The `securities` snapshot to take a universe from: the latest on or before `on` (the
+    latest of all without a date), else the earliest; None when the table is empty."""
+    table = _table(SECURITIES)
+    row = lake.con.execute(
+        f"SELECT coalesce(max(snapshot_date) FILTER (WHERE ?::DATE IS NULL OR snapshot_date <= ?), "
+        f"min(snapshot_date)) FROM {table}",
+        [on, on],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def plan(
     lake: Lake,
     dataset: Dataset,
