@@ -114,6 +114,26 @@ PERIOD_BARS = Dataset(
     partition_by=("period", "year(date)"),
 )
 
+CORPORATE_ACTIONS = Dataset(
+    name="corporate_actions",
+    doc="Corporate actions (splits, ex-rights, ...): KSD schedules and events seen in the charts.",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("date", D, nullable=False, doc="effective date: the first day at the new basis"),
+        Column(
+            "kind",
+            S,
+            nullable=False,
+            doc="par_value_change | split | ex_rights | ex_dividend | ... (README)",
+        ),
+        Column("ratio", RATE, doc="new shares per old (par value change), or KIS's prtt_rate"),
+        Column("source", S, nullable=False, doc="ksdinfo:<schedule> | chart"),
+        Column("record_date", D),
+        Column("detail", S),
+    ),
+    primary_key=("symbol", "date", "kind", "source"),
+)
+
 INDEX_BARS = Dataset(
     name="index_bars",
     doc="Index period bars (D/W/M/Y) from inquire-daily-indexchartprice.",
@@ -365,6 +385,7 @@ DATASETS: dict[str, Dataset] = {
         SECURITIES,
         FETCH_LEDGER,
         PERIOD_BARS,
+        CORPORATE_ACTIONS,
         INDEX_BARS,
         MINUTE_BARS,
         INDEX_MINUTE_BARS,

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from simulator import master, trading
 from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
-from simulator.quotes import calendar_days, indices, minutes, overseas, prices, rankings
+from simulator.quotes import calendar_days, indices, ksdinfo, minutes, overseas, prices, rankings
 from simulator.wire import KisReject, error_body, paper_unsupported, unknown_service
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Q = "/uapi/domestic-stock/v1/quotations/"
 T = "/uapi/domestic-stock/v1/trading/"
 OV = "/uapi/overseas-price/v1/quotations/"
+KSD = "/uapi/domestic-stock/v1/ksdinfo/"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,14 @@ ROUTES: dict[str, Route] = {
         "GET", {"FHPST01740000"}, None, rankings.market_cap
     ),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
+    # -- 예탁원정보 (KSD schedules): real accounts only ------------------------------------
+    KSD + "rev-split": _r("GET", {"HHKDB669105C0"}, None, ksdinfo.rev_split),
+    KSD + "bonus-issue": _r("GET", {"HHKDB669101C0"}, None, ksdinfo.no_events),
+    KSD + "paidin-capin": _r("GET", {"HHKDB669100C0"}, None, ksdinfo.no_events),
+    KSD + "dividend": _r("GET", {"HHKDB669102C0"}, None, ksdinfo.no_events),
+    KSD + "merger-split": _r("GET", {"HHKDB669104C0"}, None, ksdinfo.no_events),
+    KSD + "cap-dcrs": _r("GET", {"HHKDB669106C0"}, None, ksdinfo.no_events),
+    # ---------------------------------------------------------------------------------------
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(
         "GET", {"HHDFS76950200"}, None, overseas.inquire_time_itemchartprice
