@@ -15,16 +15,17 @@ import polars as pl
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pipelines.corporate_actions import AdjustedGuard
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date
 from pipelines.runs import Run, flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
-from schemas import INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
+from schemas import CORPORATE_ACTIONS, INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
 from schemas.periods import PERIODS, period_start
 from schemas.sessions import Finality, next_open
-from warehouse.planning import plan, trading_days_or_weekdays
+from warehouse.planning import action_dates, adjusted_anchors, plan, trading_days_or_weekdays
 
 OVERSEAS_PERIODS = ("D", "W", "M")
 DEFAULT_INDICES = ("0001", "1001", "2001")
@@ -109,25 +110,37 @@ def ingest_period_bars(
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
         days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
+        # Adjusted series go through the guard: restated whole after a corporate action.
+        anchors = adjusted_anchors(run.rt.lake, names, chosen) if True in prices else {}
+        oldest = min((a.newest for a in anchors.values()), default=last)
+        guard = AdjustedGuard(anchors, action_dates(run.rt.lake, names, oldest))
+
+        def fetch(symbol: str, period: str, adj: bool) -> Callable[[date, date], pl.DataFrame]:
+            call = partial(client.period_bars, symbol, period=period, adjusted=adj)
+            return partial(guard.fetch, call, symbol, period) if adj else call
+
         series: list[Series] = [
-            (
-                {"symbol": symbol, "period": period, "adjusted": adj},
-                partial(client.period_bars, symbol, period=period, adjusted=adj),
-            )
+            ({"symbol": symbol, "period": period, "adjusted": adj}, fetch(symbol, period, adj))
             for symbol in names
             for period in chosen
             for adj in prices
         ]
         jobs = series_jobs(run, PERIOD_BARS, series, first, last, days)
-        run_jobs(
-            run.rt,
-            jobs,
-            run.summary,
-            label="daily bars",
-            settled=run.settled,
-            finality=run.finality,
-            run_id=run.run_id,
-        )
+        try:
+            run_jobs(
+                run.rt,
+                jobs,
+                run.summary,
+                label="daily bars",
+                settled=run.settled,
+                finality=run.finality,
+                run_id=run.run_id,
+            )
+        finally:
+            if guard.events:
+                with run.rt.write_lock:
+                    result = run.rt.lake.upsert(CORPORATE_ACTIONS, pl.concat(guard.events))
+                run.summary.add(CORPORATE_ACTIONS.name, result)
         return run.summary
 
 

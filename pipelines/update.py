@@ -18,6 +18,7 @@ from pipelines.bars import (
     ingest_overseas_bars,
     ingest_period_bars,
 )
+from pipelines.corporate_actions import ingest_corporate_actions
 from pipelines.errors import InputError
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
@@ -30,7 +31,16 @@ from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
 
-PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minute-bars", "rankings")
+PARTS = (
+    "holidays",
+    "securities",
+    "corporate-actions",
+    "bars",
+    "index-bars",
+    "overseas-bars",
+    "minute-bars",
+    "rankings",
+)
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
@@ -77,6 +87,8 @@ def update(
         # The calendar over every day bars are stored for, so `check` can judge each one.
         ("holidays", lambda: ingest_holidays(start=start or DEFAULT_START, home=home)),
         ("securities", lambda: ingest_securities(home=home)),
+        # Before the bars: a scheduled split restates the adjusted series it crosses.
+        ("corporate-actions", lambda: ingest_corporate_actions(start=start, home=home)),
         (
             "bars",
             lambda: ingest_period_bars(symbols=symbols, universe=universe, start=start, home=home),

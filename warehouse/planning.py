@@ -7,10 +7,11 @@ Incremental state is read from the tables themselves, never from side files.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from schemas import HOLIDAYS, SECURITIES, Dataset
+from schemas import CORPORATE_ACTIONS, HOLIDAYS, PERIOD_BARS, SECURITIES, Dataset
 from warehouse import tables
 from warehouse.cursors import gaps_many
 from warehouse.lake import CATALOG, Lake
@@ -102,6 +103,39 @@ def snapshot_symbols(
         [wanted, *([on] if on else [])],
     ).fetchall()
     return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A stored adjusted series' span and its newest final close: a fresh answer that disagrees
+    on that day was restated (a split or another corporate action since)."""
+
+    first: date
+    newest: date
+    close: int
+
+
+def adjusted_anchors(
+    lake: Lake, symbols: Sequence[str], periods: Sequence[str]
+) -> dict[tuple[str, str], Anchor]:
+    """{(symbol, period): Anchor} of the stored adjusted stock series (final bars only)."""
+    rows = lake.con.execute(
+        f"SELECT symbol, period, min(date), max(date), arg_max(close, date) "
+        f"FROM {_table(PERIOD_BARS)} WHERE adjusted AND final IS NOT FALSE "
+        f"AND list_contains(?, symbol) AND list_contains(?, period) GROUP BY ALL",
+        [list(symbols), list(periods)],
+    ).fetchall()
+    return {(r[0], r[1]): Anchor(r[2], r[3], r[4]) for r in rows}
+
+
+def action_dates(lake: Lake, symbols: Sequence[str], after: date) -> dict[str, list[date]]:
+    """{symbol: effective dates of its stored corporate actions after `after`}."""
+    rows = lake.con.execute(
+        f"SELECT symbol, list(DISTINCT date ORDER BY date) FROM {_table(CORPORATE_ACTIONS)} "
+        f"WHERE date > ? AND list_contains(?, symbol) GROUP BY symbol",
+        [after, list(symbols)],
+    ).fetchall()
+    return {r[0]: list(r[1]) for r in rows}
 
 
 def universe_snapshot(lake: Lake, on: date | None = None) -> date | None:
