@@ -585,6 +585,12 @@ class Lake:
         pk = list(dataset.primary_key)
         axis = tables.date_column(dataset)
         series = [k for k in pk if k not in (axis, "ts")]
+        # Usually nothing matches (no provisional rows): a cheap probe spares the DELETE's scans.
+        if (
+            self.con.execute(f"SELECT 1 FROM {target} t WHERE ({replace}) LIMIT 1").fetchone()
+            is None
+        ):
+            return 0
         in_series = " AND ".join(f"s.{q(k)} = t.{q(k)}" for k in series) or "TRUE"
         same_key = " AND ".join(f"i.{q(k)} = t.{q(k)}" for k in pk)
         row = self.con.execute(
