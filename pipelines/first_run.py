@@ -18,7 +18,7 @@ from pipelines.bars import DEFAULT_START
 from pipelines.config import Config
 from pipelines.ranges import parse_date
 from pipelines.runtime import open_lake
-from pipelines.universe import read_universe_file, stock_symbols
+from pipelines.universe import ALL, FIRST_RUN_SIZE, read_universe_file, stock_symbols
 from schemas import FETCH_LEDGER
 from warehouse import tables
 from warehouse.lake import CATALOG, LakeError
@@ -115,12 +115,14 @@ def first_run_plan(
             stored = snapshot_symbols(lake)
     if symbols:
         count, where = len(stock_symbols(symbols)), "--symbols"
-    elif universe:
+    elif universe is None:
+        count, where = FIRST_RUN_SIZE, "the market-cap ranking's top 30 of KOSPI and KOSDAQ"
+    elif universe != ALL:
         count, where = len(read_universe_file(universe)), f"universe file {universe}"
     elif stored:
-        count, where = len(stored), "the securities table"
+        count, where = len(stored), "the securities table (--universe all)"
     else:
-        count, where = MARKET_SIZE, "the whole stock master (an estimate: not downloaded yet)"
+        count, where = MARKET_SIZE, "the whole stock master (--universe all; an estimate)"
     first = parse_date(start or DEFAULT_START, name="start", today=today)
     assert first is not None
     return estimate(count, where, first, today, config.kis.rate_budget)

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ALL = "all"  # the universe of every stock in the securities table
+# A first `update` without symbols takes the largest names: the market-cap ranking's top 30 of
+# KOSPI (0001) and of KOSDAQ (1001), one call each. Later updates keep the symbols stored.
+FIRST_RUN_MARKETS = ("0001", "1001")
+FIRST_RUN_SIZE = 30 * len(FIRST_RUN_MARKETS)
+
 # Stock short codes are 6 characters, digits for older listings, letters allowed for newer ones
 # (the KIS stock master files); ETNs carry a Q prefix in quote APIs.
 _STOCK = re.compile(r"^(?:Q?[0-9A-Z]{6})$")
@@ -133,10 +139,11 @@ def resolve_symbols(
     on: date | None = None,
     limit: int | None = None,
 ) -> list[str]:
-    """Explicit symbols win, then a universe file, then the securities table."""
+    """Explicit symbols win, then a universe file, then the securities table (also for
+    `universe="all"`)."""
     if symbols:
         return stock_symbols(symbols)
-    if universe:
+    if universe and str(universe) != ALL:
         return read_universe_file(universe)
     if lake is None:
         raise InputError("no symbols: pass --symbols, --universe FILE, or ingest securities first")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import polars as pl
 from prefect import flow
 
 from pipelines.bars import (
@@ -27,9 +28,11 @@ from pipelines.minutes import (
     ingest_overseas_minute_bars,
 )
 from pipelines.rankings import ingest_rankings
-from pipelines.runs import flow_run
+from pipelines.runs import Run, flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
+from pipelines.universe import FIRST_RUN_MARKETS
+from warehouse.planning import stored_symbols
 
 PARTS = (
     "holidays",
@@ -61,6 +64,17 @@ class UpdateFailed(Exception):
         return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
 
 
+def default_symbols(run: Run) -> list[str]:
+    """The symbols an update without --symbols/--universe covers: those whose bars are stored,
+    or on a first run the market-cap ranking's largest names (README "Trusting the numbers")."""
+    stored = stored_symbols(run.rt.lake)
+    if stored:
+        return stored
+    client = run.rt.client
+    ranked = pl.concat([client.market_cap_rank(market) for market in FIRST_RUN_MARKETS])
+    return sorted(set(ranked["symbol"].to_list()))
+
+
 @flow(name="update")
 def update(
     symbols: list[str] | None = None,
@@ -74,9 +88,9 @@ def update(
     parts: list[str] | None = None,
     home: str | None = None,
 ) -> RunSummary:
-    """Bring every dataset up to date. Symbols: parameters, a universe file, or the securities
-    table; minute bars for `minute_symbols` (default: the same symbols). `parts` picks parts by
-    name (default PARTS; EXTRA_PARTS only when named)."""
+    """Bring every dataset up to date. Symbols: parameters, a universe file, `universe="all"`
+    (the securities table), else `default_symbols`; minute bars for `minute_symbols` (default:
+    the same symbols). `parts` picks parts by name (default PARTS; EXTRA_PARTS only when named)."""
     wanted = set(parts or PARTS)
     unknown = sorted(wanted - set(PARTS) - set(EXTRA_PARTS))
     if unknown:
@@ -136,6 +150,8 @@ def update(
         )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:
+        if not symbols and not universe and wanted & {"bars", "minute-bars"}:
+            symbols = default_symbols(run)  # the steps read it when they run
         for name, step in steps:
             if name not in wanted:
                 continue

@@ -123,12 +123,13 @@ def test_a_first_update_prints_its_plan_and_a_pipe_never_asks(sim_env: RunningSi
     # The whole market (no securities yet) for a year at 20/s is well over ten minutes, yet
     # without a terminal the run must not wait for an answer: it prints the plan and goes on.
     result = runner.invoke(
-        app, ["update", "--parts", "holidays", "--start", "2026-11-10", "--no-rankings"]
+        app,
+        ["update", "--universe", "all", "--parts", "holidays", "--start", "2026-11-10"],
     )
     assert result.exit_code == 0, result.output
     assert "First run on an empty lake" in result.output
     assert "2,700 from the whole stock master" in result.output
-    again = runner.invoke(app, ["update", "--parts", "holidays", "--no-rankings"])
+    again = runner.invoke(app, ["update", "--parts", "holidays"])
     assert again.exit_code == 0, again.output
     assert "First run" not in again.output  # the lake holds data now
 

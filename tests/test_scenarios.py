@@ -222,3 +222,20 @@ def test_stale_reason_sees_the_overlap_the_chart_and_the_schedule() -> None:
     assert scheduled == "corporate action on 2024-04-16 (KSD schedule)"
     # An event the stored history already reflects is no reason.
     assert stale_reason(_adjusted([d1, d2], [100_000, 20_500]), anchor, [d1]) is None
+
+
+def test_a_first_update_without_symbols_takes_the_largest_names_and_keeps_them(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=DAY.replace(hour=16), rate_limit=0)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    update(start="2026-11-23", parts=["bars"])
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        first = lake.con.execute("SELECT DISTINCT symbol FROM bars_daily ORDER BY 1").pl()
+    assert 30 <= first.height <= 60  # the top 30 by market cap of KOSPI and of KOSDAQ
+    sim.stats.by_path.clear()
+    update(start="2026-11-23", parts=["bars"])
+    assert not any(p.endswith("market-cap") for p in sim.stats.by_path)  # the stored symbols

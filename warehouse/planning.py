@@ -138,6 +138,12 @@ def action_dates(lake: Lake, symbols: Sequence[str], after: date) -> dict[str, l
     return {r[0]: list(r[1]) for r in rows}
 
 
+def stored_symbols(lake: Lake) -> list[str]:
+    """The symbols with stock bars stored, sorted."""
+    rows = lake.con.execute(f"SELECT DISTINCT symbol FROM {_table(PERIOD_BARS)} ORDER BY 1")
+    return [row[0] for row in rows.fetchall()]
+
+
 def universe_snapshot(lake: Lake, on: date | None = None) -> date | None:
     """The `securities` snapshot to take a universe from: the latest on or before `on` (the
     latest of all without a date), else the earliest; None when the table is empty."""
