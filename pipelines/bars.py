@@ -15,20 +15,24 @@ import polars as pl
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pipelines.corporate_actions import AdjustedGuard
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date
 from pipelines.runs import Run, flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import index_codes, overseas_symbols, resolve_symbols
-from schemas import INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
+from schemas import CORPORATE_ACTIONS, INDEX_BARS, OVERSEAS_BARS, PERIOD_BARS, Dataset
 from schemas.periods import PERIODS, period_start
-from warehouse.planning import plan, trading_days_or_weekdays
+from schemas.sessions import Finality, next_open
+from warehouse.planning import action_dates, adjusted_anchors, plan, trading_days_or_weekdays
 
 OVERSEAS_PERIODS = ("D", "W", "M")
 DEFAULT_INDICES = ("0001", "1001", "2001")
 # Concurrent fetches per flow: enough to keep the limiter's budget busy; the limiter paces them.
 WORKERS = 4
+# How far back bars go when no start is given (the holidays part of `update` covers it too).
+DEFAULT_START = "1y"
 
 
 def check_periods(periods: Sequence[str] | None, allowed: Sequence[str]) -> list[str]:
@@ -50,6 +54,13 @@ def resolve_range(
         last = today  # nothing exists after today; asking for it would only cost calls
     check_range(first, last)
     return first, last
+
+
+def overseas_sessions(run: Run) -> tuple[date, Finality]:
+    """(settled, finality) in exchange-local dates: a US session ends after midnight KST, so the
+    day before the KRX settled day is the last closed one; weekdays stand for sessions."""
+    settled = run.settled - timedelta(days=1)
+    return settled, Finality(next_open(settled, lambda d: d.weekday() < 5), run.now)
 
 
 Series = tuple[Mapping[str, object], Callable[[date, date], pl.DataFrame]]
@@ -95,23 +106,41 @@ def ingest_period_bars(
     chosen = check_periods(periods, PERIODS)
     prices = adjusted if adjusted is not None else [True, False]
     with flow_run("bars", home) as run:
-        first, last = resolve_range(run, start, end, "1y")
+        first, last = resolve_range(run, start, end, DEFAULT_START)
         names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
         days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
+        # Adjusted series go through the guard: restated whole after a corporate action.
+        anchors = adjusted_anchors(run.rt.lake, names, chosen) if True in prices else {}
+        oldest = min((a.newest for a in anchors.values()), default=last)
+        guard = AdjustedGuard(anchors, action_dates(run.rt.lake, names, oldest))
+
+        def fetch(symbol: str, period: str, adj: bool) -> Callable[[date, date], pl.DataFrame]:
+            call = partial(client.period_bars, symbol, period=period, adjusted=adj)
+            return partial(guard.fetch, call, symbol, period) if adj else call
+
         series: list[Series] = [
-            (
-                {"symbol": symbol, "period": period, "adjusted": adj},
-                partial(client.period_bars, symbol, period=period, adjusted=adj),
-            )
+            ({"symbol": symbol, "period": period, "adjusted": adj}, fetch(symbol, period, adj))
             for symbol in names
             for period in chosen
             for adj in prices
         ]
         jobs = series_jobs(run, PERIOD_BARS, series, first, last, days)
-        run_jobs(
-            run.rt, jobs, run.summary, label="daily bars", settled=run.settled, run_id=run.run_id
-        )
+        try:
+            run_jobs(
+                run.rt,
+                jobs,
+                run.summary,
+                label="daily bars",
+                settled=run.settled,
+                finality=run.finality,
+                run_id=run.run_id,
+            )
+        finally:
+            if guard.events:
+                with run.rt.write_lock:
+                    result = run.rt.lake.upsert(CORPORATE_ACTIONS, pl.concat(guard.events))
+                run.summary.add(CORPORATE_ACTIONS.name, result)
         return run.summary
 
 
@@ -127,7 +156,7 @@ def ingest_index_bars(
     chosen = check_periods(periods, PERIODS)
     wanted = index_codes(codes) if codes else list(DEFAULT_INDICES)
     with flow_run("index-bars", home) as run:
-        first, last = resolve_range(run, start, end, "1y")
+        first, last = resolve_range(run, start, end, DEFAULT_START)
         days = trading_days_or_weekdays(run.rt.lake, first, last)
         client = run.rt.client
         series: list[Series] = [
@@ -140,7 +169,13 @@ def ingest_index_bars(
         ]
         jobs = series_jobs(run, INDEX_BARS, series, first, last, days)
         run_jobs(
-            run.rt, jobs, run.summary, label="index bars", settled=run.settled, run_id=run.run_id
+            run.rt,
+            jobs,
+            run.summary,
+            label="index bars",
+            settled=run.settled,
+            finality=run.finality,
+            run_id=run.run_id,
         )
         return run.summary
 
@@ -161,12 +196,12 @@ def ingest_overseas_bars(
         raise InputError("no overseas symbols: pass e.g. NAS:AAPL,NYS:KO")
     prices = adjusted if adjusted is not None else [True]
     with flow_run("overseas-bars", home) as run:
-        first, last = resolve_range(run, start, end, "1y")
+        first, last = resolve_range(run, start, end, DEFAULT_START)
         # Exchange-local dates: weekdays (the ledger absorbs US holidays after one fetch), and a
         # US session ends after midnight KST, so the day before yesterday is the last settled one.
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         days = [d for d in days if d.weekday() < 5]
-        settled = run.settled - timedelta(days=1)
+        settled, finality = overseas_sessions(run)
         client = run.rt.client
         series: list[Series] = [
             (
@@ -179,6 +214,12 @@ def ingest_overseas_bars(
         ]
         jobs = series_jobs(run, OVERSEAS_BARS, series, first, last, days, settled=settled)
         run_jobs(
-            run.rt, jobs, run.summary, label="overseas bars", settled=settled, run_id=run.run_id
+            run.rt,
+            jobs,
+            run.summary,
+            label="overseas bars",
+            settled=settled,
+            finality=finality,
+            run_id=run.run_id,
         )
         return run.summary

@@ -29,6 +29,7 @@ from pipelines.runtime import Runtime
 from pipelines.summary import RunSummary
 from pipelines.tasks import Fetched, fetch, record_failure, store
 from schemas import Dataset
+from schemas.sessions import Finality
 
 # Fetches submitted ahead of the stores: enough to keep a flow's pool (4 workers) busy while this
 # thread stores, few enough that finished frames never pile up.
@@ -78,6 +79,7 @@ def _store(
     group: list[tuple[FetchJob, pl.DataFrame]],
     summary: RunSummary,
     settled: date,
+    finality: Finality | None,
     run_id: str | None,
 ) -> None:
     """Store one dataset's finished jobs in one transaction (a remote catalog pays per commit)."""
@@ -91,6 +93,7 @@ def _store(
             frame,
             fetched=fetched,
             settled=settled,
+            finality=finality,
             run_id=run_id,
         )
     summary.add(dataset.name, result, keys=len(group))
@@ -103,9 +106,12 @@ def run_jobs(
     *,
     label: str,
     settled: date,
+    finality: Finality | None = None,
     run_id: str | None = None,
     window: int = IN_FLIGHT,
 ) -> None:
+    """Fetch and store `jobs`; `settled` bounds what the ledger records complete, `finality`
+    (needed for bar datasets) which bars are stored final (pipelines.tasks.store)."""
     reporter = progress.current()
     reporter.start(label, len(jobs))
     failures: list[tuple[FetchJob, BaseException]] = []
@@ -150,7 +156,7 @@ def run_jobs(
             del done, future  # the futures hold the frames: drop both once stored
             while landed:  # popped, so each group's frames go as soon as they are stored
                 group = landed.popitem()[1]
-                _store(rt, group, summary, settled, run_id)
+                _store(rt, group, summary, settled, finality, run_id)
                 reporter.advance(len(group))
                 del group
     finally:

@@ -24,7 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.kis.api import KisClient
 from connectors.kis.market_data.overseas import EXCHANGE_ZONES
-from pipelines.bars import DEFAULT_INDICES, WORKERS, resolve_range
+from pipelines.bars import DEFAULT_INDICES, WORKERS, overseas_sessions, resolve_range
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
@@ -66,7 +66,13 @@ def ingest_minute_bars(
                         FetchJob(MINUTE_BARS, key, day, day, call, f"minute_bars {symbol} {day}")
                     )
         run_jobs(
-            run.rt, jobs, run.summary, label="minute bars", settled=run.settled, run_id=run.run_id
+            run.rt,
+            jobs,
+            run.summary,
+            label="minute bars",
+            settled=run.settled,
+            finality=run.finality,
+            run_id=run.run_id,
         )
         return run.summary
 
@@ -107,6 +113,7 @@ def ingest_index_minute_bars(
             run.summary,
             label="index minute bars",
             settled=date.min,
+            finality=run.finality,
             run_id=run.run_id,
         )
         return run.summary
@@ -125,8 +132,13 @@ def ingest_overseas_minute_bars(
         raise InputError("no overseas symbols: pass e.g. NAS:AAPL,NYS:KO")
     with flow_run("overseas-minute-bars", home) as run:
         first, last = resolve_range(run, start, None, "7d")
+        # From the last final bar: the provisional ones (a session still open) are re-read.
         stored = stored_bounds(
-            run.rt.lake, OVERSEAS_MINUTE_BARS, ("exchange", "symbol"), column="ts"
+            run.rt.lake,
+            OVERSEAS_MINUTE_BARS,
+            ("exchange", "symbol"),
+            column="ts",
+            where="final IS NOT FALSE",
         )
         client = run.rt.client
         jobs = []
@@ -155,6 +167,7 @@ def ingest_overseas_minute_bars(
             run.summary,
             label="overseas minute bars",
             settled=date.min,
+            finality=overseas_sessions(run)[1],
             run_id=run.run_id,
         )
         return run.summary

@@ -13,22 +13,16 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 
 from pipelines.runtime import Runtime, use_runtime
 from pipelines.summary import RunSummary
+from schemas.sessions import Finality, TradingDay, closed_through, next_open
+from warehouse.planning import trading_day_lookup
 
 log = logging.getLogger(__name__)
-
-# The regular session ends 15:30 (closing auction); after this a day's bars are final.
-SETTLED_AFTER = time(15, 45)
-
-
-def settled_until(now: datetime) -> date:
-    """The last day whose bars can no longer change: today after the close, else yesterday."""
-    today = now.date()
-    return today if now.time() >= SETTLED_AFTER else today - timedelta(days=1)
 
 
 @dataclass
@@ -42,9 +36,21 @@ class Run:
     def today(self) -> date:
         return self.now.date()
 
+    @cached_property
+    def is_trading_day(self) -> TradingDay:
+        """KRX trading days: the lake's holidays table, weekdays where it has no row."""
+        return trading_day_lookup(self.rt.lake)
+
     @property
     def settled(self) -> date:
-        return settled_until(self.now)
+        """The last day whose KRX session has closed (today after the close or on a closed day,
+        else yesterday): bars up to it are final, the ledger may call them complete."""
+        return closed_through(self.now, self.is_trading_day)
+
+    @property
+    def finality(self) -> Finality:
+        """Which KRX bars are final: those before the first session still to close."""
+        return Finality(next_open(self.settled, self.is_trading_day), self.now)
 
 
 def _flow_run_ids() -> tuple[str | None, str]:

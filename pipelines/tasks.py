@@ -23,7 +23,9 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import FETCH_LEDGER, Dataset
+from schemas import FETCH_LEDGER, INDEX_MINUTE_BARS, Dataset
+from schemas.sessions import Finality
+from warehouse import tables
 from warehouse.lake import Lake, UpsertResult
 from warehouse.ledger import fetch_row, record_fetch, record_fetches
 
@@ -69,15 +71,23 @@ def store(
     *,
     fetched: Sequence[Fetched],
     settled: date,
+    finality: Finality | None = None,
     run_id: str | None = None,
 ) -> UpsertResult:
     """Upsert the rows of the `fetched` ranges (one transaction), then note them in the ledger.
 
     The ledger rows come after the data: a crash in between only means a harmless re-fetch.
     Only the settled part of a range is recorded as complete; today's bars before the close are
-    not.
+    not. Bars (datasets with `final`) are marked by `finality`; a period series' earlier
+    provisional rows the fresh answer no longer has (a weekly bar labelled with an earlier day)
+    go in the same transaction.
     """
-    result = lake.upsert(dataset, frame)
+    if "final" in dataset.column_index:
+        if finality is None:
+            raise ValueError(f"storing {dataset.name} needs a Finality to mark final bars")
+        frame = frame.with_columns(final_of(dataset, finality))
+    replace = "final IS FALSE" if "period" in dataset.column_index else None
+    result = lake.upsert(dataset, frame, replace=replace)
     now = datetime.now(UTC)
     entries = [
         fetch_row(
@@ -96,6 +106,17 @@ def store(
     if entries:
         record_fetches(lake, pl.DataFrame(entries, schema=FETCH_LEDGER.schema))
     return result
+
+
+def final_of(dataset: Dataset, finality: Finality) -> pl.Expr:
+    """The `final` column of a bar dataset's rows: by period (a minute bar's is its day: the day
+    is re-fetched after the close), except index minute bars, which come as snapshots of the
+    latest bars that are never re-read: final once their minute has passed."""
+    if dataset.name == INDEX_MINUTE_BARS.name:
+        return finality.minute_final("ts")
+    day = tables.date_column(dataset)
+    assert day is not None, f"{dataset.name} has no date column"
+    return finality.period_final(day, "period" if "period" in dataset.column_index else None)
 
 
 def record_failure(

@@ -5,6 +5,7 @@ Pure parsing and validation here; the securities lookup takes the lake as an arg
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -15,6 +16,14 @@ from pipelines.errors import InputError
 
 if TYPE_CHECKING:
     from warehouse.lake import Lake
+
+log = logging.getLogger(__name__)
+
+ALL = "all"  # the universe of every stock in the securities table
+# A first `update` without symbols takes the largest names: the market-cap ranking's top 30 of
+# KOSPI (0001) and of KOSDAQ (1001), one call each. Later updates keep the symbols stored.
+FIRST_RUN_MARKETS = ("0001", "1001")
+FIRST_RUN_SIZE = 30 * len(FIRST_RUN_MARKETS)
 
 # Stock short codes are 6 characters, digits for older listings, letters allowed for newer ones
 # (the KIS stock master files); ETNs carry a Q prefix in quote APIs.
@@ -98,13 +107,26 @@ def securities_symbols(
     markets: Sequence[str] = ("KOSPI", "KOSDAQ"),
     limit: int | None = None,
 ) -> list[str]:
-    """The symbols of the latest `securities` snapshot on or before `on` (all of them if no date)."""
-    from warehouse.planning import snapshot_symbols
+    """The symbols of the latest `securities` snapshot on or before `on` (the latest if no date).
 
-    symbols = snapshot_symbols(lake, on=on, markets=markets)
+    A range older than every snapshot takes the earliest one and says so: the universe then
+    lacks the symbols delisted before that snapshot (survivorship bias), which a researcher
+    must know rather than have the backfill fail.
+    """
+    from warehouse.planning import snapshot_symbols, universe_snapshot
+
+    used = universe_snapshot(lake, on)
+    symbols = snapshot_symbols(lake, on=used, markets=markets) if used else []
     if not symbols:
         raise InputError(
             "the securities table is empty: run `kisdb ingest securities` or pass --symbols"
+        )
+    if on is not None and used is not None and used > on:
+        log.warning(
+            "survivorship: no securities snapshot on or before %s; using the earliest (%s), "
+            "which lacks symbols delisted before it",
+            on,
+            used,
         )
     return symbols[:limit] if limit else symbols
 
@@ -117,10 +139,11 @@ def resolve_symbols(
     on: date | None = None,
     limit: int | None = None,
 ) -> list[str]:
-    """Explicit symbols win, then a universe file, then the securities table."""
+    """Explicit symbols win, then a universe file, then the securities table (also for
+    `universe="all"`)."""
     if symbols:
         return stock_symbols(symbols)
-    if universe:
+    if universe and str(universe) != ALL:
         return read_universe_file(universe)
     if lake is None:
         raise InputError("no symbols: pass --symbols, --universe FILE, or ingest securities first")

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import polars as pl
 from prefect import flow
 
 from pipelines.bars import (
     DEFAULT_INDICES,
+    DEFAULT_START,
     ingest_index_bars,
     ingest_overseas_bars,
     ingest_period_bars,
 )
+from pipelines.corporate_actions import ingest_corporate_actions
 from pipelines.errors import InputError
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
@@ -25,11 +28,22 @@ from pipelines.minutes import (
     ingest_overseas_minute_bars,
 )
 from pipelines.rankings import ingest_rankings
-from pipelines.runs import flow_run
+from pipelines.runs import Run, flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
+from pipelines.universe import FIRST_RUN_MARKETS
+from warehouse.planning import stored_symbols
 
-PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minute-bars", "rankings")
+PARTS = (
+    "holidays",
+    "securities",
+    "corporate-actions",
+    "bars",
+    "index-bars",
+    "overseas-bars",
+    "minute-bars",
+    "rankings",
+)
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
@@ -50,6 +64,17 @@ class UpdateFailed(Exception):
         return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
 
 
+def default_symbols(run: Run) -> list[str]:
+    """The symbols an update without --symbols/--universe covers: those whose bars are stored,
+    or on a first run the market-cap ranking's largest names (README "Trusting the numbers")."""
+    stored = stored_symbols(run.rt.lake)
+    if stored:
+        return stored
+    client = run.rt.client
+    ranked = pl.concat([client.market_cap_rank(market) for market in FIRST_RUN_MARKETS])
+    return sorted(set(ranked["symbol"].to_list()))
+
+
 @flow(name="update")
 def update(
     symbols: list[str] | None = None,
@@ -63,9 +88,9 @@ def update(
     parts: list[str] | None = None,
     home: str | None = None,
 ) -> RunSummary:
-    """Bring every dataset up to date. Symbols: parameters, a universe file, or the securities
-    table; minute bars for `minute_symbols` (default: the same symbols). `parts` picks parts by
-    name (default PARTS; EXTRA_PARTS only when named)."""
+    """Bring every dataset up to date. Symbols: parameters, a universe file, `universe="all"`
+    (the securities table), else `default_symbols`; minute bars for `minute_symbols` (default:
+    the same symbols). `parts` picks parts by name (default PARTS; EXTRA_PARTS only when named)."""
     wanted = set(parts or PARTS)
     unknown = sorted(wanted - set(PARTS) - set(EXTRA_PARTS))
     if unknown:
@@ -73,8 +98,11 @@ def update(
             f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
         )
     steps: list[tuple[str, Callable[[], RunSummary]]] = [
-        ("holidays", lambda: ingest_holidays(start=start, home=home)),
+        # The calendar over every day bars are stored for, so `check` can judge each one.
+        ("holidays", lambda: ingest_holidays(start=start or DEFAULT_START, home=home)),
         ("securities", lambda: ingest_securities(home=home)),
+        # Before the bars: a scheduled split restates the adjusted series it crosses.
+        ("corporate-actions", lambda: ingest_corporate_actions(start=start, home=home)),
         (
             "bars",
             lambda: ingest_period_bars(symbols=symbols, universe=universe, start=start, home=home),
@@ -122,6 +150,8 @@ def update(
         )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:
+        if not symbols and not universe and wanted & {"bars", "minute-bars"}:
+            symbols = default_symbols(run)  # the steps read it when they run
         for name, step in steps:
             if name not in wanted:
                 continue

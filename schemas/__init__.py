@@ -3,6 +3,7 @@
 from schemas.base import Column, Dataset, SchemaError
 from schemas.clock import SEOUL
 from schemas.datasets import (
+    CORPORATE_ACTIONS,
     DATASETS,
     EXECUTION_NOTICES,
     FETCH_LEDGER,
@@ -39,6 +40,7 @@ __all__ = [
     "OVERSEAS_BARS",
     "OVERSEAS_MINUTE_BARS",
     "PERIOD_BARS",
+    "CORPORATE_ACTIONS",
     "QUOTES",
     "RANKINGS",
     "SECURITIES",

@@ -27,6 +27,14 @@ D = pl.Date()
 B = pl.Boolean()
 I64 = pl.Int64()
 
+# Every bar dataset carries it; the store sets it from the session calendar (schemas/sessions.py).
+FINAL = Column(
+    "final",
+    B,
+    doc="false: the bar's period has not closed yet (provisional, replaced by the next update); "
+    "null: stored before the flag existed",
+)
+
 
 def _ohlc(dtype: pl.DataType, kis: tuple[str, str, str, str] | None = None) -> tuple[Column, ...]:
     names = ("open", "high", "low", "close")
@@ -100,9 +108,30 @@ PERIOD_BARS = Dataset(
         Column("split_ratio", RATE, "prtt_rate"),
         Column("filled", B, "mod_yn", doc="True when there was no trade and KIS filled the bar"),
         Column("revaluation_reason", S, "revl_issu_reas"),
+        FINAL,
     ),
     primary_key=("symbol", "period", "adjusted", "date"),
     partition_by=("period", "year(date)"),
+)
+
+CORPORATE_ACTIONS = Dataset(
+    name="corporate_actions",
+    doc="Corporate actions (splits, ex-rights, ...): KSD schedules and events seen in the charts.",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("date", D, nullable=False, doc="effective date: the first day at the new basis"),
+        Column(
+            "kind",
+            S,
+            nullable=False,
+            doc="par_value_change | split | ex_rights | ex_dividend | ... (README)",
+        ),
+        Column("ratio", RATE, doc="new shares per old (par value change), or KIS's prtt_rate"),
+        Column("source", S, nullable=False, doc="ksdinfo:<schedule> | chart"),
+        Column("record_date", D),
+        Column("detail", S),
+    ),
+    primary_key=("symbol", "date", "kind", "source"),
 )
 
 INDEX_BARS = Dataset(
@@ -116,6 +145,7 @@ INDEX_BARS = Dataset(
         Column("volume", QTY, "acml_vol"),
         Column("value", KRW, "acml_tr_pbmn"),
         Column("filled", B, "mod_yn"),
+        FINAL,
     ),
     primary_key=("index_code", "period", "date"),
     partition_by=("period", "year(date)"),
@@ -134,6 +164,7 @@ MINUTE_BARS = Dataset(
         Column("close", KRW, "stck_prpr", nullable=False),
         Column("volume", QTY, "cntg_vol", nullable=False),
         Column("cum_value", KRW, "acml_tr_pbmn", doc="cumulative traded value at the bar"),
+        FINAL,
     ),
     primary_key=("symbol", "ts"),
     partition_by=("year(date)", "month(date)"),
@@ -149,6 +180,7 @@ INDEX_MINUTE_BARS = Dataset(
         *_ohlc(INDEX_VALUE, _INDEX_OHLC),
         Column("volume", QTY, "cntg_vol"),
         Column("cum_value", KRW, "acml_tr_pbmn"),
+        FINAL,
     ),
     primary_key=("index_code", "ts"),
     partition_by=("year(date)", "month(date)"),
@@ -171,6 +203,7 @@ OVERSEAS_BARS = Dataset(
         Column("value", FOREIGN_AMOUNT, "tamt"),
         Column("change_sign", S, "sign"),
         Column("change_rate", RATE, "rate"),
+        FINAL,
     ),
     primary_key=("exchange", "symbol", "period", "adjusted", "date"),
     partition_by=("period", "year(date)"),
@@ -192,6 +225,7 @@ OVERSEAS_MINUTE_BARS = Dataset(
         Column("close", FOREIGN_PRICE, "last", nullable=False),
         Column("volume", QTY, "evol"),
         Column("value", FOREIGN_AMOUNT, "eamt"),
+        FINAL,
     ),
     primary_key=("exchange", "symbol", "ts"),
     partition_by=("year(local_date)", "month(local_date)"),
@@ -374,6 +408,7 @@ DATASETS: dict[str, Dataset] = {
         SECURITIES,
         FETCH_LEDGER,
         PERIOD_BARS,
+        CORPORATE_ACTIONS,
         INDEX_BARS,
         MINUTE_BARS,
         INDEX_MINUTE_BARS,

@@ -27,6 +27,7 @@ from simulator.quotes import (
     calendar_days,
     indices,
     info,
+    ksdinfo,
     minutes,
     overseas,
     overseas_chart,
@@ -57,6 +58,7 @@ Q = "/uapi/domestic-stock/v1/quotations/"
 T = "/uapi/domestic-stock/v1/trading/"
 OV = "/uapi/overseas-price/v1/quotations/"
 OT = "/uapi/overseas-stock/v1/trading/"
+KSD = "/uapi/domestic-stock/v1/ksdinfo/"
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,14 @@ ROUTES: dict[str, Route] = {
         "GET", {"FHPST01740000"}, None, rankings.market_cap
     ),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
+    # -- 예탁원정보 (KSD schedules): real accounts only ------------------------------------
+    KSD + "rev-split": _r("GET", {"HHKDB669105C0"}, None, ksdinfo.rev_split),
+    KSD + "bonus-issue": _r("GET", {"HHKDB669101C0"}, None, ksdinfo.no_events),
+    KSD + "paidin-capin": _r("GET", {"HHKDB669100C0"}, None, ksdinfo.no_events),
+    KSD + "dividend": _r("GET", {"HHKDB669102C0"}, None, ksdinfo.no_events),
+    KSD + "merger-split": _r("GET", {"HHKDB669104C0"}, None, ksdinfo.no_events),
+    KSD + "cap-dcrs": _r("GET", {"HHKDB669106C0"}, None, ksdinfo.no_events),
+    # ---------------------------------------------------------------------------------------
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(
         "GET", {"HHDFS76950200"}, None, overseas.inquire_time_itemchartprice

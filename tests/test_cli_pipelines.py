@@ -117,3 +117,33 @@ def test_token_never_prints_the_token(sim_env: RunningSimulator) -> None:
         assert str(value) not in result.output
     result = runner.invoke(app, ["token", "--revoke"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_first_update_prints_its_plan_and_a_pipe_never_asks(sim_env: RunningSimulator) -> None:
+    # The whole market (no securities yet) for a year at 20/s is well over ten minutes, yet
+    # without a terminal the run must not wait for an answer: it prints the plan and goes on.
+    result = runner.invoke(
+        app,
+        ["update", "--universe", "all", "--parts", "holidays", "--start", "2026-11-10"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "First run on an empty lake" in result.output
+    assert "2,700 from the whole stock master" in result.output
+    again = runner.invoke(app, ["update", "--parts", "holidays"])
+    assert again.exit_code == 0, again.output
+    assert "First run" not in again.output  # the lake holds data now
+
+
+def test_the_first_run_estimate_counts_calls_at_the_budget() -> None:
+    from datetime import date
+
+    from pipelines.first_run import estimate
+
+    year = (date(2025, 12, 1), date(2026, 11, 30))
+    real = estimate(350, "--symbols", *year, rate=20.0)
+    assert real.calls["bars"] == 350 * 2 * 3  # 260 weekdays: 3 pages of 100 bars per series
+    assert real.calls["minute-bars"] == 350 * 6 * 4  # 6 weekdays in the last 7 days, 4 pages
+    assert not real.asks  # 10,528 calls at 20/s: under ten minutes
+    paper = estimate(350, "--symbols", *year, rate=2.0)
+    assert paper.asks and paper.duration.total_seconds() == -(-paper.total_calls // 2)
+    assert any("about 1 h 27 min at 2 requests/s" in line for line in paper.lines())

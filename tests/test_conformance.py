@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,14 @@ def adapt(api: WorkbookApi, request: dict[str, str], sim: RunningSimulator) -> d
             out[keys[date_key]] = SIM_TODAY
     if api.path.endswith("inquire-time-dailychartprice"):
         out[keys["FID_INPUT_DATE_1"]] = SIM_TODAY
-    if out.get("AUTH", "").startswith("EXCD:"):  # sheet 266's example pasted EXCD into AUTH
-        out["AUTH"], out["EXCD"] = "", out["AUTH"].removeprefix("EXCD:")
+    # Some examples paste one field into another ("AUTH": "EXCD:NAS" on sheet 266, "cts":
+    # "f_dt:20230301" on sheet 094): the pasted field gets its value, the carrier is left empty.
+    for key, value in list(out.items()):
+        pasted = re.fullmatch(r"([A-Za-z_]+[A-Za-z0-9_]*):(.*)", value)
+        if pasted:
+            out[key], out[pasted[1]] = "", pasted[2]
+    if api.path.endswith("ksdinfo/rev-split"):  # a range holding 005930's 2018 split (KOSPI)
+        out.update({"f_dt": "20180101", "t_dt": "20241231"})
     if api.path.endswith("order-cash"):
         price = sim.resting_price  # type: ignore[attr-defined]
         out.update({"PDNO": "000660", "ORD_DVSN": "00", "ORD_QTY": "1", "ORD_UNPR": price})
@@ -175,9 +182,10 @@ def block_fields(value: Any) -> list[str] | None:
     return None
 
 
-# The simulator's overseas account holds nothing (no overseas orders): their list blocks have no
-# rows whose fields could be compared; envelopes and blocks still are.
-EMPTY_ACCOUNT_SHEETS = frozenset({"236", "242", "244"})
+# Answers with no rows whose fields could be compared (envelopes and blocks still are): the
+# simulator's overseas account holds nothing (no overseas orders), and its market has no capital
+# reductions, rights or bonus issues, dividends, mergers (KSD schedules 089, 090, 095, 104, 108).
+NO_ROWS_SHEETS = frozenset({"236", "242", "244", "089", "090", "095", "104", "108"})
 
 
 def assert_body_conforms(sheet: str, body: dict[str, Any]) -> None:
@@ -199,7 +207,7 @@ def assert_body_conforms(sheet: str, body: dict[str, Any]) -> None:
             assert_table_order(f"{sheet} {name} field order", ours, table)
     for name, block in example["blocks"].items():
         ours = block_fields(body[name])
-        assert ours is not None or not block["fields"] or sheet in EMPTY_ACCOUNT_SHEETS, (
+        assert ours is not None or not block["fields"] or sheet in NO_ROWS_SHEETS, (
             f"{sheet} {name}: no rows to compare"
         )
         if ours is None:

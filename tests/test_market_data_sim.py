@@ -243,3 +243,13 @@ def test_order_book_is_the_simulators_book_now(sim: RunningSimulator, tmp_path: 
     bids = [row[f"bid_px_{i}"] for i in range(1, 11)]
     assert asks == sorted(asks) and bids == sorted(bids, reverse=True) and bids[0] < asks[0]
     assert row["total_ask_qty"] == sum(row[f"ask_qty_{i}"] for i in range(1, 11))
+
+
+def test_the_ksd_par_value_schedule_lists_the_universe_splits(client: KisClient) -> None:
+    everything = client.par_value_changes(date(2018, 1, 1), date(2024, 12, 31))
+    rows = {(r["symbol"], r["date"], r["ratio"]) for r in everything.iter_rows(named=True)}
+    assert rows == {("005930", date(2018, 5, 4), 50.0), ("086520", date(2024, 4, 16), 5.0)}
+    assert everything["record_date"].to_list() == [date(2018, 5, 3), date(2024, 4, 15)]
+    one = client.par_value_changes(date(2024, 1, 1), date(2024, 12, 31), symbol="086520")
+    assert one["symbol"].to_list() == ["086520"]
+    assert client.par_value_changes(date(2019, 1, 1), date(2019, 12, 31)).height == 0

@@ -1,10 +1,12 @@
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import polars as pl
 import pytest
 
 from schemas import DATASETS, HOLIDAYS, PERIOD_BARS, SchemaError
+from schemas.clock import KST
 from schemas.periods import PERIODS, period_start
+from schemas.sessions import Finality, closed_through, session_hours
 
 
 def test_every_dataset_has_a_key_made_of_its_columns() -> None:
@@ -92,3 +94,43 @@ def test_periods_tile_the_calendar(period: str) -> None:
 def test_an_unknown_period_is_refused(period: str) -> None:
     with pytest.raises(ValueError, match="unknown period"):
         period_start(date(2024, 6, 5), period)
+
+
+def test_sessions_close_on_the_krx_calendar() -> None:
+    holidays = {date(2026, 1, 1), date(2026, 11, 25)}  # 2026-11-25 made a holiday for the test
+
+    def is_open(d: date) -> bool:
+        return d.weekday() < 5 and d not in holidays
+
+    def at(*args: int) -> datetime:
+        return datetime(*args, tzinfo=KST)
+
+    tue = date(2026, 11, 24)
+    assert closed_through(at(2026, 11, 24, 8, 0), is_open) == date(2026, 11, 23)  # before the open
+    assert closed_through(at(2026, 11, 24, 15, 29), is_open) == date(2026, 11, 23)
+    assert closed_through(at(2026, 11, 24, 15, 30), is_open) == tue  # the close
+    assert closed_through(at(2026, 11, 25, 10, 0), is_open) == date(2026, 11, 25)  # a holiday
+    assert closed_through(at(2026, 11, 28, 10, 0), is_open) == date(2026, 11, 28)  # Saturday
+    csat = date(2026, 11, 19)
+    assert session_hours(csat, is_open) == (time(10), time(16, 30))
+    assert closed_through(at(2026, 11, 19, 16, 0), is_open) == date(2026, 11, 18)
+    assert session_hours(date(2026, 1, 2), is_open) == (time(10), time(15, 30))  # first day
+    assert session_hours(tue, is_open) == (time(9), time(15, 30))
+
+
+def test_finality_marks_bars_of_periods_still_trading() -> None:
+    # Friday 2026-11-27 after the close: the next session is Monday 2026-11-30.
+    finality = Finality(date(2026, 11, 30), datetime(2026, 11, 27, 16, tzinfo=KST))
+    bars = pl.DataFrame(
+        {
+            "period": ["D", "W", "M", "M", "Y"],
+            "date": [date(2026, 11, 27)] * 3 + [date(2026, 10, 30), date(2026, 11, 27)],
+        }
+    )
+    final = bars.select(finality.period_final("date", "period"))["final"].to_list()
+    # The week is over; November and 2026 still have sessions to trade.
+    assert final == [True, True, False, True, False]
+    minutes = pl.DataFrame(
+        {"ts": [datetime(2026, 11, 27, 15, 59, tzinfo=KST), datetime(2026, 11, 27, 16, tzinfo=KST)]}
+    )
+    assert minutes.select(finality.minute_final("ts"))["final"].to_list() == [True, False]

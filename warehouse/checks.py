@@ -11,8 +11,9 @@ Checks (each a function `(ctx) -> list[Finding]`):
 * off_calendar   daily bars dated on a day the market was closed
 * duplicates     primary-key duplicates in every table (DuckLake has no PK constraint)
 * ohlc           low <= open, close <= high, positive prices, non-negative volume
-* minute_daily   minute bars vs the unadjusted daily bar: outside the day's range or more volume
-                 is an error; a full session that does not add up to the daily bar is a warning
+* minute_daily   minute bars vs the unadjusted final daily bar: outside the day's range or more
+                 volume is an error; a full session that does not add up to the daily bar is a
+                 warning (a provisional daily bar is still growing: nothing to compare with)
 * ledger         fetches recorded incomplete that no later complete fetch covered (warning)
 
 `ok` is False when any finding is an error; `kisdb check` exits non-zero then.
@@ -372,6 +373,7 @@ def check_minute_vs_daily(ctx: _Ctx) -> list[Finding]:
            d.open, d.high, d.low, d.close, d.volume
     FROM m JOIN {ctx.table(PERIOD_BARS)} d
       ON d.symbol = m.symbol AND d.date = m.date AND d.period = 'D' AND NOT d.adjusted
+         AND d.final IS NOT FALSE
     ORDER BY m.symbol, m.date
     """
     errors: list[Finding] = []

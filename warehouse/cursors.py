@@ -146,10 +146,13 @@ def _present_dates(
     cols = ", ".join(tables.quote(k) for k in names)
     first = tables.quote(names[0])
     date_col = tables.quote(column)
+    # A day holding a provisional bar (stored while its session was open) is not present yet.
+    final = "bool_and(final IS NOT FALSE)" if "final" in dataset.column_index else "TRUE"
     frame = lake.con.execute(
-        f"SELECT DISTINCT {cols}, {date_col} AS d "
+        f"SELECT {cols}, {date_col} AS d "
         f"FROM {tables.qualified(dataset.name, CATALOG)} "
-        f"WHERE {date_col} BETWEEN ? AND ? AND list_contains(?, {first})",
+        f"WHERE {date_col} BETWEEN ? AND ? AND list_contains(?, {first}) "
+        f"GROUP BY ALL HAVING {final}",
         [start, end, sorted({k[names[0]] for k in keys}, key=str)],
     ).pl()
     present: dict[tuple[Any, ...], set[date]] = {}

@@ -68,10 +68,11 @@ class UpsertResult:
     inserted: int
     updated: int
     unchanged: int
+    replaced: int = 0  # stored rows of the incoming series dropped by `upsert(replace=...)`
 
     @property
     def written(self) -> int:
-        return self.inserted + self.updated
+        return self.inserted + self.updated + self.replaced
 
 
 @dataclass(frozen=True)
@@ -489,12 +490,19 @@ class Lake:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def upsert(self, dataset: Dataset, frame: pl.DataFrame) -> UpsertResult:
+    def upsert(
+        self, dataset: Dataset, frame: pl.DataFrame, *, replace: str | None = None
+    ) -> UpsertResult:
         """Insert new keys, update changed rows, leave identical rows alone; one transaction.
 
         The frame is conformed to the dataset and deduplicated on the primary key (last row
         wins). Rows equal to what is stored are not rewritten, so re-running an ingest writes
         nothing and makes no new snapshot. A crash at any point leaves the previous snapshot.
+
+        `replace`, a SQL condition on stored rows (e.g. "final IS FALSE", or "TRUE" for a whole
+        re-fetched history), deletes in the same transaction the stored rows of the incoming
+        series (the primary key without its date axis) that match it and are not in the frame:
+        a provisional weekly bar labelled with last Wednesday is gone once the final one lands.
         """
         self._writable()
         frame = dataset.conform(frame)
@@ -506,12 +514,12 @@ class Lake:
         self.con.register(incoming, tables.to_lake_arrow(dataset, frame))
         try:
             # Concurrent writers (shared catalog): a commit conflict reruns the whole upsert.
-            return self.retry(lambda: self._upsert_registered(dataset, incoming, frame))
+            return self.retry(lambda: self._upsert_registered(dataset, incoming, frame, replace))
         finally:
             self.con.unregister(incoming)
 
     def _upsert_registered(
-        self, dataset: Dataset, incoming: str, frame: pl.DataFrame
+        self, dataset: Dataset, incoming: str, frame: pl.DataFrame, replace: str | None
     ) -> UpsertResult:
         target = tables.qualified(dataset.name, CATALOG)
         pk = list(dataset.primary_key)
@@ -522,6 +530,7 @@ class Lake:
         col_list = ", ".join(q(c) for c in cols)
         self.con.execute("BEGIN TRANSACTION")
         try:
+            replaced = self._drop_replaced(dataset, target, incoming, replace) if replace else 0
             overlap = self.con.execute(
                 f"SELECT 1 FROM {target} t WHERE {prune} LIMIT 1", params
             ).fetchone()
@@ -533,7 +542,7 @@ class Lake:
                     f"ORDER BY {order}"
                 )
                 self.con.execute("COMMIT")
-                return UpsertResult(frame.height, 0, 0)
+                return UpsertResult(frame.height, 0, 0, replaced)
             on = " AND ".join(f"t.{q(k)} = i.{q(k)}" for k in pk)
             values = [c for c in cols if c not in pk]
             same = " AND ".join(f"i.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in values) or "TRUE"
@@ -551,8 +560,9 @@ class Lake:
             ).fetchone()
             assert row is not None
             inserted, updated = int(row[0]), int(row[1])
-            if inserted or updated:
-                self._commit_message(f"upsert {dataset.name}: +{inserted} ~{updated}")
+            if inserted or updated or replaced:
+                dropped = f" -{replaced}" if replaced else ""
+                self._commit_message(f"upsert {dataset.name}: +{inserted} ~{updated}{dropped}")
                 on_d = " AND ".join(f"t.{q(k)} = d.{q(k)}" for k in pk)
                 set_list = ", ".join(f"{q(c)} = d.{q(c)}" for c in values)
                 update = f"WHEN MATCHED THEN UPDATE SET {set_list} " if set_list else ""
@@ -566,7 +576,29 @@ class Lake:
         except BaseException:
             self._rollback()
             raise
-        return UpsertResult(inserted, updated, frame.height - inserted - updated)
+        return UpsertResult(inserted, updated, frame.height - inserted - updated, replaced)
+
+    def _drop_replaced(self, dataset: Dataset, target: str, incoming: str, replace: str) -> int:
+        """Delete (inside the caller's transaction) the stored rows of the incoming series that
+        match `replace` and whose key is not incoming; returns the count."""
+        q = tables.quote
+        pk = list(dataset.primary_key)
+        axis = tables.date_column(dataset)
+        series = [k for k in pk if k not in (axis, "ts")]
+        # Usually nothing matches (no provisional rows): a cheap probe spares the DELETE's scans.
+        if (
+            self.con.execute(f"SELECT 1 FROM {target} t WHERE ({replace}) LIMIT 1").fetchone()
+            is None
+        ):
+            return 0
+        in_series = " AND ".join(f"s.{q(k)} = t.{q(k)}" for k in series) or "TRUE"
+        same_key = " AND ".join(f"i.{q(k)} = t.{q(k)}" for k in pk)
+        row = self.con.execute(
+            f"DELETE FROM {target} t WHERE ({replace}) "
+            f"AND EXISTS (SELECT 1 FROM {incoming} s WHERE {in_series}) "
+            f"AND NOT EXISTS (SELECT 1 FROM {incoming} i WHERE {same_key})"
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def delete(self, dataset: Dataset, **key: object) -> int:
         """Delete the rows matching `key` (e.g. a bad symbol), one transaction; returns the count."""

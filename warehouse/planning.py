@@ -6,11 +6,12 @@ Incremental state is read from the tables themselves, never from side files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from schemas import HOLIDAYS, SECURITIES, Dataset
+from schemas import CORPORATE_ACTIONS, HOLIDAYS, PERIOD_BARS, SECURITIES, Dataset
 from warehouse import tables
 from warehouse.cursors import gaps_many
 from warehouse.lake import CATALOG, Lake
@@ -23,14 +24,20 @@ def _table(dataset: Dataset) -> str:
 
 
 def stored_bounds(
-    lake: Lake, dataset: Dataset, keys: Sequence[str], column: str = "date"
+    lake: Lake,
+    dataset: Dataset,
+    keys: Sequence[str],
+    column: str = "date",
+    where: str = "TRUE",
 ) -> dict[tuple[Any, ...], tuple[Any, Any]]:
-    """{key values: (min(column), max(column))} for every key stored in the dataset."""
+    """{key values: (min(column), max(column))} for every key stored in the dataset (of the
+    rows matching the SQL condition `where`)."""
     key_list = ", ".join(tables.quote(k) for k in keys)
     col = tables.quote(column)
     # Through polars: timestamps come back in the column's own zone, as every reader sees them.
     frame = lake.con.execute(
-        f"SELECT {key_list}, min({col}), max({col}) FROM {_table(dataset)} GROUP BY {key_list}"
+        f"SELECT {key_list}, min({col}), max({col}) FROM {_table(dataset)} WHERE {where} "
+        f"GROUP BY {key_list}"
     ).pl()
     return {tuple(row[:-2]): (row[-2], row[-1]) for row in frame.iter_rows()}
 
@@ -69,6 +76,19 @@ def trading_days_or_weekdays(lake: Lake, start: date, end: date) -> list[date]:
     return days
 
 
+def trading_day_lookup(lake: Lake) -> Callable[[date], bool]:
+    """`is_trading_day(d)` from the holidays table where it knows `d`, weekdays elsewhere (the
+    session rules in schemas.sessions take it)."""
+    rows = lake.con.execute(f"SELECT date, market_open FROM {_table(HOLIDAYS)}").fetchall()
+    known: dict[date, bool] = {row[0]: row[1] for row in rows}
+
+    def is_trading_day(d: date) -> bool:
+        is_open = known.get(d)
+        return d.weekday() < 5 if is_open is None else is_open
+
+    return is_trading_day
+
+
 def snapshot_symbols(
     lake: Lake, *, on: date | None = None, markets: Sequence[str] = MARKETS
 ) -> list[str]:
@@ -83,6 +103,57 @@ def snapshot_symbols(
         [wanted, *([on] if on else [])],
     ).fetchall()
     return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A stored adjusted series' span and its newest final close: a fresh answer that disagrees
+    on that day was restated (a split or another corporate action since)."""
+
+    first: date
+    newest: date
+    close: int
+
+
+def adjusted_anchors(
+    lake: Lake, symbols: Sequence[str], periods: Sequence[str]
+) -> dict[tuple[str, str], Anchor]:
+    """{(symbol, period): Anchor} of the stored adjusted stock series (final bars only)."""
+    rows = lake.con.execute(
+        f"SELECT symbol, period, min(date), max(date), arg_max(close, date) "
+        f"FROM {_table(PERIOD_BARS)} WHERE adjusted AND final IS NOT FALSE "
+        f"AND list_contains(?, symbol) AND list_contains(?, period) GROUP BY ALL",
+        [list(symbols), list(periods)],
+    ).fetchall()
+    return {(r[0], r[1]): Anchor(r[2], r[3], r[4]) for r in rows}
+
+
+def action_dates(lake: Lake, symbols: Sequence[str], after: date) -> dict[str, list[date]]:
+    """{symbol: effective dates of its stored corporate actions after `after`}."""
+    rows = lake.con.execute(
+        f"SELECT symbol, list(DISTINCT date ORDER BY date) FROM {_table(CORPORATE_ACTIONS)} "
+        f"WHERE date > ? AND list_contains(?, symbol) GROUP BY symbol",
+        [after, list(symbols)],
+    ).fetchall()
+    return {r[0]: list(r[1]) for r in rows}
+
+
+def stored_symbols(lake: Lake) -> list[str]:
+    """The symbols with stock bars stored, sorted."""
+    rows = lake.con.execute(f"SELECT DISTINCT symbol FROM {_table(PERIOD_BARS)} ORDER BY 1")
+    return [row[0] for row in rows.fetchall()]
+
+
+def universe_snapshot(lake: Lake, on: date | None = None) -> date | None:
+    """The `securities` snapshot to take a universe from: the latest on or before `on` (the
+    latest of all without a date), else the earliest; None when the table is empty."""
+    table = _table(SECURITIES)
+    row = lake.con.execute(
+        f"SELECT coalesce(max(snapshot_date) FILTER (WHERE ?::DATE IS NULL OR snapshot_date <= ?), "
+        f"min(snapshot_date)) FROM {table}",
+        [on, on],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def plan(

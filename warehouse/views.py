@@ -20,31 +20,96 @@ class View:
     doc: str
 
 
-def _bars(period: str, adjusted: bool) -> str:
+# Provisional bars (`final = false`: the period has not closed) are left out of the default views;
+# the `*_live` views include them. Rows stored before the flag existed (null) count as final.
+FINAL_ONLY = "final IS NOT FALSE"
+
+
+def _bars(period: str, adjusted: bool, live: bool = False) -> str:
     flag = "adjusted" if adjusted else "NOT adjusted"
-    return f"SELECT * EXCLUDE (period, adjusted) FROM {{t}} WHERE period = '{period}' AND {flag}"
+    final = "" if live else f" AND {FINAL_ONLY}"
+    return f"SELECT * EXCLUDE (period, adjusted) FROM {{t}} WHERE period = '{period}' AND {flag}{final}"
 
 
-VIEWS: tuple[View, ...] = (
-    View("bars_daily", "period_bars", _bars("D", True), "adjusted daily stock bars"),
-    View("bars_daily_raw", "period_bars", _bars("D", False), "unadjusted daily stock bars"),
-    View("bars_weekly", "period_bars", _bars("W", True), "adjusted weekly stock bars"),
-    View("bars_monthly", "period_bars", _bars("M", True), "adjusted monthly stock bars"),
-    View("bars_yearly", "period_bars", _bars("Y", True), "adjusted yearly stock bars"),
-    View(
+def _select(where: str, live: bool, exclude: str = "") -> str:
+    conds = [where] if where else []
+    if not live:
+        conds.append(FINAL_ONLY)
+    columns = f"* EXCLUDE ({exclude})" if exclude else "*"
+    return f"SELECT {columns} FROM {{t}}" + (f" WHERE {' AND '.join(conds)}" if conds else "")
+
+
+def _with_live(name: str, table: str, final_sql: str, live_sql: str, doc: str) -> list[View]:
+    return [
+        View(name, table, final_sql, f"{doc}, final only"),
+        View(f"{name}_live", table, live_sql, f"{doc}, incl. the unfinished period (final false)"),
+    ]
+
+
+_BAR_VIEWS: list[View] = [
+    *_with_live(
+        "bars_daily", "period_bars", _bars("D", True), _bars("D", True, True), "adjusted daily"
+    ),
+    *_with_live(
+        "bars_daily_raw",
+        "period_bars",
+        _bars("D", False),
+        _bars("D", False, True),
+        "unadjusted daily stock bars",
+    ),
+    *_with_live(
+        "bars_weekly",
+        "period_bars",
+        _bars("W", True),
+        _bars("W", True, True),
+        "adjusted weekly stock bars",
+    ),
+    *_with_live(
+        "bars_monthly",
+        "period_bars",
+        _bars("M", True),
+        _bars("M", True, True),
+        "adjusted monthly stock bars",
+    ),
+    *_with_live(
+        "bars_yearly",
+        "period_bars",
+        _bars("Y", True),
+        _bars("Y", True, True),
+        "adjusted yearly stock bars",
+    ),
+    *_with_live(
         "index_daily",
         "index_bars",
-        "SELECT * EXCLUDE (period) FROM {t} WHERE period = 'D'",
+        _select("period = 'D'", False, "period"),
+        _select("period = 'D'", True, "period"),
         "daily index bars",
     ),
-    View("minutes", "minute_bars", "SELECT * FROM {t}", "stock one-minute bars (ts in KST)"),
-    View("index_minutes", "index_minute_bars", "SELECT * FROM {t}", "index one-minute bars"),
-    View(
+    *_with_live(
+        "minutes",
+        "minute_bars",
+        _select("", False),
+        _select("", True),
+        "stock one-minute bars (ts in KST)",
+    ),
+    *_with_live(
+        "index_minutes",
+        "index_minute_bars",
+        _select("", False),
+        _select("", True),
+        "index one-minute bars",
+    ),
+    *_with_live(
         "overseas_daily",
         "overseas_bars",
-        "SELECT * EXCLUDE (period, adjusted) FROM {t} WHERE period = 'D' AND adjusted",
+        _select("period = 'D' AND adjusted", False, "period, adjusted"),
+        _select("period = 'D' AND adjusted", True, "period, adjusted"),
         "adjusted daily overseas bars (exchange-local dates, exact decimals)",
     ),
+]
+
+VIEWS: tuple[View, ...] = (
+    *_BAR_VIEWS,
     View(
         "trading_days",
         "holidays",

@@ -31,7 +31,10 @@ Symbols = Annotated[
     str | None, typer.Option("--symbols", "-s", help="comma-separated codes, e.g. 005930,000660")
 ]
 Universe = Annotated[
-    Path | None, typer.Option("--universe", "-u", help="file with one symbol per line")
+    Path | None,
+    typer.Option(
+        "--universe", "-u", help="file with one symbol per line, or all (the securities table)"
+    ),
 ]
 Periods = Annotated[str, typer.Option("--period", "-p", help="comma-separated: D,W,M,Y")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")]

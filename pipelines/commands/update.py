@@ -3,12 +3,14 @@ minute bars, rankings; index/overseas minute bars with --parts), fetching only w
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pipelines.commands.ingest import Home, Start, Symbols, Universe, Verbose, _home, _list
-from pipelines.console import run_flow
+from pipelines.console import err_console, run_flow
 
 
 def update(
@@ -30,10 +32,16 @@ def update(
         ),
     ] = None,
     home: Home = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="start a long first run without asking")
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Bring every dataset up to date (what the schedules run)."""
+    """Bring every dataset up to date (what the schedules run). On an empty lake the plan is
+    printed first; a run longer than 10 minutes asks for confirmation on a terminal."""
     from pipelines.update import update as update_flow
+
+    confirm_first_run(symbols, universe, start, home, yes)
 
     run_flow(
         update_flow,
@@ -48,6 +56,30 @@ def update(
         parts=[p.lower() for p in _list(parts) or []] or None,
         home=_home(home),
     )
+
+
+def confirm_first_run(
+    symbols: str | None, universe: Path | None, start: str | None, home: Path | None, yes: bool
+) -> None:
+    """Print the first run's plan; ask before a long one when a person is at the terminal
+    (schedules and pipes never ask)."""
+    from pipelines.config import load_config
+    from pipelines.first_run import first_run_plan
+    from schemas.clock import SYSTEM_CLOCK
+
+    plan = first_run_plan(
+        load_config(_home(home)),
+        today=SYSTEM_CLOCK.today(),
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+    )
+    if plan is None:
+        return
+    for line in plan.lines():
+        err_console.print(line, highlight=False)
+    if plan.asks and not yes and sys.stdin.isatty():
+        typer.confirm("Start it?", abort=True, err=True)
 
 
 def register(app: typer.Typer) -> None:

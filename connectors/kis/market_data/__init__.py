@@ -26,6 +26,7 @@ from connectors.kis.market_data.domestic import (
 )
 from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
 from connectors.kis.market_data.krx_calendar import holidays_plan
+from connectors.kis.market_data.ksdinfo import par_value_changes_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
 from connectors.kis.market_data.rankings import (
     fluctuation_rank_plan,
@@ -42,6 +43,12 @@ class MarketData(_ClientLogic):
     def holidays(self, start: date, end: date) -> Flow[pl.DataFrame]:
         """KRX calendar days in [start, end] (HOLIDAYS); `market_open` says whether it trades."""
         return self._fetch_flow(holidays_plan(start, end))
+
+    @operation
+    def par_value_changes(self, start: date, end: date, symbol: str = "") -> Flow[pl.DataFrame]:
+        """KSD par-value change schedule (splits, reverse splits) with record dates in [start,
+        end], every symbol or one (CORPORATE_ACTIONS; real accounts only)."""
+        return self._fetch_flow(par_value_changes_plan(start, end, symbol))
 
     @operation
     def period_bars(
