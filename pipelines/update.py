@@ -25,15 +25,27 @@ from pipelines.minutes import (
     ingest_overseas_minute_bars,
 )
 from pipelines.rankings import ingest_rankings
+from pipelines.research_datasets import ingest_investor_flows
 from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
 
-PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minute-bars", "rankings")
+PARTS = (
+    "holidays",
+    "securities",
+    "bars",
+    "index-bars",
+    "overseas-bars",
+    "minute-bars",
+    "rankings",
+    "investor-flows",
+)
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
+# Parts KIS does not serve on paper (40580000): a paper update leaves them out.
+REAL_ONLY = ("investor-flows",)
 
 
 class UpdateFailed(Exception):
@@ -120,10 +132,19 @@ def update(
                 ),
             )
         )
+    # Research datasets (issue 15): KIS serves them on the real environment only.
+    steps.append(
+        (
+            "investor-flows",
+            lambda: ingest_investor_flows(
+                symbols=symbols, universe=universe, start=start, home=home
+            ),
+        )
+    )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:
         for name, step in steps:
-            if name not in wanted:
+            if name not in wanted or (name in REAL_ONLY and run.rt.settings.env == "paper"):
                 continue
             try:
                 run.summary.merge(step())

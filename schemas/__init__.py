@@ -20,6 +20,7 @@ from schemas.datasets import (
     SECURITIES,
     TICKS,
 )
+from schemas.research import INVESTOR_FLOWS
 
 # The zone's name under its old name, for connectors/kis/parsing.py until it imports SEOUL;
 # `schemas.clock.KST` is the ZoneInfo.
@@ -32,6 +33,7 @@ __all__ = [
     "HOLIDAYS",
     "INDEX_BARS",
     "INDEX_MINUTE_BARS",
+    "INVESTOR_FLOWS",
     "JOURNAL_REJECTS",
     "KST",
     "MINUTE_BARS",

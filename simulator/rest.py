@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from simulator import master, trading
 from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
-from simulator.quotes import calendar_days, indices, minutes, overseas, prices, rankings
+from simulator.quotes import calendar_days, indices, investors, minutes, overseas, prices, rankings
 from simulator.wire import KisReject, error_body, paper_unsupported, unknown_service
 
 if TYPE_CHECKING:
@@ -102,6 +102,10 @@ ROUTES: dict[str, Route] = {
     ),
     "/uapi/domestic-stock/v1/ranking/market-cap": _r(
         "GET", {"FHPST01740000"}, None, rankings.market_cap
+    ),
+    # Research datasets (issue 15): real environment only.
+    Q + "investor-trade-by-stock-daily": _r(
+        "GET", {"FHPTJ04160001"}, None, investors.investor_trade_by_stock_daily
     ),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),

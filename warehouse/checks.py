@@ -14,6 +14,8 @@ Checks (each a function `(ctx) -> list[Finding]`):
 * minute_daily   minute bars vs the unadjusted daily bar: outside the day's range or more volume
                  is an error; a full session that does not add up to the daily bar is a warning
 * ledger         fetches recorded incomplete that no later complete fetch covered (warning)
+* investor_flows the four investor groups' net shares sum to zero per stock-day (every share bought
+                 was sold by someone), and buy - sell = net on every row
 
 `ok` is False when any finding is an error; `kisdb check` exits non-zero then.
 """
@@ -37,6 +39,7 @@ from schemas.datasets import (
     MINUTE_BARS,
     PERIOD_BARS,
 )
+from schemas.research import INVESTOR_FLOWS, INVESTOR_GROUPS
 from warehouse import tables
 from warehouse.lake import CATALOG, Lake
 from warehouse.ledger import ledger_key_sql, series_key
@@ -456,6 +459,38 @@ def check_ledger(ctx: _Ctx) -> list[Finding]:
     return _capped(found, "ledger", FETCH_LEDGER.name, "warning")
 
 
+# -- research datasets ---------------------------------------------------------------------------
+
+
+def check_investor_flows(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    groups = ", ".join(f"'{g}'" for g in INVESTOR_GROUPS)
+    sql = f"""
+    SELECT symbol, date,
+           sum(net_volume) FILTER (WHERE investor IN ({groups})) AS groups_net,
+           count(*) FILTER (WHERE buy_volume - sell_volume <> net_volume) AS inconsistent
+    FROM {ctx.table(INVESTOR_FLOWS)} WHERE {dfilter}
+    GROUP BY symbol, date
+    HAVING groups_net <> 0 OR inconsistent > 0
+    ORDER BY symbol, date
+    """
+    found = [
+        Finding(
+            "investor_flows",
+            INVESTOR_FLOWS.name,
+            str(sym),
+            f"{day}: the investor groups' nets sum to {net} shares, not 0"
+            if net
+            else f"{day}: {bad} row(s) where buy - sell != net",
+            "error",
+            day,
+            day,
+        )
+        for sym, day, net, bad in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "investor_flows", INVESTOR_FLOWS.name, "error")
+
+
 CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "files": check_files,  # first: the others read the data files
     "missing_days": check_missing_days,
@@ -464,6 +499,7 @@ CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "ohlc": check_ohlc,
     "minute_daily": check_minute_vs_daily,
     "ledger": check_ledger,
+    "investor_flows": check_investor_flows,
 }
 
 

@@ -61,6 +61,27 @@ VIEWS: tuple[View, ...] = (
 )
 
 
+def _rolling(column: str, days: int) -> str:
+    # Rows are trading days (one per stored day); the missing-day check guards the window.
+    return (
+        f"sum({column}) OVER (PARTITION BY symbol ORDER BY date "
+        f"ROWS BETWEEN {days - 1} PRECEDING AND CURRENT ROW) AS {column}_{days}d"
+    )
+
+
+# Research views (issue 15).
+VIEWS += (
+    View(
+        "foreign_net_buy",
+        "investor_flows",
+        "SELECT symbol, date, net_volume, net_value, "
+        + ", ".join(_rolling(c, n) for c in ("net_volume", "net_value") for n in (5, 20))
+        + " FROM {t} WHERE investor = 'foreign'",
+        "foreign investors' daily net buying per stock (shares, KRW) with 5/20-day sums",
+    ),
+)
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection, existing_tables: Iterable[str], catalog: str = "lake"
 ) -> list[str]:

@@ -1,5 +1,5 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
-overseas-minute-bars|rankings`.
+overseas-minute-bars|rankings|investor-flows`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -252,6 +252,29 @@ def rankings(
         verbose=verbose,
         rankings=_list(which),
         markets=_list(markets),
+        home=_home(home),
+    )
+
+
+@ingest_app.command("investor-flows")
+def investor_flows(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Shares and KRW bought/sold per investor type per stock-day (real environment only)."""
+    from pipelines.research_datasets import ingest_investor_flows
+
+    run_flow(
+        ingest_investor_flows,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
         home=_home(home),
     )
 

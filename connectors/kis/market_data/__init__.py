@@ -24,6 +24,7 @@ from connectors.kis.market_data.domestic import (
     period_bars_plan,
 )
 from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
+from connectors.kis.market_data.investors import investor_flows_plan
 from connectors.kis.market_data.krx_calendar import holidays_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
 from connectors.kis.market_data.rankings import (
@@ -155,3 +156,10 @@ class MarketData(_ClientLogic):
     ) -> Flow[pl.DataFrame]:
         """Overseas minute bars back to `since` (default: all the server keeps, ~1 month)."""
         return self._fetch_flow(overseas_minutes_plan(exchange, symbol, interval_min, since))
+
+    @operation
+    def investor_flows(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Shares and KRW bought/sold per investor type per day in [start, end] (INVESTOR_FLOWS).
+
+        Real environment only; today's figures exist from 15:40 KST."""
+        return self._fetch_flow(investor_flows_plan(symbol, start, end))

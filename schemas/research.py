@@ -1,0 +1,57 @@
+"""The research datasets beyond prices (issue 15): who traded, per stock and per market.
+
+Investor flows are stored long, one row per (…, date, investor), so a new investor type KIS adds
+is a new row value rather than a new column, and a view picks the investors it needs. Values are
+integer KRW; KIS sends them in millions of KRW (백만원), so they are exact to the million only.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.base import KRW, QTY, Column, Dataset
+
+S = pl.String()
+D = pl.Date()
+
+# Investor types of KIS's 0416 screen: the four groups whose nets sum to zero on every
+# stock-day (every share bought was sold by someone), then the groups' parts.
+INVESTOR_GROUPS = ("foreign", "individual", "institution", "other")
+INVESTOR_PARTS = {
+    "foreign": ("foreign_registered", "foreign_unregistered"),
+    "institution": (
+        "securities",
+        "investment_trust",
+        "private_fund",
+        "bank",
+        "insurance",
+        "merchant_bank",
+        "pension_fund",
+    ),
+    "other": ("other_corporation", "other_organization"),
+}
+INVESTORS = (*INVESTOR_GROUPS, *(part for parts in INVESTOR_PARTS.values() for part in parts))
+
+_FLOW_COLUMNS = (
+    Column("investor", S, nullable=False, doc="; ".join(INVESTORS)),
+    Column("buy_volume", QTY, nullable=False, doc="shares"),
+    Column("sell_volume", QTY, nullable=False, doc="shares"),
+    Column("net_volume", QTY, nullable=False, doc="buy - sell, shares"),
+    Column("buy_value", KRW, nullable=False, doc="KRW, to the million"),
+    Column("sell_value", KRW, nullable=False, doc="KRW, to the million"),
+    Column("net_value", KRW, nullable=False, doc="KRW, to the million"),
+)
+
+INVESTOR_FLOWS = Dataset(
+    name="investor_flows",
+    doc="Per stock per day, shares and value bought/sold by investor type (FHPTJ04160001).",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("date", D, "stck_bsop_date", nullable=False),
+        *_FLOW_COLUMNS,
+    ),
+    primary_key=("symbol", "date", "investor"),
+    partition_by=("year(date)",),
+)
+
+RESEARCH_DATASETS = (INVESTOR_FLOWS,)
