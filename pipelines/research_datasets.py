@@ -1,4 +1,5 @@
-"""The research datasets beyond prices (issue 15): investor flows per stock per day.
+"""The research datasets beyond prices (issue 15): investor flows per stock and per market,
+short selling per stock.
 
 Planned like the daily bars (pipelines/bars.py): per symbol, the ranges the warehouse and the
 ledger still miss; today is fetched only once it has settled (KIS publishes the day's investor
@@ -7,18 +8,57 @@ figures from 15:40). A second run with nothing new makes no KIS call.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.bars import WORKERS, Series, resolve_range, series_jobs
+from pipelines.errors import InputError
 from pipelines.jobs import run_jobs
-from pipelines.runs import flow_run
+from pipelines.runs import Run, flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import resolve_symbols
-from schemas import INVESTOR_FLOWS
-from warehouse.planning import trading_days_or_weekdays
+from schemas import INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES, Dataset
+from warehouse.planning import MARKETS, trading_days_or_weekdays
+
+
+def _settled_range(run: Run, start: str | None, end: str | None) -> tuple[date, date, list[date]]:
+    """[first, last] and its trading days, never past the last settled day: KIS publishes a
+    day's investor figures after the close (15:40)."""
+    first, last = resolve_range(run, start, end, "1y")
+    last = min(last, run.settled)
+    days = trading_days_or_weekdays(run.rt.lake, first, last) if first <= last else []
+    return first, last, days
+
+
+def _per_stock(
+    name: str,
+    dataset: Dataset,
+    method: str,
+    symbols: list[str] | None,
+    universe: str | None,
+    start: str | None,
+    end: str | None,
+    home: str | None,
+) -> RunSummary:
+    """One series per symbol of a daily per-stock dataset, fetched by `client.<method>`."""
+    with flow_run(name, home) as run:
+        first, last, days = _settled_range(run, start, end)
+        names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
+        fetch = getattr(run.rt.client, method)
+        series: list[Series] = [({"symbol": symbol}, partial(fetch, symbol)) for symbol in names]
+        jobs = series_jobs(run, dataset, series, first, last, days)
+        run_jobs(
+            run.rt,
+            jobs,
+            run.summary,
+            label=name.replace("-", " "),
+            settled=run.settled,
+            run_id=run.run_id,
+        )
+        return run.summary
 
 
 @flow(name="investor-flows", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
@@ -30,22 +70,49 @@ def ingest_investor_flows(
     home: str | None = None,
 ) -> RunSummary:
     """Buy/sell/net shares and KRW per investor type per day (FHPTJ04160001, real only)."""
-    with flow_run("investor-flows", home) as run:
-        first, last = resolve_range(run, start, end, "1y")
-        # The day is published after the close: never ask for an unsettled day.
-        last = min(last, run.settled)
-        names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
-        days = trading_days_or_weekdays(run.rt.lake, first, last) if first <= last else []
+    return _per_stock(
+        "investor-flows", INVESTOR_FLOWS, "investor_flows", symbols, universe, start, end, home
+    )
+
+
+@flow(name="short-sales", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_short_sales(
+    symbols: list[str] | None = None,
+    universe: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Shares and KRW sold short per stock per day (FHPST04830000, real only)."""
+    return _per_stock(
+        "short-sales", SHORT_SALES, "short_sales", symbols, universe, start, end, home
+    )
+
+
+@flow(name="market-investor-flows", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_market_investor_flows(
+    markets: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Net shares and KRW per investor type per day of KOSPI and KOSDAQ (FHPTJ04040000)."""
+    wanted = [m.upper() for m in markets or MARKETS]
+    bad = [m for m in wanted if m not in MARKETS]
+    if bad:
+        raise InputError(f"unknown market {', '.join(bad)}: choose from {', '.join(MARKETS)}")
+    with flow_run("market-investor-flows", home) as run:
+        first, last, days = _settled_range(run, start, end)
         client = run.rt.client
         series: list[Series] = [
-            ({"symbol": symbol}, partial(client.investor_flows, symbol)) for symbol in names
+            ({"market": market}, partial(client.market_investor_flows, market)) for market in wanted
         ]
-        jobs = series_jobs(run, INVESTOR_FLOWS, series, first, last, days)
+        jobs = series_jobs(run, MARKET_INVESTOR_FLOWS, series, first, last, days)
         run_jobs(
             run.rt,
             jobs,
             run.summary,
-            label="investor flows",
+            label="market investor flows",
             settled=run.settled,
             run_id=run.run_id,
         )

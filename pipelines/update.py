@@ -25,7 +25,11 @@ from pipelines.minutes import (
     ingest_overseas_minute_bars,
 )
 from pipelines.rankings import ingest_rankings
-from pipelines.research_datasets import ingest_investor_flows
+from pipelines.research_datasets import (
+    ingest_investor_flows,
+    ingest_market_investor_flows,
+    ingest_short_sales,
+)
 from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
@@ -39,13 +43,15 @@ PARTS = (
     "minute-bars",
     "rankings",
     "investor-flows",
+    "market-investor-flows",
+    "short-sales",
 )
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
 # Parts KIS does not serve on paper (40580000): a paper update leaves them out.
-REAL_ONLY = ("investor-flows",)
+REAL_ONLY = ("investor-flows", "market-investor-flows", "short-sales")
 
 
 class UpdateFailed(Exception):
@@ -139,6 +145,15 @@ def update(
             lambda: ingest_investor_flows(
                 symbols=symbols, universe=universe, start=start, home=home
             ),
+        )
+    )
+    steps.append(
+        ("market-investor-flows", lambda: ingest_market_investor_flows(start=start, home=home))
+    )
+    steps.append(
+        (
+            "short-sales",
+            lambda: ingest_short_sales(symbols=symbols, universe=universe, start=start, home=home),
         )
     )
     failures: list[tuple[str, BaseException]] = []

@@ -20,7 +20,7 @@ from schemas.datasets import (
     SECURITIES,
     TICKS,
 )
-from schemas.research import INVESTOR_FLOWS
+from schemas.research import INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
 
 # The zone's name under its old name, for connectors/kis/parsing.py until it imports SEOUL;
 # `schemas.clock.KST` is the ZoneInfo.
@@ -36,6 +36,7 @@ __all__ = [
     "INVESTOR_FLOWS",
     "JOURNAL_REJECTS",
     "KST",
+    "MARKET_INVESTOR_FLOWS",
     "MINUTE_BARS",
     "ORDER_LOG",
     "OVERSEAS_BARS",
@@ -45,6 +46,7 @@ __all__ = [
     "RANKINGS",
     "SECURITIES",
     "SEOUL",
+    "SHORT_SALES",
     "TICKS",
     "Column",
     "Dataset",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.base import KRW, QTY, Column, Dataset
+from schemas.base import KRW, QTY, RATE, Column, Dataset
 
 S = pl.String()
 D = pl.Date()
@@ -54,4 +54,35 @@ INVESTOR_FLOWS = Dataset(
     partition_by=("year(date)",),
 )
 
-RESEARCH_DATASETS = (INVESTOR_FLOWS,)
+MARKET_INVESTOR_FLOWS = Dataset(
+    name="market_investor_flows",
+    doc="Per market per day, net shares and value by investor type (FHPTJ04040000).",
+    columns=(
+        Column("market", S, nullable=False, doc="KOSPI | KOSDAQ"),
+        Column("date", D, "stck_bsop_date", nullable=False),
+        _FLOW_COLUMNS[0],
+        Column("net_volume", QTY, nullable=False, doc="shares, to the thousand"),
+        Column("net_value", KRW, nullable=False, doc="KRW, to the million"),
+    ),
+    primary_key=("market", "date", "investor"),
+    partition_by=("year(date)",),
+)
+
+SHORT_SALES = Dataset(
+    name="short_sales",
+    doc="Per stock per day, shares and value sold short and their share of the day (FHPST04830000).",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("date", D, "stck_bsop_date", nullable=False),
+        Column("short_volume", QTY, "ssts_cntg_qty", nullable=False, doc="shares sold short"),
+        Column("short_value", KRW, "ssts_tr_pbmn", doc="KRW sold short"),
+        Column("volume", QTY, "acml_vol", doc="the day's volume, shares"),
+        Column("value", KRW, "acml_tr_pbmn", doc="the day's traded value, KRW"),
+        Column("short_volume_pct", RATE, "ssts_vol_rlim", doc="short volume / volume, %"),
+        Column("short_value_pct", RATE, "ssts_tr_pbmn_rlim", doc="short value / value, %"),
+    ),
+    primary_key=("symbol", "date"),
+    partition_by=("year(date)",),
+)
+
+RESEARCH_DATASETS = (INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES)

@@ -22,7 +22,16 @@ from urllib.parse import parse_qsl
 from simulator import master, trading
 from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
-from simulator.quotes import calendar_days, indices, investors, minutes, overseas, prices, rankings
+from simulator.quotes import (
+    calendar_days,
+    indices,
+    investors,
+    minutes,
+    overseas,
+    prices,
+    rankings,
+    short_sales,
+)
 from simulator.wire import KisReject, error_body, paper_unsupported, unknown_service
 
 if TYPE_CHECKING:
@@ -107,6 +116,10 @@ ROUTES: dict[str, Route] = {
     Q + "investor-trade-by-stock-daily": _r(
         "GET", {"FHPTJ04160001"}, None, investors.investor_trade_by_stock_daily
     ),
+    Q + "inquire-investor-daily-by-market": _r(
+        "GET", {"FHPTJ04040000"}, None, investors.inquire_investor_daily_by_market
+    ),
+    Q + "daily-short-sale": _r("GET", {"FHPST04830000"}, None, short_sales.daily_short_sale),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(

@@ -16,9 +16,19 @@ import polars as pl
 import pytest
 
 from connectors.kis import KisClient
-from connectors.kis.market_data.investors import INVESTOR_TRADE_DAILY, parse_investor_flows
-from pipelines.research_datasets import ingest_investor_flows
-from schemas import INVESTOR_FLOWS
+from connectors.kis.market_data.investors import (
+    INVESTOR_TRADE_DAILY,
+    MARKET_INVESTOR_DAILY,
+    parse_investor_flows,
+    parse_market_investor_flows,
+)
+from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
+from pipelines.research_datasets import (
+    ingest_investor_flows,
+    ingest_market_investor_flows,
+    ingest_short_sales,
+)
+from schemas import INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
 from schemas.research import INVESTOR_GROUPS, INVESTORS
 from simulator.server import RunningSimulator
 from tests.sim_helpers import Kis, Q
@@ -42,6 +52,30 @@ def test_investor_flows_parse_the_workbook_example_into_one_row_per_investor() -
     assert foreign["net_value"] == -144_363_000_000  # sent in millions of KRW
     groups = df.filter(pl.col("investor").is_in(INVESTOR_GROUPS))
     assert groups["net_volume"].sum() == 0  # KIS's own example: every share bought was sold
+
+
+def test_market_investor_flows_parse_the_workbook_example() -> None:
+    payload = json.loads((FIXTURES / "market_investor_flows.json").read_text(encoding="utf-8"))
+    df = parse_market_investor_flows(payload, market="KOSPI")
+    assert df.schema == MARKET_INVESTOR_FLOWS.schema
+    assert df.height == 2 * len(INVESTORS)
+    row = df.filter((pl.col("investor") == "foreign") & (pl.col("date") == date(2024, 5, 17)))
+    assert row["net_volume"].item() == -18_565_000  # sent in thousands of shares
+    assert row["net_value"].item() == -597_490_000_000  # sent in millions of KRW
+    groups = df.filter(pl.col("investor").is_in(INVESTOR_GROUPS)).group_by("date")
+    assert (groups.agg(pl.col("net_volume").sum())["net_volume"] == 0).all()
+    assert (groups.agg(pl.col("net_value").sum())["net_value"] == 0).all()
+
+
+def test_short_sales_parse_keeps_the_days_figures_not_the_windows_totals() -> None:
+    # The sheet has no example: this body is the simulator's answer in the sheet's layout.
+    payload = json.loads((FIXTURES / "short_sales.json").read_text(encoding="utf-8"))
+    df = parse_short_sales(payload, symbol="005930")
+    assert df.schema == SHORT_SALES.schema
+    row = df.filter(pl.col("date") == date(2026, 11, 24)).row(0, named=True)
+    assert (row["short_volume"], row["volume"]) == (165494, 9828663)
+    assert row["short_value"] == 7284128848 and row["short_volume_pct"] == 1.68
+    assert (df["short_volume"] <= df["volume"]).all()
 
 
 @pytest.fixture
@@ -71,6 +105,48 @@ def test_investor_flows_backfill_is_minimal_and_agrees_with_the_bars(client: Kis
     assert (joined["net"] == 0).all()
     assert (joined["bought"] == joined["volume"]).all()  # every share traded had one buyer
     assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
+
+
+def test_market_flows_are_the_sum_of_the_stocks_flows(client: KisClient) -> None:
+    sim: RunningSimulator = client.sim  # type: ignore[attr-defined]
+    day = date(2026, 11, 20)
+    market = client.market_investor_flows("KOSDAQ", date(2026, 1, 1), date(2026, 11, 24))
+    assert market.schema == MARKET_INVESTOR_FLOWS.schema
+    days = market["date"].unique()
+    assert days.max() == date(2026, 11, 24)
+    assert sim.stats.by_tr_id[MARKET_INVESTOR_DAILY.tr_real] == math.ceil(days.len() / 100)
+    groups = market.filter(pl.col("investor").is_in(INVESTOR_GROUPS)).group_by("date")
+    assert (groups.agg(pl.col("net_volume").sum())["net_volume"] == 0).all()
+    kosdaq = [
+        c
+        for c, i in sim.market.instruments.items()
+        if i.market == "KOSDAQ" and sim.market.is_listed(c, day)
+    ]
+    stocks = pl.concat([client.investor_flows(code, day, day) for code in kosdaq])
+    foreign = stocks.filter(pl.col("investor") == "foreign")["net_volume"].sum()
+    sent = market.filter((pl.col("investor") == "foreign") & (pl.col("date") == day))
+    assert abs(sent["net_volume"].item() - foreign) <= 500  # KIS rounds to the thousand
+
+
+def test_short_sales_backfill_is_minimal_and_below_the_volume(client: KisClient) -> None:
+    sim: RunningSimulator = client.sim  # type: ignore[attr-defined]
+    # From a trading day: a range opening on a weekday holiday costs one empty probe more (no
+    # page counts as short, as KIS does not document the page length).
+    df = client.short_sales("035420", date(2025, 3, 4), date(2026, 11, 24))
+    assert df.schema == SHORT_SALES.schema
+    assert sim.stats.by_tr_id[DAILY_SHORT_SALE.tr_real] == math.ceil(df.height / 100)
+    bars = client.period_bars("035420", date(2025, 3, 4), date(2026, 11, 24), adjusted=False)
+    assert df["date"].to_list() == bars["date"].to_list()
+    assert df["volume"].to_list() == bars["volume"].to_list()
+    assert (df["short_volume"] <= df["volume"]).all() and (df["short_volume"] > 0).any()
+    flows = client.investor_flows("035420", date(2026, 11, 2), date(2026, 11, 24))
+    sold = (
+        flows.filter(pl.col("investor").is_in(["foreign", "institution"]))
+        .group_by("date")
+        .agg(pl.col("sell_volume").sum())
+        .join(df, on="date")
+    )
+    assert (sold["short_volume"] <= sold["sell_volume"]).all()  # short sellers sold that much
 
 
 def test_investor_flows_are_real_only(make_sim: Callable[..., RunningSimulator]) -> None:
@@ -119,9 +195,18 @@ def test_ingest_twice_checks_and_views(
     calls = sim.stats.requests
     ingest_investor_flows(symbols=["005930", "000660"], start="2026-06-01")
     assert sim.stats.requests == calls, "nothing was missing, so nothing may be fetched"
+    ingest_market_investor_flows(start="2026-10-01")
+    ingest_short_sales(symbols=["005930"], start="2026-06-01")
+    calls = sim.stats.requests
+    ingest_short_sales(symbols=["005930"], start="2026-06-01")
+    ingest_market_investor_flows(start="2026-10-01")
+    assert sim.stats.requests == calls
     with Lake.open(home, source="sim") as lake:
-        report = run_checks(lake, only=["investor_flows"])
-        assert report.ok and report.checks_run == ["investor_flows"]
+        assert set(lake.table(MARKET_INVESTOR_FLOWS)["market"]) == {"KOSPI", "KOSDAQ"}
+        report = run_checks(lake, only=["investor_flows", "short_sales"])
+        assert report.ok and report.checks_run == ["investor_flows", "short_sales"]
+        ratio = lake.con.execute("SELECT short_ratio FROM short_ratio").pl()["short_ratio"]
+        assert ratio.len() > 100 and ratio.is_between(0, 1).all()
         view = lake.con.execute(
             "SELECT * FROM foreign_net_buy WHERE symbol = '005930' ORDER BY date"
         ).pl()

@@ -14,8 +14,9 @@ Checks (each a function `(ctx) -> list[Finding]`):
 * minute_daily   minute bars vs the unadjusted daily bar: outside the day's range or more volume
                  is an error; a full session that does not add up to the daily bar is a warning
 * ledger         fetches recorded incomplete that no later complete fetch covered (warning)
-* investor_flows the four investor groups' net shares sum to zero per stock-day (every share bought
-                 was sold by someone), and buy - sell = net on every row
+* investor_flows the four investor groups' net shares sum to zero per stock-day and market-day
+                 (every share bought was sold by someone), and buy - sell = net on every row
+* short_sales    short volume <= volume and short value <= traded value on every stock-day
 
 `ok` is False when any finding is an error; `kisdb check` exits non-zero then.
 """
@@ -39,7 +40,7 @@ from schemas.datasets import (
     MINUTE_BARS,
     PERIOD_BARS,
 )
-from schemas.research import INVESTOR_FLOWS, INVESTOR_GROUPS
+from schemas.research import INVESTOR_FLOWS, INVESTOR_GROUPS, MARKET_INVESTOR_FLOWS, SHORT_SALES
 from warehouse import tables
 from warehouse.lake import CATALOG, Lake
 from warehouse.ledger import ledger_key_sql, series_key
@@ -465,30 +466,60 @@ def check_ledger(ctx: _Ctx) -> list[Finding]:
 def check_investor_flows(ctx: _Ctx) -> list[Finding]:
     dfilter, dparams = ctx.date_filter("date")
     groups = ", ".join(f"'{g}'" for g in INVESTOR_GROUPS)
+    out: list[Finding] = []
+    # (dataset, its series column, rows where buy - sell must equal net)
+    for dataset, key, consistent in (
+        (INVESTOR_FLOWS, "symbol", "buy_volume - sell_volume = net_volume"),
+        (MARKET_INVESTOR_FLOWS, "market", "TRUE"),  # KIS sends a market's nets only
+    ):
+        sql = f"""
+        SELECT {key}, date,
+               sum(net_volume) FILTER (WHERE investor IN ({groups})) AS groups_net,
+               count(*) FILTER (WHERE NOT ({consistent})) AS inconsistent
+        FROM {ctx.table(dataset)} WHERE {dfilter}
+        GROUP BY {key}, date
+        HAVING groups_net <> 0 OR inconsistent > 0
+        ORDER BY {key}, date
+        """
+        found = [
+            Finding(
+                "investor_flows",
+                dataset.name,
+                str(k),
+                f"{day}: the investor groups' nets sum to {net} shares, not 0"
+                if net
+                else f"{day}: {bad} row(s) where buy - sell != net",
+                "error",
+                day,
+                day,
+            )
+            for k, day, net, bad in ctx.rows(sql, dparams)
+        ]
+        out.extend(_capped(found, "investor_flows", dataset.name, "error"))
+    return out
+
+
+def check_short_sales(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
     sql = f"""
-    SELECT symbol, date,
-           sum(net_volume) FILTER (WHERE investor IN ({groups})) AS groups_net,
-           count(*) FILTER (WHERE buy_volume - sell_volume <> net_volume) AS inconsistent
-    FROM {ctx.table(INVESTOR_FLOWS)} WHERE {dfilter}
-    GROUP BY symbol, date
-    HAVING groups_net <> 0 OR inconsistent > 0
+    SELECT symbol, date, short_volume, volume, short_value, value
+    FROM {ctx.table(SHORT_SALES)}
+    WHERE {dfilter} AND (short_volume < 0 OR short_volume > volume OR short_value > value)
     ORDER BY symbol, date
     """
     found = [
         Finding(
-            "investor_flows",
-            INVESTOR_FLOWS.name,
+            "short_sales",
+            SHORT_SALES.name,
             str(sym),
-            f"{day}: the investor groups' nets sum to {net} shares, not 0"
-            if net
-            else f"{day}: {bad} row(s) where buy - sell != net",
+            f"{day}: short {sv} shares / {sval} KRW exceed the day's {v} shares / {val} KRW",
             "error",
             day,
             day,
         )
-        for sym, day, net, bad in ctx.rows(sql, dparams)
+        for sym, day, sv, v, sval, val in ctx.rows(sql, dparams)
     ]
-    return _capped(found, "investor_flows", INVESTOR_FLOWS.name, "error")
+    return _capped(found, "short_sales", SHORT_SALES.name, "error")
 
 
 CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
@@ -500,6 +531,7 @@ CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "minute_daily": check_minute_vs_daily,
     "ledger": check_ledger,
     "investor_flows": check_investor_flows,
+    "short_sales": check_short_sales,
 }
 
 

@@ -79,6 +79,14 @@ VIEWS += (
         + " FROM {t} WHERE investor = 'foreign'",
         "foreign investors' daily net buying per stock (shares, KRW) with 5/20-day sums",
     ),
+    View(
+        "short_ratio",
+        "short_sales",
+        "SELECT symbol, date, short_volume, volume, short_value, value, "
+        "short_volume / nullif(volume, 0) AS short_ratio, "
+        "short_value / nullif(value, 0) AS short_value_ratio FROM {t}",
+        "share of each stock-day's volume and value sold short (0..1)",
+    ),
 )
 
 

@@ -1,5 +1,5 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
-overseas-minute-bars|rankings|investor-flows`.
+overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -270,6 +270,50 @@ def investor_flows(
 
     run_flow(
         ingest_investor_flows,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("market-investor-flows")
+def market_investor_flows(
+    markets: Annotated[str, typer.Option(help="KOSPI,KOSDAQ")] = "KOSPI,KOSDAQ",
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Net shares and KRW per investor type per market-day (real environment only)."""
+    from pipelines.research_datasets import ingest_market_investor_flows
+
+    run_flow(
+        ingest_market_investor_flows,
+        verbose=verbose,
+        markets=_list(markets),
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("short-sales")
+def short_sales(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Shares and KRW sold short per stock-day (real environment only)."""
+    from pipelines.research_datasets import ingest_short_sales
+
+    run_flow(
+        ingest_short_sales,
         verbose=verbose,
         symbols=_list(symbols),
         universe=str(universe) if universe else None,

@@ -1,6 +1,7 @@
-"""Investor flows per stock per day (종목별 투자자매매동향(일별), FHPTJ04160001), derived from the
-synthetic market so the datasets agree: every share of the day's volume is bought by one investor
-type and sold by another, so buys = sells = volume and the groups' nets sum to zero.
+"""Investor flows per stock per day (종목별 투자자매매동향(일별), FHPTJ04160001) and per market per
+day (시장별 투자자매매동향(일별), FHPTJ04040000), derived from the synthetic market so the datasets
+agree: every share of the day's volume is bought by one investor type and sold by another, so
+buys = sells = volume and the groups' nets sum to zero; a market's flows are its stocks' flows.
 
 Deterministic per (seed, stock, day): the day's volume is dealt out to the twelve leaf investor
 types with a multinomial draw on each side; groups (foreign, institution, other) sum their parts.
@@ -16,13 +17,15 @@ import numpy as np
 from simulator import paths
 from simulator.context import Ctx, Reply
 from simulator.market import DailyBar
-from simulator.quotes.common import change_fields, ok, stock
-from simulator.wire import num, parse_ymd, pick, ymd
+from simulator.quotes.common import change_fields, check_market, ok, stock
+from simulator.wire import KisReject, dec, num, parse_ymd, pick, ymd
 
 ROWS = 100  # days per answer (KIS does not say; the 0416 screen pages similarly)
 PUBLISHED = time(15, 40)  # the day's figures exist from 15:40 (workbook)
 _STREAM_INVESTORS = 21  # random stream id, apart from simulator.market's 11-14
 MILLION = 1_000_000
+THOUSAND = 1_000
+MARKETS = {"0001": ("KOSPI", "KSP"), "1001": ("KOSDAQ", "KSQ")}
 
 # Leaf investor types (wire prefix) with their typical share of a day's buying and selling.
 LEAVES: dict[str, float] = {
@@ -79,7 +82,24 @@ def _field_names(prefix: str) -> dict[str, str]:
     }
 
 
-PREFIXES = ("frgn", "frgn_reg", "frgn_nreg", "prsn", "orgn", *LEAVES.keys() - {"prsn"}, "etc")
+# Every investor type, in the workbook's order.
+PREFIXES = (
+    "frgn",
+    "frgn_reg",
+    "frgn_nreg",
+    "prsn",
+    "orgn",
+    "scrt",
+    "ivtr",
+    "pe_fund",
+    "bank",
+    "insu",
+    "mrbn",
+    "fund",
+    "etc",
+    "etc_orgt",
+    "etc_corp",
+)
 OUTPUT2 = (
     "stck_bsop_date",
     "stck_clpr",
@@ -143,10 +163,14 @@ def published_until(now_date: date, now_time: time) -> date:
     return now_date if now_time >= PUBLISHED else now_date - timedelta(days=1)
 
 
+def _window_end(ctx: Ctx) -> date:
+    asked = parse_ymd(ctx.need("FID_INPUT_DATE_1"), "FID_INPUT_DATE_1")
+    return min(asked, published_until(ctx.now.date(), ctx.now.time()))
+
+
 def investor_trade_by_stock_daily(ctx: Ctx) -> Reply:
     snap = stock(ctx)
-    asked = parse_ymd(ctx.need("FID_INPUT_DATE_1"), "FID_INPUT_DATE_1")
-    end = min(asked, published_until(ctx.now.date(), ctx.now.time()))
+    end = _window_end(ctx)
     market = ctx.market
     # ROWS trading days end at `end`: 100 trading days fit in 160 calendar days.
     bars = market.daily_bars(snap.code, end - timedelta(days=160), end, False)[-ROWS:]
@@ -161,3 +185,75 @@ def investor_trade_by_stock_daily(ctx: Ctx) -> Reply:
         "rprs_mrkt_kor_name": "KOSPI" if inst.market == "KOSPI" else "KOSDAQ",
     }
     return ok({"output1": pick(head, OUTPUT1), "output2": rows})
+
+
+MARKET_OUTPUT = (
+    "stck_bsop_date",
+    "bstp_nmix_prpr",
+    "bstp_nmix_prdy_vrss",
+    "prdy_vrss_sign",
+    "bstp_nmix_prdy_ctrt",
+    "bstp_nmix_oprc",
+    "bstp_nmix_hgpr",
+    "bstp_nmix_lwpr",
+    "stck_prdy_clpr",
+    *(_field_names(p)["net"] for p in PREFIXES),
+    *(_field_names(p)["net_value"] for p in PREFIXES),
+)
+
+
+def _market_nets(
+    ctx: Ctx, market_name: str, days: list[date]
+) -> dict[date, dict[str, list[float]]]:
+    """day -> prefix -> [net shares, net KRW], summed over the market's stocks listed that day."""
+    nets: dict[date, dict[str, list[float]]] = {d: {} for d in days}
+    market = ctx.market
+    for code, inst in sorted(market.instruments.items()):
+        if inst.market != market_name:
+            continue
+        for bar in market.daily_bars(code, days[0], days[-1], False):
+            average = bar.value / bar.volume if bar.volume else bar.close
+            day = nets[bar.date]
+            for prefix, (bought, sold) in day_flows(market.seed, code, bar).items():
+                entry = day.setdefault(prefix, [0.0, 0.0])
+                entry[0] += bought - sold
+                entry[1] += (bought - sold) * average
+    return nets
+
+
+def _balanced(nets: dict[str, list[float]], index: int, unit: int) -> dict[str, int]:
+    """Nets in `unit`s, rounded so that the four groups still sum to zero (individuals take the
+    rounding, as KIS's own figures always balance)."""
+    out = {p: round(v[index] / unit) for p, v in nets.items()}
+    out["prsn"] = -(out["frgn"] + out["orgn"] + out["etc"])
+    return out
+
+
+def inquire_investor_daily_by_market(ctx: Ctx) -> Reply:
+    check_market(ctx, {"U"})
+    index_code = ctx.get("FID_INPUT_ISCD").strip()
+    if index_code not in MARKETS or ctx.get("FID_INPUT_ISCD_1").strip() != MARKETS[index_code][1]:
+        raise KisReject("OPSQ2002", "FID_INPUT_ISCD 입력값을 확인하세요. (0001:KSP 1001:KSQ)")
+    end = _window_end(ctx)
+    levels = ctx.market.index_bars(index_code, end - timedelta(days=160), end, "D")[-ROWS:]
+    if not levels:
+        return ok({"output": []})
+    nets = _market_nets(ctx, MARKETS[index_code][0], [b.date for b in levels])
+    rows = []
+    for bar in reversed(levels):
+        day = nets[bar.date]
+        shares = _balanced(day, 0, THOUSAND) if day else {}
+        value = _balanced(day, 1, MILLION) if day else {}
+        row = {
+            "stck_bsop_date": ymd(bar.date),
+            "bstp_nmix_prpr": dec(bar.close),
+            "bstp_nmix_oprc": dec(bar.open),
+            "bstp_nmix_hgpr": dec(bar.high),
+            "bstp_nmix_lwpr": dec(bar.low),
+        }
+        for prefix in PREFIXES:
+            names = _field_names(prefix)
+            row[names["net"]] = num(shares.get(prefix, 0))
+            row[names["net_value"]] = num(value.get(prefix, 0))
+        rows.append(pick(row, MARKET_OUTPUT))
+    return ok({"output": rows})

@@ -24,7 +24,7 @@ from connectors.kis.market_data.domestic import (
     period_bars_plan,
 )
 from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
-from connectors.kis.market_data.investors import investor_flows_plan
+from connectors.kis.market_data.investors import investor_flows_plan, market_investor_flows_plan
 from connectors.kis.market_data.krx_calendar import holidays_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
 from connectors.kis.market_data.rankings import (
@@ -32,6 +32,7 @@ from connectors.kis.market_data.rankings import (
     market_cap_rank_plan,
     volume_rank_plan,
 )
+from connectors.kis.market_data.short_sales import short_sales_plan
 from connectors.kis.steps import Flow, operation
 
 
@@ -163,3 +164,14 @@ class MarketData(_ClientLogic):
 
         Real environment only; today's figures exist from 15:40 KST."""
         return self._fetch_flow(investor_flows_plan(symbol, start, end))
+
+    @operation
+    def market_investor_flows(self, market: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Net shares and KRW per investor type per day of KOSPI or KOSDAQ in [start, end]
+        (MARKET_INVESTOR_FLOWS). Real environment only."""
+        return self._fetch_flow(market_investor_flows_plan(market, start, end))
+
+    @operation
+    def short_sales(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Shares and KRW sold short per day in [start, end] (SHORT_SALES). Real environment only."""
+        return self._fetch_flow(short_sales_plan(symbol, start, end))
