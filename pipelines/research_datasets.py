@@ -1,5 +1,5 @@
 """The research datasets beyond prices (issue 15): investor flows per stock and per market,
-short selling per stock.
+short selling and credit balances per stock.
 
 Planned like the daily bars (pipelines/bars.py): per symbol, the ranges the warehouse and the
 ledger still miss; today is fetched only once it has settled (KIS publishes the day's investor
@@ -20,7 +20,7 @@ from pipelines.jobs import run_jobs
 from pipelines.runs import Run, flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import resolve_symbols
-from schemas import INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES, Dataset
+from schemas import CREDIT_BALANCE, INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES, Dataset
 from warehouse.planning import MARKETS, trading_days_or_weekdays
 
 
@@ -86,6 +86,20 @@ def ingest_short_sales(
     """Shares and KRW sold short per stock per day (FHPST04830000, real only)."""
     return _per_stock(
         "short-sales", SHORT_SALES, "short_sales", symbols, universe, start, end, home
+    )
+
+
+@flow(name="credit-balance", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_credit_balance(
+    symbols: list[str] | None = None,
+    universe: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Margin and stock loans opened, repaid and outstanding per stock per day (FHPST04760000)."""
+    return _per_stock(
+        "credit-balance", CREDIT_BALANCE, "credit_balance", symbols, universe, start, end, home
     )
 
 

@@ -26,6 +26,7 @@ from pipelines.minutes import (
 )
 from pipelines.rankings import ingest_rankings
 from pipelines.research_datasets import (
+    ingest_credit_balance,
     ingest_investor_flows,
     ingest_market_investor_flows,
     ingest_short_sales,
@@ -45,13 +46,14 @@ PARTS = (
     "investor-flows",
     "market-investor-flows",
     "short-sales",
+    "credit-balance",
 )
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
 # Parts KIS does not serve on paper (40580000): a paper update leaves them out.
-REAL_ONLY = ("investor-flows", "market-investor-flows", "short-sales")
+REAL_ONLY = ("investor-flows", "market-investor-flows", "short-sales", "credit-balance")
 
 
 class UpdateFailed(Exception):
@@ -154,6 +156,14 @@ def update(
         (
             "short-sales",
             lambda: ingest_short_sales(symbols=symbols, universe=universe, start=start, home=home),
+        )
+    )
+    steps.append(
+        (
+            "credit-balance",
+            lambda: ingest_credit_balance(
+                symbols=symbols, universe=universe, start=start, home=home
+            ),
         )
     )
     failures: list[tuple[str, BaseException]] = []

@@ -20,13 +20,14 @@ from schemas.datasets import (
     SECURITIES,
     TICKS,
 )
-from schemas.research import INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
+from schemas.research import CREDIT_BALANCE, INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
 
 # The zone's name under its old name, for connectors/kis/parsing.py until it imports SEOUL;
 # `schemas.clock.KST` is the ZoneInfo.
 KST = SEOUL
 
 __all__ = [
+    "CREDIT_BALANCE",
     "DATASETS",
     "EXECUTION_NOTICES",
     "FETCH_LEDGER",

@@ -85,4 +85,34 @@ SHORT_SALES = Dataset(
     partition_by=("year(date)",),
 )
 
-RESEARCH_DATASETS = (INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES)
+
+def _credit(kind: str, wire: str, what: str) -> tuple[Column, ...]:
+    """The new / repaid / outstanding shares and KRW of one kind of credit, and its two rates."""
+    return (
+        Column(f"{kind}_new_shares", QTY, f"whol_{wire}_new_stcn", doc=f"{what} opened, shares"),
+        Column(f"{kind}_repaid_shares", QTY, f"whol_{wire}_rdmp_stcn", doc="shares"),
+        Column(f"{kind}_balance_shares", QTY, f"whol_{wire}_rmnd_stcn", doc="outstanding, shares"),
+        Column(f"{kind}_new_value", KRW, f"whol_{wire}_new_amt", doc="KRW, to 10,000"),
+        Column(f"{kind}_repaid_value", KRW, f"whol_{wire}_rdmp_amt", doc="KRW, to 10,000"),
+        Column(f"{kind}_balance_value", KRW, f"whol_{wire}_rmnd_amt", doc="KRW, to 10,000"),
+        Column(f"{kind}_balance_pct", RATE, f"whol_{wire}_rmnd_rate", doc="of listed shares, %"),
+        Column(f"{kind}_granted_pct", RATE, f"whol_{wire}_gvrt", doc="공여율, %"),
+    )
+
+
+CREDIT_BALANCE = Dataset(
+    name="credit_balance",
+    doc="Per stock per day, margin loans (융자) and stock loans (대주) opened, repaid and "
+    "outstanding (FHPST04760000).",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("date", D, "deal_date", nullable=False, doc="trade date"),
+        Column("settlement_date", D, "stlm_date", nullable=False),
+        *_credit("margin", "loan", "margin loans"),
+        *_credit("stock_loan", "stln", "stock loans"),
+    ),
+    primary_key=("symbol", "date"),
+    partition_by=("year(date)",),
+)
+
+RESEARCH_DATASETS = (INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES, CREDIT_BALANCE)

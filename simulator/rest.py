@@ -24,6 +24,7 @@ from simulator.auth import TokenIssueRefused, check_credentials, rate_limited
 from simulator.context import Ctx, Reply
 from simulator.quotes import (
     calendar_days,
+    credit,
     indices,
     investors,
     minutes,
@@ -120,6 +121,7 @@ ROUTES: dict[str, Route] = {
         "GET", {"FHPTJ04040000"}, None, investors.inquire_investor_daily_by_market
     ),
     Q + "daily-short-sale": _r("GET", {"FHPST04830000"}, None, short_sales.daily_short_sale),
+    Q + "daily-credit-balance": _r("GET", {"FHPST04760000"}, None, credit.daily_credit_balance),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(

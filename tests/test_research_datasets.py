@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from connectors.kis import KisClient
+from connectors.kis.market_data.credit import DAILY_CREDIT_BALANCE, parse_credit_balance
 from connectors.kis.market_data.investors import (
     INVESTOR_TRADE_DAILY,
     MARKET_INVESTOR_DAILY,
@@ -24,11 +25,12 @@ from connectors.kis.market_data.investors import (
 )
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
 from pipelines.research_datasets import (
+    ingest_credit_balance,
     ingest_investor_flows,
     ingest_market_investor_flows,
     ingest_short_sales,
 )
-from schemas import INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
+from schemas import CREDIT_BALANCE, INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
 from schemas.research import INVESTOR_GROUPS, INVESTORS
 from simulator.server import RunningSimulator
 from tests.sim_helpers import Kis, Q
@@ -76,6 +78,17 @@ def test_short_sales_parse_keeps_the_days_figures_not_the_windows_totals() -> No
     assert (row["short_volume"], row["volume"]) == (165494, 9828663)
     assert row["short_value"] == 7284128848 and row["short_volume_pct"] == 1.68
     assert (df["short_volume"] <= df["volume"]).all()
+
+
+def test_credit_balance_parses_the_workbook_example_in_krw() -> None:
+    payload = json.loads((FIXTURES / "credit_balance.json").read_text(encoding="utf-8"))
+    df = parse_credit_balance(payload, symbol="005930")
+    assert df.schema == CREDIT_BALANCE.schema and df.height == 30
+    row = df.filter(pl.col("date") == date(2024, 3, 13)).row(0, named=True)
+    assert row["settlement_date"] == date(2024, 3, 15)
+    assert (row["margin_new_shares"], row["margin_balance_shares"]) == (253817, 7155720)
+    assert row["margin_balance_value"] == 473_216_390_000  # sent in 10,000 KRW
+    assert row["stock_loan_balance_shares"] == 6861 and row["margin_granted_pct"] == 1.65
 
 
 @pytest.fixture
@@ -149,6 +162,24 @@ def test_short_sales_backfill_is_minimal_and_below_the_volume(client: KisClient)
     assert (sold["short_volume"] <= sold["sell_volume"]).all()  # short sellers sold that much
 
 
+def test_credit_balance_pages_on_settlement_dates_and_carries_over(client: KisClient) -> None:
+    sim: RunningSimulator = client.sim  # type: ignore[attr-defined]
+    df = client.credit_balance("000660", date(2026, 3, 3), date(2026, 11, 24))
+    assert df.schema == CREDIT_BALANCE.schema
+    assert sim.stats.by_tr_id[DAILY_CREDIT_BALANCE.tr_real] == math.ceil(df.height / 30)
+    assert df["date"].max() == date(2026, 11, 24)  # trades settle later; the day is published
+    assert (df["settlement_date"] >= date(2026, 3, 3)).all()
+    assert df.filter(pl.col("date") >= date(2026, 3, 3))["date"].min() == date(2026, 3, 3)
+    assert (df["settlement_date"] > df["date"]).all()
+    carried = df.sort("date").with_columns(
+        expected=pl.col("margin_balance_shares").shift(1)
+        + pl.col("margin_new_shares")
+        - pl.col("margin_repaid_shares")
+    )
+    assert (carried["expected"].drop_nulls() == carried["margin_balance_shares"][1:]).all()
+    assert (df["margin_balance_shares"] > df["stock_loan_balance_shares"]).all()
+
+
 def test_investor_flows_are_real_only(make_sim: Callable[..., RunningSimulator]) -> None:
     sim = make_sim(env="paper", rate_limit=0)
     r = Kis(sim).get(
@@ -197,14 +228,17 @@ def test_ingest_twice_checks_and_views(
     assert sim.stats.requests == calls, "nothing was missing, so nothing may be fetched"
     ingest_market_investor_flows(start="2026-10-01")
     ingest_short_sales(symbols=["005930"], start="2026-06-01")
+    ingest_credit_balance(symbols=["005930"], start="2026-06-01")
     calls = sim.stats.requests
     ingest_short_sales(symbols=["005930"], start="2026-06-01")
+    ingest_credit_balance(symbols=["005930"], start="2026-06-01")
     ingest_market_investor_flows(start="2026-10-01")
     assert sim.stats.requests == calls
     with Lake.open(home, source="sim") as lake:
         assert set(lake.table(MARKET_INVESTOR_FLOWS)["market"]) == {"KOSPI", "KOSDAQ"}
-        report = run_checks(lake, only=["investor_flows", "short_sales"])
-        assert report.ok and report.checks_run == ["investor_flows", "short_sales"]
+        research = ["investor_flows", "short_sales", "credit_balance"]
+        report = run_checks(lake, only=research)
+        assert report.ok and report.checks_run == research
         ratio = lake.con.execute("SELECT short_ratio FROM short_ratio").pl()["short_ratio"]
         assert ratio.len() > 100 and ratio.is_between(0, 1).all()
         view = lake.con.execute(

@@ -17,6 +17,8 @@ Checks (each a function `(ctx) -> list[Finding]`):
 * investor_flows the four investor groups' net shares sum to zero per stock-day and market-day
                  (every share bought was sold by someone), and buy - sell = net on every row
 * short_sales    short volume <= volume and short value <= traded value on every stock-day
+* credit_balance no negative credit: new, repaid and outstanding shares >= 0 (KIS's own figures do
+                 not always carry over exactly, so the day-to-day identity is not checked)
 
 `ok` is False when any finding is an error; `kisdb check` exits non-zero then.
 """
@@ -40,7 +42,13 @@ from schemas.datasets import (
     MINUTE_BARS,
     PERIOD_BARS,
 )
-from schemas.research import INVESTOR_FLOWS, INVESTOR_GROUPS, MARKET_INVESTOR_FLOWS, SHORT_SALES
+from schemas.research import (
+    CREDIT_BALANCE,
+    INVESTOR_FLOWS,
+    INVESTOR_GROUPS,
+    MARKET_INVESTOR_FLOWS,
+    SHORT_SALES,
+)
 from warehouse import tables
 from warehouse.lake import CATALOG, Lake
 from warehouse.ledger import ledger_key_sql, series_key
@@ -522,6 +530,30 @@ def check_short_sales(ctx: _Ctx) -> list[Finding]:
     return _capped(found, "short_sales", SHORT_SALES.name, "error")
 
 
+def check_credit_balance(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    shares = [c.name for c in CREDIT_BALANCE.columns if c.name.endswith("_shares")]
+    negative = " OR ".join(f"{tables.quote(c)} < 0" for c in shares)
+    sql = f"""
+    SELECT symbol, count(*), min(date), max(date)
+    FROM {ctx.table(CREDIT_BALANCE)} WHERE {dfilter} AND ({negative})
+    GROUP BY symbol ORDER BY symbol
+    """
+    found = [
+        Finding(
+            "credit_balance",
+            CREDIT_BALANCE.name,
+            str(sym),
+            f"{n} day(s) with negative credit shares",
+            "error",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "credit_balance", CREDIT_BALANCE.name, "error")
+
+
 CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "files": check_files,  # first: the others read the data files
     "missing_days": check_missing_days,
@@ -532,6 +564,7 @@ CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "ledger": check_ledger,
     "investor_flows": check_investor_flows,
     "short_sales": check_short_sales,
+    "credit_balance": check_credit_balance,
 }
 
 

@@ -1,5 +1,5 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
-overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales`.
+overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales|credit-balance`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -314,6 +314,29 @@ def short_sales(
 
     run_flow(
         ingest_short_sales,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("credit-balance")
+def credit_balance(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Margin and stock loans opened, repaid and outstanding per stock-day (real only)."""
+    from pipelines.research_datasets import ingest_credit_balance
+
+    run_flow(
+        ingest_credit_balance,
         verbose=verbose,
         symbols=_list(symbols),
         universe=str(universe) if universe else None,

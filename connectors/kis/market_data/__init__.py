@@ -17,6 +17,7 @@ import polars as pl
 
 from connectors.kis.core import _ClientLogic
 from connectors.kis.market_data.common import Period
+from connectors.kis.market_data.credit import credit_balance_plan
 from connectors.kis.market_data.domestic import (
     current_price_plan,
     daily_price_plan,
@@ -175,3 +176,9 @@ class MarketData(_ClientLogic):
     def short_sales(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
         """Shares and KRW sold short per day in [start, end] (SHORT_SALES). Real environment only."""
         return self._fetch_flow(short_sales_plan(symbol, start, end))
+
+    @operation
+    def credit_balance(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Margin and stock loans opened, repaid and outstanding per trade date in [start, end]
+        (CREDIT_BALANCE), plus the few days before `start` that settle inside it. Real only."""
+        return self._fetch_flow(credit_balance_plan(symbol, start, end))
