@@ -1,5 +1,5 @@
 """The research datasets beyond prices (issue 15): investor flows per stock and per market,
-short selling and credit balances per stock.
+short selling, credit balances and program trading per stock.
 
 Planned like the daily bars (pipelines/bars.py): per symbol, the ranges the warehouse and the
 ledger still miss; today is fetched only once it has settled (KIS publishes the day's investor
@@ -20,7 +20,14 @@ from pipelines.jobs import run_jobs
 from pipelines.runs import Run, flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import resolve_symbols
-from schemas import CREDIT_BALANCE, INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES, Dataset
+from schemas import (
+    CREDIT_BALANCE,
+    INVESTOR_FLOWS,
+    MARKET_INVESTOR_FLOWS,
+    PROGRAM_TRADES,
+    SHORT_SALES,
+    Dataset,
+)
 from warehouse.planning import MARKETS, trading_days_or_weekdays
 
 
@@ -100,6 +107,20 @@ def ingest_credit_balance(
     """Margin and stock loans opened, repaid and outstanding per stock per day (FHPST04760000)."""
     return _per_stock(
         "credit-balance", CREDIT_BALANCE, "credit_balance", symbols, universe, start, end, home
+    )
+
+
+@flow(name="program-trades", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_program_trades(
+    symbols: list[str] | None = None,
+    universe: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Shares and KRW bought/sold by program trading per stock per day (FHPPG04650201)."""
+    return _per_stock(
+        "program-trades", PROGRAM_TRADES, "program_trades", symbols, universe, start, end, home
     )
 
 

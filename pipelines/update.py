@@ -29,6 +29,7 @@ from pipelines.research_datasets import (
     ingest_credit_balance,
     ingest_investor_flows,
     ingest_market_investor_flows,
+    ingest_program_trades,
     ingest_short_sales,
 )
 from pipelines.runs import flow_run
@@ -47,13 +48,20 @@ PARTS = (
     "market-investor-flows",
     "short-sales",
     "credit-balance",
+    "program-trades",
 )
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
 # Parts KIS does not serve on paper (40580000): a paper update leaves them out.
-REAL_ONLY = ("investor-flows", "market-investor-flows", "short-sales", "credit-balance")
+REAL_ONLY = (
+    "investor-flows",
+    "market-investor-flows",
+    "short-sales",
+    "credit-balance",
+    "program-trades",
+)
 
 
 class UpdateFailed(Exception):
@@ -162,6 +170,14 @@ def update(
         (
             "credit-balance",
             lambda: ingest_credit_balance(
+                symbols=symbols, universe=universe, start=start, home=home
+            ),
+        )
+    )
+    steps.append(
+        (
+            "program-trades",
+            lambda: ingest_program_trades(
                 symbols=symbols, universe=universe, start=start, home=home
             ),
         )

@@ -20,7 +20,13 @@ from schemas.datasets import (
     SECURITIES,
     TICKS,
 )
-from schemas.research import CREDIT_BALANCE, INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
+from schemas.research import (
+    CREDIT_BALANCE,
+    INVESTOR_FLOWS,
+    MARKET_INVESTOR_FLOWS,
+    PROGRAM_TRADES,
+    SHORT_SALES,
+)
 
 # The zone's name under its old name, for connectors/kis/parsing.py until it imports SEOUL;
 # `schemas.clock.KST` is the ZoneInfo.
@@ -43,6 +49,7 @@ __all__ = [
     "OVERSEAS_BARS",
     "OVERSEAS_MINUTE_BARS",
     "PERIOD_BARS",
+    "PROGRAM_TRADES",
     "QUOTES",
     "RANKINGS",
     "SECURITIES",

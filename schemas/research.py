@@ -115,4 +115,30 @@ CREDIT_BALANCE = Dataset(
     partition_by=("year(date)",),
 )
 
-RESEARCH_DATASETS = (INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES, CREDIT_BALANCE)
+PROGRAM_TRADES = Dataset(
+    name="program_trades",
+    doc="Per stock per day, shares and KRW bought and sold by program trading, all programs "
+    "(arbitrage and non-arbitrage together, as FHPPG04650201 sends them).",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("date", D, "stck_bsop_date", nullable=False),
+        Column("buy_volume", QTY, "whol_smtn_shnu_vol", nullable=False, doc="shares"),
+        Column("sell_volume", QTY, "whol_smtn_seln_vol", nullable=False, doc="shares"),
+        Column("net_volume", QTY, "whol_smtn_ntby_qty", nullable=False, doc="shares"),
+        Column("buy_value", KRW, "whol_smtn_shnu_tr_pbmn", doc="KRW"),
+        Column("sell_value", KRW, "whol_smtn_seln_tr_pbmn", doc="KRW"),
+        Column("net_value", KRW, "whol_smtn_ntby_tr_pbmn", doc="KRW"),
+        Column("volume", QTY, "acml_vol", doc="the day's volume, shares"),
+        Column("value", KRW, "acml_tr_pbmn", doc="the day's traded value, KRW"),
+    ),
+    primary_key=("symbol", "date"),
+    partition_by=("year(date)",),
+)
+
+RESEARCH_DATASETS = (
+    INVESTOR_FLOWS,
+    MARKET_INVESTOR_FLOWS,
+    SHORT_SALES,
+    CREDIT_BALANCE,
+    PROGRAM_TRADES,
+)

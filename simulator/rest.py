@@ -30,6 +30,7 @@ from simulator.quotes import (
     minutes,
     overseas,
     prices,
+    program_trades,
     rankings,
     short_sales,
 )
@@ -122,6 +123,9 @@ ROUTES: dict[str, Route] = {
     ),
     Q + "daily-short-sale": _r("GET", {"FHPST04830000"}, None, short_sales.daily_short_sale),
     Q + "daily-credit-balance": _r("GET", {"FHPST04760000"}, None, credit.daily_credit_balance),
+    Q + "program-trade-by-stock-daily": _r(
+        "GET", {"FHPPG04650201"}, None, program_trades.program_trade_by_stock_daily
+    ),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(

@@ -23,14 +23,25 @@ from connectors.kis.market_data.investors import (
     parse_investor_flows,
     parse_market_investor_flows,
 )
+from connectors.kis.market_data.program_trades import (
+    PROGRAM_TRADE_DAILY,
+    parse_program_trades,
+)
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
 from pipelines.research_datasets import (
     ingest_credit_balance,
     ingest_investor_flows,
     ingest_market_investor_flows,
+    ingest_program_trades,
     ingest_short_sales,
 )
-from schemas import CREDIT_BALANCE, INVESTOR_FLOWS, MARKET_INVESTOR_FLOWS, SHORT_SALES
+from schemas import (
+    CREDIT_BALANCE,
+    INVESTOR_FLOWS,
+    MARKET_INVESTOR_FLOWS,
+    PROGRAM_TRADES,
+    SHORT_SALES,
+)
 from schemas.research import INVESTOR_GROUPS, INVESTORS
 from simulator.server import RunningSimulator
 from tests.sim_helpers import Kis, Q
@@ -89,6 +100,20 @@ def test_credit_balance_parses_the_workbook_example_in_krw() -> None:
     assert (row["margin_new_shares"], row["margin_balance_shares"]) == (253817, 7155720)
     assert row["margin_balance_value"] == 473_216_390_000  # sent in 10,000 KRW
     assert row["stock_loan_balance_shares"] == 6861 and row["margin_granted_pct"] == 1.65
+
+
+def test_program_trades_parse_the_workbook_example() -> None:
+    payload = json.loads((FIXTURES / "program_trades.json").read_text(encoding="utf-8"))
+    df = parse_program_trades(payload, symbol="005930")
+    assert df.schema == PROGRAM_TRADES.schema and df.height == 4
+    row = df.filter(pl.col("date") == date(2024, 5, 17)).row(0, named=True)
+    assert (row["buy_volume"], row["sell_volume"], row["net_volume"]) == (
+        3468820,
+        6910299,
+        -3441479,
+    )
+    assert row["net_value"] == -266814763800 and row["value"] == 1220563293000
+    assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
 
 
 @pytest.fixture
@@ -180,6 +205,18 @@ def test_credit_balance_pages_on_settlement_dates_and_carries_over(client: KisCl
     assert (df["margin_balance_shares"] > df["stock_loan_balance_shares"]).all()
 
 
+def test_program_trades_backfill_is_minimal_and_within_the_day(client: KisClient) -> None:
+    sim: RunningSimulator = client.sim  # type: ignore[attr-defined]
+    df = client.program_trades("005380", date(2025, 6, 2), date(2026, 11, 24))
+    assert df.schema == PROGRAM_TRADES.schema
+    assert sim.stats.by_tr_id[PROGRAM_TRADE_DAILY.tr_real] == math.ceil(df.height / 100)
+    bars = client.period_bars("005380", date(2025, 6, 2), date(2026, 11, 24), adjusted=False)
+    assert df["date"].to_list() == bars["date"].to_list()
+    assert df["value"].to_list() == bars["value"].to_list()
+    assert (df["buy_volume"] <= df["volume"]).all() and (df["sell_value"] <= df["value"]).all()
+    assert (df["buy_volume"] > 0).all()
+
+
 def test_investor_flows_are_real_only(make_sim: Callable[..., RunningSimulator]) -> None:
     sim = make_sim(env="paper", rate_limit=0)
     r = Kis(sim).get(
@@ -229,14 +266,16 @@ def test_ingest_twice_checks_and_views(
     ingest_market_investor_flows(start="2026-10-01")
     ingest_short_sales(symbols=["005930"], start="2026-06-01")
     ingest_credit_balance(symbols=["005930"], start="2026-06-01")
+    ingest_program_trades(symbols=["005930"], start="2026-06-01")
     calls = sim.stats.requests
+    ingest_program_trades(symbols=["005930"], start="2026-06-01")
     ingest_short_sales(symbols=["005930"], start="2026-06-01")
     ingest_credit_balance(symbols=["005930"], start="2026-06-01")
     ingest_market_investor_flows(start="2026-10-01")
     assert sim.stats.requests == calls
     with Lake.open(home, source="sim") as lake:
         assert set(lake.table(MARKET_INVESTOR_FLOWS)["market"]) == {"KOSPI", "KOSDAQ"}
-        research = ["investor_flows", "short_sales", "credit_balance"]
+        research = ["investor_flows", "short_sales", "program_trades", "credit_balance"]
         report = run_checks(lake, only=research)
         assert report.ok and report.checks_run == research
         ratio = lake.con.execute("SELECT short_ratio FROM short_ratio").pl()["short_ratio"]

@@ -195,6 +195,7 @@ def test_clean_lake_passes_every_check(lake: Lake) -> None:
         "ledger",
         "investor_flows",
         "short_sales",
+        "program_trades",
         "credit_balance",
     }
 

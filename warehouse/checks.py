@@ -17,6 +17,7 @@ Checks (each a function `(ctx) -> list[Finding]`):
 * investor_flows the four investor groups' net shares sum to zero per stock-day and market-day
                  (every share bought was sold by someone), and buy - sell = net on every row
 * short_sales    short volume <= volume and short value <= traded value on every stock-day
+* program_trades program buying and selling <= the day's volume and value; buy - sell = net
 * credit_balance no negative credit: new, repaid and outstanding shares >= 0 (KIS's own figures do
                  not always carry over exactly, so the day-to-day identity is not checked)
 
@@ -47,6 +48,7 @@ from schemas.research import (
     INVESTOR_FLOWS,
     INVESTOR_GROUPS,
     MARKET_INVESTOR_FLOWS,
+    PROGRAM_TRADES,
     SHORT_SALES,
 )
 from warehouse import tables
@@ -530,6 +532,33 @@ def check_short_sales(ctx: _Ctx) -> list[Finding]:
     return _capped(found, "short_sales", SHORT_SALES.name, "error")
 
 
+def check_program_trades(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    sql = f"""
+    SELECT symbol, count(*), min(date), max(date)
+    FROM {ctx.table(PROGRAM_TRADES)}
+    WHERE {dfilter} AND (
+        buy_volume > volume OR sell_volume > volume OR buy_value > value OR sell_value > value
+        OR buy_volume - sell_volume <> net_volume
+    )
+    GROUP BY symbol ORDER BY symbol
+    """
+    found = [
+        Finding(
+            "program_trades",
+            PROGRAM_TRADES.name,
+            str(sym),
+            f"{n} day(s) where programs traded more than the day's volume or value, "
+            "or buy - sell != net",
+            "error",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "program_trades", PROGRAM_TRADES.name, "error")
+
+
 def check_credit_balance(ctx: _Ctx) -> list[Finding]:
     dfilter, dparams = ctx.date_filter("date")
     shares = [c.name for c in CREDIT_BALANCE.columns if c.name.endswith("_shares")]
@@ -564,6 +593,7 @@ CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "ledger": check_ledger,
     "investor_flows": check_investor_flows,
     "short_sales": check_short_sales,
+    "program_trades": check_program_trades,
     "credit_balance": check_credit_balance,
 }
 

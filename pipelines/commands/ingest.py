@@ -1,5 +1,6 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
-overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales|credit-balance`.
+overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales|credit-balance|
+program-trades`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -337,6 +338,29 @@ def credit_balance(
 
     run_flow(
         ingest_credit_balance,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("program-trades")
+def program_trades(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Shares and KRW bought/sold by program trading per stock-day (real only)."""
+    from pipelines.research_datasets import ingest_program_trades
+
+    run_flow(
+        ingest_program_trades,
         verbose=verbose,
         symbols=_list(symbols),
         universe=str(universe) if universe else None,

@@ -28,6 +28,7 @@ from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
 from connectors.kis.market_data.investors import investor_flows_plan, market_investor_flows_plan
 from connectors.kis.market_data.krx_calendar import holidays_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
+from connectors.kis.market_data.program_trades import program_trades_plan
 from connectors.kis.market_data.rankings import (
     fluctuation_rank_plan,
     market_cap_rank_plan,
@@ -182,3 +183,9 @@ class MarketData(_ClientLogic):
         """Margin and stock loans opened, repaid and outstanding per trade date in [start, end]
         (CREDIT_BALANCE), plus the few days before `start` that settle inside it. Real only."""
         return self._fetch_flow(credit_balance_plan(symbol, start, end))
+
+    @operation
+    def program_trades(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Shares and KRW bought/sold by program trading per day in [start, end]
+        (PROGRAM_TRADES). Real environment only."""
+        return self._fetch_flow(program_trades_plan(symbol, start, end))
