@@ -1,5 +1,6 @@
 """The research datasets beyond prices (issue 15): investor flows per stock and per market,
-short selling, credit balances and program trading per stock.
+short selling, credit balances and program trading per stock, financial statements (point in
+time: a restated period is stored as a new version, never over the old one).
 
 Planned like the daily bars (pipelines/bars.py): per symbol, the ranges the warehouse and the
 ledger still miss; today is fetched only once it has settled (KIS publishes the day's investor
@@ -11,24 +12,28 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
+import polars as pl
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.bars import WORKERS, Series, resolve_range, series_jobs
 from pipelines.errors import InputError
-from pipelines.jobs import run_jobs
+from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import Run, flow_run
 from pipelines.summary import RunSummary
 from pipelines.universe import resolve_symbols
 from schemas import (
     CREDIT_BALANCE,
+    FINANCIALS,
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
     SHORT_SALES,
     Dataset,
 )
+from schemas.research import STATEMENT_ITEMS
 from warehouse.planning import MARKETS, trading_days_or_weekdays
+from warehouse.versions import changed_rows, latest_versions
 
 
 def _settled_range(run: Run, start: str | None, end: str | None) -> tuple[date, date, list[date]]:
@@ -151,4 +156,49 @@ def ingest_market_investor_flows(
             settled=run.settled,
             run_id=run.run_id,
         )
+        return run.summary
+
+
+STATEMENTS = tuple(STATEMENT_ITEMS)
+PERIOD_KINDS = ("annual", "quarterly")
+
+
+@flow(name="financials", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_financials(
+    symbols: list[str] | None = None,
+    universe: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Balance sheet, income statement and ratios, annual and quarterly, for each symbol
+    (FHKST66430100/200/300, six calls a symbol); stores only new periods and restatements."""
+    with flow_run("financials", home) as run:
+        names = resolve_symbols(symbols, universe, run.rt.lake, on=run.today)
+        # Read before any fetch: the jobs compare in memory, off the lake's connection.
+        latest = latest_versions(run.rt.lake, FINANCIALS, "seen_date", names)
+        client = run.rt.client
+
+        def fetch_symbol(symbol: str) -> pl.DataFrame:
+            fresh = pl.concat(
+                [
+                    client.financials(symbol, statement, kind)
+                    for statement in STATEMENTS
+                    for kind in PERIOD_KINDS
+                ]
+            )
+            known = latest.filter(pl.col("symbol") == symbol)
+            return changed_rows(fresh, known, FINANCIALS, "seen_date")
+
+        jobs = [
+            FetchJob(
+                FINANCIALS,
+                {"symbol": symbol},
+                run.today,
+                run.today,
+                partial(fetch_symbol, symbol),
+                f"financials {symbol}",
+            )
+            for symbol in names
+        ]
+        # A snapshot of what KIS shows today, not a date range: nothing for the ledger to cover.
+        run_jobs(run.rt, jobs, run.summary, label="financials", settled=date.min, run_id=run.run_id)
         return run.summary

@@ -27,6 +27,7 @@ from pipelines.minutes import (
 from pipelines.rankings import ingest_rankings
 from pipelines.research_datasets import (
     ingest_credit_balance,
+    ingest_financials,
     ingest_investor_flows,
     ingest_market_investor_flows,
     ingest_program_trades,
@@ -49,6 +50,7 @@ PARTS = (
     "short-sales",
     "credit-balance",
     "program-trades",
+    "financials",
 )
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
@@ -61,6 +63,7 @@ REAL_ONLY = (
     "short-sales",
     "credit-balance",
     "program-trades",
+    "financials",
 )
 
 
@@ -181,6 +184,9 @@ def update(
                 symbols=symbols, universe=universe, start=start, home=home
             ),
         )
+    )
+    steps.append(
+        ("financials", lambda: ingest_financials(symbols=symbols, universe=universe, home=home))
     )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:

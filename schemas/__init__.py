@@ -22,6 +22,7 @@ from schemas.datasets import (
 )
 from schemas.research import (
     CREDIT_BALANCE,
+    FINANCIALS,
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
@@ -37,6 +38,7 @@ __all__ = [
     "DATASETS",
     "EXECUTION_NOTICES",
     "FETCH_LEDGER",
+    "FINANCIALS",
     "HOLIDAYS",
     "INDEX_BARS",
     "INDEX_MINUTE_BARS",

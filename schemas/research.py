@@ -135,10 +135,76 @@ PROGRAM_TRADES = Dataset(
     partition_by=("year(date)",),
 )
 
+# Financial statements: KIS sends amounts in 100M KRW (억원) and ratios with two decimals.
+RATIO = pl.Decimal(18, 2)
+STATEMENT_ITEMS: dict[str, dict[str, str]] = {
+    # statement -> {wire field: column}
+    "balance_sheet": {
+        "cras": "current_assets",
+        "fxas": "fixed_assets",
+        "total_aset": "total_assets",
+        "flow_lblt": "current_liabilities",
+        "fix_lblt": "fixed_liabilities",
+        "total_lblt": "total_liabilities",
+        "cpfn": "capital_stock",
+        "cfp_surp": "capital_surplus",
+        "prfi_surp": "retained_earnings",
+        "total_cptl": "total_equity",
+    },
+    "income_statement": {
+        "sale_account": "revenue",
+        "sale_cost": "cost_of_sales",
+        "sale_totl_prfi": "gross_profit",
+        "depr_cost": "depreciation",
+        "sell_mang": "selling_admin_expenses",
+        "bsop_prti": "operating_income",
+        "bsop_non_ernn": "non_operating_income",
+        "bsop_non_expn": "non_operating_expenses",
+        "op_prfi": "ordinary_income",
+        "spec_prfi": "extraordinary_gains",
+        "spec_loss": "extraordinary_losses",
+        "thtr_ntin": "net_income",
+    },
+    "ratios": {
+        "grs": "revenue_growth_pct",
+        "bsop_prfi_inrt": "operating_income_growth_pct",
+        "ntin_inrt": "net_income_growth_pct",
+        "roe_val": "roe_pct",
+        "eps": "eps",
+        "sps": "sales_per_share",
+        "bps": "bps",
+        "rsrv_rate": "reserve_ratio_pct",
+        "lblt_rate": "debt_ratio_pct",
+    },
+}
+AMOUNT_STATEMENTS = ("balance_sheet", "income_statement")
+
+FINANCIALS = Dataset(
+    name="financials",
+    doc="Per stock per fiscal period, balance sheet, income statement and ratios "
+    "(FHKST66430100/200/300), one row per statement and version: a restated period is a new "
+    "row with a later seen_date, never an overwrite.",
+    columns=(
+        Column("symbol", S, nullable=False),
+        Column("statement", S, nullable=False, doc="; ".join(STATEMENT_ITEMS)),
+        Column("period_kind", S, nullable=False, doc="annual | quarterly (year to date)"),
+        Column("period_end", D, nullable=False, doc="last day of the fiscal period"),
+        Column("seen_date", D, nullable=False, doc="KST day we first saw these figures"),
+        *(
+            Column(name, KRW if statement in AMOUNT_STATEMENTS else RATIO)
+            for statement, items in STATEMENT_ITEMS.items()
+            for name in items.values()
+        ),
+    ),
+    primary_key=("symbol", "statement", "period_kind", "period_end", "seen_date"),
+    partition_by=("statement",),
+)
+
 RESEARCH_DATASETS = (
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
     SHORT_SALES,
     CREDIT_BALANCE,
     PROGRAM_TRADES,
+    FINANCIALS,
 )

@@ -25,6 +25,7 @@ from simulator.context import Ctx, Reply
 from simulator.quotes import (
     calendar_days,
     credit,
+    financials,
     indices,
     investors,
     minutes,
@@ -48,6 +49,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Q = "/uapi/domestic-stock/v1/quotations/"
 T = "/uapi/domestic-stock/v1/trading/"
 OV = "/uapi/overseas-price/v1/quotations/"
+FIN = "/uapi/domestic-stock/v1/finance/"
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ ROUTES: dict[str, Route] = {
     Q + "program-trade-by-stock-daily": _r(
         "GET", {"FHPPG04650201"}, None, program_trades.program_trade_by_stock_daily
     ),
+    FIN + "balance-sheet": _r("GET", {"FHKST66430100"}, None, financials.balance_sheet),
+    FIN + "income-statement": _r("GET", {"FHKST66430200"}, None, financials.income_statement),
+    FIN + "financial-ratio": _r("GET", {"FHKST66430300"}, None, financials.financial_ratio),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),
     OV + "inquire-time-itemchartprice": _r(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from connectors.kis import KisClient
 from connectors.kis.market_data.credit import DAILY_CREDIT_BALANCE, parse_credit_balance
+from connectors.kis.market_data.financials import parse_financials
 from connectors.kis.market_data.investors import (
     INVESTOR_TRADE_DAILY,
     MARKET_INVESTOR_DAILY,
@@ -28,8 +30,10 @@ from connectors.kis.market_data.program_trades import (
     parse_program_trades,
 )
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
+from pipelines.bars import ingest_period_bars
 from pipelines.research_datasets import (
     ingest_credit_balance,
+    ingest_financials,
     ingest_investor_flows,
     ingest_market_investor_flows,
     ingest_program_trades,
@@ -37,6 +41,7 @@ from pipelines.research_datasets import (
 )
 from schemas import (
     CREDIT_BALANCE,
+    FINANCIALS,
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
@@ -114,6 +119,36 @@ def test_program_trades_parse_the_workbook_example() -> None:
     )
     assert row["net_value"] == -266814763800 and row["value"] == 1220563293000
     assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
+
+
+def test_financials_parse_the_workbook_examples_in_krw() -> None:
+    seen = date(2024, 5, 20)
+    frames = {
+        statement: parse_financials(
+            json.loads((FIXTURES / f"{fixture}.json").read_text(encoding="utf-8")),
+            symbol="005930",
+            statement=statement,
+            period_kind="quarterly",
+            seen_date=seen,
+        )
+        for statement, fixture in (
+            ("balance_sheet", "balance_sheet"),
+            ("income_statement", "income_statement"),
+            ("ratios", "financial_ratio"),
+        )
+    }
+    for frame in frames.values():
+        assert frame.schema == FINANCIALS.schema and frame.height == 30
+        assert (frame["seen_date"] == seen).all()
+    bs = frames["balance_sheet"].row(0, named=True)
+    assert bs["period_end"] == date(2023, 12, 31)
+    assert bs["total_assets"] == 455_906_000_000_000  # 4,559,060 억원
+    assert bs["capital_surplus"] is None  # "99.99": not published
+    income = frames["income_statement"].row(0, named=True)
+    assert income["net_income"] == 15_487_100_000_000 and income["depreciation"] is None
+    ratios = frames["ratios"].row(0, named=True)
+    assert str(ratios["eps"]) == "2131.00" and str(ratios["roe_pct"]) == "4.14"
+    assert frames["ratios"]["period_end"][1] == date(2023, 9, 30)
 
 
 @pytest.fixture
@@ -297,3 +332,46 @@ def test_ingest_twice_checks_and_views(
     assert view["date"].max() == date(2026, 11, 24)
     assert not broken.ok
     assert [f.key for f in broken.findings] == ["005930"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_financials_are_point_in_time(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # The simulator restates every stock's fiscal 2025 net income on 2026-08-14.
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KISDB_HOME", str(home))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for now in (datetime(2026, 8, 3, 16, 0), datetime(2026, 11, 24, 16, 0)):
+        sim = make_sim(now=now, rate_limit=0, token_issue_interval=0)
+        monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+        shutil.rmtree(home / "tokens", ignore_errors=True)  # another simulator, another token
+        ingest_financials(symbols=["005930"])
+    ingest_period_bars(symbols=["005930"], start="2026-03-02", adjusted=[False])
+    again = ingest_financials(symbols=["005930"])
+    assert again.rows_written == 0, "the same figures seen again are not a new version"
+    with Lake.open(home, source="sim") as lake:
+        fin = lake.table(FINANCIALS)
+        valuation = lake.con.execute(
+            "SELECT date, period_end, eps, per FROM valuation_daily ORDER BY date"
+        ).pl()
+    fy2025 = fin.filter(
+        (pl.col("period_end") == date(2025, 12, 31)) & (pl.col("period_kind") == "annual")
+    )
+    income = fy2025.filter(pl.col("statement") == "income_statement").sort("seen_date")
+    assert income["seen_date"].to_list() == [date(2026, 8, 3), date(2026, 11, 24)]
+    first, restated = income["net_income"].to_list()
+    assert restated < first  # a new version beside the old one, not over it
+    balance = fy2025.filter(pl.col("statement") == "balance_sheet")
+    assert balance["seen_date"].to_list() == [date(2026, 8, 3)]  # unchanged: one version
+    # Each day values the stock with what was known that day.
+    eps = fy2025.filter(pl.col("statement") == "ratios").sort("seen_date")["eps"].to_list()
+    on = {row["date"]: row for row in valuation.iter_rows(named=True)}
+    assert on[date(2026, 3, 31)]["period_end"] == date(2025, 12, 31)  # the filing deadline
+    assert on[date(2026, 3, 30)]["period_end"] == date(2024, 12, 31)
+    assert on[date(2026, 8, 3)]["eps"] == eps[0] and on[date(2026, 11, 24)]["eps"] == eps[1]
+    assert on[date(2026, 11, 23)]["eps"] == eps[0]  # the restatement was seen on the 24th

@@ -87,6 +87,23 @@ VIEWS += (
         "short_value / nullif(value, 0) AS short_value_ratio FROM {t}",
         "share of each stock-day's volume and value sold short (0..1)",
     ),
+    View(
+        "valuation_daily",
+        "financials",
+        # Point in time: each day takes the annual ratios known that day. A restatement is known
+        # from the day we saw it; a period's first figures from the legal filing deadline (90
+        # days after the fiscal year) or the day we saw them, whichever came first.
+        "WITH r AS (SELECT symbol, period_end, seen_date, eps, bps, "
+        "CASE WHEN seen_date = min(seen_date) OVER (PARTITION BY symbol, period_end) "
+        "THEN least(seen_date, CAST(period_end + INTERVAL 90 DAY AS DATE)) "
+        "ELSE seen_date END AS known_from "
+        "FROM {t} WHERE statement = 'ratios' AND period_kind = 'annual') "
+        "SELECT b.symbol, b.date, b.close, r.period_end, r.known_from, r.eps, r.bps, "
+        "b.close / nullif(r.eps, 0) AS per, b.close / nullif(r.bps, 0) AS pbr "
+        "FROM bars_daily_raw b ASOF LEFT JOIN r "
+        "ON b.symbol = r.symbol AND b.date >= r.known_from",
+        "PER and PBR per stock-day from the annual EPS/BPS known that day (no look-ahead)",
+    ),
 )
 
 

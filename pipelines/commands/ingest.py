@@ -1,6 +1,6 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
 overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales|credit-balance|
-program-trades`.
+program-trades|financials`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -366,6 +366,26 @@ def program_trades(
         universe=str(universe) if universe else None,
         start=start,
         end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("financials")
+def financials(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Balance sheets, income statements and ratios (annual and quarterly) as KIS shows them
+    today: new periods and restatements are stored as new versions (real only)."""
+    from pipelines.research_datasets import ingest_financials
+
+    run_flow(
+        ingest_financials,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
         home=_home(home),
     )
 

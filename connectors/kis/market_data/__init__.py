@@ -24,6 +24,7 @@ from connectors.kis.market_data.domestic import (
     minute_plan,
     period_bars_plan,
 )
+from connectors.kis.market_data.financials import financials_plan
 from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
 from connectors.kis.market_data.investors import investor_flows_plan, market_investor_flows_plan
 from connectors.kis.market_data.krx_calendar import holidays_plan
@@ -36,6 +37,7 @@ from connectors.kis.market_data.rankings import (
 )
 from connectors.kis.market_data.short_sales import short_sales_plan
 from connectors.kis.steps import Flow, operation
+from schemas.clock import KST
 
 
 class MarketData(_ClientLogic):
@@ -189,3 +191,12 @@ class MarketData(_ClientLogic):
         """Shares and KRW bought/sold by program trading per day in [start, end]
         (PROGRAM_TRADES). Real environment only."""
         return self._fetch_flow(program_trades_plan(symbol, start, end))
+
+    @operation
+    def financials(
+        self, symbol: str, statement: str = "balance_sheet", period_kind: str = "annual"
+    ) -> Flow[pl.DataFrame]:
+        """Every fiscal period KIS keeps of one statement (balance_sheet, income_statement,
+        ratios), annual or quarterly (FINANCIALS), stamped with today (KST) as seen_date."""
+        seen = self.clock.now().astimezone(KST).date()
+        return self._fetch_flow(financials_plan(symbol, statement, period_kind, seen))
