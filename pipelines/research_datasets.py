@@ -1,6 +1,7 @@
 """The research datasets beyond prices (issue 15): investor flows per stock and per market,
 short selling, credit balances and program trading per stock, financial statements (point in
-time: a restated period is stored as a new version, never over the old one).
+time: a restated period is stored as a new version, never over the old one) and a daily snapshot
+of each stock's basic facts (listed shares, for the market cap).
 
 Planned like the daily bars (pipelines/bars.py): per symbol, the ranges the warehouse and the
 ledger still miss; today is fetched only once it has settled (KIS publishes the day's investor
@@ -29,10 +30,12 @@ from schemas import (
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
     SHORT_SALES,
+    STOCK_INFO,
     Dataset,
 )
 from schemas.research import STATEMENT_ITEMS
-from warehouse.planning import MARKETS, trading_days_or_weekdays
+from warehouse.ledger import complete_ranges_many, ledger_key
+from warehouse.planning import MARKETS, stored_bounds, trading_days_or_weekdays
 from warehouse.versions import changed_rows, latest_versions
 
 
@@ -170,11 +173,18 @@ def ingest_financials(
     home: str | None = None,
 ) -> RunSummary:
     """Balance sheet, income statement and ratios, annual and quarterly, for each symbol
-    (FHKST66430100/200/300, six calls a symbol); stores only new periods and restatements."""
+    (FHKST66430100/200/300, six calls a symbol, once a day); stores only new periods and
+    restatements."""
     with flow_run("financials", home) as run:
-        names = resolve_symbols(symbols, universe, run.rt.lake, on=run.today)
+        today = run.today
+        names = resolve_symbols(symbols, universe, run.rt.lake, on=today)
+        # Checked today already (the ledger says so, even when nothing had changed): skip.
+        keys = {s: ledger_key(FINANCIALS, {"symbol": s}) for s in names}
+        checked = complete_ranges_many(run.rt.lake, FINANCIALS, list(keys.values()))
+        todo = [s for s in names if not any(lo <= today <= hi for lo, hi in checked[keys[s]])]
+        run.summary.skipped += len(names) - len(todo)
         # Read before any fetch: the jobs compare in memory, off the lake's connection.
-        latest = latest_versions(run.rt.lake, FINANCIALS, "seen_date", names)
+        latest = latest_versions(run.rt.lake, FINANCIALS, "seen_date", todo)
         client = run.rt.client
 
         def fetch_symbol(symbol: str) -> pl.DataFrame:
@@ -192,13 +202,43 @@ def ingest_financials(
             FetchJob(
                 FINANCIALS,
                 {"symbol": symbol},
-                run.today,
-                run.today,
+                today,
+                today,
                 partial(fetch_symbol, symbol),
                 f"financials {symbol}",
             )
-            for symbol in names
+            for symbol in todo
         ]
-        # A snapshot of what KIS shows today, not a date range: nothing for the ledger to cover.
-        run_jobs(run.rt, jobs, run.summary, label="financials", settled=date.min, run_id=run.run_id)
+        # The ledger notes today's check of each symbol as complete.
+        run_jobs(run.rt, jobs, run.summary, label="financials", settled=today, run_id=run.run_id)
+        return run.summary
+
+
+@flow(name="stock-info", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def ingest_stock_info(
+    symbols: list[str] | None = None,
+    universe: str | None = None,
+    home: str | None = None,
+) -> RunSummary:
+    """Today's snapshot of each stock's basic facts (CTPF1002R, one call a stock not yet
+    snapshotted today): listed shares over time give `market_cap_daily`."""
+    with flow_run("stock-info", home) as run:
+        today = run.today
+        names = resolve_symbols(symbols, universe, run.rt.lake, on=today)
+        latest = stored_bounds(run.rt.lake, STOCK_INFO, ["symbol"], column="snapshot_date")
+        todo = [s for s in names if latest.get((s,), (None, None))[1] != today]
+        run.summary.skipped += len(names) - len(todo)
+        client = run.rt.client
+        jobs = [
+            FetchJob(
+                STOCK_INFO,
+                {"symbol": symbol},
+                today,
+                today,
+                partial(client.stock_info, symbol),
+                f"stock_info {symbol}",
+            )
+            for symbol in todo
+        ]
+        run_jobs(run.rt, jobs, run.summary, label="stock info", settled=date.min, run_id=run.run_id)
         return run.summary

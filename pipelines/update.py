@@ -32,6 +32,7 @@ from pipelines.research_datasets import (
     ingest_market_investor_flows,
     ingest_program_trades,
     ingest_short_sales,
+    ingest_stock_info,
 )
 from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
@@ -55,7 +56,8 @@ PARTS = (
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
-EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
+# stock-info: opt-in until the simulator serves search-stock-info (the endpoints work).
+EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars", "stock-info")
 # Parts KIS does not serve on paper (40580000): a paper update leaves them out.
 REAL_ONLY = (
     "investor-flows",
@@ -64,6 +66,7 @@ REAL_ONLY = (
     "credit-balance",
     "program-trades",
     "financials",
+    "stock-info",
 )
 
 
@@ -187,6 +190,9 @@ def update(
     )
     steps.append(
         ("financials", lambda: ingest_financials(symbols=symbols, universe=universe, home=home))
+    )
+    steps.append(
+        ("stock-info", lambda: ingest_stock_info(symbols=symbols, universe=universe, home=home))
     )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:

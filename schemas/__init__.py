@@ -27,6 +27,7 @@ from schemas.research import (
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
     SHORT_SALES,
+    STOCK_INFO,
 )
 
 # The zone's name under its old name, for connectors/kis/parsing.py until it imports SEOUL;
@@ -57,6 +58,7 @@ __all__ = [
     "SECURITIES",
     "SEOUL",
     "SHORT_SALES",
+    "STOCK_INFO",
     "TICKS",
     "Column",
     "Dataset",

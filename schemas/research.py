@@ -200,6 +200,36 @@ FINANCIALS = Dataset(
     partition_by=("statement",),
 )
 
+B = pl.Boolean()
+
+STOCK_INFO = Dataset(
+    name="stock_info",
+    doc="Daily snapshot of each stock's basic facts: listed shares, par value, listing date, "
+    "sector (search-stock-info CTPF1002R); listed shares over time give the market cap.",
+    columns=(
+        Column("snapshot_date", D, nullable=False, doc="KST day of the snapshot"),
+        Column("symbol", S, nullable=False),
+        Column("name", S, "prdt_abrv_name"),
+        Column("isin", S, "std_pdno"),
+        Column("market", S, doc="KOSPI | KOSDAQ | KONEX (mket_id_cd STK | KSQ | KNX)"),
+        Column("listed_shares", QTY, "lstg_stqt", nullable=False),
+        Column("par_value", KRW, "papr"),
+        Column("capital", KRW, "cpta", doc="paid-in capital, KRW"),
+        Column("listing_date", D, doc="KOSPI or KOSDAQ listing date"),
+        Column("delisting_date", D, "lstg_abol_dt"),
+        Column("stock_kind", S, "stck_kind_cd", doc="101 common, 201.. preferred"),
+        Column("sector", S, "idx_bztp_mcls_cd_name", doc="KRX index sector"),
+        Column("industry_code", S, "std_idst_clsf_cd", doc="Korean standard industry code"),
+        Column("industry", S, "std_idst_clsf_cd_name"),
+        Column("kospi200", B, "kospi200_item_yn"),
+        Column("fiscal_year_end", S, "setl_mmdd", doc="month (MM or MMDD) the fiscal year ends"),
+        Column("halted", B, "tr_stop_yn"),
+        Column("administrative", B, "admn_item_yn", doc="관리종목"),
+    ),
+    primary_key=("snapshot_date", "symbol"),
+    partition_by=("year(snapshot_date)",),
+)
+
 RESEARCH_DATASETS = (
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
@@ -207,4 +237,5 @@ RESEARCH_DATASETS = (
     CREDIT_BALANCE,
     PROGRAM_TRADES,
     FINANCIALS,
+    STOCK_INFO,
 )

@@ -30,6 +30,7 @@ from connectors.kis.market_data.program_trades import (
     parse_program_trades,
 )
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
+from connectors.kis.market_data.stock_info import parse_stock_info
 from pipelines.bars import ingest_period_bars
 from pipelines.research_datasets import (
     ingest_credit_balance,
@@ -44,8 +45,10 @@ from schemas import (
     FINANCIALS,
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
+    PERIOD_BARS,
     PROGRAM_TRADES,
     SHORT_SALES,
+    STOCK_INFO,
 )
 from schemas.research import INVESTOR_GROUPS, INVESTORS
 from simulator.server import RunningSimulator
@@ -149,6 +152,40 @@ def test_financials_parse_the_workbook_examples_in_krw() -> None:
     ratios = frames["ratios"].row(0, named=True)
     assert str(ratios["eps"]) == "2131.00" and str(ratios["roe_pct"]) == "4.14"
     assert frames["ratios"]["period_end"][1] == date(2023, 9, 30)
+
+
+def test_stock_info_parses_the_workbook_example_and_gives_the_market_cap(
+    tmp_path: Path,
+) -> None:
+    payload = json.loads((FIXTURES / "stock_info.json").read_text(encoding="utf-8"))
+    info = parse_stock_info(payload, symbol="000660", snapshot_date=date(2024, 2, 16))
+    assert info.schema == STOCK_INFO.schema and info.height == 1
+    row = info.row(0, named=True)
+    assert (row["market"], row["listed_shares"], row["par_value"]) == ("KOSPI", 728002365, 5000)
+    assert row["listing_date"] == date(1996, 12, 26) and row["delisting_date"] is None
+    assert row["kospi200"] and not row["halted"] and row["sector"] == "전기,전자"
+    bars = pl.DataFrame(
+        {
+            "symbol": ["000660"] * 3,
+            "period": ["D"] * 3,
+            "adjusted": [False] * 3,
+            "date": [date(2024, 2, 15), date(2024, 2, 16), date(2024, 2, 19)],
+            "open": [1, 1, 1],
+            "high": [200_000] * 3,
+            "low": [1, 1, 1],
+            "close": [148700, 146800, 150000],
+            "volume": [1, 1, 1],
+        }
+    )
+    with Lake.open(tmp_path / "home", source="sim") as lake:
+        lake.upsert(PERIOD_BARS, PERIOD_BARS.conform(bars))
+        lake.upsert(STOCK_INFO, info)
+        cap = lake.con.execute("SELECT date, market_cap FROM market_cap_daily ORDER BY date").pl()
+    # No snapshot before 2024-02-16: no market cap there (no look-back either).
+    assert cap.rows() == [
+        (date(2024, 2, 16), 146800 * 728002365),
+        (date(2024, 2, 19), 150000 * 728002365),
+    ]
 
 
 @pytest.fixture
@@ -352,8 +389,9 @@ def test_financials_are_point_in_time(
         shutil.rmtree(home / "tokens", ignore_errors=True)  # another simulator, another token
         ingest_financials(symbols=["005930"])
     ingest_period_bars(symbols=["005930"], start="2026-03-02", adjusted=[False])
+    calls = sim.stats.requests
     again = ingest_financials(symbols=["005930"])
-    assert again.rows_written == 0, "the same figures seen again are not a new version"
+    assert again.skipped == 1 and sim.stats.requests == calls, "checked today already"
     with Lake.open(home, source="sim") as lake:
         fin = lake.table(FINANCIALS)
         valuation = lake.con.execute(

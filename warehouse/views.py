@@ -104,6 +104,16 @@ VIEWS += (
         "ON b.symbol = r.symbol AND b.date >= r.known_from",
         "PER and PBR per stock-day from the annual EPS/BPS known that day (no look-ahead)",
     ),
+    View(
+        "market_cap_daily",
+        "stock_info",
+        # The listed shares of the latest snapshot on or before each day (none before the first).
+        "SELECT b.symbol, b.date, b.close, s.listed_shares, "
+        "b.close * s.listed_shares AS market_cap "
+        "FROM bars_daily_raw b ASOF JOIN {t} s "
+        "ON b.symbol = s.symbol AND b.date >= s.snapshot_date",
+        "market cap per stock-day: unadjusted close x listed shares known that day, KRW",
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
 overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales|credit-balance|
-program-trades|financials`.
+program-trades|financials|stock-info`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -383,6 +383,25 @@ def financials(
 
     run_flow(
         ingest_financials,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("stock-info")
+def stock_info(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Today's snapshot of each stock's listed shares, par value, listing date and sector."""
+    from pipelines.research_datasets import ingest_stock_info
+
+    run_flow(
+        ingest_stock_info,
         verbose=verbose,
         symbols=_list(symbols),
         universe=str(universe) if universe else None,

@@ -36,6 +36,7 @@ from connectors.kis.market_data.rankings import (
     volume_rank_plan,
 )
 from connectors.kis.market_data.short_sales import short_sales_plan
+from connectors.kis.market_data.stock_info import stock_info_plan
 from connectors.kis.steps import Flow, operation
 from schemas.clock import KST
 
@@ -200,3 +201,10 @@ class MarketData(_ClientLogic):
         ratios), annual or quarterly (FINANCIALS), stamped with today (KST) as seen_date."""
         seen = self.clock.now().astimezone(KST).date()
         return self._fetch_flow(financials_plan(symbol, statement, period_kind, seen))
+
+    @operation
+    def stock_info(self, symbol: str) -> Flow[pl.DataFrame]:
+        """Today's (KST) basic facts of one stock: listed shares, par value, listing date,
+        sector (STOCK_INFO, one row). Real environment only."""
+        today = self.clock.now().astimezone(KST).date()
+        return self._fetch_flow(stock_info_plan(symbol, today))
