@@ -3,9 +3,10 @@ short selling, credit balances and program trading per stock, financial statemen
 time: a restated period is stored as a new version, never over the old one) and a daily snapshot
 of each stock's basic facts (listed shares, for the market cap).
 
-Planned like the daily bars (pipelines/bars.py): per symbol, the ranges the warehouse and the
-ledger still miss; today is fetched only once it has settled (KIS publishes the day's investor
-figures from 15:40). A second run with nothing new makes no KIS call.
+The daily datasets are planned like the daily bars (pipelines/bars.py): per series, the ranges the
+warehouse and the ledger still miss; today is fetched only once it has settled (KIS publishes the
+day's figures from 15:40). Financials and stock_info are snapshots taken at most once a day. A
+second run with nothing new makes no KIS call.
 """
 
 from __future__ import annotations
