@@ -121,3 +121,44 @@ vwap = (
     .sort("symbol", "date")
 )
 print(vwap)
+
+# %% [markdown]
+# ## Foreign and institutional buying vs the next day's return
+# `investor_flows` (FHPTJ04160001) holds each investor type's net buying per stock-day; does a day
+# of net buying by foreigners or institutions come before a rise? (`kisdb ingest investor-flows`)
+
+# %%
+flows = con.sql(
+    "SELECT f.symbol, f.date, f.investor, f.net_value, b.close "
+    "FROM investor_flows f JOIN bars_daily b USING (symbol, date) "
+    "WHERE f.investor IN ('foreign', 'institution') ORDER BY f.symbol, f.investor, f.date"
+).pl()
+flow_vs_return = (
+    flows.with_columns(
+        next_ret=(pl.col("close").shift(-1) / pl.col("close") - 1).over("symbol", "investor")
+    )
+    .drop_nulls("next_ret")
+    .group_by("investor")
+    .agg(
+        days=pl.len(),
+        corr=pl.corr("net_value", "next_ret").round(3),
+        next_day_up_after_buying=(pl.col("next_ret").filter(pl.col("net_value") > 0) > 0).mean(),
+    )
+    .sort("investor")
+)
+print(flow_vs_return if flows.height else "no investor flows yet: kisdb ingest investor-flows")
+
+# %% [markdown]
+# ## A valuation screen as of a past date
+# `valuation_daily` values each stock-day with the annual EPS/BPS known that day: a screen as of a
+# past date uses only what was known then (no look-ahead), e.g. fiscal 2025 only from its filing
+# deadline (2026-03-31) on. (`kisdb ingest financials`)
+
+# %%
+AS_OF = date(2026, 6, 30)
+screen = con.execute(
+    "SELECT symbol, date, close, period_end, eps, per, pbr FROM valuation_daily "
+    "WHERE date = (SELECT max(date) FROM valuation_daily WHERE date <= ?) ORDER BY per",
+    [AS_OF],
+).pl()
+print(screen if screen.height else "no valuations yet: kisdb ingest financials")

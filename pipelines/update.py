@@ -28,6 +28,15 @@ from pipelines.minutes import (
     ingest_overseas_minute_bars,
 )
 from pipelines.rankings import ingest_rankings
+from pipelines.research_datasets import (
+    ingest_credit_balance,
+    ingest_financials,
+    ingest_investor_flows,
+    ingest_market_investor_flows,
+    ingest_program_trades,
+    ingest_short_sales,
+    ingest_stock_info,
+)
 from pipelines.runs import Run, flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
@@ -43,11 +52,41 @@ PARTS = (
     "overseas-bars",
     "minute-bars",
     "rankings",
+    "investor-flows",
+    "market-investor-flows",
+    "short-sales",
+    "credit-balance",
+    "program-trades",
+    "financials",
+    "stock-info",
 )
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
+# Parts that fetch per stock: with no symbols named they take the default universe.
+PER_SYMBOL_PARTS = frozenset(
+    {
+        "bars",
+        "minute-bars",
+        "investor-flows",
+        "short-sales",
+        "credit-balance",
+        "program-trades",
+        "financials",
+        "stock-info",
+    }
+)
+# Parts KIS does not serve on paper (40580000): a paper update leaves them out.
+REAL_ONLY = (
+    "investor-flows",
+    "market-investor-flows",
+    "short-sales",
+    "credit-balance",
+    "program-trades",
+    "financials",
+    "stock-info",
+)
 
 
 class UpdateFailed(Exception):
@@ -148,12 +187,52 @@ def update(
                 ),
             )
         )
+    # Research datasets (issue 15): KIS serves them on the real environment only.
+    steps.append(
+        (
+            "investor-flows",
+            lambda: ingest_investor_flows(
+                symbols=symbols, universe=universe, start=start, home=home
+            ),
+        )
+    )
+    steps.append(
+        ("market-investor-flows", lambda: ingest_market_investor_flows(start=start, home=home))
+    )
+    steps.append(
+        (
+            "short-sales",
+            lambda: ingest_short_sales(symbols=symbols, universe=universe, start=start, home=home),
+        )
+    )
+    steps.append(
+        (
+            "credit-balance",
+            lambda: ingest_credit_balance(
+                symbols=symbols, universe=universe, start=start, home=home
+            ),
+        )
+    )
+    steps.append(
+        (
+            "program-trades",
+            lambda: ingest_program_trades(
+                symbols=symbols, universe=universe, start=start, home=home
+            ),
+        )
+    )
+    steps.append(
+        ("financials", lambda: ingest_financials(symbols=symbols, universe=universe, home=home))
+    )
+    steps.append(
+        ("stock-info", lambda: ingest_stock_info(symbols=symbols, universe=universe, home=home))
+    )
     failures: list[tuple[str, BaseException]] = []
     with flow_run("update", home) as run:
-        if not symbols and not universe and wanted & {"bars", "minute-bars"}:
+        if not symbols and not universe and wanted & PER_SYMBOL_PARTS:
             symbols = default_symbols(run)  # the steps read it when they run
         for name, step in steps:
-            if name not in wanted:
+            if name not in wanted or (name in REAL_ONLY and run.rt.settings.env == "paper"):
                 continue
             try:
                 run.summary.merge(step())

@@ -21,6 +21,7 @@ from schemas.base import (
     Column,
     Dataset,
 )
+from schemas.research import RESEARCH_DATASETS
 
 S = pl.String()
 D = pl.Date()
@@ -420,5 +421,6 @@ DATASETS: dict[str, Dataset] = {
         EXECUTION_NOTICES,
         JOURNAL_REJECTS,
         ORDER_LOG,
+        *RESEARCH_DATASETS,
     )
 }

@@ -25,15 +25,20 @@ from simulator.context import Ctx, Reply
 from simulator.quotes import (
     book,
     calendar_days,
+    credit,
+    financials,
     indices,
     info,
+    investors,
     ksdinfo,
     minutes,
     overseas,
     overseas_chart,
     overseas_price,
     prices,
+    program_trades,
     rankings,
+    short_sales,
 )
 from simulator.wire import (
     JSON_TYPE,
@@ -59,6 +64,7 @@ T = "/uapi/domestic-stock/v1/trading/"
 OV = "/uapi/overseas-price/v1/quotations/"
 OT = "/uapi/overseas-stock/v1/trading/"
 KSD = "/uapi/domestic-stock/v1/ksdinfo/"
+FIN = "/uapi/domestic-stock/v1/finance/"
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,21 @@ ROUTES: dict[str, Route] = {
     "/uapi/domestic-stock/v1/ranking/market-cap": _r(
         "GET", {"FHPST01740000"}, None, rankings.market_cap
     ),
+    # Research datasets (issue 15): real environment only.
+    Q + "investor-trade-by-stock-daily": _r(
+        "GET", {"FHPTJ04160001"}, None, investors.investor_trade_by_stock_daily
+    ),
+    Q + "inquire-investor-daily-by-market": _r(
+        "GET", {"FHPTJ04040000"}, None, investors.inquire_investor_daily_by_market
+    ),
+    Q + "daily-short-sale": _r("GET", {"FHPST04830000"}, None, short_sales.daily_short_sale),
+    Q + "daily-credit-balance": _r("GET", {"FHPST04760000"}, None, credit.daily_credit_balance),
+    Q + "program-trade-by-stock-daily": _r(
+        "GET", {"FHPPG04650201"}, None, program_trades.program_trade_by_stock_daily
+    ),
+    FIN + "balance-sheet": _r("GET", {"FHKST66430100"}, None, financials.balance_sheet),
+    FIN + "income-statement": _r("GET", {"FHKST66430200"}, None, financials.income_statement),
+    FIN + "financial-ratio": _r("GET", {"FHKST66430300"}, None, financials.financial_ratio),
     Q + "chk-holiday": _r("GET", {"CTCA0903R"}, None, calendar_days.chk_holiday),
     # -- 예탁원정보 (KSD schedules): real accounts only ------------------------------------
     KSD + "rev-split": _r("GET", {"HHKDB669105C0"}, None, ksdinfo.rev_split),

@@ -244,6 +244,8 @@ def test_rest_answer_has_the_sheet_example_structure(
     api, env = case
     sim, kis = world(env)
     spec = SPEC[api.sheet]
+    if spec["request_example"] is None or not spec["example"]:
+        pytest.skip(f"sheet {api.sheet} has no request/response example to compare with")
     request = adapt(api, spec["request_example"], sim)
     if api.method == "GET":
         response = kis.get(api.path, buy_tr_id(api, env), **request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import runpy
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from pipelines.bars import ingest_index_bars, ingest_period_bars
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import ingest_minute_bars
+from pipelines.research_datasets import ingest_financials, ingest_investor_flows
 from pipelines.securities import ingest_securities
 from simulator.server import RunningSimulator
 
@@ -38,6 +39,8 @@ def test_research_notebook_runs_on_a_demo_lake(
     ingest_period_bars(symbols=["086520", "005930"], start=start)
     ingest_index_bars(codes=["1001"], start=start)
     ingest_minute_bars(symbols=["005930"], start="2026-11-23")
+    ingest_investor_flows(symbols=["086520", "005930"], start=start)
+    ingest_financials(symbols=["086520", "005930"])
 
     namespace = runpy.run_path(str(NOTEBOOK), run_name="__main__")
 
@@ -48,3 +51,8 @@ def test_research_notebook_runs_on_a_demo_lake(
     assert abs(day0["stock_ret"]) < 0.3, "adjusted prices do not"
     assert namespace["summary"].height == 2
     assert namespace["vwap"].height == 2
+    assert namespace["flow_vs_return"]["investor"].to_list() == ["foreign", "institution"]
+    screen = namespace["screen"]
+    assert screen.height == 2 and screen["date"].max() <= namespace["AS_OF"]
+    # As of 2026-06-30, fiscal 2025 is known (filed by 2026-03-31), fiscal 2026 is not.
+    assert set(screen["period_end"]) == {date(2025, 12, 31)}

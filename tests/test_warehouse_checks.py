@@ -193,6 +193,10 @@ def test_clean_lake_passes_every_check(lake: Lake) -> None:
         "ohlc",
         "minute_daily",
         "ledger",
+        "investor_flows",
+        "short_sales",
+        "program_trades",
+        "credit_balance",
     }
 
 

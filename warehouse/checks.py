@@ -15,6 +15,12 @@ Checks (each a function `(ctx) -> list[Finding]`):
                  volume is an error; a full session that does not add up to the daily bar is a
                  warning (a provisional daily bar is still growing: nothing to compare with)
 * ledger         fetches recorded incomplete that no later complete fetch covered (warning)
+* investor_flows the four investor groups' net shares sum to zero per stock-day and market-day
+                 (every share bought was sold by someone), and buy - sell = net on every row
+* short_sales    short volume <= volume and short value <= traded value on every stock-day
+* program_trades program buying and selling <= the day's volume and value; buy - sell = net
+* credit_balance no negative credit: new, repaid and outstanding shares >= 0 (KIS's own figures do
+                 not always carry over exactly, so the day-to-day identity is not checked)
 
 `ok` is False when any finding is an error; `kisdb check` exits non-zero then.
 """
@@ -37,6 +43,14 @@ from schemas.datasets import (
     INDEX_BARS,
     MINUTE_BARS,
     PERIOD_BARS,
+)
+from schemas.research import (
+    CREDIT_BALANCE,
+    INVESTOR_FLOWS,
+    INVESTOR_GROUPS,
+    MARKET_INVESTOR_FLOWS,
+    PROGRAM_TRADES,
+    SHORT_SALES,
 )
 from warehouse import tables
 from warehouse.lake import CATALOG, Lake
@@ -458,6 +472,119 @@ def check_ledger(ctx: _Ctx) -> list[Finding]:
     return _capped(found, "ledger", FETCH_LEDGER.name, "warning")
 
 
+# -- research datasets ---------------------------------------------------------------------------
+
+
+def check_investor_flows(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    groups = ", ".join(f"'{g}'" for g in INVESTOR_GROUPS)
+    out: list[Finding] = []
+    # (dataset, its series column, rows where buy - sell must equal net)
+    for dataset, key, consistent in (
+        (INVESTOR_FLOWS, "symbol", "buy_volume - sell_volume = net_volume"),
+        (MARKET_INVESTOR_FLOWS, "market", "TRUE"),  # KIS sends a market's nets only
+    ):
+        sql = f"""
+        SELECT {key}, date,
+               sum(net_volume) FILTER (WHERE investor IN ({groups})) AS groups_net,
+               count(*) FILTER (WHERE NOT ({consistent})) AS inconsistent
+        FROM {ctx.table(dataset)} WHERE {dfilter}
+        GROUP BY {key}, date
+        HAVING groups_net <> 0 OR inconsistent > 0
+        ORDER BY {key}, date
+        """
+        found = [
+            Finding(
+                "investor_flows",
+                dataset.name,
+                str(k),
+                f"{day}: the investor groups' nets sum to {net} shares, not 0"
+                if net
+                else f"{day}: {bad} row(s) where buy - sell != net",
+                "error",
+                day,
+                day,
+            )
+            for k, day, net, bad in ctx.rows(sql, dparams)
+        ]
+        out.extend(_capped(found, "investor_flows", dataset.name, "error"))
+    return out
+
+
+def check_short_sales(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    sql = f"""
+    SELECT symbol, date, short_volume, volume, short_value, value
+    FROM {ctx.table(SHORT_SALES)}
+    WHERE {dfilter} AND (short_volume < 0 OR short_volume > volume OR short_value > value)
+    ORDER BY symbol, date
+    """
+    found = [
+        Finding(
+            "short_sales",
+            SHORT_SALES.name,
+            str(sym),
+            f"{day}: short {sv} shares / {sval} KRW exceed the day's {v} shares / {val} KRW",
+            "error",
+            day,
+            day,
+        )
+        for sym, day, sv, v, sval, val in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "short_sales", SHORT_SALES.name, "error")
+
+
+def check_program_trades(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    sql = f"""
+    SELECT symbol, count(*), min(date), max(date)
+    FROM {ctx.table(PROGRAM_TRADES)}
+    WHERE {dfilter} AND (
+        buy_volume > volume OR sell_volume > volume OR buy_value > value OR sell_value > value
+        OR buy_volume - sell_volume <> net_volume
+    )
+    GROUP BY symbol ORDER BY symbol
+    """
+    found = [
+        Finding(
+            "program_trades",
+            PROGRAM_TRADES.name,
+            str(sym),
+            f"{n} day(s) where programs traded more than the day's volume or value, "
+            "or buy - sell != net",
+            "error",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "program_trades", PROGRAM_TRADES.name, "error")
+
+
+def check_credit_balance(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("date")
+    shares = [c.name for c in CREDIT_BALANCE.columns if c.name.endswith("_shares")]
+    negative = " OR ".join(f"{tables.quote(c)} < 0" for c in shares)
+    sql = f"""
+    SELECT symbol, count(*), min(date), max(date)
+    FROM {ctx.table(CREDIT_BALANCE)} WHERE {dfilter} AND ({negative})
+    GROUP BY symbol ORDER BY symbol
+    """
+    found = [
+        Finding(
+            "credit_balance",
+            CREDIT_BALANCE.name,
+            str(sym),
+            f"{n} day(s) with negative credit shares",
+            "error",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "credit_balance", CREDIT_BALANCE.name, "error")
+
+
 CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "files": check_files,  # first: the others read the data files
     "missing_days": check_missing_days,
@@ -466,6 +593,10 @@ CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "ohlc": check_ohlc,
     "minute_daily": check_minute_vs_daily,
     "ledger": check_ledger,
+    "investor_flows": check_investor_flows,
+    "short_sales": check_short_sales,
+    "program_trades": check_program_trades,
+    "credit_balance": check_credit_balance,
 }
 
 

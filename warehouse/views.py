@@ -126,6 +126,62 @@ VIEWS: tuple[View, ...] = (
 )
 
 
+def _rolling(column: str, days: int) -> str:
+    # Rows are trading days (one per stored day); the missing-day check guards the window.
+    return (
+        f"sum({column}) OVER (PARTITION BY symbol ORDER BY date "
+        f"ROWS BETWEEN {days - 1} PRECEDING AND CURRENT ROW) AS {column}_{days}d"
+    )
+
+
+# Research views (issue 15).
+VIEWS += (
+    View(
+        "foreign_net_buy",
+        "investor_flows",
+        "SELECT symbol, date, net_volume, net_value, "
+        + ", ".join(_rolling(c, n) for c in ("net_volume", "net_value") for n in (5, 20))
+        + " FROM {t} WHERE investor = 'foreign'",
+        "foreign investors' daily net buying per stock (shares, KRW) with 5/20-day sums",
+    ),
+    View(
+        "short_ratio",
+        "short_sales",
+        "SELECT symbol, date, short_volume, volume, short_value, value, "
+        "short_volume / nullif(volume, 0) AS short_ratio, "
+        "short_value / nullif(value, 0) AS short_value_ratio FROM {t}",
+        "share of each stock-day's volume and value sold short (0..1)",
+    ),
+    View(
+        "valuation_daily",
+        "financials",
+        # Point in time: each day takes the annual ratios known that day. A restatement is known
+        # from the day we saw it; a period's first figures from the legal filing deadline (90
+        # days after the fiscal year) or the day we saw them, whichever came first.
+        "WITH r AS (SELECT symbol, period_end, seen_date, eps, bps, "
+        "CASE WHEN seen_date = min(seen_date) OVER (PARTITION BY symbol, period_end) "
+        "THEN least(seen_date, CAST(period_end + INTERVAL 90 DAY AS DATE)) "
+        "ELSE seen_date END AS known_from "
+        "FROM {t} WHERE statement = 'ratios' AND period_kind = 'annual') "
+        "SELECT b.symbol, b.date, b.close, r.period_end, r.known_from, r.eps, r.bps, "
+        "b.close / nullif(r.eps, 0) AS per, b.close / nullif(r.bps, 0) AS pbr "
+        "FROM bars_daily_raw b ASOF LEFT JOIN r "
+        "ON b.symbol = r.symbol AND b.date >= r.known_from",
+        "PER and PBR per stock-day from the annual EPS/BPS known that day (no look-ahead)",
+    ),
+    View(
+        "market_cap_daily",
+        "stock_info",
+        # The listed shares of the latest snapshot on or before each day (none before the first).
+        "SELECT b.symbol, b.date, b.close, s.listed_shares, "
+        "b.close * s.listed_shares AS market_cap "
+        "FROM bars_daily_raw b ASOF JOIN {t} s "
+        "ON b.symbol = s.symbol AND b.date >= s.snapshot_date",
+        "market cap per stock-day: unadjusted close x listed shares known that day, KRW",
+    ),
+)
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection, existing_tables: Iterable[str], catalog: str = "lake"
 ) -> list[str]:

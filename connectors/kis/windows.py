@@ -254,6 +254,7 @@ class DateWindows(FramePager):
         key: tuple[str, ...],
         what: str,
         bounded_below: bool = True,
+        column: str = "date",
     ) -> None:
         super().__init__(parse, key=key, what=what)
         self._params = params
@@ -262,6 +263,8 @@ class DateWindows(FramePager):
         self._floor = period_start(start, period)
         # Whether the server itself honours the start date (domestic DATE_1) or not (overseas BYMD).
         self._bounded = bounded_below
+        # The date the server pages on (credit balances page on the settlement date).
+        self._column = column
         self._cursor = end
         self._next = PageRequest(params(end))
 
@@ -269,14 +272,14 @@ class DateWindows(FramePager):
         if frame.height == 0:
             self._frames.append(frame)
             return None  # nothing at or before the cursor: the server has no more
-        dates = frame.get_column("date")
+        dates = frame.get_column(self._column)
         newest, oldest = dates.max(), dates.min()
         assert isinstance(newest, date) and isinstance(oldest, date)
         if newest > self._cursor:
             self._fail(f"a row dated {newest} came back for a window ending {self._cursor}")
         if self._bounded and oldest < self._floor:
             self._fail(f"a row dated {oldest} came back for a window starting {self.start}")
-        self._frames.append(frame.filter(pl.col("date") >= self._floor))
+        self._frames.append(frame.filter(pl.col(self._column) >= self._floor))
         if frame.height < self.page_size:
             return None  # a short page: the server has nothing older in the range
         cursor = period_start(oldest, self.period) - ONE_DAY

@@ -1,5 +1,6 @@
 """`kisdb ingest holidays|securities|bars|index-bars|minute-bars|index-minute-bars|overseas-bars|
-overseas-minute-bars|rankings`.
+overseas-minute-bars|rankings|investor-flows|market-investor-flows|short-sales|credit-balance|
+program-trades|financials|stock-info`.
 
 Each command runs the same flow its deployment runs, in-process, with a progress bar, and
 prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 6m, 3y).
@@ -255,6 +256,158 @@ def rankings(
         verbose=verbose,
         rankings=_list(which),
         markets=_list(markets),
+        home=_home(home),
+    )
+
+
+@ingest_app.command("investor-flows")
+def investor_flows(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Shares and KRW bought/sold per investor type per stock-day (real environment only)."""
+    from pipelines.research_datasets import ingest_investor_flows
+
+    run_flow(
+        ingest_investor_flows,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("market-investor-flows")
+def market_investor_flows(
+    markets: Annotated[str, typer.Option(help="KOSPI,KOSDAQ")] = "KOSPI,KOSDAQ",
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Net shares and KRW per investor type per market-day (real environment only)."""
+    from pipelines.research_datasets import ingest_market_investor_flows
+
+    run_flow(
+        ingest_market_investor_flows,
+        verbose=verbose,
+        markets=_list(markets),
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("short-sales")
+def short_sales(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Shares and KRW sold short per stock-day (real environment only)."""
+    from pipelines.research_datasets import ingest_short_sales
+
+    run_flow(
+        ingest_short_sales,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("credit-balance")
+def credit_balance(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Margin and stock loans opened, repaid and outstanding per stock-day (real only)."""
+    from pipelines.research_datasets import ingest_credit_balance
+
+    run_flow(
+        ingest_credit_balance,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("program-trades")
+def program_trades(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    start: Start = None,
+    end: End = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Shares and KRW bought/sold by program trading per stock-day (real only)."""
+    from pipelines.research_datasets import ingest_program_trades
+
+    run_flow(
+        ingest_program_trades,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        start=start,
+        end=end,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("financials")
+def financials(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Balance sheets, income statements and ratios (annual and quarterly) as KIS shows them
+    today: new periods and restatements are stored as new versions (real only)."""
+    from pipelines.research_datasets import ingest_financials
+
+    run_flow(
+        ingest_financials,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
+        home=_home(home),
+    )
+
+
+@ingest_app.command("stock-info")
+def stock_info(
+    symbols: Symbols = None,
+    universe: Universe = None,
+    home: Home = None,
+    verbose: Verbose = False,
+) -> None:
+    """Today's snapshot of each stock's listed shares, par value, listing date and sector."""
+    from pipelines.research_datasets import ingest_stock_info
+
+    run_flow(
+        ingest_stock_info,
+        verbose=verbose,
+        symbols=_list(symbols),
+        universe=str(universe) if universe else None,
         home=_home(home),
     )
 

@@ -18,22 +18,29 @@ import polars as pl
 from connectors.kis.core import _ClientLogic
 from connectors.kis.market_data.book import order_book_plan
 from connectors.kis.market_data.common import Period
+from connectors.kis.market_data.credit import credit_balance_plan
 from connectors.kis.market_data.domestic import (
     current_price_plan,
     daily_price_plan,
     minute_plan,
     period_bars_plan,
 )
+from connectors.kis.market_data.financials import financials_plan
 from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
+from connectors.kis.market_data.investors import investor_flows_plan, market_investor_flows_plan
 from connectors.kis.market_data.krx_calendar import holidays_plan
 from connectors.kis.market_data.ksdinfo import par_value_changes_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
+from connectors.kis.market_data.program_trades import program_trades_plan
 from connectors.kis.market_data.rankings import (
     fluctuation_rank_plan,
     market_cap_rank_plan,
     volume_rank_plan,
 )
+from connectors.kis.market_data.short_sales import short_sales_plan
+from connectors.kis.market_data.stock_info import stock_info_plan
 from connectors.kis.steps import Flow, operation
+from schemas.clock import KST
 
 
 class MarketData(_ClientLogic):
@@ -168,3 +175,49 @@ class MarketData(_ClientLogic):
     ) -> Flow[pl.DataFrame]:
         """Overseas minute bars back to `since` (default: all the server keeps, ~1 month)."""
         return self._fetch_flow(overseas_minutes_plan(exchange, symbol, interval_min, since))
+
+    @operation
+    def investor_flows(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Shares and KRW bought/sold per investor type per day in [start, end] (INVESTOR_FLOWS).
+
+        Real environment only; today's figures exist from 15:40 KST."""
+        return self._fetch_flow(investor_flows_plan(symbol, start, end))
+
+    @operation
+    def market_investor_flows(self, market: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Net shares and KRW per investor type per day of KOSPI or KOSDAQ in [start, end]
+        (MARKET_INVESTOR_FLOWS). Real environment only."""
+        return self._fetch_flow(market_investor_flows_plan(market, start, end))
+
+    @operation
+    def short_sales(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Shares and KRW sold short per day in [start, end] (SHORT_SALES). Real environment only."""
+        return self._fetch_flow(short_sales_plan(symbol, start, end))
+
+    @operation
+    def credit_balance(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Margin and stock loans opened, repaid and outstanding per trade date in [start, end]
+        (CREDIT_BALANCE), plus the few days before `start` that settle inside it. Real only."""
+        return self._fetch_flow(credit_balance_plan(symbol, start, end))
+
+    @operation
+    def program_trades(self, symbol: str, start: date, end: date) -> Flow[pl.DataFrame]:
+        """Shares and KRW bought/sold by program trading per day in [start, end]
+        (PROGRAM_TRADES). Real environment only."""
+        return self._fetch_flow(program_trades_plan(symbol, start, end))
+
+    @operation
+    def financials(
+        self, symbol: str, statement: str = "balance_sheet", period_kind: str = "annual"
+    ) -> Flow[pl.DataFrame]:
+        """Every fiscal period KIS keeps of one statement (balance_sheet, income_statement,
+        ratios), annual or quarterly (FINANCIALS), stamped with today (KST) as seen_date."""
+        seen = self.clock.now().astimezone(KST).date()
+        return self._fetch_flow(financials_plan(symbol, statement, period_kind, seen))
+
+    @operation
+    def stock_info(self, symbol: str) -> Flow[pl.DataFrame]:
+        """Today's (KST) basic facts of one stock: listed shares, par value, listing date,
+        sector (STOCK_INFO, one row). Real environment only."""
+        today = self.clock.now().astimezone(KST).date()
+        return self._fetch_flow(stock_info_plan(symbol, today))

@@ -1,0 +1,82 @@
+"""Program trading per stock per day (종목별 프로그램매매추이(일별), FHPPG04650201), real only.
+
+One answer runs back from FID_INPUT_DATE_1; pages move that date back past the oldest row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from connectors.kis.endpoints import Endpoint
+from connectors.kis.market_data.common import KRX, QUOTATIONS
+from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.parsing import WireTable, conform, wire_frame
+from connectors.kis.validation import check_range, check_symbol
+from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from schemas.research import PROGRAM_TRADES
+
+PROGRAM_TRADE_DAILY = Endpoint(
+    "program-trade-by-stock-daily",
+    "GET",
+    f"{QUOTATIONS}/program-trade-by-stock-daily",
+    "FHPPG04650201",
+    None,
+)
+
+PROGRAM_TRADE_TABLE = WireTable(
+    "program-trade-by-stock-daily",
+    PROGRAM_TRADES,
+    "output",
+    # Price fields duplicate period_bars; the changes versus the day before are derivable.
+    ignored=frozenset(
+        {
+            "stck_clpr",
+            "prdy_vrss",
+            "prdy_vrss_sign",
+            "prdy_ctrt",
+            "whol_ntby_vol_icdc",
+            "whol_ntby_tr_pbmn_icdc2",
+        }
+    ),
+)
+
+
+def parse_program_trades(payload: Mapping[str, Any], *, symbol: str) -> pl.DataFrame:
+    """program-trade-by-stock-daily `output` -> PROGRAM_TRADES (newest first as sent)."""
+    frame = wire_frame(payload, PROGRAM_TRADE_TABLE).with_columns(symbol=pl.lit(symbol))
+    return conform(frame, PROGRAM_TRADE_TABLE)
+
+
+def program_trades_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
+    symbol = check_symbol(symbol)
+    start, end = check_range(start, end)
+
+    def params(cursor: date) -> dict[str, str]:
+        return {
+            "FID_COND_MRKT_DIV_CODE": KRX,
+            "FID_INPUT_ISCD": symbol,
+            "FID_INPUT_DATE_1": ymd(cursor),
+        }
+
+    parse = partial(parse_program_trades, symbol=symbol)
+    return FetchPlan(
+        PROGRAM_TRADE_DAILY,
+        "backfill",
+        lambda: DateWindows(
+            parse,
+            params,
+            start=start,
+            end=end,
+            period="D",
+            page_size=UNKNOWN_PAGE,
+            key=("date",),
+            what=f"program_trades {symbol} {start}..{end}",
+            bounded_below=False,
+        ),
+        empty={"output": []},
+    )

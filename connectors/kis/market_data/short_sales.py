@@ -1,0 +1,88 @@
+"""Short selling per stock per day (국내주식 공매도 일별추이, FHPST04830000), real environment only.
+
+The request bounds the window on both sides (FID_INPUT_DATE_1 .. FID_INPUT_DATE_2); pages move the
+end back past the oldest row received, like the period chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from connectors.kis.endpoints import Endpoint
+from connectors.kis.market_data.common import KRX, QUOTATIONS
+from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.parsing import WireTable, conform, wire_frame
+from connectors.kis.validation import check_range, check_symbol
+from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from schemas.research import SHORT_SALES
+
+DAILY_SHORT_SALE = Endpoint(
+    "daily-short-sale", "GET", f"{QUOTATIONS}/daily-short-sale", "FHPST04830000", None
+)
+
+SHORT_SALE_TABLE = WireTable(
+    "daily-short-sale",
+    SHORT_SALES,
+    "output2",
+    ignored=frozenset(
+        {
+            "stck_clpr",
+            "prdy_vrss",
+            "prdy_vrss_sign",
+            "prdy_ctrt",
+            "stck_oprc",
+            "stck_hgpr",
+            "stck_lwpr",
+            "avrg_prc",
+            # Base sums and running totals over the window asked for: they change with the
+            # request, so they are not facts about the day.
+            "stnd_vol_smtn",
+            "stnd_tr_pbmn_smtn",
+            "acml_ssts_cntg_qty",
+            "acml_ssts_cntg_qty_rlim",
+            "acml_ssts_tr_pbmn",
+            "acml_ssts_tr_pbmn_rlim",
+        }
+    ),
+)
+
+
+def parse_short_sales(payload: Mapping[str, Any], *, symbol: str) -> pl.DataFrame:
+    """daily-short-sale `output2` -> SHORT_SALES (newest first as sent)."""
+    frame = wire_frame(payload, SHORT_SALE_TABLE).with_columns(symbol=pl.lit(symbol))
+    return conform(frame, SHORT_SALE_TABLE)
+
+
+def short_sales_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
+    symbol = check_symbol(symbol)
+    start, end = check_range(start, end)
+
+    def params(cursor: date) -> dict[str, str]:
+        return {
+            "FID_COND_MRKT_DIV_CODE": KRX,
+            "FID_INPUT_ISCD": symbol,
+            "FID_INPUT_DATE_1": ymd(start),
+            "FID_INPUT_DATE_2": ymd(cursor),
+        }
+
+    parse = partial(parse_short_sales, symbol=symbol)
+    return FetchPlan(
+        DAILY_SHORT_SALE,
+        "backfill",
+        lambda: DateWindows(
+            parse,
+            params,
+            start=start,
+            end=end,
+            period="D",
+            page_size=UNKNOWN_PAGE,
+            key=("date",),
+            what=f"short_sales {symbol} {start}..{end}",
+        ),
+        empty={"output1": {}, "output2": []},
+    )
