@@ -8,6 +8,7 @@ the others; the first failure is raised once all have run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from prefect import flow
 
@@ -24,10 +25,17 @@ from pipelines.minutes import (
     ingest_minute_bars,
     ingest_overseas_minute_bars,
 )
+from pipelines.ranges import parse_date
 from pipelines.rankings import ingest_rankings
 from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
+from pipelines.universe import (
+    index_codes,
+    overseas_symbols,
+    read_universe_file,
+    stock_symbols,
+)
 
 PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minute-bars", "rankings")
 # Opt-in parts (name them in `parts`): snapshots of the latest bars, worth running intraday or
@@ -50,6 +58,34 @@ class UpdateFailed(Exception):
         return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
 
 
+def check_inputs(
+    parts: set[str],
+    symbols: list[str] | None,
+    universe: str | None,
+    indices: list[str] | None,
+    overseas: list[str] | None,
+    minute_symbols: list[str] | None,
+    start: str | None,
+    minutes_start: str | None,
+) -> None:
+    """Every option the parts will use, checked before any part writes (InputError: exit 2);
+    relative dates need no calendar to be well-formed, so "today" stands in for it."""
+    unknown = sorted(parts - set(PARTS) - set(EXTRA_PARTS))
+    if unknown:
+        raise InputError(
+            f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
+        )
+    stock_symbols(symbols)
+    stock_symbols(minute_symbols)
+    if universe:
+        read_universe_file(universe)
+    index_codes(indices)
+    overseas_symbols(overseas)
+    today = date.today()
+    parse_date(start, name="start", today=today)
+    parse_date(minutes_start, name="minutes start", today=today)
+
+
 @flow(name="update")
 def update(
     symbols: list[str] | None = None,
@@ -67,11 +103,7 @@ def update(
     table; minute bars for `minute_symbols` (default: the same symbols). `parts` picks parts by
     name (default PARTS; EXTRA_PARTS only when named)."""
     wanted = set(parts or PARTS)
-    unknown = sorted(wanted - set(PARTS) - set(EXTRA_PARTS))
-    if unknown:
-        raise InputError(
-            f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
-        )
+    check_inputs(wanted, symbols, universe, indices, overseas, minute_symbols, start, minutes_start)
     steps: list[tuple[str, Callable[[], RunSummary]]] = [
         ("holidays", lambda: ingest_holidays(start=start, home=home)),
         ("securities", lambda: ingest_securities(home=home)),
