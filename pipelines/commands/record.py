@@ -136,7 +136,6 @@ def compact(
     from rich.table import Table
 
     from pipelines.recorder.flows import compact as run_compact
-    from warehouse.journal import journal_dir, journal_gaps
 
     app = _config(home)
     settings = app.kis
@@ -168,7 +167,7 @@ def compact(
     for r in results:
         for reason, count in r.reject_reasons.items():
             typer.echo(f"  {r.journal}: {count} rejected: {reason}")
-        for gap in journal_gaps(journal_dir(settings.home) / r.journal):
+        for gap in r.gaps:
             start = datetime.fromtimestamp(gap.start_ns / 1e9, KST).strftime("%H:%M:%S")
             end = (
                 "end"
