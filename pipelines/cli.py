@@ -31,10 +31,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
     import duckdb
 
     from connectors.kis.errors import KisError, KisRequestError, OrderBlocked
-    from pipelines.errors import InputError
-    from pipelines.jobs import JobsFailed
-    from pipelines.recorder import RecorderBusy
-    from pipelines.update import UpdateFailed
+    from pipelines.errors import InputError, RunFailed
     from warehouse.confine import QueryRefused
     from warehouse.lake import LakeError
 
@@ -51,9 +48,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
         (KisError, 1, one_line),
         (LakeError, 1, _first_line),
         (duckdb.Error, 1, _first_line),
-        (JobsFailed, 1, one_line),
-        (UpdateFailed, 1, one_line),
-        (RecorderBusy, 1, one_line),
+        (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
     ]
 
 

@@ -18,7 +18,7 @@ from pipelines.bars import (
     ingest_overseas_bars,
     ingest_period_bars,
 )
-from pipelines.errors import InputError
+from pipelines.errors import InputError, RunFailed
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
     ingest_index_minute_bars,
@@ -44,7 +44,7 @@ PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minut
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
 
 
-class UpdateFailed(Exception):
+class UpdateFailed(RunFailed):
     """Some parts of the update failed (the others ran). Text only, so it pickles."""
 
     def __init__(self, message: str, errors: list[str] | None = None) -> None:
