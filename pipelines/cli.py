@@ -1,6 +1,6 @@
 """The `kisdb` command line (typer). Commands live in pipelines/commands/*.py, each module exposing
 `register(app)`; this module holds the app, the `sim` command, `main()` and the one table turning
-an error into an exit code and a line (`EXIT_CODES`): commands raise, they do not format exits.
+an error into an exit code and a line (`exit_for`): commands raise, they do not format exits.
 
 Exit codes (DESIGN.md): 0 success, 2 bad usage (nothing was done), 1 failure with a one-line
 reason; -v/--verbose adds the traceback.
