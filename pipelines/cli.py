@@ -1,20 +1,87 @@
 """The `kisdb` command line (typer). Commands live in pipelines/commands/*.py, each module exposing
-`register(app)`; this module holds the app, the `sim` command and `main()`.
+`register(app)`; this module holds the app, the `sim` command, `main()` and the one table turning
+an error into an exit code and a line (`exit_for`): commands raise, they do not format exits.
 
-Exit codes (DESIGN.md): 0 success, 2 bad usage, 1 failure with a one-line reason (-v for details).
+Exit codes (DESIGN.md): 0 success, 2 bad usage (nothing was done), 1 failure with a one-line
+reason; -v/--verbose adds the traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+
+from pipelines.console import fail, one_line
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseException], str]]]:
+    """(exception class, exit code, its line), most specific first: the first match wins."""
+    import duckdb
+
+    from connectors.kis.errors import KisError, KisRequestError, OrderBlocked
+    from pipelines.errors import InputError, RunFailed
+    from warehouse.confine import QueryRefused
+    from warehouse.lake import LakeError
+
+    def confined(exc: BaseException) -> str:
+        return "confined to the lake: " + _first_line(exc).removeprefix("Permission Error: ")
+
+    return [
+        (InputError, 2, one_line),
+        (QueryRefused, 2, one_line),
+        (duckdb.ParserException, 2, _first_line),
+        (duckdb.PermissionException, 2, confined),
+        (OrderBlocked, 1, lambda e: f"{one_line(e)} (nothing was sent)"),
+        (KisRequestError, 2, lambda e: f"{one_line(e)} (nothing was sent)"),
+        (KisError, 1, one_line),
+        (LakeError, 1, _first_line),
+        (duckdb.Error, 1, _first_line),
+        (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
+    ]
+
+
+def exit_for(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and one-line message for `exc`, or None when no entry covers it (a bug:
+    it keeps its traceback)."""
+    for cls, code, line in _exit_table():
+        if isinstance(exc, cls):
+            return code, line(exc)
+    return None
+
+
+class _KisdbGroup(TyperGroup):
+    """The root command: every error a command raises goes through `exit_for` (whether run by
+    `main()` or by a test's CliRunner)."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().main(argv, *rest, **kwargs)
+        except Exception as exc:
+            mapped = exit_for(exc)
+            if mapped is None:
+                raise
+            if {"-v", "--verbose"} & set(argv):
+                traceback.print_exception(exc, file=sys.stderr)
+            code, message = mapped
+            raise SystemExit(fail(message, code).exit_code) from None
+
 
 app = typer.Typer(
     name="kisdb",
+    cls=_KisdbGroup,
     no_args_is_help=True,
     add_completion=False,
     help="KIS Open Trading API -> local market database, with a built-in KIS simulator.",
@@ -142,18 +209,8 @@ _register_commands()
 
 
 def main() -> None:
-    """Run the CLI; errors no command handled become one line and an exit code (1 failure, 2 usage)."""
-    from connectors.kis.errors import KisError
-    from pipelines.errors import InputError
-
-    try:
-        app()
-    except InputError as exc:
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-        raise SystemExit(2) from None
-    except KisError as exc:
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-        raise SystemExit(1) from None
+    """Run the CLI (errors become one line and an exit code: see `exit_for`)."""
+    app()
 
 
 if __name__ == "__main__":

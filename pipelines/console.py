@@ -1,11 +1,13 @@
-"""Running a flow from the CLI: quiet Prefect logs, a rich progress bar, the summary table, and
-errors turned into one line and an exit code (2 bad usage, 1 failure)."""
+"""Running a flow from the CLI: quiet Prefect logs, a rich progress bar, the summary table; and the
+one-line error output (`fail`) the CLI's exit table (pipelines/cli.py) prints with."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -54,8 +56,17 @@ def quiet_prefect(verbose: bool) -> None:
                 handler.addFilter(_drop_prefect)
 
 
+@cache
+def _prefect_dir() -> str:
+    import prefect
+
+    return str(Path(prefect.__file__).parent)
+
+
 def _drop_prefect(record: logging.LogRecord) -> bool:
-    return not record.name.startswith("prefect")
+    """Keep our records; drop Prefect's, including those of loggers not named "prefect…" such as
+    its services' ("EventsWorker - Still processing items" while it drains at exit)."""
+    return not (record.name.startswith("prefect") or record.pathname.startswith(_prefect_dir()))
 
 
 @contextmanager
@@ -68,6 +79,7 @@ def fast_flows() -> Iterator[None]:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `error: message` on one line of stderr; return the exit to raise (1 failure, 2 usage)."""
     err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -80,13 +92,9 @@ def one_line(exc: BaseException) -> str:
 def run_flow(
     fn: Callable[..., T], *, verbose: bool = False, show_summary: bool = True, **kwargs: Any
 ) -> T:
-    """Call a flow in-process with a progress bar; print its summary; map errors to exit codes."""
-    from connectors.kis.errors import KisError
+    """Call a flow in-process with a progress bar; print its summary. Errors propagate to the
+    CLI's exit table."""
     from pipelines.config import prefect_env_defaults
-    from pipelines.errors import InputError
-    from pipelines.jobs import JobsFailed
-    from pipelines.update import UpdateFailed
-    from warehouse.lake import LakeError
 
     prefect_env_defaults()
     quiet_prefect(verbose)
@@ -99,13 +107,8 @@ def run_flow(
         transient=False,
         disable=not err_console.is_terminal,
     )
-    try:
-        with fast_flows(), bars, progress.reporting(RichReporter(bars)):
-            result = fn(**kwargs)
-    except InputError as exc:
-        raise fail(one_line(exc), 2) from None
-    except (KisError, JobsFailed, UpdateFailed, LakeError) as exc:
-        raise fail(one_line(exc), 1) from None
+    with fast_flows(), bars, progress.reporting(RichReporter(bars)):
+        result = fn(**kwargs)
     if show_summary and isinstance(result, RunSummary):
         console.print(result.table())
     return result

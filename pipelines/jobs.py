@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from pipelines import progress
+from pipelines.errors import RunFailed
 from pipelines.runtime import Runtime
 from pipelines.summary import RunSummary
 from pipelines.tasks import Fetched, fetch, record_failure, store
@@ -56,7 +57,7 @@ class FetchJob:
         return f"{self.dataset.name} {series} {self.start}..{self.end}"
 
 
-class JobsFailed(Exception):
+class JobsFailed(RunFailed):
     """Some jobs failed after their retries; the others were stored. One line: the first error.
 
     Holds only text, so the exception pickles (Prefect stores a failed run's exception).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import polars as pl
 from prefect import flow
 
 from pipelines.bars import (
@@ -20,7 +19,7 @@ from pipelines.bars import (
     ingest_period_bars,
 )
 from pipelines.corporate_actions import ingest_corporate_actions
-from pipelines.errors import InputError
+from pipelines.errors import RunFailed
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
     ingest_index_minute_bars,
@@ -37,11 +36,9 @@ from pipelines.research_datasets import (
     ingest_short_sales,
     ingest_stock_info,
 )
-from pipelines.runs import Run, flow_run
+from pipelines.runs import flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
-from pipelines.universe import FIRST_RUN_MARKETS
-from warehouse.planning import stored_symbols
 
 PARTS = (
     "holidays",
@@ -89,7 +86,7 @@ REAL_ONLY = (
 )
 
 
-class UpdateFailed(Exception):
+class UpdateFailed(RunFailed):
     """Some parts of the update failed (the others ran). Text only, so it pickles."""
 
     def __init__(self, message: str, errors: list[str] | None = None) -> None:
@@ -101,17 +98,6 @@ class UpdateFailed(Exception):
         part, first = failures[0]
         more = f" (and {len(failures) - 1} more parts)" if len(failures) > 1 else ""
         return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
-
-
-def default_symbols(run: Run) -> list[str]:
-    """The symbols an update without --symbols/--universe covers: those whose bars are stored,
-    or on a first run the market-cap ranking's largest names (README "Trusting the numbers")."""
-    stored = stored_symbols(run.rt.lake)
-    if stored:
-        return stored
-    client = run.rt.client
-    ranked = pl.concat([client.market_cap_rank(market) for market in FIRST_RUN_MARKETS])
-    return sorted(set(ranked["symbol"].to_list()))
 
 
 @flow(name="update")
@@ -131,11 +117,7 @@ def update(
     (the securities table), else `default_symbols`; minute bars for `minute_symbols` (default:
     the same symbols). `parts` picks parts by name (default PARTS; EXTRA_PARTS only when named)."""
     wanted = set(parts or PARTS)
-    unknown = sorted(wanted - set(PARTS) - set(EXTRA_PARTS))
-    if unknown:
-        raise InputError(
-            f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
-        )
+    check_inputs(wanted, symbols, universe, indices, overseas, minute_symbols, start, minutes_start)
     steps: list[tuple[str, Callable[[], RunSummary]]] = [
         # The calendar over every day bars are stored for, so `check` can judge each one.
         ("holidays", lambda: ingest_holidays(start=start or DEFAULT_START, home=home)),

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from pipelines.commands.orders import register
+from pipelines.cli import app
 from pipelines.orders_flow import PlannedOrder, plan_rebalance, signals_to_targets
 from simulator.server import RunningSimulator
 from warehouse.lake import Lake
@@ -84,17 +83,10 @@ def test_rebalance_flow_dry_run_then_place(
     assert set(table["source"].to_list()) == {"rebalance_flow"}
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    return app
-
-
 def test_cli_order_commands(
     sim_env: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
-    app = _cli()
     bought = runner.invoke(app, ["order", "buy", "005930", "3", "--market", "--format", "json"])
     assert bought.exit_code == 0, bought.output
     assert '"status":"accepted"' in bought.output

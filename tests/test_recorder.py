@@ -190,7 +190,7 @@ def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
     try:
         settings = sim_settings(sim, tmp_path)
         run_recorder(settings, 1.0, until=counter_reaches(sim, "ws_frames_sent", 40))
-        compact(Config.of(settings))
+        results = compact(Config.of(settings))
         out = tables(tmp_path)
         sent_frames = sim.stats.snapshot()["ws_frames_sent"]
     finally:
@@ -203,6 +203,12 @@ def test_malformed_and_refused_frames_are_kept_aside(tmp_path: Path) -> None:
     # What was kept is exact; each rejected frame is one hole in the tape, nothing more.
     assert_ticks_are_market_runs(sim, out["ticks"], runs=1 + rejects.height)
     assert rejects["reason"].str.contains("fields for|header|not a data frame").all()
+    # Each hole is listed with the gaps, at the time the bad frame came in.
+    holes = [gap for result in results for gap in result.gaps if "rejected" in gap.reason]
+    assert len(holes) == rejects.height
+    assert sorted(gap.start_ns for gap in holes) == sorted(
+        rejects["ts_recv"].dt.epoch("ns").to_list()
+    )
 
 
 def test_unknown_tr_and_bad_symbol_are_refused_but_the_stream_goes_on(

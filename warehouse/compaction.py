@@ -29,7 +29,7 @@ from schemas.realtime import (
     TR_TRADES,
     field_index,
 )
-from warehouse.journal import KINDS, journal_path
+from warehouse.journal import KINDS, Gap, journal_gaps, journal_path
 
 RAW_LIMIT = 500  # characters of a rejected line kept in the table (the journal has the rest)
 _NS_UTC = pl.Datetime("ns", "UTC")
@@ -67,6 +67,9 @@ class JournalCompactionResult:
     upserts: dict[str, Any] = field(default_factory=dict)  # Lake.upsert results per table
     rejects: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    # Where the stream has holes: disconnects, crashes, stale stretches, overflows (journal_gaps)
+    # and every rejected line, whose prints are missing too (reject_gaps); by start time.
+    gaps: list[Gap] = field(default_factory=list)
 
 
 # --- line level --------------------------------------------------------------------------------
@@ -418,6 +421,15 @@ def parse_journal_bytes(data: bytes, journal: str) -> ParsedJournal:
     )
 
 
+def reject_gaps(rejects: pl.DataFrame) -> list[Gap]:
+    """A rejected line (e.g. a frame cut short) is a hole: the records it carried are missing.
+    Each becomes a zero-length gap at its receive time, named by line and reason."""
+    rows = rejects.select(
+        pl.col("ts_recv").dt.epoch("ns").alias("ts"), "line", "reason"
+    ).iter_rows()
+    return [Gap(ts, ts, f"line {line} rejected: {reason}") for ts, line, reason in rows]
+
+
 def parse_journal(path: Path) -> ParsedJournal:
     return parse_journal_bytes(Path(path).read_bytes(), Path(path).name)
 
@@ -437,6 +449,9 @@ def compact_journal(lake: _Upserter, path: Path) -> JournalCompactionResult:
         if frame.height:
             result.upserts[name] = lake.upsert(datasets[name], frame)
     result.rejects = parsed.rejects.height
+    result.gaps = sorted(
+        journal_gaps(path) + reject_gaps(parsed.rejects), key=lambda gap: gap.start_ns
+    )
     if parsed.rejects.height:
         counts = parsed.rejects.group_by("reason").len().sort("reason")
         result.reject_reasons = dict(zip(counts["reason"], counts["len"], strict=True))

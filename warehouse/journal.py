@@ -213,7 +213,8 @@ def read_journal(path: Path) -> Iterator[JournalLine | BadLine]:
 
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """An interval the journal has no data for, read from its control lines."""
+    """An interval the journal has no data for: from its control lines (journal_gaps), or a line
+    compaction rejected (compaction.reject_gaps)."""
 
     start_ns: int
     end_ns: int | None  # None: still open at the end of the file

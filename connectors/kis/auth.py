@@ -31,6 +31,7 @@ from connectors.kis.errors import (
     KisProtocolError,
     KisTokenIssueThrottled,
     KisTransportError,
+    KisTruncatedAnswer,
     error_from_response,
     is_failure,
 )
@@ -133,7 +134,9 @@ class Auth:
         if is_failure(reply.status, decoded):
             raise error_from_response(reply.status, decoded, context)
         if decoded is None:
-            raise KisProtocolError(f"{endpoint.name} answer is not a JSON object", context=context)
+            raise KisTruncatedAnswer(
+                f"{endpoint.name} answer is not a JSON object", context=context
+            )
         return decoded
 
     def _credentials(self) -> dict[str, str]:

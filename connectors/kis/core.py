@@ -8,8 +8,9 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -28,6 +29,7 @@ from connectors.kis.errors import (
     KisServerError,
     KisTokenError,
     KisTransportError,
+    KisTruncatedAnswer,
     error_from_response,
     is_failure,
 )
@@ -122,7 +124,9 @@ def parse_reply(
     if is_failure(reply.status, body):
         raise error_from_response(reply.status, body, context)
     if body is None:
-        raise KisProtocolError(f"HTTP {reply.status} answer is not a JSON object", context=context)
+        raise KisTruncatedAnswer(
+            f"HTTP {reply.status} answer is not a JSON object", context=context
+        )
     return KisResponse(reply.status, reply.headers, body, endpoint, dict(params))
 
 
@@ -252,17 +256,28 @@ class _ClientLogic:
         lane: Lane = "live",
         hashkey: bool = False,
         extra_headers: Mapping[str, str] | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> Flow[KisResponse]:
-        """One call: auth, limiter slot, send, retries (idempotent endpoints only), error mapping."""
+        """One call: auth, limiter slot, send, retries (idempotent endpoints only), error mapping.
+
+        Auth steps before the send (token, hashkey) are retried for every endpoint: nothing of the
+        call has left the machine yet. `on_send` is told just before the request itself goes out.
+        """
         tr_id = endpoint.tr_id(self.settings.tr_env)  # KisNotAvailable before sending on paper
         context = {"endpoint": endpoint.name, "tr_id": tr_id, "path": endpoint.path}
         sent_params = dict(params or {}) if endpoint.method == "GET" else dict(body or {})
-        hash_value = (yield from self._auth.hashkey_flow(body or {}, lane)) if hashkey else None
+        attempt = 0  # retries so far: one budget for this request, whatever went wrong
+        hash_value = None
+        if hashkey:
+            hash_value, attempt = yield from self._preflight(
+                partial(self._auth.hashkey_flow, body or {}, lane), endpoint, attempt
+            )
         stale: str | None = None
         refreshed = False
-        attempt = 0  # retries so far: one budget for this request, whatever went wrong
         while True:
-            token = yield from self._auth.token_flow(stale)
+            token, attempt = yield from self._preflight(
+                partial(self._auth.token_flow, stale), endpoint, attempt
+            )
             request = build_request(
                 self.settings,
                 endpoint,
@@ -275,6 +290,8 @@ class _ClientLogic:
                 extra_headers=extra_headers,
             )
             yield Acquire(lane)
+            if on_send is not None:
+                on_send()
             try:
                 reply: Reply = yield Send(request)
             except httpx.TransportError as exc:
@@ -305,10 +322,11 @@ class _ClientLogic:
                 except KisRateLimited as exc:
                     self.limiter.penalise(RATE_LIMIT_PENALTY)
                     error = exc
-                except (KisServerError, KisHttpError) as exc:
+                except (KisServerError, KisHttpError, KisTruncatedAnswer) as exc:
                     if not endpoint.idempotent and (
                         (isinstance(exc, KisHttpError) and exc.status >= 500)
                         or (isinstance(exc, KisServerError) and exc.msg_cd in _UNCERTAIN_CODES)
+                        or isinstance(exc, KisTruncatedAnswer)
                     ):
                         raise KisOrderUncertain(
                             f"{endpoint.name}: server failed after receiving it ({exc}); "
@@ -328,6 +346,27 @@ class _ClientLogic:
                 "%s on %s; retrying (attempt %d)", type(error).__name__, endpoint.name, attempt
             )
             yield Sleep(delay)
+
+    def _preflight(
+        self, make: Callable[[], Flow[T]], endpoint: Endpoint, attempt: int
+    ) -> Flow[tuple[T, int]]:
+        """Run an auth flow the call needs before it is sent, retrying its transient failures
+        within the call's budget; returns the value and the retries used so far."""
+        while True:
+            try:
+                return (yield from make()), attempt
+            except KisError as exc:
+                delay = delay_for(exc, attempt + 1) if attempt < self.settings.max_retries else None
+                if delay is None:
+                    raise
+                attempt += 1
+                log.info(
+                    "%s before sending %s; retrying (attempt %d)",
+                    type(exc).__name__,
+                    endpoint.name,
+                    attempt,
+                )
+                yield Sleep(delay)
 
     call = operation(_call_flow)
 

@@ -10,7 +10,8 @@ KisError                      .transient (retry-worthy), .context (tr_id, path; 
 │   └── SubscriptionLimitError more realtime registrations than one session accepts
 ├── KisTransportError         connect/read timeouts, dropped connections            (transient)
 ├── KisHttpError              non-2xx without a KIS envelope (.status)             (5xx transient)
-├── KisProtocolError          a 2xx answer we cannot read (not JSON, missing block)
+├── KisProtocolError          a 2xx answer we cannot read (missing block)
+│   ├── KisTruncatedAnswer    a 2xx answer that is not JSON (cut short on the way)      (transient)
 │   └── FrameError            a websocket message that fits no frame format (also a ValueError)
 ├── KisApiError               KIS envelope with rt_cd != "0" (.msg_cd .msg1 .rt_cd .status)
 │   ├── KisRateLimited        EGW00201                                             (transient)
@@ -105,6 +106,14 @@ class KisHttpError(KisError):
 
 class KisProtocolError(KisError):
     """A 2xx answer the client cannot read (not JSON, or an expected block is missing)."""
+
+
+class KisTruncatedAnswer(KisProtocolError):
+    """A 2xx answer whose body is not a JSON object: cut short or garbled on the way. Asking again
+    may well succeed, so idempotent reads retry it like a 5xx; for an order it means the outcome is
+    unknown."""
+
+    transient = True
 
 
 class FrameError(KisProtocolError, ValueError):

@@ -127,7 +127,8 @@ class DailyOrderCounter:
     """New orders sent per KST day, in one small file under home/orders/ shared by processes.
 
     `reserve` checks and increments under a file lock, so two processes cannot both take the last
-    slot. A reserved slot is never given back: an order that failed still counts (conservative).
+    slot. Only orders that left the machine count: `release` gives a slot back when the order was
+    never sent (token or hashkey failure); one that was sent counts even if it then failed.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -158,3 +159,12 @@ class DailyOrderCounter:
                 self.path, json.dumps({"date": day.isoformat(), "count": used + 1}).encode()
             )
             return used + 1
+
+    def release(self, day: date) -> None:
+        """Give back a slot reserved for `day` by an order that was never sent."""
+        with self._lock:
+            used = self._read(day)
+            if used > 0:
+                write_private(
+                    self.path, json.dumps({"date": day.isoformat(), "count": used - 1}).encode()
+                )

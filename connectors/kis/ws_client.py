@@ -132,8 +132,15 @@ class RealtimeClient:
         self._approval_key = approval_key
         self._key: str | None = None
         self._ciphers: dict[str, tuple[str, str]] = {}  # tr_id -> (key, iv) from the acks
-        self._refused: set[Subscription] = set()
+        # Registrations the server refused (e.g. an unknown stock code) -> "msg_cd msg1".
+        self.refused: dict[Subscription, str] = {}
         self._key_refused = False  # a fresh approval key was already tried once
+
+    def refusals(self) -> list[str]:
+        """The refused registrations, one line each: "H0STCNT0/ABC: OPSP8992 ..."."""
+        return [
+            f"{sub.tr_id}/{_public_key(sub)}: {why}" for sub, why in sorted(self.refused.items())
+        ]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until `stop` is set; raises only on a fatal (non-retryable) error."""
@@ -208,7 +215,7 @@ class RealtimeClient:
 
     async def _subscribe_all(self, ws: ClientConnection, key: str) -> None:
         for i, sub in enumerate(self.subscriptions):
-            if sub in self._refused:
+            if sub in self.refused:
                 continue
             if i and self.subscribe_pause:
                 await asyncio.sleep(self.subscribe_pause)
@@ -292,7 +299,7 @@ class RealtimeClient:
         if action in ("subscribed", "unsubscribed", "ignore"):
             return
         if action == "drop":
-            self._refused.add(Subscription(ack.tr_id, ack.tr_key))
+            self.refused[Subscription(ack.tr_id, ack.tr_key)] = f"{ack.msg_cd} {ack.msg1.strip()}"
             log.warning(
                 "subscription %s/%s refused: %s %s",
                 ack.tr_id,
@@ -300,6 +307,13 @@ class RealtimeClient:
                 ack.msg_cd,
                 ack.msg1.strip(),
             )
+            if set(self.subscriptions) <= set(self.refused):
+                raise KisWsAckError(
+                    f"every subscription was refused: {'; '.join(self.refusals())}",
+                    msg_cd=ack.msg_cd,
+                    msg1=ack.msg1,
+                    transient=False,
+                )
             return
         if action == "refresh_key":
             self._key = None

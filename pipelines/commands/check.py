@@ -10,13 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 
-from pipelines.commands.sql import OutputFormat, emit, fail
+from pipelines.commands.sql import OutputFormat, emit
+from pipelines.errors import InputError
 from warehouse.checks import CHECKS, CheckReport, run_checks
-from warehouse.lake import LakeError
 
 _DATE = ["%Y-%m-%d"]
 
@@ -50,10 +49,7 @@ def check(
     from pipelines.runtime import open_lake
 
     config = load_config(home)
-    try:
-        lake = open_lake(config, read_only=True)
-    except (LakeError, duckdb.Error) as exc:
-        raise fail(str(exc).splitlines()[0]) from None
+    lake = open_lake(config, read_only=True)
     try:
         report = run_checks(
             lake,
@@ -61,10 +57,8 @@ def check(
             end=end.date() if end else None,
             only=[n.strip() for item in only or [] for n in item.split(",") if n.strip()] or None,
         )
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    except duckdb.Error as exc:  # e.g. a data file gone while `--only` skipped the files check
-        raise fail(str(exc).splitlines()[0]) from None
+    except ValueError as exc:  # an unknown --only name
+        raise InputError(str(exc)) from None
     finally:
         lake.close()
     frame = report.to_frame()

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from pipelines.console import fail, one_line
-
 
 def demo(
     home: Annotated[
@@ -20,18 +18,9 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Everything end to end against the embedded simulator, in a few minutes."""
-    from connectors.kis.errors import KisError
     from pipelines.demo import run_demo
-    from pipelines.errors import InputError
-    from pipelines.jobs import JobsFailed
-    from warehouse.lake import LakeError
 
-    try:
-        run_demo(home or Path(".kisdb") / "demo", record_seconds=record_seconds, verbose=verbose)
-    except InputError as exc:
-        raise fail(one_line(exc), 2) from None
-    except (KisError, JobsFailed, LakeError) as exc:
-        raise fail(one_line(exc), 1) from None
+    run_demo(home or Path(".kisdb") / "demo", record_seconds=record_seconds, verbose=verbose)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,8 @@
 
 With KIS_ENV=real every order command needs `--live`; guards and the kill switch apply in every
 environment (connectors/kis/order_guard.py). Exit codes: 0 done, 2 bad request (nothing sent),
-1 refused, rejected, failed or uncertain (the table and a one-line reason say which).
+1 refused, rejected, failed or uncertain (the table and a one-line reason say which); errors raised
+here become exits in pipelines/cli.py's one table.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from pipelines.commands.sql import OutputFormat, emit, fail
+from pipelines.commands.sql import OutputFormat, emit
+from pipelines.console import fail
+from pipelines.errors import InputError
 
 order_app = typer.Typer(
     help="Place, modify and cancel domestic cash orders; see the order log.", no_args_is_help=True
@@ -28,23 +31,14 @@ _FORMAT = typer.Option("--format", "-f", help="table | csv | json")
 _LIVE = typer.Option("--live", help="required with KIS_ENV=real: send a real order")
 
 
-def _usage(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
 @contextmanager
 def _client(home: Path | None) -> Iterator[Any]:
     """A connected client with the configured guards, whose order 'today' is the market's (the
     simulator's clock under sim)."""
-    from connectors.kis.errors import KisError
     from pipelines.config import load_config
     from pipelines.runtime import client_for
 
-    try:
-        client = client_for(load_config(home))
-    except KisError as exc:
-        raise fail(str(exc)) from None
+    client = client_for(load_config(home))
     try:
         yield client
     finally:
@@ -52,19 +46,9 @@ def _client(home: Path | None) -> Iterator[Any]:
 
 
 def _run(home: Path | None, action: Any) -> Any:
-    """Run `action(client)`; map our errors to exit codes with a one-line reason."""
-    from connectors.kis.errors import KisError, KisRequestError
-    from connectors.kis.orders import InvalidOrder
-
+    """Run `action(client)` on a connected client."""
     with _client(home) as client:
-        try:
-            return action(client)
-        except InvalidOrder as exc:
-            raise _usage(f"{exc} (nothing was sent)") from None
-        except KisRequestError as exc:
-            raise fail(str(exc)) from None
-        except KisError as exc:
-            raise fail(str(exc)) from None
+        return action(client)
 
 
 def _order(home: Path | None, fmt: OutputFormat, action: Any) -> None:
@@ -95,9 +79,9 @@ def _place(
     from connectors.kis.orders import OrderRequest
 
     if market and price is not None:
-        raise _usage("give either --price or --market, not both")
+        raise InputError("give either --price or --market, not both")
     if not market and price is None and division in ("", "00", "limit"):
-        raise _usage("a limit order needs --price P (or use --market)")
+        raise InputError("a limit order needs --price P (or use --market)")
     _order(
         home,
         fmt,
@@ -210,14 +194,10 @@ def order_log(
     emit(frame.drop("updated_at"), format, title=f"order log ({config.describe()})")
     if sync:
         from pipelines.runtime import open_lake
-        from warehouse.lake import LakeError
         from warehouse.order_log import mirror_order_log
 
-        try:
-            with open_lake(config) as lake:
-                written = mirror_order_log(lake, root).written
-        except LakeError as exc:
-            raise fail(str(exc)) from None
+        with open_lake(config) as lake:
+            written = mirror_order_log(lake, root).written
         Console(stderr=True).print(f"order_log: {written} row(s) written to the lake")
 
 

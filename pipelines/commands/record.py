@@ -1,4 +1,6 @@
-"""`kisdb record`, `kisdb compact`, `kisdb replay`: the recorder and its journal on the CLI."""
+"""`kisdb record`, `kisdb compact`, `kisdb replay`: the recorder and its journal on the CLI.
+
+Errors are raised, and turned into exit codes by pipelines/cli.py's table."""
 
 from __future__ import annotations
 
@@ -12,12 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
+from pipelines.console import fail
+from pipelines.errors import InputError
 from schemas.clock import KST, Clock
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _config(home: Path | None) -> Any:
@@ -35,7 +34,7 @@ def _parse_day(text: str | None, config: Any) -> date:
     try:
         return date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
     except ValueError:
-        raise _fail(f"--date wants YYYY-MM-DD, got {text!r}", 2) from None
+        raise InputError(f"--date wants YYYY-MM-DD, got {text!r}") from None
 
 
 def record(
@@ -65,23 +64,23 @@ def record(
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
 ) -> None:
     """Record realtime trades (and quotes / notices) into the day's journal."""
-    from connectors.kis.errors import KisError, KisRequestError
-    from pipelines.recorder import RecorderBusy, RecorderConfig, parse_duration, parse_until
+    from pipelines.recorder import RecorderConfig, parse_duration, parse_until
     from pipelines.recorder import record as run_record
     from pipelines.runtime import resolve_config
+    from pipelines.universe import stock_symbols
 
-    codes = tuple(s.strip() for s in symbols.split(",") if s.strip())
+    codes = tuple(stock_symbols(symbols))
     if not codes:
-        raise _fail("--symbols needs at least one stock code", 2)
+        raise InputError("--symbols needs at least one stock code")
     try:
-        app, clock = resolve_config(_config(home))  # may start the embedded simulator
-    except KisError as exc:
-        raise _fail(str(exc)) from None
-    try:
-        end = parse_until(until, clock.now()) if until else None
         duration = parse_duration(for_) if for_ else None
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+        raise InputError(str(exc)) from None
+    app, clock = resolve_config(_config(home))  # may start the embedded simulator
+    try:
+        end = parse_until(until, clock.now()) if until else None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     config = RecorderConfig(
         symbols=codes,
         quotes=quotes,
@@ -94,18 +93,15 @@ def record(
         stats_interval=stats_interval,
     )
     _log_to_stderr()
-    try:
-        result = asyncio.run(_run_with_live(run_record, app.kis, config, clock))
-    except KisRequestError as exc:  # e.g. more registrations than one session allows
-        raise _fail(str(exc), 2) from None
-    except (KisError, RecorderBusy) as exc:
-        raise _fail(str(exc)) from None
+    result = asyncio.run(_run_with_live(run_record, app.kis, config, clock))
     stats = result.stats
     typer.echo(
         f"stopped ({result.reason}): {sum(stats.frames.values())} frames "
         f"{dict(stats.frames)}, reconnects {stats.reconnects}, dropped {stats.dropped}; "
         f"journal {', '.join(str(p) for p in result.journals) or '-'}; {app.describe()}"
     )
+    for refusal in result.refused:
+        typer.echo(f"  refused {refusal}")
 
 
 def _log_to_stderr() -> None:
@@ -140,14 +136,13 @@ def compact(
     from rich.table import Table
 
     from pipelines.recorder.flows import compact as run_compact
-    from warehouse.journal import journal_dir, journal_gaps
 
     app = _config(home)
     settings = app.kis
     days = None if all_days else [_parse_day(date_, app)]
     results = run_compact(app, days)
     if not results:
-        raise _fail(
+        raise fail(
             f"no journal for {days[0] if days else 'any day'} under {settings.home / 'journal'}"
         )
     table = Table(
@@ -172,7 +167,7 @@ def compact(
     for r in results:
         for reason, count in r.reject_reasons.items():
             typer.echo(f"  {r.journal}: {count} rejected: {reason}")
-        for gap in journal_gaps(journal_dir(settings.home) / r.journal):
+        for gap in r.gaps:
             start = datetime.fromtimestamp(gap.start_ns / 1e9, KST).strftime("%H:%M:%S")
             end = (
                 "end"
@@ -197,7 +192,7 @@ def replay(
     settings = app.kis
     day = _parse_day(date_, app)
     if not journal_path(settings.home, day).exists():
-        raise _fail(f"no journal for {day} under {settings.home / 'journal'}")
+        raise fail(f"no journal for {day} under {settings.home / 'journal'}")
     for n, (table, row) in enumerate(run_replay(settings.home, day)):
         if limit is not None and n >= limit:
             break

@@ -13,14 +13,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from warehouse.confine import QueryRefused, read_only_statement
-from warehouse.lake import LakeError
+from warehouse.confine import read_only_statement
 
 
 class OutputFormat(StrEnum):
@@ -60,12 +58,6 @@ def emit(
     sys.stdout.flush()
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line reason to stderr and return the exit to raise (1 failure, 2 bad usage)."""
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=code)
-
-
 def sql(
     query: Annotated[str, typer.Argument(help="SQL to run; tables and views like bars_daily")],
     format: Annotated[
@@ -83,23 +75,10 @@ def sql(
     from pipelines.config import load_config
     from pipelines.runtime import connect
 
+    statement = read_only_statement(query)  # QueryRefused, or a duckdb.ParserException: exit 2
+    con = connect(load_config(home), snapshot=snapshot)
     try:
-        statement = read_only_statement(query)
-    except QueryRefused as exc:
-        raise fail(str(exc), code=2) from None
-    except duckdb.Error as exc:  # a syntax error
-        raise fail(str(exc).splitlines()[0], code=2) from None
-    try:
-        con = connect(load_config(home), snapshot=snapshot)
-    except (LakeError, duckdb.Error) as exc:
-        raise fail(str(exc).splitlines()[0]) from None
-    try:
-        frame = con.sql(statement).pl()
-    except duckdb.PermissionException as exc:
-        reason = str(exc).splitlines()[0].removeprefix("Permission Error: ")
-        raise fail(f"kisdb sql is confined to the lake: {reason}", code=2) from None
-    except duckdb.Error as exc:
-        raise fail(str(exc).splitlines()[0]) from None
+        frame = con.sql(statement).pl()  # a PermissionException outside the lake: exit 2
     finally:
         con.close()
     emit(frame, format, max_rows=max_rows)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.console import console, fail, one_line
+from pipelines.console import console
 
 
 def token(
@@ -17,32 +17,26 @@ def token(
     home: Annotated[Path | None, typer.Option("--home", help="KISDB_HOME override")] = None,
 ) -> None:
     """Issue (or reuse) the access token for this app key; --revoke gives it back."""
-    from connectors.kis.errors import KisError
     from pipelines.config import load_config
     from pipelines.runtime import client_for
 
     nothing = "was not cached: nothing to revoke"
-    try:
-        config = load_config(home)
-        if revoke and not (config.home / "tokens").is_dir():
-            # No cache folder, no token: answer without creating the home (or starting a client).
-            console.print(f"token for {config.kis.env} {nothing}")
+    config = load_config(home)
+    if revoke and not (config.home / "tokens").is_dir():
+        # No cache folder, no token: answer without creating the home (or starting a client).
+        console.print(f"token for {config.kis.env} {nothing}")
+        return
+    with client_for(config) as client:
+        env, tokens = client.settings.env, client.settings.home / "tokens"
+        if revoke:
+            revoked = client.revoke_token()
+            console.print(f"token for {env} {'revoked' if revoked else nothing} (cache {tokens})")
             return
-        with client_for(config) as client:
-            env, tokens = client.settings.env, client.settings.home / "tokens"
-            if revoke:
-                revoked = client.revoke_token()
-                console.print(
-                    f"token for {env} {'revoked' if revoked else nothing} (cache {tokens})"
-                )
-                return
-            value = client.token()
-            key = client.settings.app_key.masked() if client.settings.app_key else "?"
-            console.print(
-                f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {tokens})"
-            )
-    except KisError as exc:
-        raise fail(one_line(exc), 1) from None
+        value = client.token()
+        key = client.settings.app_key.masked() if client.settings.app_key else "?"
+        console.print(
+            f"access token ready for {env} (app key {key}, {len(value)} chars, cached under {tokens})"
+        )
 
 
 def register(app: typer.Typer) -> None:

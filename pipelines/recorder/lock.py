@@ -14,13 +14,14 @@ from datetime import datetime
 from pathlib import Path
 
 from connectors.kis.filelock import FileLock, write_private
+from pipelines.errors import RunFailed
 from warehouse.journal import journal_dir
 
 LOCK_NAME = "recorder.lock"
 OWNER_NAME = "recorder.owner"  # who holds the lock (a note beside it: a locked file may be unreadable on Windows)
 
 
-class RecorderBusy(RuntimeError):
+class RecorderBusy(RunFailed, RuntimeError):
     """Another recorder holds this home's journal lock."""
 
 

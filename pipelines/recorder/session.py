@@ -67,6 +67,7 @@ class RecordResult:
     stats: RecorderStats
     journals: list[Path]
     reason: str  # why it stopped: until / duration / signal / error
+    refused: list[str] = field(default_factory=list)  # registrations the server refused
 
 
 # How often the timer re-reads the clock: `until` is on the clock `record` is given, which may run
@@ -209,7 +210,7 @@ async def _record(
     if thread.error is not None:
         raise RuntimeError(f"journal writer failed: {thread.error}") from thread.error
     journals = list(dict.fromkeys(writer.paths))
-    return RecordResult(stats=stats, journals=journals, reason=reason[0])
+    return RecordResult(stats=stats, journals=journals, reason=reason[0], refused=client.refusals())
 
 
 def parse_until(text: str, now: datetime) -> datetime:

@@ -14,6 +14,7 @@ and price, not already attributed to another logged attempt (reconcile.py).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -317,7 +318,8 @@ class Orders(_ClientLogic):
 
     def _guard_flow(
         self, action: OrderAction, symbol: str, qty: int, price: int | None, live: bool
-    ) -> Flow[None]:
+    ) -> Flow[date | None]:
+        """The guards; returns the day whose daily slot was reserved (None for a cancel)."""
         setup = self.order_setup
         require_opt_in(self.settings.env, live)
         if action == "cancel":
@@ -329,8 +331,9 @@ class Orders(_ClientLogic):
         check_order_limits(
             guards, symbol=symbol, qty=qty, notional=None if price is None else price * qty
         )
-        setup.counter.reserve(guards.max_orders_per_day, setup.today())
-        return None
+        day = setup.today()
+        setup.counter.reserve(guards.max_orders_per_day, day)
+        return day
 
     def _write_ahead(self, entry: OrderLogEntry) -> None:
         self.order_setup.log.write(entry)  # raises if it cannot be made durable: nothing is sent
@@ -378,23 +381,34 @@ class Orders(_ClientLogic):
         an uncertain answer is reconciled against today's orders with `matcher`."""
         assert entry.symbol is not None and entry.qty is not None
         try:
-            yield from self._guard_flow(entry.action, entry.symbol, entry.qty, entry.price, live)
+            slot = yield from self._guard_flow(
+                entry.action, entry.symbol, entry.qty, entry.price, live
+            )
         except OrderBlocked as exc:
             self._blocked(entry, exc)
             raise
         self._write_ahead(entry)
         log.info("sending %s for account %s [%s]", what, self._masked(), entry.client_order_id)
+        sent_at: list[float] = []  # when the order itself went out (pre-flight auth comes first)
         try:
             response = yield from self._call_flow(
-                endpoint, body=body, lane="order", hashkey=self.order_setup.use_hashkey
+                endpoint,
+                body=body,
+                lane="order",
+                hashkey=self.order_setup.use_hashkey,
+                on_send=lambda: sent_at.append(time.monotonic()),
             )
         except KisError as exc:
-            if _uncertain(exc):
+            if sent_at and _uncertain(exc):
                 log.warning("%s: outcome unknown (%s); reconciling", what, type(exc).__name__)
                 known = self._known_order_nos(entry.client_order_id)
                 return (
-                    yield from self._reconcile_flow(entry, exc, lambda rows: matcher(rows, known))
+                    yield from self._reconcile_flow(
+                        entry, exc, lambda rows: matcher(rows, known), sent_at[0]
+                    )
                 )
+            if not sent_at and slot is not None:
+                self.order_setup.counter.release(slot)  # it never left: not one of today's orders
             status, changes = _failure(exc)
             return self._finish(entry, status, **changes)
         order_no, org_no, order_time = parse_ack(response.body)
@@ -468,18 +482,20 @@ class Orders(_ClientLogic):
         entry: OrderLogEntry,
         cause: KisError,
         matcher: Callable[[list[Mapping[str, Any]]], list[Mapping[str, Any]]],
+        sent_at: float,
     ) -> Flow[OrderResult]:
+        """Poll today's orders for the one sent at `sent_at` (time.monotonic()); the messages
+        state the time elapsed since the send, answer wait and queries included."""
         last_error: KisError | None = None
-        waited = 0.0
         for delay in self.order_setup.reconcile_delays:
             yield Sleep(delay)
-            waited += delay
             try:
                 rows = yield from self._reconcile_rows(entry.symbol)
             except KisError as exc:  # keep polling: the outage that hid the answer may pass
                 last_error = exc
                 continue
             found = matcher(rows)
+            waited = time.monotonic() - sent_at
             if len(found) == 1:
                 row = found[0]
                 return self._finish(
@@ -504,6 +520,7 @@ class Orders(_ClientLogic):
                     f"({', '.join(numbers)}): check them before placing it again",
                 )
         detail = f"; last query failed: {last_error.message}" if last_error else ""
+        waited = time.monotonic() - sent_at
         return self._finish(
             entry,
             "uncertain",

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.errors import KisRequestError
+from connectors.kis.errors import KisInvalidArgument
 from connectors.kis.orders.model import Buyable, CashSummary
 
 _TRADING = "/uapi/domestic-stock/v1/trading"
@@ -218,7 +218,7 @@ def three_months_before(day: date) -> date:
 def executions_windows(start: date, end: date, today: date) -> list[tuple[Endpoint, date, date]]:
     """Split [start, end] between the archive TR (older than 3 months) and the recent TR."""
     if start > end:
-        raise KisRequestError(f"start {start} is after end {end}")
+        raise KisInvalidArgument(f"start {start} is after end {end}")
     cutoff = three_months_before(today)
     if start >= cutoff:
         return [(DAILY_CCLD, start, end)]
@@ -240,9 +240,9 @@ def executions_params(
     order_no: str | None = None,
 ) -> dict[str, str]:
     if side not in _SIDE_FILTER:
-        raise KisRequestError(f"side must be buy, sell or all, got {side!r}")
+        raise KisInvalidArgument(f"side must be buy, sell or all, got {side!r}")
     if filled not in _FILLED_FILTER:
-        raise KisRequestError(f"filled must be filled, unfilled or all, got {filled!r}")
+        raise KisInvalidArgument(f"filled must be filled, unfilled or all, got {filled!r}")
     return {
         "CANO": cano,
         "ACNT_PRDT_CD": product_code,
