@@ -8,7 +8,9 @@ the others; the first failure is raised once all have run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
+import polars as pl
 from prefect import flow
 
 from pipelines.bars import (
@@ -19,13 +21,14 @@ from pipelines.bars import (
     ingest_period_bars,
 )
 from pipelines.corporate_actions import ingest_corporate_actions
-from pipelines.errors import RunFailed
+from pipelines.errors import InputError, RunFailed
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
     ingest_index_minute_bars,
     ingest_minute_bars,
     ingest_overseas_minute_bars,
 )
+from pipelines.ranges import parse_date
 from pipelines.rankings import ingest_rankings
 from pipelines.research_datasets import (
     ingest_credit_balance,
@@ -36,9 +39,18 @@ from pipelines.research_datasets import (
     ingest_short_sales,
     ingest_stock_info,
 )
-from pipelines.runs import flow_run
+from pipelines.runs import Run, flow_run
 from pipelines.securities import ingest_securities
 from pipelines.summary import RunSummary
+from pipelines.universe import (
+    ALL,
+    FIRST_RUN_MARKETS,
+    index_codes,
+    overseas_symbols,
+    read_universe_file,
+    stock_symbols,
+)
+from warehouse.planning import stored_symbols
 
 PARTS = (
     "holidays",
@@ -98,6 +110,45 @@ class UpdateFailed(RunFailed):
         part, first = failures[0]
         more = f" (and {len(failures) - 1} more parts)" if len(failures) > 1 else ""
         return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
+
+
+def default_symbols(run: Run) -> list[str]:
+    """The symbols an update without --symbols/--universe covers: those whose bars are stored,
+    or on a first run the market-cap ranking's largest names (README "Trusting the numbers")."""
+    stored = stored_symbols(run.rt.lake)
+    if stored:
+        return stored
+    client = run.rt.client
+    ranked = pl.concat([client.market_cap_rank(market) for market in FIRST_RUN_MARKETS])
+    return sorted(set(ranked["symbol"].to_list()))
+
+
+def check_inputs(
+    parts: set[str],
+    symbols: list[str] | None,
+    universe: str | None,
+    indices: list[str] | None,
+    overseas: list[str] | None,
+    minute_symbols: list[str] | None,
+    start: str | None,
+    minutes_start: str | None,
+) -> None:
+    """Every option the parts will use, checked before any part writes (InputError: exit 2);
+    relative dates need no calendar to be well-formed, so "today" stands in for it."""
+    unknown = sorted(parts - set(PARTS) - set(EXTRA_PARTS))
+    if unknown:
+        raise InputError(
+            f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS + EXTRA_PARTS)}"
+        )
+    stock_symbols(symbols)
+    stock_symbols(minute_symbols)
+    if universe and universe != ALL:
+        read_universe_file(universe)
+    index_codes(indices)
+    overseas_symbols(overseas)
+    today = date.today()
+    parse_date(start, name="start", today=today)
+    parse_date(minutes_start, name="minutes start", today=today)
 
 
 @flow(name="update")
