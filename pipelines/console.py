@@ -59,8 +59,11 @@ def _drop_prefect(record: logging.LogRecord) -> bool:
 
 
 @contextmanager
-def fast_flows() -> Iterator[None]:
+def fast_flows(under_prefect: bool = True) -> Iterator[None]:
     """Sync flows wait ~1 s at exit for the heartbeat thread; a CLI run does not need it."""
+    if not under_prefect:  # a local run has no heartbeat (and need not import Prefect)
+        yield
+        return
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
@@ -80,7 +83,10 @@ def one_line(exc: BaseException) -> str:
 def run_flow(
     fn: Callable[..., T], *, verbose: bool = False, show_summary: bool = True, **kwargs: Any
 ) -> T:
-    """Call a flow in-process with a progress bar; print its summary; map errors to exit codes."""
+    """Call a flow in-process with a progress bar; print its summary; map errors to exit codes.
+
+    The flow reports to Prefect when an API is configured, else runs locally (pipelines/engine.py):
+    no temporary Prefect server is started either way."""
     from connectors.kis.errors import KisError
     from pipelines.config import prefect_env_defaults
     from pipelines.errors import InputError
@@ -88,8 +94,14 @@ def run_flow(
     from pipelines.update import UpdateFailed
     from warehouse.lake import LakeError
 
+    from pipelines.engine import use_prefect
+
     prefect_env_defaults()
-    quiet_prefect(verbose)
+    under_prefect = use_prefect()
+    if under_prefect:
+        quiet_prefect(verbose)
+    elif verbose:  # a local run (pipelines/engine.py): the flows' own log lines
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     bars = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -100,7 +112,7 @@ def run_flow(
         disable=not err_console.is_terminal,
     )
     try:
-        with fast_flows(), bars, progress.reporting(RichReporter(bars)):
+        with fast_flows(under_prefect), bars, progress.reporting(RichReporter(bars)):
             result = fn(**kwargs)
     except InputError as exc:
         raise fail(one_line(exc), 2) from None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prefect import flow
 
+from pipelines.engine import flow
 from pipelines.bars import (
     DEFAULT_INDICES,
     ingest_index_bars,
@@ -50,7 +50,7 @@ class UpdateFailed(Exception):
         return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
 
 
-@flow(name="update")
+@flow("update")
 def update(
     symbols: list[str] | None = None,
     universe: str | None = None,
