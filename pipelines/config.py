@@ -24,14 +24,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.kis.errors import KisConfigError
 from connectors.kis.keyring import AppKey, app_keys
 from connectors.kis.order_guard import OrderGuards
 from connectors.kis.settings import Settings
-from warehouse.lake import Source
 from warehouse.remote import LakeTarget
+
+if TYPE_CHECKING:  # warehouse.lake loads Polars: `kisdb sql` need not
+    from warehouse.lake import Source
 
 CONFIG_VARIABLE = "KISDB_CONFIG"
 DEFAULT_LEASE_SECONDS = 60.0  # Prefect's minimum lease

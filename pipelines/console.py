@@ -89,12 +89,11 @@ def run_flow(
     no temporary Prefect server is started either way."""
     from connectors.kis.errors import KisError
     from pipelines.config import prefect_env_defaults
+    from pipelines.engine import use_prefect
     from pipelines.errors import InputError
     from pipelines.jobs import JobsFailed
     from pipelines.update import UpdateFailed
     from warehouse.lake import LakeError
-
-    from pipelines.engine import use_prefect
 
     prefect_env_defaults()
     under_prefect = use_prefect()

@@ -85,7 +85,11 @@ class Flow(Generic[P, R]):
         from prefect import flow
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        runner = {} if self.workers is None else {"task_runner": ThreadPoolTaskRunner(max_workers=self.workers)}
+        runner = (
+            {}
+            if self.workers is None
+            else {"task_runner": ThreadPoolTaskRunner(max_workers=self.workers)}
+        )
         return flow(name=self.name, **runner, **self.options)(self.fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:

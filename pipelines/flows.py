@@ -4,7 +4,8 @@ see pipelines/engine.py). A worker imports this module by its file path, as an e
 
 from __future__ import annotations
 
-from pipelines import bars, holidays_flow, minutes, rankings, securities, update as update_flow
+from pipelines import bars, holidays_flow, minutes, rankings, securities
+from pipelines import update as update_flow
 
 ingest_holidays = holidays_flow.ingest_holidays.prefect
 ingest_securities = securities.ingest_securities.prefect

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import partial
 
-
 from pipelines.engine import flow
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
-
 from pipelines.bars import WORKERS
 from pipelines.engine import flow
 from pipelines.errors import InputError

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import partial
 
-
 from connectors.kis.master import securities_snapshot
 from pipelines.engine import flow
 from pipelines.errors import InputError

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import polars as pl
+
 from pipelines.engine import NO_CACHE_POLICY, task
 from schemas import FETCH_LEDGER, Dataset
 from warehouse.lake import Lake, UpsertResult

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-
-from pipelines.engine import flow
 from pipelines.bars import (
     DEFAULT_INDICES,
     ingest_index_bars,
     ingest_overseas_bars,
     ingest_period_bars,
 )
+from pipelines.engine import flow
 from pipelines.errors import InputError
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 
 from pipelines.commands.sql import OutputFormat, emit, fail
-from warehouse.checks import CHECKS, CheckReport, run_checks
-from warehouse.lake import LakeError
+
+if TYPE_CHECKING:  # imported when used: `kisdb --help` loads neither DuckDB nor Polars
+    from warehouse.checks import CheckReport
 
 _DATE = ["%Y-%m-%d"]
 
@@ -36,7 +36,7 @@ def check(
     end: Annotated[datetime | None, typer.Option(formats=_DATE, help="last date checked")] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option(help=f"run only these (comma-separated): {', '.join(CHECKS)}"),
+        typer.Option(help="run only these checks (comma-separated; a wrong name lists them)"),
     ] = None,
     format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table | csv | json")
@@ -46,8 +46,12 @@ def check(
     ] = None,
 ) -> None:
     """Data-quality report: missing trading days, duplicate keys, OHLC sanity, minutes vs daily."""
+    import duckdb
+
     from pipelines.config import load_config
     from pipelines.runtime import open_lake
+    from warehouse.checks import run_checks
+    from warehouse.lake import LakeError
 
     config = load_config(home)
     try:
