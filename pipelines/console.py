@@ -90,9 +90,8 @@ def run_flow(
     from connectors.kis.errors import KisError
     from pipelines.config import prefect_env_defaults
     from pipelines.engine import use_prefect
-    from pipelines.errors import InputError
+    from pipelines.errors import InputError, UpdateFailed
     from pipelines.jobs import JobsFailed
-    from pipelines.update import UpdateFailed
     from warehouse.lake import LakeError
 
     prefect_env_defaults()

@@ -16,7 +16,7 @@ from pipelines.bars import (
     ingest_period_bars,
 )
 from pipelines.engine import flow
-from pipelines.errors import InputError
+from pipelines.errors import InputError, UpdateFailed
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
     ingest_index_minute_bars,
@@ -33,20 +33,6 @@ PARTS = ("holidays", "securities", "bars", "index-bars", "overseas-bars", "minut
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
-
-
-class UpdateFailed(Exception):
-    """Some parts of the update failed (the others ran). Text only, so it pickles."""
-
-    def __init__(self, message: str, errors: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.errors = errors or []
-
-    @classmethod
-    def of(cls, failures: list[tuple[str, BaseException]]) -> UpdateFailed:
-        part, first = failures[0]
-        more = f" (and {len(failures) - 1} more parts)" if len(failures) > 1 else ""
-        return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
 
 
 @flow("update")
