@@ -70,6 +70,24 @@ def fast_flows(under_prefect: bool = True) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def flow_console(verbose: bool) -> Iterator[None]:
+    """The terminal while flows run: under Prefect (an API configured, pipelines/engine.py) its
+    console lines dropped without -v and no heartbeat wait; a local run's own log lines with -v.
+    Prefect is imported only when flows run under it."""
+    from pipelines.config import prefect_env_defaults
+    from pipelines.engine import use_prefect
+
+    prefect_env_defaults()
+    under_prefect = use_prefect()
+    if under_prefect:
+        quiet_prefect(verbose)
+    elif verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with fast_flows(under_prefect):
+        yield
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -88,18 +106,10 @@ def run_flow(
     The flow reports to Prefect when an API is configured, else runs locally (pipelines/engine.py):
     no temporary Prefect server is started either way."""
     from connectors.kis.errors import KisError
-    from pipelines.config import prefect_env_defaults
-    from pipelines.engine import use_prefect
     from pipelines.errors import InputError, UpdateFailed
     from pipelines.jobs import JobsFailed
     from warehouse.lake import LakeError
 
-    prefect_env_defaults()
-    under_prefect = use_prefect()
-    if under_prefect:
-        quiet_prefect(verbose)
-    elif verbose:  # a local run (pipelines/engine.py): the flows' own log lines
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     bars = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -110,7 +120,7 @@ def run_flow(
         disable=not err_console.is_terminal,
     )
     try:
-        with fast_flows(under_prefect), bars, progress.reporting(RichReporter(bars)):
+        with flow_console(verbose), bars, progress.reporting(RichReporter(bars)):
             result = fn(**kwargs)
     except InputError as exc:
         raise fail(one_line(exc), 2) from None

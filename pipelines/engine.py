@@ -13,6 +13,10 @@ which has the calls jobs.py uses of a Prefect future), tasks called inline, no a
 temporary Prefect server is started and Prefect is not even imported (~3 s on a busy 2-core box),
 so a command with nothing to do takes about as long as `kisdb --help`.
 
+Prefect's task options (names, timeouts, retries) apply under Prefect only; locally a fetch is
+bounded by its requests' own HTTP timeouts, and a task is never retried (the connector retries
+each request; tasks.py says why a task retry would multiply that).
+
 Deployments need Prefect's own flow objects: `Flow.prefect` builds one (pipelines/flows.py holds
 them for prefect.yaml).
 """

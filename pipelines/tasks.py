@@ -1,4 +1,5 @@
-"""Tasks (Prefect tasks under Prefect, pipelines/engine.py): thin calls into the connector (fetch) and the warehouse (store).
+"""Tasks: thin calls into the connector (fetch) and the warehouse (store); Prefect tasks in a
+Prefect run, plain calls on a local thread pool otherwise (pipelines/engine.py).
 
 Fetch tasks run concurrently (the flows submit them to a thread pool); the connector's shared rate
 limiter paces the requests, so the pool size only bounds memory and open sockets. Stores run in the
