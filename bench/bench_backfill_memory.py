@@ -98,7 +98,7 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], flo
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> None:
-    from pipelines.console import prefect_env_defaults
+    from pipelines.config import prefect_env_defaults
 
     prefect_env_defaults()  # before the Prefect server starts: it inherits the environment
     from prefect.settings import PREFECT_API_URL

@@ -12,10 +12,9 @@ from datetime import date, timedelta
 from functools import partial
 
 import polars as pl
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.corporate_actions import AdjustedGuard
+from pipelines.engine import flow
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date
@@ -92,7 +91,7 @@ def series_jobs(
     return jobs
 
 
-@flow(name="bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("bars", workers=WORKERS)
 def ingest_period_bars(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -144,7 +143,7 @@ def ingest_period_bars(
         return run.summary
 
 
-@flow(name="index-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("index-bars", workers=WORKERS)
 def ingest_index_bars(
     codes: list[str] | None = None,
     start: str | None = None,
@@ -180,7 +179,7 @@ def ingest_index_bars(
         return run.summary
 
 
-@flow(name="overseas-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("overseas-bars", workers=WORKERS)
 def ingest_overseas_bars(
     symbols: list[str],
     start: str | None = None,

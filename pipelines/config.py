@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.kis.errors import KisConfigError
 from connectors.kis.keyring import AppKey, app_keys
 from connectors.kis.order_guard import OrderGuards
 from connectors.kis.settings import Settings
-from warehouse.lake import Source
 from warehouse.remote import LakeTarget
+
+if TYPE_CHECKING:  # warehouse.lake loads Polars: `kisdb sql` need not
+    from warehouse.lake import Source
 
 CONFIG_VARIABLE = "KISDB_CONFIG"
 DEFAULT_LEASE_SECONDS = 60.0  # Prefect's minimum lease
@@ -232,3 +235,38 @@ def prefect_env_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+
+
+# Files Prefect reads settings from (besides the environment): a hit means "ask Prefect".
+_PREFECT_API_MARKERS = ("PREFECT_API_URL", "[api]", "api.url", "[tool.prefect")
+
+
+def prefect_api_configured(
+    environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> bool:
+    """Whether flows report to a Prefect API (else they run locally, without a temporary server).
+
+    PREFECT_API_URL in the environment says yes. Prefect's settings decide when Prefect is loaded
+    already (a test harness or a notebook may have set them) or when one of its settings files
+    could set the URL (the profile, ./.env, ./prefect.toml, ./pyproject.toml); without those,
+    Prefect is not imported at all (~3 s of a command's start on a busy 2-core box)."""
+    env = os.environ if environ is None else environ
+    if env.get("PREFECT_API_URL", "").strip():
+        return True
+    here = cwd or Path.cwd()
+    prefect_home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    profiles = Path(env.get("PREFECT_PROFILES_PATH") or prefect_home / "profiles.toml")
+    files = (profiles, here / ".env", here / "prefect.toml", here / "pyproject.toml")
+    if "prefect" not in sys.modules and not any(_mentions_api(path) for path in files):
+        return False
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def _mentions_api(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(marker in text for marker in _PREFECT_API_MARKERS)

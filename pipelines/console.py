@@ -70,11 +70,32 @@ def _drop_prefect(record: logging.LogRecord) -> bool:
 
 
 @contextmanager
-def fast_flows() -> Iterator[None]:
+def fast_flows(under_prefect: bool = True) -> Iterator[None]:
     """Sync flows wait ~1 s at exit for the heartbeat thread; a CLI run does not need it."""
+    if not under_prefect:  # a local run has no heartbeat (and need not import Prefect)
+        yield
+        return
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+@contextmanager
+def flow_console(verbose: bool) -> Iterator[None]:
+    """The terminal while flows run: under Prefect (an API configured, pipelines/engine.py) its
+    console lines dropped without -v and no heartbeat wait; a local run's own log lines with -v.
+    Prefect is imported only when flows run under it."""
+    from pipelines.config import prefect_env_defaults
+    from pipelines.engine import use_prefect
+
+    prefect_env_defaults()
+    under_prefect = use_prefect()
+    if under_prefect:
+        quiet_prefect(verbose)
+    elif verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with fast_flows(under_prefect):
         yield
 
 
@@ -93,11 +114,9 @@ def run_flow(
     fn: Callable[..., T], *, verbose: bool = False, show_summary: bool = True, **kwargs: Any
 ) -> T:
     """Call a flow in-process with a progress bar; print its summary. Errors propagate to the
-    CLI's exit table."""
-    from pipelines.config import prefect_env_defaults
+    CLI's exit table. The flow reports to Prefect when an API is configured, else runs locally
+    (pipelines/engine.py): no temporary Prefect server is started either way."""
 
-    prefect_env_defaults()
-    quiet_prefect(verbose)
     bars = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -107,7 +126,7 @@ def run_flow(
         transient=False,
         disable=not err_console.is_terminal,
     )
-    with fast_flows(), bars, progress.reporting(RichReporter(bars)):
+    with flow_console(verbose), bars, progress.reporting(RichReporter(bars)):
         result = fn(**kwargs)
     if show_summary and isinstance(result, RunSummary):
         console.print(result.table())

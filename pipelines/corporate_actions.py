@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
 import polars as pl
-from prefect import flow
 
+from pipelines.engine import flow
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import parse_date
 from pipelines.runs import flow_run
@@ -60,7 +60,7 @@ REVALUATION_KINDS: Mapping[str, str] = {
 Fetch = Callable[[date, date], pl.DataFrame]
 
 
-@flow(name="corporate-actions")
+@flow("corporate-actions")
 def ingest_corporate_actions(start: str | None = None, home: str | None = None) -> RunSummary:
     """The KSD par-value change schedule (splits, reverse splits) from `start` (default 1 year
     back) to AHEAD_DAYS past today. Real accounts and the simulator only: KIS does not serve the

@@ -23,8 +23,7 @@ import polars as pl
 from rich.console import Console
 
 from pipelines import progress
-from pipelines.config import prefect_env_defaults
-from pipelines.console import RichReporter, err_console, fast_flows, quiet_prefect
+from pipelines.console import RichReporter, err_console, flow_console
 from pipelines.runtime import Runtime, use_runtime
 from pipelines.summary import RunSummary
 
@@ -344,8 +343,6 @@ def run_demo(
 ) -> DemoContext:
     """Run the demo into `home` (a sim lake) and print what it did; returns the context."""
     out = console or Console()
-    prefect_env_defaults()
-    quiet_prefect(verbose)
     home = home.expanduser().resolve()
     started = time.monotonic()
     # The demo always talks to the embedded simulator, whatever KIS_* the environment holds.
@@ -370,7 +367,7 @@ def run_demo(
             console=err_console,
             disable=not err_console.is_terminal,
         )
-        with fast_flows(), bars, progress.reporting(RichReporter(bars)):
+        with flow_console(verbose), bars, progress.reporting(RichReporter(bars)):
             for name, step in steps or STEPS:
                 out.print(f"[bold]demo:[/bold] {name}", highlight=False)
                 try:

@@ -15,3 +15,17 @@ class InputError(ValueError):
 
 class RunFailed(Exception):
     """Work that ran and failed: jobs or update parts, a recorder that could not start."""
+
+
+class UpdateFailed(RunFailed):
+    """Some parts of the update failed (the others ran). Text only, so it pickles."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+    @classmethod
+    def of(cls, failures: list[tuple[str, BaseException]]) -> UpdateFailed:
+        part, first = failures[0]
+        more = f" (and {len(failures) - 1} more parts)" if len(failures) > 1 else ""
+        return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])

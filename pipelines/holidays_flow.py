@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import partial
 
-from prefect import flow
-
+from pipelines.engine import flow
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import check_range, parse_date
 from pipelines.runs import flow_run
@@ -36,7 +35,7 @@ def missing_days(
     return merge_ranges(ranges)
 
 
-@flow(name="holidays")
+@flow("holidays")
 def ingest_holidays(
     start: str | None = None,
     end: str | None = None,

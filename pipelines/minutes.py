@@ -19,12 +19,11 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.kis.api import KisClient
 from connectors.kis.market_data.overseas import EXCHANGE_ZONES
 from pipelines.bars import DEFAULT_INDICES, WORKERS, overseas_sessions, resolve_range
+from pipelines.engine import flow
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
@@ -38,7 +37,7 @@ INDEX_BAR_SECONDS = 60
 OVERSEAS_BAR_MINUTES = 1
 
 
-@flow(name="minute-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("minute-bars", workers=WORKERS)
 def ingest_minute_bars(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -82,7 +81,7 @@ def _minute_bars(client: KisClient, symbol: str, day: date, today: date) -> pl.D
     return client.minute_bars(symbol) if day == today else client.minute_bars(symbol, day)
 
 
-@flow(name="index-minute-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("index-minute-bars", workers=WORKERS)
 def ingest_index_minute_bars(
     codes: list[str] | None = None,
     include_past: bool = False,
@@ -119,7 +118,7 @@ def ingest_index_minute_bars(
         return run.summary
 
 
-@flow(name="overseas-minute-bars", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("overseas-minute-bars", workers=WORKERS)
 def ingest_overseas_minute_bars(
     symbols: list[str],
     start: str | None = None,

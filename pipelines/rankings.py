@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
-
 from pipelines.bars import WORKERS
+from pipelines.engine import flow
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
@@ -25,7 +23,7 @@ RANKING_METHODS = {
 MARKETS = ("0000", "0001", "1001", "2001")
 
 
-@flow(name="rankings", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("rankings", workers=WORKERS)
 def ingest_rankings(
     rankings: list[str] | None = None, markets: list[str] | None = None, home: str | None = None
 ) -> RunSummary:

@@ -15,10 +15,9 @@ from datetime import date
 from functools import partial
 
 import polars as pl
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines.bars import WORKERS, Series, resolve_range, series_jobs
+from pipelines.engine import flow
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import Run, flow_run
@@ -77,7 +76,7 @@ def _per_stock(
         return run.summary
 
 
-@flow(name="investor-flows", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("investor-flows", workers=WORKERS)
 def ingest_investor_flows(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -91,7 +90,7 @@ def ingest_investor_flows(
     )
 
 
-@flow(name="short-sales", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("short-sales", workers=WORKERS)
 def ingest_short_sales(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -105,7 +104,7 @@ def ingest_short_sales(
     )
 
 
-@flow(name="credit-balance", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("credit-balance", workers=WORKERS)
 def ingest_credit_balance(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -119,7 +118,7 @@ def ingest_credit_balance(
     )
 
 
-@flow(name="program-trades", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("program-trades", workers=WORKERS)
 def ingest_program_trades(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -133,7 +132,7 @@ def ingest_program_trades(
     )
 
 
-@flow(name="market-investor-flows", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("market-investor-flows", workers=WORKERS)
 def ingest_market_investor_flows(
     markets: list[str] | None = None,
     start: str | None = None,
@@ -167,7 +166,7 @@ STATEMENTS = tuple(STATEMENT_ITEMS)
 PERIOD_KINDS = ("annual", "quarterly")
 
 
-@flow(name="financials", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("financials", workers=WORKERS)
 def ingest_financials(
     symbols: list[str] | None = None,
     universe: str | None = None,
@@ -215,7 +214,7 @@ def ingest_financials(
         return run.summary
 
 
-@flow(name="stock-info", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow("stock-info", workers=WORKERS)
 def ingest_stock_info(
     symbols: list[str] | None = None,
     universe: str | None = None,

@@ -4,12 +4,14 @@
         ... run.rt.client / run.rt.lake / run.summary / run.settled ...
 
 Nested flows (update -> bars) share the outer run's client and lake; each keeps its own summary,
-which the outer flow merges. The summary is published as a Prefect artifact at the end.
+which the outer flow merges. In a Prefect run the summary is published as an artifact at the
+end (a local run, pipelines/engine.py, has no UI to show it in).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 
+from pipelines.engine import prefect_run_active
 from pipelines.runtime import Runtime, use_runtime
 from pipelines.summary import RunSummary
 from schemas.sessions import Finality, TradingDay, closed_through, next_open
@@ -30,7 +33,7 @@ class Run:
     rt: Runtime
     summary: RunSummary
     now: datetime
-    run_id: str | None
+    run_id: str
 
     @property
     def today(self) -> date:
@@ -53,13 +56,14 @@ class Run:
         return Finality(next_open(self.settled, self.is_trading_day), self.now)
 
 
-def _flow_run_ids() -> tuple[str | None, str]:
-    try:
-        from prefect.runtime import flow_run
+def _flow_run_ids() -> tuple[str, str]:
+    """The Prefect flow run's id and name; a local run (no Prefect) gets an id of its own, so
+    the ledger still tells runs apart."""
+    if not prefect_run_active():
+        return str(uuid.uuid4()), "local"
+    from prefect.runtime import flow_run
 
-        return (str(flow_run.id) if flow_run.id else None), str(flow_run.name or "run")
-    except Exception:  # noqa: BLE001 - outside a flow run: no id
-        return None, "run"
+    return str(flow_run.id), str(flow_run.name or "run")
 
 
 @contextmanager
@@ -80,6 +84,8 @@ def flow_run(name: str, home: str | Path | None = None) -> Iterator[Run]:
 
 def _publish(summary: RunSummary) -> None:
     log.info("%s", summary.footer())
+    if not prefect_run_active():  # a local run has no Prefect UI to show it in
+        return
     try:
         summary.publish()
     except Exception as exc:  # noqa: BLE001 - a missing artifact must not fail the ingest

@@ -13,19 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-
-from connectors.kis.api import KisClient
-from connectors.kis.master import DEFAULT_MASTER_URL
-from connectors.kis.settings import Settings
 from pipelines.config import Config, load_config
-from pipelines.embedded import market_clock, resolve
 from pipelines.lake_retry import retry_on_conflict
-from schemas.clock import Clock
 from warehouse.lake import Lake
 from warehouse.lake import connect as warehouse_connect
+
+if TYPE_CHECKING:  # the client and the simulator load when a run needs KIS, not for `kisdb sql`
+    import duckdb
+
+    from connectors.kis.api import KisClient
+    from connectors.kis.settings import Settings
+    from schemas.clock import Clock
 
 
 @dataclass
@@ -44,6 +44,8 @@ class Runtime:
     @property
     def master_url(self) -> str:
         """Where the stock master files are: KIS's download host, or the simulator's own route."""
+        from connectors.kis.master import DEFAULT_MASTER_URL
+
         if self.settings.env == "sim" and self.settings.base_url:
             return f"{self.settings.base_url.rstrip('/')}/common/master"
         return DEFAULT_MASTER_URL
@@ -52,12 +54,16 @@ class Runtime:
 def resolve_config(config: Config) -> tuple[Config, Clock]:
     """`config` pointed at a server (the embedded simulator started if it is needed) and the
     market clock that goes with it."""
+    from pipelines.embedded import market_clock, resolve
+
     kis = resolve(config.kis)
     return config.replace(kis=kis), market_clock(kis)
 
 
 def open_client(config: Config, clock: Clock) -> KisClient:
     """A client for the resolved `config` on the root's clock, with the configured order guards."""
+    from connectors.kis.api import KisClient
+
     client = KisClient(config.kis, clock=clock)
     client.configure_orders(guards=config.orders, today=clock.today)
     return client

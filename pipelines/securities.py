@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from prefect import flow
-
 from connectors.kis.master import securities_snapshot
+from pipelines.engine import flow
 from pipelines.errors import InputError
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.runs import flow_run
@@ -21,7 +20,7 @@ from schemas import SECURITIES
 MARKETS = ("KOSPI", "KOSDAQ")
 
 
-@flow(name="securities")
+@flow("securities")
 def ingest_securities(
     markets: list[str] | None = None, force: bool = False, home: str | None = None
 ) -> RunSummary:

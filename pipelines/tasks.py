@@ -1,4 +1,5 @@
-"""Prefect tasks: thin calls into the connector (fetch) and the warehouse (store).
+"""Tasks: thin calls into the connector (fetch) and the warehouse (store); Prefect tasks in a
+Prefect run, plain calls on a local thread pool otherwise (pipelines/engine.py).
 
 Fetch tasks run concurrently (the flows submit them to a thread pool); the connector's shared rate
 limiter paces the requests, so the pool size only bounds memory and open sockets. Stores run in the
@@ -20,9 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
+from pipelines.engine import NO_CACHE_POLICY, task
 from schemas import FETCH_LEDGER, INDEX_MINUTE_BARS, Dataset
 from schemas.sessions import Finality
 from warehouse import tables
@@ -34,7 +34,7 @@ from warehouse.ledger import fetch_row, record_fetch, record_fetches
     name="fetch",
     task_run_name="{label}",
     timeout_seconds=600,
-    cache_policy=NO_CACHE,
+    cache_policy=NO_CACHE_POLICY,
     persist_result=False,
 )
 async def fetch(label: str, call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
@@ -60,7 +60,7 @@ class Fetched:
 @task(
     name="store",
     task_run_name="store {dataset.name}",
-    cache_policy=NO_CACHE,
+    cache_policy=NO_CACHE_POLICY,
     timeout_seconds=300,
     persist_result=False,
 )

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date
 
 import polars as pl
-from prefect import flow
 
 from pipelines.bars import (
     DEFAULT_INDICES,
@@ -21,7 +20,8 @@ from pipelines.bars import (
     ingest_period_bars,
 )
 from pipelines.corporate_actions import ingest_corporate_actions
-from pipelines.errors import InputError, RunFailed
+from pipelines.engine import flow
+from pipelines.errors import InputError, UpdateFailed
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import (
     ingest_index_minute_bars,
@@ -98,20 +98,6 @@ REAL_ONLY = (
 )
 
 
-class UpdateFailed(RunFailed):
-    """Some parts of the update failed (the others ran). Text only, so it pickles."""
-
-    def __init__(self, message: str, errors: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.errors = errors or []
-
-    @classmethod
-    def of(cls, failures: list[tuple[str, BaseException]]) -> UpdateFailed:
-        part, first = failures[0]
-        more = f" (and {len(failures) - 1} more parts)" if len(failures) > 1 else ""
-        return cls(f"update: {part} failed: {first}{more}", [f"{p}: {e}" for p, e in failures])
-
-
 def default_symbols(run: Run) -> list[str]:
     """The symbols an update without --symbols/--universe covers: those whose bars are stored,
     or on a first run the market-cap ranking's largest names (README "Trusting the numbers")."""
@@ -151,7 +137,7 @@ def check_inputs(
     parse_date(minutes_start, name="minutes start", today=today)
 
 
-@flow(name="update")
+@flow("update")
 def update(
     symbols: list[str] | None = None,
     universe: str | None = None,

@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 from rich.console import Console
 
 from pipelines.commands.sql import OutputFormat, emit
 from pipelines.console import fail
 from pipelines.errors import InputError
+
+if TYPE_CHECKING:  # imported when used: `kisdb --help` does not load Polars
+    import polars as pl
 
 order_app = typer.Typer(
     help="Place, modify and cancel domestic cash orders; see the order log.", no_args_is_help=True
@@ -29,6 +31,12 @@ order_app = typer.Typer(
 _HOME = typer.Option(help="KISDB_HOME (default from the environment)")
 _FORMAT = typer.Option("--format", "-f", help="table | csv | json")
 _LIVE = typer.Option("--live", help="required with KIS_ENV=real: send a real order")
+
+
+def _frame(row: dict[str, Any]) -> pl.DataFrame:
+    import polars as pl
+
+    return pl.DataFrame([row])
 
 
 @contextmanager
@@ -58,7 +66,7 @@ def _order(home: Path | None, fmt: OutputFormat, action: Any) -> None:
     def run_and_show(client: Any) -> None:
         result = action(client)
         title = f"order {result.action} ({describe(client.settings)})"
-        emit(pl.DataFrame([result.as_row()]), fmt, title=title)
+        emit(_frame(result.as_row()), fmt, title=title)
         if not result.ok:
             raise fail(f"{result.status}: {result.message or result.msg_cd or 'no detail'}")
 
@@ -213,7 +221,7 @@ def balance(
 
     result, account = _run(home, fetch)
     emit(result.holdings, format, title=f"holdings {account}")
-    emit(pl.DataFrame([result.cash.__dict__]), format, title="cash (KRW)")
+    emit(_frame(result.cash.__dict__), format, title="cash (KRW)")
 
 
 def executions(
@@ -248,7 +256,7 @@ def buyable(
 ) -> None:
     """Cash available and the quantity SYMBOL could be bought for."""
     result = _run(home, lambda c: c.buyable(symbol, price))
-    emit(pl.DataFrame([result.__dict__]), format, title="buyable")
+    emit(_frame(result.__dict__), format, title="buyable")
 
 
 def register(app: typer.Typer) -> None:

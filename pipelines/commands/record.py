@@ -10,13 +10,15 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pipelines.console import fail
 from pipelines.errors import InputError
-from schemas.clock import KST, Clock
+
+if TYPE_CHECKING:  # schemas loads Polars: not for `kisdb --help`
+    from schemas.clock import Clock
 
 
 def _config(home: Path | None) -> Any:
@@ -164,6 +166,8 @@ def compact(
             str(r.rejects),
         )
     Console().print(table)
+    from schemas.clock import KST
+
     for r in results:
         for reason, count in r.reject_reasons.items():
             typer.echo(f"  {r.journal}: {count} rejected: {reason}")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from warehouse.confine import read_only_statement
+if TYPE_CHECKING:  # imported when used: `kisdb --help` loads neither DuckDB nor Polars
+    import polars as pl
+    from rich.table import Table
 
 
 class OutputFormat(StrEnum):
@@ -31,6 +31,8 @@ def render_table(
     frame: pl.DataFrame, *, max_rows: int | None = None, title: str | None = None
 ) -> Table:
     """A rich table of `frame` (the first `max_rows` rows; the caption says how many were cut)."""
+    from rich.table import Table
+
     shown = frame if max_rows is None else frame.head(max_rows)
     table = Table(title=title, show_lines=False)
     for name, dtype in frame.schema.items():
@@ -72,8 +74,10 @@ def sql(
     max_rows: Annotated[int, typer.Option(help="rows shown by --format table")] = 100,
 ) -> None:
     """Run one read-only query on the market database and print the result."""
+
     from pipelines.config import load_config
     from pipelines.runtime import connect
+    from warehouse.confine import read_only_statement
 
     statement = read_only_statement(query)  # QueryRefused, or a duckdb.ParserException: exit 2
     con = connect(load_config(home), snapshot=snapshot)
