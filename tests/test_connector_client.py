@@ -406,6 +406,10 @@ def test_transport_error_surfaces_after_retries(tmp_path: Path) -> None:
     with KisClient(settings) as client, pytest.raises(KisTransportError) as info:
         client.call(ECHO)
     assert info.value.transient and "token" in str(info.value)
+    # Nothing reached a server: no issuance attempt is counted, so the retries (and the next
+    # command) do not wait out KIS's one-token-per-minute window.
+    cache = json.loads(client._auth.cache_path.read_text())
+    assert not cache.get("last_attempt")
 
 
 def test_revoke_drops_the_cache(server: Loopback, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from connectors.kis.errors import (
 )
 from connectors.kis.filelock import FileLock, append_private, write_private
 from connectors.kis.settings import Secret, Settings
-from connectors.kis.steps import Acquire, Flow, Lock, Reply, Send, Sleep
+from connectors.kis.steps import Acquire, Flow, Lock, Reply, Send, Sleep, not_sent
 from schemas.clock import KST
 
 log = logging.getLogger("connectors.kis.auth")
@@ -214,12 +214,20 @@ class Auth:
             if wait > 0:
                 log.info("waiting %.1f s: KIS issues one token per minute per app key", wait)
                 yield Sleep(wait)
+            previous_attempt = data.get("last_attempt")
             data["last_attempt"] = time.time()
             self._save(self.cache_path, data)  # before sending: a lost answer still counts as a try
             try:
                 body = yield from self._post(
                     TOKEN, {"grant_type": "client_credentials", **self._credentials()}, lane
                 )
+            except KisTransportError as exc:
+                if isinstance(exc.__cause__, httpx.TransportError) and not_sent(exc.__cause__):
+                    # Never reached KIS (connection refused, no route): not an issuance attempt,
+                    # so a retry need not wait out the one-per-minute window.
+                    data["last_attempt"] = previous_attempt or 0.0
+                    self._save(self.cache_path, data)
+                raise
             except KisTokenIssueThrottled:
                 # Someone outside this cache (another machine?) issued; wait one window once.
                 data["last_attempt"] = time.time()
