@@ -130,3 +130,12 @@ def test_revoking_creates_no_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert out.exit_code == 0, out.output
     assert "nothing to revoke" in out.output
     assert not home.exists()
+
+
+def test_a_home_made_by_the_token_command_is_owner_only(tmp_path: Path) -> None:
+    home = tmp_path / "fresh" / "home"
+    result = CliRunner().invoke(app, ["token", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    if os.name == "posix":
+        assert home.stat().st_mode & 0o777 == 0o700
+        assert home.parent.stat().st_mode & 0o777 == 0o700
