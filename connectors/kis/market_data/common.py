@@ -1,5 +1,5 @@
 """What the quote endpoints share: the domestic paths, the KRX venue code, the empty chart, and
-the plan of a bar series fetched in date windows."""
+the plan of a date-keyed series (bars, investor flows, short sales, ...) fetched in date windows."""
 
 from __future__ import annotations
 
@@ -17,9 +17,16 @@ KRX = "J"  # FID_COND_MRKT_DIV_CODE: KRX; the datasets do not key on the venue, 
 Period = Literal["D", "W", "M", "Y"]
 # The body standing for a chart page when KIS answers "nothing to show".
 EMPTY_CHART: dict[str, Any] = {"output1": {}, "output2": []}
+# KIS does not document how many days one answer of the daily research endpoints (investor
+# flows, short sales, credit, program trades) holds, so no page counts as "short": the pager
+# moves its end date back until the range is covered or an answer comes back empty.
+# (The simulator sends 100 days a page.)
+UNKNOWN_PAGE = 1
+# The empty answer of the endpoints whose rows come in `output`.
+EMPTY_OUTPUT: dict[str, Any] = {"output": []}
 
 
-def bar_windows_plan(
+def windows_plan(
     endpoint: Endpoint,
     parse: Callable[[Mapping[str, Any]], pl.DataFrame],
     params: Callable[[date], dict[str, str]],
@@ -30,9 +37,13 @@ def bar_windows_plan(
     page_size: int,
     what: str,
     bounded_below: bool = True,
+    key: tuple[str, ...] = ("date",),
+    column: str = "date",
+    empty: Mapping[str, Any] = EMPTY_CHART,
 ) -> FetchPlan[pl.DataFrame]:
-    """Daily/weekly/monthly/yearly bars of one series, keyed by date, walked back from `end` in
-    windows of `page_size` bars (a backfill)."""
+    """One series keyed by date (bars: daily/weekly/monthly/yearly; the daily research
+    datasets), walked back from `end` in windows of `page_size` rows (a backfill); `empty` is
+    the body standing for a page when KIS answers "nothing to show"."""
     return FetchPlan(
         endpoint,
         "backfill",
@@ -43,9 +54,10 @@ def bar_windows_plan(
             end=end,
             period=period,
             page_size=page_size,
-            key=("date",),
+            key=key,
             bounded_below=bounded_below,
             what=what,
+            column=column,
         ),
-        empty=EMPTY_CHART,
+        empty=empty,
     )

@@ -15,11 +15,16 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import KRX, QUOTATIONS
-from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.market_data.common import (
+    EMPTY_OUTPUT,
+    KRX,
+    QUOTATIONS,
+    UNKNOWN_PAGE,
+    windows_plan,
+)
 from connectors.kis.parsing import WireTable, conform, wire_frame
 from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import CREDIT_BALANCE
 
 DAILY_CREDIT_BALANCE = Endpoint(
@@ -72,22 +77,17 @@ def credit_balance_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.Dat
             "fid_input_date_1": ymd(settlement),
         }
 
-    parse = partial(parse_credit_balance, symbol=symbol)
-    return FetchPlan(
+    return windows_plan(
         DAILY_CREDIT_BALANCE,
-        "backfill",
+        partial(parse_credit_balance, symbol=symbol),
+        params,
         # Settled from `start` on: covers every trade from `start` (and the day or two before).
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end + SETTLEMENT_LAG,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date",),
-            what=f"credit_balance {symbol} {start}..{end}",
-            bounded_below=False,
-            column="settlement_date",
-        ),
-        empty={"output": []},
+        start=start,
+        end=end + SETTLEMENT_LAG,
+        period="D",
+        page_size=UNKNOWN_PAGE,
+        what=f"credit_balance {symbol} {start}..{end}",
+        bounded_below=False,
+        column="settlement_date",
+        empty=EMPTY_OUTPUT,
     )

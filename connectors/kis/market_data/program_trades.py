@@ -13,11 +13,16 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import KRX, QUOTATIONS
-from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.market_data.common import (
+    EMPTY_OUTPUT,
+    KRX,
+    QUOTATIONS,
+    UNKNOWN_PAGE,
+    windows_plan,
+)
 from connectors.kis.parsing import WireTable, conform, wire_frame
 from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import PROGRAM_TRADES
 
 PROGRAM_TRADE_DAILY = Endpoint(
@@ -63,20 +68,15 @@ def program_trades_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.Dat
             "FID_INPUT_DATE_1": ymd(cursor),
         }
 
-    parse = partial(parse_program_trades, symbol=symbol)
-    return FetchPlan(
+    return windows_plan(
         PROGRAM_TRADE_DAILY,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date",),
-            what=f"program_trades {symbol} {start}..{end}",
-            bounded_below=False,
-        ),
-        empty={"output": []},
+        partial(parse_program_trades, symbol=symbol),
+        params,
+        start=start,
+        end=end,
+        period="D",
+        page_size=UNKNOWN_PAGE,
+        what=f"program_trades {symbol} {start}..{end}",
+        bounded_below=False,
+        empty=EMPTY_OUTPUT,
     )

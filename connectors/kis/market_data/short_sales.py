@@ -14,11 +14,15 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import KRX, QUOTATIONS
-from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.market_data.common import (
+    KRX,
+    QUOTATIONS,
+    UNKNOWN_PAGE,
+    windows_plan,
+)
 from connectors.kis.parsing import WireTable, conform, wire_frame
 from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import SHORT_SALES
 
 DAILY_SHORT_SALE = Endpoint(
@@ -70,19 +74,13 @@ def short_sales_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFr
             "FID_INPUT_DATE_2": ymd(cursor),
         }
 
-    parse = partial(parse_short_sales, symbol=symbol)
-    return FetchPlan(
+    return windows_plan(
         DAILY_SHORT_SALE,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date",),
-            what=f"short_sales {symbol} {start}..{end}",
-        ),
-        empty={"output1": {}, "output2": []},
+        partial(parse_short_sales, symbol=symbol),
+        params,
+        start=start,
+        end=end,
+        period="D",
+        page_size=UNKNOWN_PAGE,
+        what=f"short_sales {symbol} {start}..{end}",
     )
