@@ -4,12 +4,14 @@ the plan of a date-keyed series (bars, investor flows, short sales, ...) fetched
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
+from functools import partial
 from typing import Any, Literal
 
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
+from connectors.kis.validation import check_range, check_symbol
 from connectors.kis.windows import DateWindows, FetchPlan
 
 QUOTATIONS = "/uapi/domestic-stock/v1/quotations"
@@ -59,5 +61,41 @@ def windows_plan(
             what=what,
             column=column,
         ),
+        empty=empty,
+    )
+
+
+def stock_day_plan(
+    endpoint: Endpoint,
+    parse: Callable[..., pl.DataFrame],
+    params: Callable[[str, date, date], dict[str, str]],
+    symbol: str,
+    start: date,
+    end: date,
+    *,
+    what: str,
+    bounded_below: bool = False,
+    key: tuple[str, ...] = ("date",),
+    column: str = "date",
+    lag: timedelta = timedelta(0),
+    empty: Mapping[str, Any] = EMPTY_OUTPUT,
+) -> FetchPlan[pl.DataFrame]:
+    """One stock's daily research series (investor flows, short sales, credit, program trades):
+    `parse(payload, symbol=...)`, and `params(symbol, start, cursor)` for the page ending at
+    `cursor`; the walk starts `lag` past `end` (credit pages on settlement dates)."""
+    symbol = check_symbol(symbol)
+    start, end = check_range(start, end)
+    return windows_plan(
+        endpoint,
+        partial(parse, symbol=symbol),
+        partial(params, symbol, start),
+        start=start,
+        end=end + lag,
+        period="D",
+        page_size=UNKNOWN_PAGE,
+        what=f"{what} {symbol} {start}..{end}",
+        bounded_below=bounded_below,
+        key=key,
+        column=column,
         empty=empty,
     )

@@ -19,14 +19,16 @@ import polars as pl
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisInvalidArgument
 from connectors.kis.market_data.common import (
+    EMPTY_CHART,
     EMPTY_OUTPUT,
     KRX,
     QUOTATIONS,
     UNKNOWN_PAGE,
+    stock_day_plan,
     windows_plan,
 )
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_range, check_symbol
+from connectors.kis.validation import check_range
 from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import INVESTOR_FLOWS, INVESTORS, MARKET_INVESTOR_FLOWS
 
@@ -187,30 +189,27 @@ def parse_market_investor_flows(payload: Mapping[str, Any], *, market: str) -> p
     return conform(long, table)
 
 
+def _investor_flows_params(symbol: str, start: date, cursor: date) -> dict[str, str]:
+    return {
+        "FID_COND_MRKT_DIV_CODE": KRX,
+        "FID_INPUT_ISCD": symbol,
+        "FID_INPUT_DATE_1": ymd(cursor),
+        "FID_ORG_ADJ_PRC": "",  # the workbook: leave blank
+        "FID_ETC_CLS_CODE": "1",  # the workbook: "1"
+    }
+
+
 def investor_flows_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
-    symbol = check_symbol(symbol)
-    start, end = check_range(start, end)
-
-    def params(cursor: date) -> dict[str, str]:
-        return {
-            "FID_COND_MRKT_DIV_CODE": KRX,
-            "FID_INPUT_ISCD": symbol,
-            "FID_INPUT_DATE_1": ymd(cursor),
-            "FID_ORG_ADJ_PRC": "",  # the workbook: leave blank
-            "FID_ETC_CLS_CODE": "1",  # the workbook: "1"
-        }
-
-    return windows_plan(
+    return stock_day_plan(
         INVESTOR_TRADE_DAILY,
-        partial(parse_investor_flows, symbol=symbol),
-        params,
-        start=start,
-        end=end,
-        period="D",
-        page_size=UNKNOWN_PAGE,
-        what=f"investor_flows {symbol} {start}..{end}",
-        bounded_below=False,
+        parse_investor_flows,
+        _investor_flows_params,
+        symbol,
+        start,
+        end,
+        what="investor_flows",
         key=("date", "investor"),
+        empty=EMPTY_CHART,
     )
 
 
