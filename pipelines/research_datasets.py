@@ -11,6 +11,7 @@ second run with nothing new makes no KIS call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 
@@ -48,6 +49,21 @@ def _settled_range(run: Run, start: str | None, end: str | None) -> tuple[date, 
     return first, last, days
 
 
+def _daily_series(
+    run: Run,
+    dataset: Dataset,
+    series: Callable[[date], list[Series]],
+    start: str | None,
+    end: str | None,
+    label: str,
+) -> RunSummary:
+    """Fetch what the lake misses of each series (`series(last day)`) in the settled range."""
+    first, last, days = _settled_range(run, start, end)
+    jobs = series_jobs(run, dataset, series(last), first, last, days)
+    run_jobs(run.rt, jobs, run.summary, label=label, settled=run.settled, run_id=run.run_id)
+    return run.summary
+
+
 def _per_stock(
     name: str,
     dataset: Dataset,
@@ -60,20 +76,13 @@ def _per_stock(
 ) -> RunSummary:
     """One series per symbol of a daily per-stock dataset, fetched by `client.<method>`."""
     with flow_run(name, home) as run:
-        first, last, days = _settled_range(run, start, end)
-        names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
-        fetch = getattr(run.rt.client, method)
-        series: list[Series] = [({"symbol": symbol}, partial(fetch, symbol)) for symbol in names]
-        jobs = series_jobs(run, dataset, series, first, last, days)
-        run_jobs(
-            run.rt,
-            jobs,
-            run.summary,
-            label=name.replace("-", " "),
-            settled=run.settled,
-            run_id=run.run_id,
-        )
-        return run.summary
+
+        def series(last: date) -> list[Series]:
+            names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
+            fetch = getattr(run.rt.client, method)
+            return [({"symbol": symbol}, partial(fetch, symbol)) for symbol in names]
+
+        return _daily_series(run, dataset, series, start, end, name.replace("-", " "))
 
 
 @flow("investor-flows", workers=WORKERS)
@@ -145,21 +154,14 @@ def ingest_market_investor_flows(
     if bad:
         raise InputError(f"unknown market {', '.join(bad)}: choose from {', '.join(MARKETS)}")
     with flow_run("market-investor-flows", home) as run:
-        first, last, days = _settled_range(run, start, end)
-        client = run.rt.client
-        series: list[Series] = [
-            ({"market": market}, partial(client.market_investor_flows, market)) for market in wanted
-        ]
-        jobs = series_jobs(run, MARKET_INVESTOR_FLOWS, series, first, last, days)
-        run_jobs(
-            run.rt,
-            jobs,
-            run.summary,
-            label="market investor flows",
-            settled=run.settled,
-            run_id=run.run_id,
+
+        def series(_last: date) -> list[Series]:
+            fetch = run.rt.client.market_investor_flows
+            return [({"market": market}, partial(fetch, market)) for market in wanted]
+
+        return _daily_series(
+            run, MARKET_INVESTOR_FLOWS, series, start, end, "market investor flows"
         )
-        return run.summary
 
 
 STATEMENTS = tuple(STATEMENT_ITEMS)

@@ -73,29 +73,19 @@ PARTS = (
 # after a session rather than in the weekly catch-up (index-minute-bars: one call per index;
 # overseas-minute-bars: the `overseas` symbols, from their last stored bar).
 EXTRA_PARTS = ("index-minute-bars", "overseas-minute-bars")
-# Parts that fetch per stock: with no symbols named they take the default universe.
-PER_SYMBOL_PARTS = frozenset(
-    {
-        "bars",
-        "minute-bars",
-        "investor-flows",
-        "short-sales",
-        "credit-balance",
-        "program-trades",
-        "financials",
-        "stock-info",
-    }
-)
-# Parts KIS does not serve on paper (40580000): a paper update leaves them out.
-REAL_ONLY = (
+# The research datasets fetched per stock.
+STOCK_RESEARCH_PARTS = (
     "investor-flows",
-    "market-investor-flows",
     "short-sales",
     "credit-balance",
     "program-trades",
     "financials",
     "stock-info",
 )
+# Parts that fetch per stock: with no symbols named they take the default universe.
+PER_SYMBOL_PARTS = frozenset({"bars", "minute-bars", *STOCK_RESEARCH_PARTS})
+# Parts KIS does not serve on paper (40580000): a paper update leaves them out.
+REAL_ONLY = frozenset({"market-investor-flows", *STOCK_RESEARCH_PARTS})
 
 
 def default_symbols(run: Run) -> list[str]:

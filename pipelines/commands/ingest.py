@@ -9,8 +9,9 @@ prints the run's summary. Dates: YYYY-MM-DD, YYYYMMDD, today, or relative (30d, 
 from __future__ import annotations
 
 from enum import StrEnum
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -57,6 +58,51 @@ def _list(text: str | None) -> list[str] | None:
 
 def _home(home: Path | None) -> str | None:
     return str(home.expanduser()) if home else None
+
+
+def _universe(universe: Path | None) -> str | None:
+    return str(universe) if universe else None
+
+
+def _run_flow(flow: str, verbose: bool, home: Path | None, **params: Any) -> None:
+    """Run the flow named "module:function", imported only now so `--help` stays fast."""
+    module, name = flow.split(":")
+    run_flow(getattr(import_module(module), name), verbose=verbose, home=_home(home), **params)
+
+
+def _symbols_command(name: str, flow: str, doc: str, *, dated: bool = True) -> None:
+    """Register `kisdb ingest NAME`: FLOW over --symbols/--universe (the securities table when
+    neither is given), between --start and --end when the dataset is dated."""
+
+    def dated_command(
+        symbols: Symbols = None,
+        universe: Universe = None,
+        start: Start = None,
+        end: End = None,
+        home: Home = None,
+        verbose: Verbose = False,
+    ) -> None:
+        _run_flow(
+            flow,
+            verbose,
+            home,
+            symbols=_list(symbols),
+            universe=_universe(universe),
+            start=start,
+            end=end,
+        )
+
+    def snapshot_command(
+        symbols: Symbols = None,
+        universe: Universe = None,
+        home: Home = None,
+        verbose: Verbose = False,
+    ) -> None:
+        _run_flow(flow, verbose, home, symbols=_list(symbols), universe=_universe(universe))
+
+    command = dated_command if dated else snapshot_command
+    command.__doc__ = doc
+    ingest_app.command(name)(command)
 
 
 @ingest_app.command("holidays")
@@ -106,7 +152,7 @@ def bars(
         ingest_period_bars,
         verbose=verbose,
         symbols=_list(symbols),
-        universe=str(universe) if universe else None,
+        universe=_universe(universe),
         start=start,
         end=end,
         periods=_list(period),
@@ -140,27 +186,11 @@ def index_bars(
     )
 
 
-@ingest_app.command("minute-bars")
-def minute_bars(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    start: Start = None,
-    end: End = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
-    """One-minute bars per trading day (default: the last 7 days)."""
-    from pipelines.minutes import ingest_minute_bars
-
-    run_flow(
-        ingest_minute_bars,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        start=start,
-        end=end,
-        home=_home(home),
-    )
+_symbols_command(
+    "minute-bars",
+    "pipelines.minutes:ingest_minute_bars",
+    "One-minute bars per trading day (default: the last 7 days).",
+)
 
 
 @ingest_app.command("index-minute-bars")
@@ -260,27 +290,11 @@ def rankings(
     )
 
 
-@ingest_app.command("investor-flows")
-def investor_flows(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    start: Start = None,
-    end: End = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
-    """Shares and KRW bought/sold per investor type per stock-day (real environment only)."""
-    from pipelines.research_datasets import ingest_investor_flows
-
-    run_flow(
-        ingest_investor_flows,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        start=start,
-        end=end,
-        home=_home(home),
-    )
+_symbols_command(
+    "investor-flows",
+    "pipelines.research_datasets:ingest_investor_flows",
+    "Shares and KRW bought/sold per investor type per stock-day (real environment only).",
+)
 
 
 @ingest_app.command("market-investor-flows")
@@ -304,112 +318,34 @@ def market_investor_flows(
     )
 
 
-@ingest_app.command("short-sales")
-def short_sales(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    start: Start = None,
-    end: End = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
-    """Shares and KRW sold short per stock-day (real environment only)."""
-    from pipelines.research_datasets import ingest_short_sales
-
-    run_flow(
-        ingest_short_sales,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        start=start,
-        end=end,
-        home=_home(home),
-    )
-
-
-@ingest_app.command("credit-balance")
-def credit_balance(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    start: Start = None,
-    end: End = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
-    """Margin and stock loans opened, repaid and outstanding per stock-day (real only)."""
-    from pipelines.research_datasets import ingest_credit_balance
-
-    run_flow(
-        ingest_credit_balance,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        start=start,
-        end=end,
-        home=_home(home),
-    )
-
-
-@ingest_app.command("program-trades")
-def program_trades(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    start: Start = None,
-    end: End = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
-    """Shares and KRW bought/sold by program trading per stock-day (real only)."""
-    from pipelines.research_datasets import ingest_program_trades
-
-    run_flow(
-        ingest_program_trades,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        start=start,
-        end=end,
-        home=_home(home),
-    )
-
-
-@ingest_app.command("financials")
-def financials(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
+_symbols_command(
+    "short-sales",
+    "pipelines.research_datasets:ingest_short_sales",
+    "Shares and KRW sold short per stock-day (real environment only).",
+)
+_symbols_command(
+    "credit-balance",
+    "pipelines.research_datasets:ingest_credit_balance",
+    "Margin and stock loans opened, repaid and outstanding per stock-day (real only).",
+)
+_symbols_command(
+    "program-trades",
+    "pipelines.research_datasets:ingest_program_trades",
+    "Shares and KRW bought/sold by program trading per stock-day (real only).",
+)
+_symbols_command(
+    "financials",
+    "pipelines.research_datasets:ingest_financials",
     """Balance sheets, income statements and ratios (annual and quarterly) as KIS shows them
-    today: new periods and restatements are stored as new versions (real only)."""
-    from pipelines.research_datasets import ingest_financials
-
-    run_flow(
-        ingest_financials,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        home=_home(home),
-    )
-
-
-@ingest_app.command("stock-info")
-def stock_info(
-    symbols: Symbols = None,
-    universe: Universe = None,
-    home: Home = None,
-    verbose: Verbose = False,
-) -> None:
-    """Today's snapshot of each stock's listed shares, par value, listing date and sector."""
-    from pipelines.research_datasets import ingest_stock_info
-
-    run_flow(
-        ingest_stock_info,
-        verbose=verbose,
-        symbols=_list(symbols),
-        universe=str(universe) if universe else None,
-        home=_home(home),
-    )
+    today: new periods and restatements are stored as new versions (real only).""",
+    dated=False,
+)
+_symbols_command(
+    "stock-info",
+    "pipelines.research_datasets:ingest_stock_info",
+    "Today's snapshot of each stock's listed shares, par value, listing date and sector.",
+    dated=False,
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from pipelines.commands.ingest import Home, Start, Symbols, Universe, Verbose, _home, _list
+from pipelines.commands.ingest import (
+    Home,
+    Start,
+    Symbols,
+    Universe,
+    Verbose,
+    _home,
+    _list,
+    _universe,
+)
 from pipelines.console import err_console, run_flow
 
 
@@ -47,7 +56,7 @@ def update(
         update_flow,
         verbose=verbose,
         symbols=_list(symbols),
-        universe=str(universe) if universe else None,
+        universe=_universe(universe),
         indices=_list(indices),
         overseas=_list(overseas),
         minute_symbols=_list(minute_symbols),
@@ -71,7 +80,7 @@ def confirm_first_run(
         load_config(_home(home)),
         today=SYSTEM_CLOCK.today(),
         symbols=_list(symbols),
-        universe=str(universe) if universe else None,
+        universe=_universe(universe),
         start=start,
     )
     if plan is None:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import KRX, QUOTATIONS
-from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.market_data.common import KRX, QUOTATIONS, stock_day_plan
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import CREDIT_BALANCE
 
 DAILY_CREDIT_BALANCE = Endpoint(
@@ -59,35 +56,26 @@ def parse_credit_balance(payload: Mapping[str, Any], *, symbol: str) -> pl.DataF
     return conform(frame, CREDIT_TABLE)
 
 
+def _credit_params(symbol: str, start: date, settlement: date) -> dict[str, str]:
+    # The spec names these parameters in lowercase; 20476 is the screen's fixed key.
+    return {
+        "fid_cond_mrkt_div_code": KRX,
+        "fid_cond_scr_div_code": "20476",
+        "fid_input_iscd": symbol,
+        "fid_input_date_1": ymd(settlement),
+    }
+
+
 def credit_balance_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
-    symbol = check_symbol(symbol)
-    start, end = check_range(start, end)
-
-    def params(settlement: date) -> dict[str, str]:
-        # The spec names these parameters in lowercase; 20476 is the screen's fixed key.
-        return {
-            "fid_cond_mrkt_div_code": KRX,
-            "fid_cond_scr_div_code": "20476",
-            "fid_input_iscd": symbol,
-            "fid_input_date_1": ymd(settlement),
-        }
-
-    parse = partial(parse_credit_balance, symbol=symbol)
-    return FetchPlan(
+    # Settled from `start` on: covers every trade from `start` (and the day or two before).
+    return stock_day_plan(
         DAILY_CREDIT_BALANCE,
-        "backfill",
-        # Settled from `start` on: covers every trade from `start` (and the day or two before).
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end + SETTLEMENT_LAG,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date",),
-            what=f"credit_balance {symbol} {start}..{end}",
-            bounded_below=False,
-            column="settlement_date",
-        ),
-        empty={"output": []},
+        parse_credit_balance,
+        _credit_params,
+        symbol,
+        start,
+        end,
+        what="credit_balance",
+        column="settlement_date",
+        lag=SETTLEMENT_LAG,
     )

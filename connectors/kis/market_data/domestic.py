@@ -15,7 +15,7 @@ import polars as pl
 
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisInvalidArgument, KisProtocolError
-from connectors.kis.market_data.common import EMPTY_CHART, KRX, QUOTATIONS, bar_windows_plan
+from connectors.kis.market_data.common import EMPTY_CHART, KRX, QUOTATIONS, windows_plan
 from connectors.kis.parsing import (
     MINUTE_TIME,
     WireTable,
@@ -208,7 +208,7 @@ def period_bars_plan(
         }
 
     parse = partial(parse_period_bars, symbol=symbol, period=period, adjusted=adjusted)
-    return bar_windows_plan(
+    return windows_plan(
         PERIOD_CHART,
         parse,
         params,

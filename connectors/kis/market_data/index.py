@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import EMPTY_CHART, QUOTATIONS, bar_windows_plan
+from connectors.kis.market_data.common import EMPTY_CHART, QUOTATIONS, windows_plan
 from connectors.kis.parsing import MINUTE_TIME, WireTable, conform, kst_timestamp, wire_frame
 from connectors.kis.validation import check_index_code, check_period, check_positive, check_range
 from connectors.kis.windows import FetchPlan, SinglePage, ymd
@@ -81,7 +81,7 @@ def index_bars_plan(
         }
 
     parse = partial(parse_index_bars, index_code=code, period=period)
-    return bar_windows_plan(
+    return windows_plan(
         INDEX_CHART,
         parse,
         params,

@@ -18,10 +18,18 @@ import polars as pl
 
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisInvalidArgument
-from connectors.kis.market_data.common import KRX, QUOTATIONS
+from connectors.kis.market_data.common import (
+    EMPTY_CHART,
+    EMPTY_OUTPUT,
+    KRX,
+    QUOTATIONS,
+    UNKNOWN_PAGE,
+    stock_day_plan,
+    windows_plan,
+)
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.validation import check_range
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import INVESTOR_FLOWS, INVESTORS, MARKET_INVESTOR_FLOWS
 
 INVESTOR_TRADE_DAILY = Endpoint(
@@ -43,10 +51,6 @@ MARKET_INVESTOR_DAILY = Endpoint(
 # market -> (index code, FID_INPUT_ISCD_1 market code)
 MARKETS = {"KOSPI": ("0001", "KSP"), "KOSDAQ": ("1001", "KSQ")}
 
-# KIS does not document how many days one answer holds, so no page counts as "short": the
-# pager moves its end date back until the range is covered or an answer comes back empty.
-# (The simulator sends 100 days a page.)
-UNKNOWN_PAGE = 1
 MILLION = 1_000_000
 THOUSAND = 1_000
 
@@ -185,35 +189,27 @@ def parse_market_investor_flows(payload: Mapping[str, Any], *, market: str) -> p
     return conform(long, table)
 
 
+def _investor_flows_params(symbol: str, start: date, cursor: date) -> dict[str, str]:
+    return {
+        "FID_COND_MRKT_DIV_CODE": KRX,
+        "FID_INPUT_ISCD": symbol,
+        "FID_INPUT_DATE_1": ymd(cursor),
+        "FID_ORG_ADJ_PRC": "",  # the workbook: leave blank
+        "FID_ETC_CLS_CODE": "1",  # the workbook: "1"
+    }
+
+
 def investor_flows_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
-    symbol = check_symbol(symbol)
-    start, end = check_range(start, end)
-
-    def params(cursor: date) -> dict[str, str]:
-        return {
-            "FID_COND_MRKT_DIV_CODE": KRX,
-            "FID_INPUT_ISCD": symbol,
-            "FID_INPUT_DATE_1": ymd(cursor),
-            "FID_ORG_ADJ_PRC": "",  # the workbook: leave blank
-            "FID_ETC_CLS_CODE": "1",  # the workbook: "1"
-        }
-
-    parse = partial(parse_investor_flows, symbol=symbol)
-    return FetchPlan(
+    return stock_day_plan(
         INVESTOR_TRADE_DAILY,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date", "investor"),
-            what=f"investor_flows {symbol} {start}..{end}",
-            bounded_below=False,
-        ),
-        empty={"output1": {}, "output2": []},
+        parse_investor_flows,
+        _investor_flows_params,
+        symbol,
+        start,
+        end,
+        what="investor_flows",
+        key=("date", "investor"),
+        empty=EMPTY_CHART,
     )
 
 
@@ -233,20 +229,16 @@ def market_investor_flows_plan(market: str, start: date, end: date) -> FetchPlan
             "FID_INPUT_ISCD_2": index_code,
         }
 
-    parse = partial(parse_market_investor_flows, market=market)
-    return FetchPlan(
+    return windows_plan(
         MARKET_INVESTOR_DAILY,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date", "investor"),
-            what=f"market_investor_flows {market} {start}..{end}",
-            bounded_below=False,
-        ),
-        empty={"output": []},
+        partial(parse_market_investor_flows, market=market),
+        params,
+        start=start,
+        end=end,
+        period="D",
+        page_size=UNKNOWN_PAGE,
+        what=f"market_investor_flows {market} {start}..{end}",
+        bounded_below=False,
+        key=("date", "investor"),
+        empty=EMPTY_OUTPUT,
     )

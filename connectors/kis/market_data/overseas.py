@@ -11,7 +11,7 @@ import polars as pl
 
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.errors import KisInvalidArgument
-from connectors.kis.market_data.common import EMPTY_CHART, bar_windows_plan
+from connectors.kis.market_data.common import EMPTY_CHART, windows_plan
 from connectors.kis.parsing import WireTable, conform, wire_frame
 from connectors.kis.validation import (
     check_exchange,
@@ -146,7 +146,7 @@ def overseas_bars_plan(
         period=period,
         adjusted=adjusted,
     )
-    return bar_windows_plan(
+    return windows_plan(
         OVERSEAS_DAILY,
         parse,
         params,

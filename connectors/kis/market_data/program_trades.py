@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from functools import partial
 from typing import Any
 
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import KRX, QUOTATIONS
-from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.market_data.common import KRX, QUOTATIONS, stock_day_plan
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import PROGRAM_TRADES
 
 PROGRAM_TRADE_DAILY = Endpoint(
@@ -52,31 +49,21 @@ def parse_program_trades(payload: Mapping[str, Any], *, symbol: str) -> pl.DataF
     return conform(frame, PROGRAM_TRADE_TABLE)
 
 
+def _program_trades_params(symbol: str, start: date, cursor: date) -> dict[str, str]:
+    return {
+        "FID_COND_MRKT_DIV_CODE": KRX,
+        "FID_INPUT_ISCD": symbol,
+        "FID_INPUT_DATE_1": ymd(cursor),
+    }
+
+
 def program_trades_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
-    symbol = check_symbol(symbol)
-    start, end = check_range(start, end)
-
-    def params(cursor: date) -> dict[str, str]:
-        return {
-            "FID_COND_MRKT_DIV_CODE": KRX,
-            "FID_INPUT_ISCD": symbol,
-            "FID_INPUT_DATE_1": ymd(cursor),
-        }
-
-    parse = partial(parse_program_trades, symbol=symbol)
-    return FetchPlan(
+    return stock_day_plan(
         PROGRAM_TRADE_DAILY,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date",),
-            what=f"program_trades {symbol} {start}..{end}",
-            bounded_below=False,
-        ),
-        empty={"output": []},
+        parse_program_trades,
+        _program_trades_params,
+        symbol,
+        start,
+        end,
+        what="program_trades",
     )

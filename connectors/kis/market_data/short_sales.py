@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from functools import partial
 from typing import Any
 
 import polars as pl
 
 from connectors.kis.endpoints import Endpoint
-from connectors.kis.market_data.common import KRX, QUOTATIONS
-from connectors.kis.market_data.investors import UNKNOWN_PAGE
+from connectors.kis.market_data.common import EMPTY_CHART, KRX, QUOTATIONS, stock_day_plan
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_range, check_symbol
-from connectors.kis.windows import DateWindows, FetchPlan, ymd
+from connectors.kis.windows import FetchPlan, ymd
 from schemas.research import SHORT_SALES
 
 DAILY_SHORT_SALE = Endpoint(
@@ -58,31 +55,24 @@ def parse_short_sales(payload: Mapping[str, Any], *, symbol: str) -> pl.DataFram
     return conform(frame, SHORT_SALE_TABLE)
 
 
+def _short_sales_params(symbol: str, start: date, cursor: date) -> dict[str, str]:
+    return {
+        "FID_COND_MRKT_DIV_CODE": KRX,
+        "FID_INPUT_ISCD": symbol,
+        "FID_INPUT_DATE_1": ymd(start),
+        "FID_INPUT_DATE_2": ymd(cursor),
+    }
+
+
 def short_sales_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.DataFrame]:
-    symbol = check_symbol(symbol)
-    start, end = check_range(start, end)
-
-    def params(cursor: date) -> dict[str, str]:
-        return {
-            "FID_COND_MRKT_DIV_CODE": KRX,
-            "FID_INPUT_ISCD": symbol,
-            "FID_INPUT_DATE_1": ymd(start),
-            "FID_INPUT_DATE_2": ymd(cursor),
-        }
-
-    parse = partial(parse_short_sales, symbol=symbol)
-    return FetchPlan(
+    return stock_day_plan(
         DAILY_SHORT_SALE,
-        "backfill",
-        lambda: DateWindows(
-            parse,
-            params,
-            start=start,
-            end=end,
-            period="D",
-            page_size=UNKNOWN_PAGE,
-            key=("date",),
-            what=f"short_sales {symbol} {start}..{end}",
-        ),
-        empty={"output1": {}, "output2": []},
+        parse_short_sales,
+        _short_sales_params,
+        symbol,
+        start,
+        end,
+        what="short_sales",
+        bounded_below=True,
+        empty=EMPTY_CHART,
     )
