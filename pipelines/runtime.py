@@ -55,7 +55,7 @@ def resolve_config(config: Config) -> tuple[Config, Clock]:
     """`config` pointed at a server (the embedded simulator started if it is needed) and the
     market clock that goes with it."""
     from pipelines.embedded import market_clock, resolve
-    from warehouse.lake import private_dirs
+    from warehouse.files import private_dirs
 
     # The home holds the token cache, journals and the order log: created owner-only (0700)
     # whichever of them comes first, not only by the lake.

@@ -15,7 +15,6 @@ Errors: `LakeError` > `LakeSourceMismatch` (sim data vs KIS data), `LakeNotFound
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from schemas.datasets import DATASETS
 from warehouse import tables, views
 from warehouse.confine import lock_down
 from warehouse.extensions import extensions_for, load_extension, new_connection
+from warehouse.files import private_dirs, private_file
 from warehouse.remote import ConflictRetry, ObjectStore, configure_object_store, run_once
 
 Source = Literal["sim", "kis"]
@@ -221,7 +221,7 @@ def open_connection(
         loc = _bind_data_path(con, loc, attach, read_only=read_only)
         con.execute(f"USE {CATALOG}")
         if loc.kind == "duckdb" and not read_only:
-            _private_file(Path(loc.catalog))
+            private_file(Path(loc.catalog))
     except BaseException:
         con.close()
         raise
@@ -267,23 +267,6 @@ def _home_layout(data_path: str) -> bool:
     """Whether a data path is a home's default `<home>/lake/data/` (local, not object storage)."""
     path = Path(data_path)
     return "://" not in data_path and path.name == "data" and path.parent.name == "lake"
-
-
-def private_dirs(path: Path) -> None:
-    """Create `path` and its missing parents readable by the owner only (0700 on POSIX; Windows
-    ignores the mode). Existing directories keep their mode: the user may have chosen it."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
-            folder.mkdir(mode=0o700)
-
-
-def _private_file(path: Path) -> None:
-    """The catalog holds account-derived rows (order_log): owner-only, whatever the umask.
-    Best effort: a catalog shared on purpose (another owner, group-writable) still opens."""
-    if os.name == "posix" and path.exists() and path.stat().st_mode & 0o077:
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
 
 
 class Lake:

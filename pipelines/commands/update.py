@@ -46,8 +46,10 @@ def update(
     ] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Bring every dataset up to date (what the schedules run). On an empty lake the plan is
-    printed first; a run longer than 10 minutes asks for confirmation on a terminal."""
+    """Bring every dataset up to date (what the schedules run).
+
+    On an empty lake the plan is printed first; a run longer than 10 minutes asks for confirmation
+    on a terminal (--yes skips the question)."""
     from pipelines.update import update as update_flow
 
     confirm_first_run(symbols, universe, start, home, yes)
@@ -73,12 +75,14 @@ def confirm_first_run(
     """Print the first run's plan; ask before a long one when a person is at the terminal
     (schedules and pipes never ask)."""
     from pipelines.config import load_config
+    from pipelines.embedded import market_clock
     from pipelines.first_run import first_run_plan
-    from schemas.clock import SYSTEM_CLOCK
 
+    config = load_config(_home(home))
     plan = first_run_plan(
-        load_config(_home(home)),
-        today=SYSTEM_CLOCK.today(),
+        config,
+        # A standalone simulator's day when pointed at one (its Date header), else the wall's.
+        today=market_clock(config.kis).today(),
         symbols=_list(symbols),
         universe=_universe(universe),
         start=start,
