@@ -24,7 +24,6 @@ from pathlib import Path
 from connectors.kis.market_data.domestic import PAST_MINUTE_CHART, PAST_MINUTE_PAGE
 from pipelines.holidays_flow import ingest_holidays
 from pipelines.minutes import ingest_minute_bars
-from schemas import MINUTE_BARS
 from simulator.market import Market
 from simulator.server import SimConfig, start_simulator
 from warehouse.lake import Lake

@@ -5,8 +5,8 @@
 The real KRX universe size (2,700 listed stocks, generated codes), 10 years of adjusted + raw
 daily bars and one year of minute bars, planned on an empty lake by the code the flows run:
 `warehouse.planning.plan` finds each series' missing ranges (all of them: the lake is empty), the
-connector's plan builders (`period_bars_plan`, `past_minutes_plan`) turn each range into a
-`FetchPlan`, and each plan's own pager is driven against a model of KIS's answers (full pages
+minute flow splits each symbol's ranges into fetches (`pipelines.minutes.fetch_ranges`), the
+connector's plan builders (`period_bars_plan`, `past_minutes_plan`) turn each into a `FetchPlan`, and each plan's own pager is driven against a model of KIS's answers (full pages
 of the trading days' rows, newest first, as kis-api.md §5.3/§5.5 and the simulator describe;
 bench_backfill and bench_minutes check the same pagers against the simulator itself). The
 minimum is ceil(rows / rows per call) per series: 100 daily bars, 120 minute bars. No KIS or
@@ -38,6 +38,7 @@ from connectors.kis.market_data.domestic import (
     period_bars_plan,
 )
 from connectors.kis.windows import FetchPlan
+from pipelines.minutes import fetch_ranges
 from schemas import HOLIDAYS, MINUTE_BARS, PERIOD_BARS
 from schemas.clock import KST
 from simulator.calendar import KrxCalendar, weekday_code
@@ -157,18 +158,20 @@ def main() -> None:
     daily_start = END.replace(year=END.year - DAILY_YEARS) + timedelta(days=1)
     minute_start = END.replace(year=END.year - MINUTE_YEARS) + timedelta(days=1)
     names = symbols(SYMBOLS)
-    with tempfile.TemporaryDirectory(prefix="kisdb-plan-") as tmp:
-        with Lake.open(Path(tmp), source="kis") as lake:
-            store_calendar(lake, calendar, daily_start, END)
-            started = time.perf_counter()
-            days = trading_days_or_weekdays(lake, daily_start, END)
-            daily_keys = [
-                {"symbol": s, "period": "D", "adjusted": adj} for s in names for adj in (True, False)
-            ]
-            daily = plan(lake, PERIOD_BARS, daily_keys, daily_start, END, days, END)
-            minute_keys = [{"symbol": s} for s in names]
-            minutes = plan(lake, MINUTE_BARS, minute_keys, minute_start, END, days, END)
-            planning = time.perf_counter() - started
+    with (
+        tempfile.TemporaryDirectory(prefix="kisdb-plan-") as tmp,
+        Lake.open(Path(tmp), source="kis") as lake,
+    ):
+        store_calendar(lake, calendar, daily_start, END)
+        started = time.perf_counter()
+        days = trading_days_or_weekdays(lake, daily_start, END)
+        daily_keys = [
+            {"symbol": s, "period": "D", "adjusted": adj} for s in names for adj in (True, False)
+        ]
+        daily = plan(lake, PERIOD_BARS, daily_keys, daily_start, END, days, END)
+        minute_keys = [{"symbol": s} for s in names]
+        minutes = plan(lake, MINUTE_BARS, minute_keys, minute_start, END, days, END)
+        planning = time.perf_counter() - started
 
     trading = calendar.trading_days(daily_start, END)
     minute_days = calendar.trading_days(minute_start, END)
@@ -184,8 +187,12 @@ def main() -> None:
         )
         for adj in rows_of
     )
+    # The minute flow's own fetches of each symbol's ranges, the morning after END.
+    morning = END + timedelta(days=1)
     ours_minutes = planned_calls(
-        minutes, lambda lo, hi: past_minutes_plan(names[0], lo, hi), model.minute_page
+        [fetch_ranges(spans, days, morning) for spans in minutes],
+        lambda lo, hi: past_minutes_plan(names[0], lo, hi),
+        model.minute_page,
     )
     costing = time.perf_counter() - started
 

@@ -17,6 +17,7 @@ and pages back no further; a first run goes back to `start` (KIS keeps about a m
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from functools import partial
@@ -81,13 +82,15 @@ def ingest_minute_bars(
 def fetch_ranges(
     spans: Sequence[tuple[date, date]], days: Sequence[date], today: date
 ) -> list[tuple[date, date]]:
-    """The fetches of one symbol's missing `spans` (pure): each span's days before today as one
-    range, today on its own (today's bars come from another API)."""
+    """The fetches of one symbol's missing `spans` (pure; `days` ascending): each span's days
+    before today as one range, today on its own (today's bars come from another API)."""
     ranges = []
     for lo, hi in spans:
-        past = [d for d in days if lo <= d <= hi and d < today]
-        if past:
-            ranges.append((past[0], past[-1]))
+        first, last = bisect_left(days, lo), bisect_right(days, hi) - 1
+        if last >= first and days[last] >= today:
+            last = bisect_left(days, today) - 1
+        if last >= first:
+            ranges.append((days[first], days[last]))
         if lo <= today <= hi:
             ranges.append((today, today))
     return ranges

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -435,6 +435,17 @@ class Lake:
             list(key.values()),
         ).fetchone()
         return row[0] if row else None
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Run the block's reads in one transaction: one consistent snapshot, and DuckLake reads
+        the catalog's metadata once instead of once a statement (a planner's hundred queries).
+        Nothing may be written inside it: it ends with a rollback."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        finally:
+            self._rollback()
 
     def snapshots(self) -> pl.DataFrame:
         """Every snapshot: id, time (KST), changes, author, message."""
