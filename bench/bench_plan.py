@@ -38,6 +38,7 @@ from connectors.kis.market_data.domestic import (
     period_bars_plan,
 )
 from connectors.kis.windows import FetchPlan
+from pipelines.first_run import estimate
 from pipelines.minutes import fetch_ranges
 from schemas import HOLIDAYS, MINUTE_BARS, PERIOD_BARS
 from schemas.clock import KST
@@ -222,6 +223,12 @@ def main() -> None:
     paper = "".join(f"{ours_daily / (BUDGETS['paper'] * k) / 3600:10.1f}" for k in KEYS)
     print(f"  paper (2/s; daily bars only, paper has no minute history): hours {paper}")
     print(f"  planned calls / minimal calls = {total_ours / total_least:.2f}  (target 1.00)")
+    # What `kisdb update` prints before a first run: arithmetic, weekdays for sessions.
+    guess = estimate(SYMBOLS, "bench", daily_start, END, BUDGETS["real"]).calls["bars"]
+    print(
+        f"  first-run estimate of the daily bars (weekdays for sessions, the calendar not fetched "
+        f"yet): {guess:,} = {guess / least_daily:.2f} x minimal"
+    )
     print(
         f"  planner: {planning:.1f} s for {len(daily_keys) + len(minute_keys):,} series "
         f"(plan on the lake), {costing:.1f} s to cost the ranges; "
