@@ -299,6 +299,9 @@ def start_simulator(
     return sim
 
 
+_START, _STOP = b"s", b"x"  # what start() and stop() tell the waiting thread
+
+
 class OnDemandSimulator:
     """A simulator that listens now and starts on the first connection to either port.
 
@@ -318,7 +321,9 @@ class OnDemandSimulator:
         host = config.host
         self.base_url = f"http://{host}:{self._sockets[0].getsockname()[1]}"
         self.ws_url = f"ws://{host}:{self._sockets[1].getsockname()[1]}"
-        self._wake, self._waker = socket.socketpair()  # stop() wakes the waiting thread
+        # start() and stop() wake the waiting thread with one byte: which of the two.
+        self._wake, self._waker = socket.socketpair()
+        self._ready = threading.Event()  # set once a start was attempted
         self.started: RunningSimulator | None = None
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = threading.Thread(
@@ -329,7 +334,7 @@ class OnDemandSimulator:
 
     def _start_on_connect(self) -> None:
         readable, _, _ = select.select([*self._sockets, self._wake], [], [])
-        if self._wake in readable:
+        if self._wake in readable and self._wake.recv(1) == _STOP:
             return
         try:
             self.started = start_simulator(self.config, clock=self.clock, sockets=self._sockets)
@@ -337,6 +342,19 @@ class OnDemandSimulator:
             self.error = exc
             log.exception("the on-demand simulator failed to start")
             self._close_sockets()
+        finally:
+            self._ready.set()
+
+    def start(self, timeout: float = 60.0) -> RunningSimulator:
+        """Start the servers now rather than on the first connection: for a caller that times
+        itself from before its first request (a recording of a few seconds)."""
+        if self._thread is None:
+            raise RuntimeError("the simulator was stopped")
+        with contextlib.suppress(OSError):
+            self._waker.send(_START)
+        if not self._ready.wait(timeout) or self.started is None:
+            raise RuntimeError("the simulator did not start") from self.error
+        return self.started
 
     def _close_sockets(self) -> None:
         for sock in self._sockets:
@@ -347,7 +365,7 @@ class OnDemandSimulator:
         if thread is None:
             return
         with contextlib.suppress(OSError):
-            self._waker.send(b"x")
+            self._waker.send(_STOP)
         thread.join(timeout=30)
         if self.started is not None:
             self.started.stop()  # the servers close the sockets they took over
