@@ -167,11 +167,14 @@ def step_record_ticks(ctx: DemoContext) -> None:
 
     from pipelines.embedded import simulator_at
     from pipelines.recorder import RecorderConfig, record
+    from simulator.server import OnDemandSimulator
     from warehouse.compaction import compact_day
 
     settings = ctx.rt.settings
     config = RecorderConfig(symbols=DEMO_RECORD_SYMBOLS, quotes=True, duration=ctx.record_seconds)
     sim = simulator_at(settings)
+    if isinstance(sim, OnDemandSimulator):
+        sim.start()  # now, so its start does not eat the recording's few seconds
     started_ns = time.time_ns()
     with _market_speed(sim, DEMO_MARKET_SPEED):
         begin = ctx.rt.clock.now()

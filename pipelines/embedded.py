@@ -1,8 +1,10 @@
 """The embedded simulator and the market clock: the composition root owns both.
 
 With KIS_ENV=sim and no KIS_BASE_URL, one simulator runs in this process: `resolve(settings)`
-starts it on first use (once per process and home, stopped at exit) and points the settings at
-it. Its account state lives under home/"sim", so successive commands see one consistent account.
+makes it on first use (once per process and home, stopped at exit) and points the settings at
+it. It listens at once and starts when a client first connects (simulator.server.start_on_demand):
+its clock runs from the moment it is made, and a command that sends nothing (everything up to
+date, `kisdb sql`) never pays the simulator's start. Its account state lives under home/"sim", so successive commands see one consistent account.
 `market_clock(settings)` is the one "now" handed to clients, runs and stamps: the simulator's
 clock when the settings point at a simulator running in this process, else the wall clock (KST).
 """
@@ -15,27 +17,32 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-import httpx
-
 from connectors.kis.settings import Secret, Settings
 from schemas.clock import KST, SYSTEM_CLOCK, Clock, FuncClock
-from simulator.server import RunningSimulator, SimConfig, running_simulators, start_simulator
+from simulator.server import (
+    OnDemandSimulator,
+    RunningSimulator,
+    SimConfig,
+    running_simulators,
+    start_on_demand,
+)
 
 _lock = threading.Lock()
-_running: dict[Path, RunningSimulator] = {}
+_running: dict[Path, OnDemandSimulator] = {}
 
 
-def _start(home: Path, settings: Settings) -> RunningSimulator:
+def _start(home: Path, settings: Settings) -> OnDemandSimulator:
     keys: dict[str, str] = {}
     if settings.app_key is not None and settings.app_secret is not None:
         keys = {"app_key": settings.app_key.reveal(), "app_secret": settings.app_secret.reveal()}
-    sim = start_simulator(SimConfig(state_dir=home / "sim", **keys))
+    sim = start_on_demand(SimConfig(state_dir=home / "sim", **keys))
     atexit.register(sim.stop)
     return sim
 
 
-def running_simulator(settings: Settings) -> RunningSimulator:
-    """The process's embedded simulator for this home (started on first call)."""
+def running_simulator(settings: Settings) -> OnDemandSimulator:
+    """The process's embedded simulator for this home (made on first call, started on the first
+    connection to it)."""
     home = Path(settings.home).expanduser().resolve()
     with _lock:
         sim = _running.get(home)
@@ -66,7 +73,7 @@ def resolve(settings: Settings) -> Settings:
     ).resolved()
 
 
-def simulator_at(settings: Settings) -> RunningSimulator | None:
+def simulator_at(settings: Settings) -> RunningSimulator | OnDemandSimulator | None:
     """The simulator running in this process that the settings point at (None: none here)."""
     if not settings.base_url:
         return None
@@ -93,6 +100,8 @@ def remote_simulator_clock(base_url: str, timeout: float = 5.0) -> Clock:
     from the wall clock is kept, so the clock runs on at wall speed from there (a simulator started
     with `--speed` other than 1 drifts; the header has whole seconds). Unreachable: the wall clock,
     and the command's first KIS call will say what is wrong."""
+    import httpx
+
     started = datetime.now(UTC)
     try:
         date_header = httpx.get(base_url.rstrip("/") + "/", timeout=timeout).headers.get("date")

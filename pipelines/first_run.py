@@ -3,7 +3,9 @@ account's request budget (real 20/s, paper 2/s), printed before it starts so a u
 account learns that a whole-market backfill takes hours before spending them.
 
 The estimate is pure arithmetic on the request sizes (kis-api.md §5.0): 100 daily bars a call,
-120 minute bars a call, 24 calendar days a chk-holiday call; trading days are taken as weekdays.
+120 minute bars a call (a symbol's days in one run of pages, as the minute flow fetches them),
+24 calendar days a chk-holiday call; trading days are taken as weekdays (the calendar is not
+fetched yet: about 5 % more sessions than KRX has).
 """
 
 from __future__ import annotations
@@ -82,12 +84,13 @@ def estimate(
     """The calls a first update makes for `symbols` stocks over [start, end] (pure)."""
     days = _weekdays(start, end)
     bar_pages = max(1, math.ceil(days / 100))
-    minute_pages = math.ceil(MINUTE_BARS_PER_DAY / 120)
+    minute_days = _weekdays(end - timedelta(days=MINUTE_DAYS), end)
+    minute_pages = math.ceil(minute_days * MINUTE_BARS_PER_DAY / 120)
     calls = {
         "holidays": math.ceil(((end - start).days + 1) / 24),
         "bars": symbols * SERIES_PER_SYMBOL * bar_pages,
         "index-bars": indices * bar_pages,
-        "minute-bars": symbols * _weekdays(end - timedelta(days=MINUTE_DAYS), end) * minute_pages,
+        "minute-bars": symbols * minute_pages,
         "rankings": RANKING_CALLS,
     }
     return FirstRunPlan(symbols, universe, start, end, calls, rate)

@@ -4,16 +4,27 @@ Holidays come from the `holidays` package (`financial_holidays("XKRX")` includes
 closure on the last business day of December; `financial_holidays("NYSE")` the US market). The
 late opens are our own table: KRX opens at 10:00 on the first trading day of the year, and on the
 CSAT (수능) day it opens at 10:00 and closes at 16:30.
+
+The KRX holidays of the precomputed years ship as data (data/krx_holidays.json, written from the
+package by `python -m simulator.calendar`; a test keeps the two equal): importing the package's
+exchange calendars loads every country's and exchange's (~0.3 s), which a command that only
+reads the embedded simulator's clock would pay on every start. Other years come from the package.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import zoneinfo
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import holidays
+if TYPE_CHECKING:  # loaded when a date outside the shipped KRX table is asked (or for NYSE)
+    import holidays
 
 __all__ = [
     "KST",
@@ -30,6 +41,7 @@ NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 # Years for which trading days are precomputed; dates outside still work (slower path).
 _PRECOMPUTED_YEARS = range(2010, 2031)
+KRX_HOLIDAYS_FILE = Path(__file__).with_name("data") / "krx_holidays.json"
 
 # CSAT (대학수학능력시험) days. 2017 was postponed a week by the Pohang earthquake, 2020 moved to
 # December by COVID. 2027 is not announced yet: the third Thursday of November is assumed.
@@ -75,11 +87,40 @@ def weekday_code(d: date) -> str:
     return f"{(d.isoweekday() % 7) + 1:02d}"
 
 
-class _Calendar:
-    """Shared machinery: a holiday table plus a sorted list of trading days for fast ranges."""
+def package_holidays(market: str, years: range | None = None) -> holidays.HolidayBase:
+    """The `holidays` package's calendar of `market` ("XKRX", "NYSE"); `years` filled at once,
+    others on demand."""
+    import holidays
 
-    def __init__(self, holiday_table: holidays.HolidayBase) -> None:
-        self._holidays = holiday_table
+    return holidays.financial_holidays(market, years=years)
+
+
+def write_krx_holidays(path: Path = KRX_HOLIDAYS_FILE) -> None:
+    """Write the package's KRX holidays of the precomputed years to `path` (the shipped table)."""
+    table = package_holidays("XKRX", _PRECOMPUTED_YEARS)
+    rows = {d.isoformat(): str(name) for d, name in sorted(table.items())}
+    path.write_text(json.dumps(rows, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
+def shipped_krx_holidays(path: Path = KRX_HOLIDAYS_FILE) -> dict[date, str]:
+    """The shipped KRX holidays of the precomputed years (see the module docstring)."""
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return {date.fromisoformat(d): name for d, name in rows.items()}
+
+
+class _Calendar:
+    """Shared machinery: a holiday table plus a sorted list of trading days for fast ranges.
+
+    `package` makes the `holidays` package's calendar (on first need); `known`, when given, holds
+    the holidays of the precomputed years and spares the package for those years."""
+
+    def __init__(
+        self,
+        package: Callable[[], holidays.HolidayBase],
+        known: Mapping[date, str] | None = None,
+    ) -> None:
+        self._package = package
+        self._known = known
         first = date(_PRECOMPUTED_YEARS.start, 1, 1)
         last = date(_PRECOMPUTED_YEARS.stop - 1, 12, 31)
         self._lo, self._hi = first, last
@@ -92,8 +133,17 @@ class _Calendar:
         self._days = days
         self._day_set = frozenset(days)
 
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase:
+        return self._package()
+
+    def _holiday(self, d: date) -> object | None:
+        if self._known is not None and self._lo <= d <= self._hi:
+            return self._known.get(d)
+        return self._holidays.get(d)
+
     def _open_by_rule(self, d: date) -> bool:
-        return d.weekday() < 5 and d not in self._holidays
+        return d.weekday() < 5 and self._holiday(d) is None
 
     def is_trading_day(self, d: date) -> bool:
         if self._lo <= d <= self._hi:
@@ -139,13 +189,13 @@ class _Calendar:
         return n
 
     def holiday_name(self, d: date) -> str | None:
-        name = self._holidays.get(d)
+        name = self._holiday(d)
         return None if name is None else str(name)
 
 
 class KrxCalendar(_Calendar):
     def __init__(self) -> None:
-        super().__init__(holidays.financial_holidays("XKRX"))
+        super().__init__(lambda: package_holidays("XKRX"), shipped_krx_holidays())
 
     def is_first_trading_day_of_year(self, d: date) -> bool:
         return self.is_trading_day(d) and self.previous_trading_day(d).year < d.year
@@ -185,7 +235,7 @@ class UsCalendar(_Calendar):
     """NYSE calendar; sessions are tz-aware America/New_York datetimes."""
 
     def __init__(self) -> None:
-        super().__init__(holidays.financial_holidays("NYSE"))
+        super().__init__(lambda: package_holidays("NYSE"))
 
     def is_early_close(self, d: date) -> bool:
         """13:00 closes: July 3 (Mon-Thu), the day after Thanksgiving, Christmas Eve (weekdays)."""
@@ -206,3 +256,8 @@ class UsCalendar(_Calendar):
             datetime.combine(d, US_OPEN, tzinfo=NEW_YORK),
             datetime.combine(d, close, tzinfo=NEW_YORK),
         )
+
+
+if __name__ == "__main__":
+    write_krx_holidays()
+    print(f"wrote {KRX_HOLIDAYS_FILE}")

@@ -4,6 +4,10 @@
     with start_simulator(SimConfig(now=datetime(2026, 11, 24, 10, 30))) as sim:
         httpx.post(sim.base_url + "/oauth2/tokenP", json={...})
 
+`start_on_demand(config)` listens at once but builds the market and starts the servers only when
+the first client connects (the CLI's embedded simulator: a command with nothing to fetch reads
+the clock and never pays the start).
+
 Default credentials are fixed fake values (documented in README.md) so curl examples work.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 import socket
 import threading
 import time
@@ -20,17 +25,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import uvicorn
-from websockets.asyncio.server import serve as ws_serve
-
-from simulator.account import Account
 from simulator.auth import ApprovalStore, RateLimiter, TokenStore
+from simulator.calendar import KrxCalendar
 from simulator.clock import SimClock
 from simulator.context import Continuations
 from simulator.faults import FaultSpec, parse_faults
 from simulator.stats import SimStats
+
+if TYPE_CHECKING:  # uvicorn, websockets and the market load when a server starts
+    from simulator.account import Account
 
 DEFAULT_APP_KEY = "PSsimKISDBdefaultAppKey0000000000001"
 DEFAULT_APP_SECRET = ("SIMsecret" + "kisdbSimulatorDefaultAppSecretNotARealCredential" * 4)[:180]
@@ -162,12 +167,20 @@ class RunningSimulator:
     ) -> None:
         self.stop()
 
-    async def _main(self, ready: threading.Event, errors: list[BaseException]) -> None:
+    async def _main(
+        self,
+        ready: threading.Event,
+        errors: list[BaseException],
+        sockets: tuple[socket.socket, socket.socket] | None,
+    ) -> None:
+        import uvicorn
+        from websockets.asyncio.server import serve as ws_serve
+
         from simulator.rest import RestApp
 
         self._stop = asyncio.Event()
         try:
-            rest_sock = _bind(self.config.host, self.config.port)
+            rest_sock = sockets[0] if sockets else _bind(self.config.host, self.config.port)
             uv_config = uvicorn.Config(
                 RestApp(self),
                 lifespan="off",
@@ -184,10 +197,14 @@ class RunningSimulator:
             )
             server = uvicorn.Server(uv_config)
             rest_task = asyncio.create_task(server.serve(sockets=[rest_sock]))
+            where: dict[str, Any] = (
+                {"sock": sockets[1]}
+                if sockets
+                else {"host": self.config.host, "port": self.config.ws_port}
+            )
             ws_server = await ws_serve(
                 self.ws.handler,
-                self.config.host,
-                self.config.ws_port,
+                **where,
                 compression=None,
                 ping_interval=None,
                 max_queue=None,
@@ -223,30 +240,42 @@ class RunningSimulator:
                 log.exception("order matching failed")
 
 
-def _build(config: SimConfig) -> RunningSimulator:
+def _build(config: SimConfig, clock: SimClock | None) -> RunningSimulator:
+    from simulator.account import Account
     from simulator.market import Market
 
     if config.env not in RATE_LIMITS:
         raise ValueError(f"env must be 'real' or 'paper', not {config.env!r}")
     market = Market(seed=config.seed, generated_symbols=config.generated_symbols)
-    clock = SimClock(market.calendar, pinned=config.now, speed=config.speed)
+    clock = clock or SimClock(market.calendar, pinned=config.now, speed=config.speed)
     account = Account.open(market, config.account, config.state_dir)
     return RunningSimulator(config, market, clock, account, parse_faults(config.faults))
 
 
 # Simulators started in this process (weak: a stopped, dropped one disappears). The pipelines read
 # the market clock from the one their settings point at (pipelines/runtime.py).
-_started_sims: list[weakref.ref[RunningSimulator]] = []
+_started_sims: list[weakref.ref[RunningSimulator | OnDemandSimulator]] = []
 
 
-def running_simulators() -> list[RunningSimulator]:
-    """Simulators started in this process and still running."""
+def running_simulators() -> list[RunningSimulator | OnDemandSimulator]:
+    """Simulators started in this process and still running (or listening, on demand)."""
     return [s for ref in _started_sims if (s := ref()) is not None and s._thread is not None]
 
 
-def start_simulator(config: SimConfig | None = None) -> RunningSimulator:
-    """Start REST + websocket servers in a daemon thread; returns once both are listening."""
-    sim = _build(config or SimConfig())
+def _register(sim: RunningSimulator | OnDemandSimulator) -> None:
+    _started_sims[:] = [ref for ref in _started_sims if ref() is not None]
+    _started_sims.append(weakref.ref(sim))
+
+
+def start_simulator(
+    config: SimConfig | None = None,
+    *,
+    clock: SimClock | None = None,
+    sockets: tuple[socket.socket, socket.socket] | None = None,
+) -> RunningSimulator:
+    """Start REST + websocket servers in a daemon thread; returns once both are listening.
+    `clock` and `sockets` (REST, websocket; bound and listening): made here when not given."""
+    sim = _build(config or SimConfig(), clock)
     ready = threading.Event()
     errors: list[BaseException] = []
     loop = asyncio.new_event_loop()
@@ -255,7 +284,7 @@ def start_simulator(config: SimConfig | None = None) -> RunningSimulator:
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(sim._main(ready, errors))
+            loop.run_until_complete(sim._main(ready, errors, sockets))
         finally:
             loop.close()
 
@@ -266,9 +295,101 @@ def start_simulator(config: SimConfig | None = None) -> RunningSimulator:
     if errors:
         sim._thread.join(5)
         raise RuntimeError(f"simulator failed to start: {errors[0]}") from errors[0]
-    _started_sims[:] = [ref for ref in _started_sims if ref() is not None]
-    _started_sims.append(weakref.ref(sim))
+    _register(sim)
     return sim
+
+
+_START, _STOP = b"s", b"x"  # what start() and stop() tell the waiting thread
+
+
+class OnDemandSimulator:
+    """A simulator that listens now and starts on the first connection to either port.
+
+    The clock is made (and starts running) here, as `start_simulator` would make it, and the
+    servers take it over when they start; until then nothing but the two listening sockets and
+    one thread waiting in `select` exists. A client's connection waits in the listen backlog while
+    the servers start (under a second), so any client works unchanged: REST, master files,
+    websocket.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        if config.env not in RATE_LIMITS:
+            raise ValueError(f"env must be 'real' or 'paper', not {config.env!r}")
+        self.config = config
+        self.clock = SimClock(KrxCalendar(), pinned=config.now, speed=config.speed)
+        self._sockets = (_bind(config.host, config.port), _bind(config.host, config.ws_port))
+        host = config.host
+        self.base_url = f"http://{host}:{self._sockets[0].getsockname()[1]}"
+        self.ws_url = f"ws://{host}:{self._sockets[1].getsockname()[1]}"
+        # start() and stop() wake the waiting thread with one byte: which of the two.
+        self._wake, self._waker = socket.socketpair()
+        self._ready = threading.Event()  # set once a start was attempted
+        self.started: RunningSimulator | None = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._start_on_connect, name="kisdb-simulator-on-demand", daemon=True
+        )
+        self._thread.start()
+        _register(self)
+
+    def _start_on_connect(self) -> None:
+        readable, _, _ = select.select([*self._sockets, self._wake], [], [])
+        if self._wake in readable and self._wake.recv(1) == _STOP:
+            return
+        try:
+            self.started = start_simulator(self.config, clock=self.clock, sockets=self._sockets)
+        except BaseException as exc:  # noqa: BLE001 - the waiting client sees the socket close
+            self.error = exc
+            log.exception("the on-demand simulator failed to start")
+            self._close_sockets()
+        finally:
+            self._ready.set()
+
+    def start(self, timeout: float = 60.0) -> RunningSimulator:
+        """Start the servers now rather than on the first connection: for a caller that times
+        itself from before its first request (a recording of a few seconds)."""
+        if self._thread is None:
+            raise RuntimeError("the simulator was stopped")
+        with contextlib.suppress(OSError):
+            self._waker.send(_START)
+        if not self._ready.wait(timeout) or self.started is None:
+            raise RuntimeError("the simulator did not start") from self.error
+        return self.started
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        with contextlib.suppress(OSError):
+            self._waker.send(_STOP)
+        thread.join(timeout=30)
+        if self.started is not None:
+            self.started.stop()  # the servers close the sockets they took over
+        else:
+            self._close_sockets()
+        self._wake.close()
+        self._waker.close()
+
+    def __enter__(self) -> OnDemandSimulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_on_demand(config: SimConfig | None = None) -> OnDemandSimulator:
+    """A simulator listening on its ports now, started by the first connection (see
+    `OnDemandSimulator`)."""
+    return OnDemandSimulator(config or SimConfig())
 
 
 def serve(config: SimConfig, announce: Any = print) -> None:

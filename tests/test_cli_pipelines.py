@@ -142,8 +142,9 @@ def test_the_first_run_estimate_counts_calls_at_the_budget() -> None:
     year = (date(2025, 12, 1), date(2026, 11, 30))
     real = estimate(350, "--symbols", *year, rate=20.0)
     assert real.calls["bars"] == 350 * 2 * 3  # 260 weekdays: 3 pages of 100 bars per series
-    assert real.calls["minute-bars"] == 350 * 6 * 4  # 6 weekdays in the last 7 days, 4 pages
-    assert not real.asks  # 10,528 calls at 20/s: under ten minutes
+    # 6 weekdays in the last 7 days, 381 bars each, in one run of 120-bar pages per symbol
+    assert real.calls["minute-bars"] == 350 * 20
+    assert not real.asks  # 9,128 calls at 20/s: under ten minutes
     paper = estimate(350, "--symbols", *year, rate=2.0)
     assert paper.asks and paper.duration.total_seconds() == -(-paper.total_calls // 2)
-    assert any("about 1 h 27 min at 2 requests/s" in line for line in paper.lines())
+    assert any("about 1 h 16 min at 2 requests/s" in line for line in paper.lines())

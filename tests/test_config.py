@@ -18,10 +18,16 @@ from connectors.kis.auth import read_ledger
 from connectors.kis.errors import KisConfigError
 from connectors.kis.order_guard import OrderBlocked
 from pipelines.config import load_config, user_config_path
-from pipelines.embedded import market_clock, remote_simulator_clock, resolve
+from pipelines.embedded import market_clock, remote_simulator_clock, resolve, simulator_at
 from pipelines.runtime import client_for, use_runtime
 from schemas.clock import KST, SYSTEM_CLOCK
-from simulator.server import DEFAULT_APP_KEY, RunningSimulator
+from simulator.server import (
+    DEFAULT_APP_KEY,
+    OnDemandSimulator,
+    RunningSimulator,
+    SimConfig,
+    start_on_demand,
+)
 
 ACCOUNT_FILE = "11111111-01"
 ACCOUNT_DOTENV = "22222222-01"
@@ -138,6 +144,29 @@ def test_embedded_simulator_starts_once_and_async_client(tmp_path: Path) -> None
 
     assert asyncio.run(main())
     assert [e["event"] for e in read_ledger(tmp_path)] == ["token", "approval"]
+
+
+def test_the_embedded_simulator_starts_on_the_first_request_with_its_clock(
+    tmp_path: Path,
+) -> None:
+    settings = resolve(Settings.from_env({"KIS_ENV": "sim", "KISDB_HOME": str(tmp_path)}))
+    sim = simulator_at(settings)
+    assert isinstance(sim, OnDemandSimulator) and sim.started is None, "resolving starts nothing"
+    clock = market_clock(settings)
+    first = clock.now()
+    assert clock.now() >= first  # the market clock runs without the servers
+    with KisClient(settings) as client:
+        assert client.current_price("005930")["raw"]["stck_prpr"].isdigit()
+    assert sim.started is not None and sim.started.clock is sim.clock
+
+
+def test_an_on_demand_simulator_never_connected_to_stops_cleanly() -> None:
+    sim = start_on_demand(SimConfig())
+    port = int(sim.base_url.rsplit(":", 1)[1])
+    sim.stop()
+    assert sim.started is None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
 
 def test_sim_with_a_base_url_takes_the_simulator_default_credentials() -> None:

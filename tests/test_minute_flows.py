@@ -1,4 +1,4 @@
-"""Index and overseas minute-bar flows against the simulator: what lands in the tables, idempotent
+"""Index, overseas and stock minute-bar flows against the simulator: what lands in the tables, idempotent
 re-runs, overseas runs resuming from the last stored bar (calls counted on the simulator), and
 `update` running them only when asked through `parts`."""
 
@@ -13,7 +13,12 @@ import polars as pl
 import pytest
 
 from pipelines.errors import InputError
-from pipelines.minutes import ingest_index_minute_bars, ingest_overseas_minute_bars, resume_from
+from pipelines.minutes import (
+    fetch_ranges,
+    ingest_index_minute_bars,
+    ingest_overseas_minute_bars,
+    resume_from,
+)
 from pipelines.update import update
 from schemas import INDEX_MINUTE_BARS, OVERSEAS_MINUTE_BARS
 from simulator.server import RunningSimulator
@@ -109,3 +114,19 @@ def test_update_runs_minute_snapshots_only_when_named(
     assert set(summary.datasets) == {"index_minute_bars"}
     with pytest.raises(InputError):
         update(parts=["index-minutes"])
+
+
+def test_stock_minute_fetches_are_one_range_of_past_days_and_today_alone() -> None:
+    days = [date(2026, 11, d) for d in (17, 18, 19, 20, 23, 24)]
+    whole = [(date(2026, 11, 17), date(2026, 11, 24))]
+    # During or after today's session: the past days in one fetch, today through its own API.
+    assert fetch_ranges(whole, days, date(2026, 11, 24)) == [
+        (date(2026, 11, 17), date(2026, 11, 23)),
+        (date(2026, 11, 24), date(2026, 11, 24)),
+    ]
+    # The morning after: each missing range is one past-days fetch, however many days it holds.
+    two = [(date(2026, 11, 17), date(2026, 11, 18)), (date(2026, 11, 20), date(2026, 11, 24))]
+    assert fetch_ranges(two, days, date(2026, 11, 25)) == two
+    assert fetch_ranges([(date(2026, 11, 24),) * 2], days, date(2026, 11, 24)) == [
+        (date(2026, 11, 24), date(2026, 11, 24))
+    ]

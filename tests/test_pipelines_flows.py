@@ -3,12 +3,13 @@ incremental runs (counted on the simulator), the holiday calendar, update, and c
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -98,10 +99,11 @@ def test_incremental_run_fetches_only_the_new_day_and_respects_holidays(
     assert closed == (0,)
 
 
-def test_minute_bars_one_transaction_per_day_and_incremental(
+def test_minute_bars_one_fetch_per_range_and_incremental(
     env: RunningSimulator, tmp_path: Path
 ) -> None:
     ingest_holidays(start="2026-11-16")
+    past = env.stats.by_tr_id["FHKST03010230"]
     summary = ingest_minute_bars(symbols=["005930"], start="2026-11-20")
     frame = lake_table(tmp_path / "home", MINUTE_BARS)
     assert sorted({d.isoformat() for d in frame["date"]}) == [
@@ -109,10 +111,36 @@ def test_minute_bars_one_transaction_per_day_and_incremental(
         "2026-11-23",
         "2026-11-24",
     ]
-    assert summary.datasets["minute_bars"].keys == 3
+    # The past days in one fetch whose pages run across days (762 bars: 7 calls, not 4 + 4);
+    # today through today's API.
+    assert summary.datasets["minute_bars"].keys == 2
+    assert env.stats.by_tr_id["FHKST03010230"] - past == math.ceil(2 * 381 / 120)
     calls = _requests(env)
     ingest_minute_bars(symbols=["005930"], start="2026-11-20")
     assert _requests(env) == calls
+
+
+def test_the_nightly_minute_bars_run_fetches_the_new_day_only(
+    env: RunningSimulator, tmp_path: Path
+) -> None:
+    ingest_holidays(start="2026-11-16", ahead=7)
+    ingest_minute_bars(symbols=["005930", "000660"], start="2026-11-17")
+    stored = lake_table(tmp_path / "home", MINUTE_BARS)
+    env.clock.advance(DAY)  # the next session's close: the nightly deployment's run
+    calls, past, today = (
+        _requests(env),
+        env.stats.by_tr_id["FHKST03010230"],
+        env.stats.by_tr_id["FHKST03010200"],
+    )
+    summary = ingest_minute_bars(symbols=["005930", "000660"], start="2026-11-17")
+    after = lake_table(tmp_path / "home", MINUTE_BARS)
+    new = after.filter(after["date"] == date(2026, 11, 25))
+    assert new.height == 2 * 381 and after.height == stored.height + new.height
+    assert env.stats.by_tr_id["FHKST03010230"] == past, "no stored day fetched again"
+    # Today's API, 30 bars a call: ceil(381 / 30) per symbol, and nothing else.
+    assert env.stats.by_tr_id["FHKST03010200"] - today == 2 * math.ceil(381 / 30)
+    assert _requests(env) - calls == 2 * math.ceil(381 / 30)
+    assert summary.datasets["minute_bars"].keys == 2
 
 
 def test_update_runs_every_part_and_then_only_snapshots(

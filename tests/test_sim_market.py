@@ -18,6 +18,8 @@ from simulator.calendar import (
     NEW_YORK,
     KrxCalendar,
     UsCalendar,
+    package_holidays,
+    shipped_krx_holidays,
     weekday_code,
 )
 from simulator.market import DailyBar, Market
@@ -150,6 +152,19 @@ def test_trading_day_navigation(d: date) -> None:
     between = cal.trading_days(prev, nxt)
     assert between == ([prev, d, nxt] if cal.is_trading_day(d) else [prev, nxt])
     assert all(x.weekday() < 5 for x in between)
+
+
+def test_the_shipped_krx_holidays_are_the_holidays_package_s() -> None:
+    """When this fails the `holidays` package changed KRX's calendar: rewrite the table with
+    `python -m simulator.calendar`."""
+    years = range(2010, 2031)
+    package = {d: str(name) for d, name in package_holidays("XKRX", years).items()}
+    assert shipped_krx_holidays() == package
+    calendar = KrxCalendar()
+    assert calendar.holiday_name(date(2026, 12, 31)) == package[date(2026, 12, 31)]
+    # Outside the shipped years the package answers: 2031's New Year's Day.
+    assert not calendar.is_trading_day(date(2031, 1, 1))
+    assert calendar.is_trading_day(date(2031, 1, 2))
 
 
 def test_us_calendar() -> None:

@@ -118,18 +118,20 @@ def gaps_many(
         else trading_days_between(lake, start, end)
     )
     out = []
-    # In batches: stored dates are held as Python objects while a batch is planned.
-    for i in range(0, len(keys), KEYS_PER_QUERY):
-        batch = keys[i : i + KEYS_PER_QUERY]
-        present = _present_dates(lake, dataset, names, column, batch, start, end)
-        covered: dict[str, list[tuple[date, date]]] = {}
-        if use_ledger:
-            covered = complete_ranges_many(lake, dataset, [ledger_key(dataset, k) for k in batch])
-        for key in batch:
-            have = present.get(tuple(key.values()), set())
-            for lo, hi in covered.get(ledger_key(dataset, key), []):
-                have = have | {d for d in days if lo <= d <= hi}
-            out.append(missing_ranges(days, have))
+    with lake.read_transaction():
+        # In batches: stored dates are held as Python objects while a batch is planned.
+        for i in range(0, len(keys), KEYS_PER_QUERY):
+            batch = keys[i : i + KEYS_PER_QUERY]
+            present = _present_dates(lake, dataset, names, column, batch, start, end)
+            covered: dict[str, list[tuple[date, date]]] = {}
+            if use_ledger:
+                ledger_keys = [ledger_key(dataset, k) for k in batch]
+                covered = complete_ranges_many(lake, dataset, ledger_keys)
+            for key in batch:
+                have = present.get(tuple(key.values()), set())
+                for lo, hi in covered.get(ledger_key(dataset, key), []):
+                    have = have | {d for d in days if lo <= d <= hi}
+                out.append(missing_ranges(days, have))
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -203,9 +203,10 @@ def open_connection(
     """A DuckDB connection with the lake attached as `lake`, USE'd, TimeZone Asia/Seoul, and where
     its data really is (a catalog made with its data elsewhere keeps it there). `store`: the
     credentials of a data path on S3 (default: none, AWS addressing)."""
-    con = new_connection()
+    needed = extensions_for(loc.catalog, loc.data_path)
+    con = new_connection(packaged=tuple(needed))
     try:
-        for name in extensions_for(loc.catalog, loc.data_path):
+        for name in needed:
             load_extension(con, name, cache_dir=extension_cache)
         configure_object_store(con, loc.data_path, store or ObjectStore())  # s3:// (scale-out)
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
@@ -329,20 +330,35 @@ class Lake:
         )
         lake = cls(con, loc, source, read_only, retry)
         try:
+            # One look at the catalog serves every check: each statement on a DuckLake catalog
+            # is a transaction that reads the catalog's metadata again.
+            columns = lake._columns()
             if not read_only:
-                lake._create_tables()
+                columns = lake._create_tables(columns)
                 if loc.kind == "duckdb":  # its lock keeps other writers out: see compact()
                     lake._delete_orphans(ORPHAN_GRACE)
-            lake._check_stamp(source)
-            views.create_views(con, lake.table_names())
+            lake._check_stamp(source, set(columns))
+            views.create_views(con, columns)
         except BaseException:
             con.close()
             raise
         return lake
 
-    def _create_tables(self) -> None:
-        """Create missing tables and columns, all in one transaction (one snapshot)."""
-        existing = self.table_names()
+    def _columns(self) -> dict[str, set[str]]:
+        """The lake's tables and their columns."""
+        rows = self.con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name = ?",
+            [CATALOG, tables.SCHEMA],
+        ).fetchall()
+        columns: dict[str, set[str]] = {}
+        for table, column in rows:
+            columns.setdefault(table, set()).add(column)
+        return columns
+
+    def _create_tables(self, existing: dict[str, set[str]]) -> dict[str, set[str]]:
+        """Create missing tables and columns, all in one transaction (one snapshot); the tables
+        and columns there are then."""
         statements: list[str] = []
         if INFO_TABLE not in existing:
             statements.append(
@@ -356,30 +372,14 @@ class Lake:
                 if part:
                     statements.append(part)
             else:
-                statements.extend(self._missing_columns_sql(dataset))
+                statements.extend(_missing_columns_sql(dataset, existing[dataset.name]))
         if not statements:
-            return
+            return existing
         self._transaction(statements, message="create tables")
+        return self._columns()
 
-    def _missing_columns_sql(self, dataset: Dataset) -> list[str]:
-        """Schema evolution: columns a dataset gained since the table was created (nullable)."""
-        have = {
-            r[0]
-            for r in self.con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
-                [CATALOG, tables.SCHEMA, dataset.name],
-            ).fetchall()
-        }
-        return [
-            f"ALTER TABLE {tables.qualified(dataset.name, CATALOG)} "
-            f"ADD COLUMN {tables.quote(c.name)} {tables.duckdb_type(c.dtype)}"
-            for c in dataset.columns
-            if c.name not in have
-        ]
-
-    def _check_stamp(self, source: str | None) -> None:
-        if INFO_TABLE not in self.table_names():
+    def _check_stamp(self, source: str | None, names: set[str]) -> None:
+        if INFO_TABLE not in names:
             if source is None:
                 return
             raise LakeError(f"the lake at {self.location.shown} has no {INFO_TABLE} table")
@@ -409,12 +409,7 @@ class Lake:
     # -- reading -----------------------------------------------------------------------------
 
     def table_names(self) -> set[str]:
-        rows = self.con.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_catalog = ? AND table_schema = ?",
-            [CATALOG, tables.SCHEMA],
-        ).fetchall()
-        return {r[0] for r in rows}
+        return set(self._columns())
 
     def table(self, dataset: Dataset | str) -> pl.DataFrame:
         """The whole table as a frame in the dataset's dtypes, sorted by primary key."""
@@ -440,6 +435,17 @@ class Lake:
             list(key.values()),
         ).fetchone()
         return row[0] if row else None
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Run the block's reads in one transaction: one consistent snapshot, and DuckLake reads
+        the catalog's metadata once instead of once a statement (a planner's hundred queries).
+        Nothing may be written inside it: it ends with a rollback."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        finally:
+            self._rollback()
 
     def snapshots(self) -> pl.DataFrame:
         """Every snapshot: id, time (KST), changes, author, message."""
@@ -746,6 +752,16 @@ class Lake:
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
         return f"Lake({self.location.shown!r}, source={self.source!r}, {mode})"
+
+
+def _missing_columns_sql(dataset: Dataset, have: set[str]) -> list[str]:
+    """Schema evolution: columns a dataset gained since its table was created (nullable)."""
+    return [
+        f"ALTER TABLE {tables.qualified(dataset.name, CATALOG)} "
+        f"ADD COLUMN {tables.quote(c.name)} {tables.duckdb_type(c.dtype)}"
+        for c in dataset.columns
+        if c.name not in have
+    ]
 
 
 def _dataset(dataset: Dataset | str) -> Dataset:

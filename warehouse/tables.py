@@ -15,10 +15,14 @@ Type choices (polars -> DuckDB, all supported by DuckLake 1.0):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
-import pyarrow as pa
 
 from schemas.base import Column, Dataset
+
+if TYPE_CHECKING:  # loaded by the first write: a command that only reads never imports it
+    import pyarrow as pa
 
 SCHEMA = "main"
 
@@ -101,6 +105,8 @@ def to_lake(dataset: Dataset, frame: pl.DataFrame) -> pl.DataFrame:
 def to_lake_arrow(dataset: Dataset, frame: pl.DataFrame) -> pa.Table:
     """`to_lake` as Arrow for DuckDB, times as microseconds: polars times are nanoseconds, which
     DuckDB reads as TIME_NS and cannot compare with a table's TIME column (an upsert's diff)."""
+    import pyarrow as pa
+
     table = to_lake(dataset, frame).to_arrow()
     ns_time = pa.time64("ns")
     if not any(f.type == ns_time for f in table.schema):

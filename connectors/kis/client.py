@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from types import TracebackType
@@ -42,7 +43,22 @@ class _CoreClient(_ClientLogic):
         limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(settings, clock=clock, limiter=limiter)
-        self._http = httpx.Client(transport=transport, timeout=self.settings.timeout)
+        self._transport = transport
+        # Made by the first request: its TLS context costs a command that sends nothing (~0.1 s).
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def _http(self) -> httpx.Client:
+        with self._http_lock:
+            if self._http_client is None:
+                if self._closed:
+                    raise RuntimeError("the client is closed")
+                self._http_client = httpx.Client(
+                    transport=self._transport, timeout=self.settings.timeout
+                )
+            return self._http_client
 
     # -- the driver: only the I/O below differs from aclient.py ----------------------------------
     def _drive(self, flow: Flow[T]) -> T:
@@ -94,7 +110,10 @@ class _CoreClient(_ClientLogic):
             pager.feed(response.body, response.tr_cont)
 
     def close(self) -> None:
-        self._http.close()
+        with self._http_lock:
+            self._closed = True
+            if self._http_client is not None:
+                self._http_client.close()
 
     def __enter__(self) -> Self:
         return self
