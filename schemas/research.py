@@ -31,6 +31,10 @@ INVESTOR_PARTS = {
     "other": ("other_corporation", "other_organization"),
 }
 INVESTORS = (*INVESTOR_GROUPS, *(part for parts in INVESTOR_PARTS.values() for part in parts))
+# 주식현재가 투자자 (FHKST01010900, paper too) sends these three groups for the last 30 days; only
+# the 0416 screen (FHPTJ04160001) sends the others, "other" included, so a stock-day with an
+# "other" row holds every type.
+RECENT_INVESTORS = ("foreign", "individual", "institution")
 
 _FLOW_COLUMNS = (
     Column("investor", S, nullable=False, doc="; ".join(INVESTORS)),
@@ -44,7 +48,8 @@ _FLOW_COLUMNS = (
 
 INVESTOR_FLOWS = Dataset(
     name="investor_flows",
-    doc="Per stock per day, shares and value bought/sold by investor type (FHPTJ04160001).",
+    doc="Per stock per day, shares and value bought/sold by investor type (FHPTJ04160001: all "
+    "15 types; FHKST01010900, the paper account's source: foreign, individual, institution).",
     columns=(
         Column("symbol", S, nullable=False),
         Column("date", D, "stck_bsop_date", nullable=False),

@@ -20,10 +20,12 @@ from connectors.kis import KisClient
 from connectors.kis.market_data.credit import DAILY_CREDIT_BALANCE, parse_credit_balance
 from connectors.kis.market_data.financials import parse_financials
 from connectors.kis.market_data.investors import (
+    INQUIRE_INVESTOR,
     INVESTOR_TRADE_DAILY,
     MARKET_INVESTOR_DAILY,
     parse_investor_flows,
     parse_market_investor_flows,
+    parse_recent_investor_flows,
 )
 from connectors.kis.market_data.program_trades import (
     PROGRAM_TRADE_DAILY,
@@ -50,7 +52,7 @@ from schemas import (
     SHORT_SALES,
     STOCK_INFO,
 )
-from schemas.research import INVESTOR_GROUPS, INVESTORS
+from schemas.research import INVESTOR_GROUPS, INVESTORS, RECENT_INVESTORS
 from simulator.server import RunningSimulator
 from tests.helpers import Kis, Q, sim_settings
 from warehouse.checks import run_checks
@@ -72,6 +74,18 @@ def test_investor_flows_parse_the_workbook_example_into_one_row_per_investor() -
     assert foreign["net_value"] == -144_363_000_000  # sent in millions of KRW
     groups = df.filter(pl.col("investor").is_in(INVESTOR_GROUPS))
     assert groups["net_volume"].sum() == 0  # KIS's own example: every share bought was sold
+
+
+def test_recent_investor_flows_parse_the_workbook_example() -> None:
+    payload = json.loads((FIXTURES / "investor_flows_recent.json").read_text(encoding="utf-8"))
+    df = parse_recent_investor_flows(payload, symbol="000660")
+    assert df.schema == INVESTOR_FLOWS.schema and df.height == 2 * 3
+    assert set(df["investor"]) == set(RECENT_INVESTORS)
+    row = df.filter((pl.col("investor") == "foreign") & (pl.col("date") == date(2022, 1, 13)))
+    foreign = row.row(0, named=True)
+    assert (foreign["buy_volume"], foreign["sell_volume"]) == (1442791, 645333)
+    assert foreign["net_volume"] == 797458 and foreign["net_value"] == 102_959_000_000
+    assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
 
 
 def test_market_investor_flows_parse_the_workbook_example() -> None:
@@ -214,6 +228,31 @@ def test_investor_flows_backfill_is_minimal_and_agrees_with_the_bars(client: Kis
     assert (joined["net"] == 0).all()
     assert (joined["bought"] == joined["volume"]).all()  # every share traded had one buyer
     assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
+
+
+def test_recent_investor_flows_are_the_daily_flows_last_30_days(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    # One synthetic source: 주식현재가 투자자 shows the 0416 screen's figures for its three groups,
+    # on paper too, where the 0416 screen is not served.
+    real = make_sim(now=AFTER_CLOSE, rate_limit=0)
+    paper = make_sim(now=AFTER_CLOSE, rate_limit=0, env="paper")
+    settings = sim_settings(real, tmp_path / "real", rate_limit=1000.0, raw_archive=False)
+    with KisClient(settings) as client:
+        full = client.investor_flows("005930", date(2026, 9, 1), date(2026, 11, 24))
+    paper_settings = sim_settings(
+        paper, tmp_path / "paper", env="paper", rate_limit=1000.0, raw_archive=False
+    )
+    with KisClient(paper_settings) as client:
+        recent = client.recent_investor_flows("005930")
+    assert paper.stats.by_tr_id[INQUIRE_INVESTOR.tr_paper] == 1
+    assert recent.schema == INVESTOR_FLOWS.schema
+    days = recent["date"].unique().sort()
+    assert days.len() == 30 and days.max() == date(2026, 11, 24)
+    assert recent.height == 30 * len(RECENT_INVESTORS)
+    same = full.filter(pl.col("investor").is_in(RECENT_INVESTORS) & pl.col("date").is_in(days))
+    key = ["date", "investor"]
+    assert recent.sort(key).to_dicts() == same.sort(key).to_dicts()
 
 
 def test_market_flows_are_the_sum_of_the_stocks_flows(client: KisClient) -> None:
