@@ -451,3 +451,39 @@ def test_financials_are_point_in_time(
     assert on[date(2026, 3, 30)]["period_end"] == date(2024, 12, 31)
     assert on[date(2026, 8, 3)]["eps"] == eps[0] and on[date(2026, 11, 24)]["eps"] == eps[1]
     assert on[date(2026, 11, 23)]["eps"] == eps[0]  # the restatement was seen on the 24th
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_paper_account_gets_three_groups_of_the_last_30_days(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # KIS does not serve the 0416 screen on paper: FHKST01010900 is the paper account's source.
+    sim = make_sim(now=None, env="paper", rate_limit=0)  # the wall clock, as a paper run's
+    home = tmp_path / "home"
+    env = {
+        "KIS_ENV": "paper",
+        "KIS_BASE_URL": sim.base_url,
+        "KIS_APP_KEY": sim.app_key,
+        "KIS_APP_SECRET": sim.app_secret,
+        "KIS_ACCOUNT": sim.account_number,
+        "KIS_RATE_LIMIT": "1000",
+        "KISDB_HOME": str(home),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ingest_investor_flows(symbols=["005930"])
+    assert sim.stats.by_tr_id[INQUIRE_INVESTOR.tr_paper] == 1
+    assert sim.stats.by_tr_id[INVESTOR_TRADE_DAILY.tr_real] == 0
+    calls = sim.stats.requests
+    ingest_investor_flows(symbols=["005930"])
+    assert sim.stats.requests == calls, "the last 30 days are stored: nothing to fetch"
+    with Lake.open(home, source="kis") as lake:
+        flows = lake.table(INVESTOR_FLOWS)
+        report = run_checks(lake, only=["missing_days", "investor_flows"])
+    assert report.ok, report.to_frame()
+    days = flows["date"].unique()
+    assert 25 <= days.len() <= 30 and set(flows["investor"]) == set(RECENT_INVESTORS)
+    assert all(sim.market.calendar.is_trading_day(d) for d in days)
+    assert flows.height == days.len() * len(RECENT_INVESTORS)
