@@ -10,7 +10,7 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -41,6 +41,7 @@ from pipelines.research_datasets import (
     ingest_market_investor_flows,
     ingest_program_trades,
     ingest_short_sales,
+    ingest_stock_info,
 )
 from schemas import (
     CREDIT_BALANCE,
@@ -323,7 +324,9 @@ def test_program_trades_backfill_is_minimal_and_within_the_day(client: KisClient
     bars = client.period_bars("005380", date(2025, 6, 2), date(2026, 11, 24), adjusted=False)
     assert df["date"].to_list() == bars["date"].to_list()
     assert df["value"].to_list() == bars["value"].to_list()
-    assert (df["buy_volume"] <= df["volume"]).all() and (df["sell_value"] <= df["value"]).all()
+    for side in ("buy", "sell"):  # programs trade within the day's volume and value
+        assert (df[f"{side}_volume"] <= df["volume"]).all()
+        assert (df[f"{side}_value"] <= df["value"]).all()
     assert (df["buy_volume"] > 0).all()
 
 
@@ -444,6 +447,18 @@ def test_financials_are_point_in_time(
     assert restated < first  # a new version beside the old one, not over it
     balance = fy2025.filter(pl.col("statement") == "balance_sheet")
     assert balance["seen_date"].to_list() == [date(2026, 8, 3)]  # unchanged: one version
+    # One restatement in the whole history: fiscal 2025's net income (each of its periods, year
+    # to date), seen once.
+    period = ["statement", "period_kind", "period_end"]
+    restated = fin.filter(pl.len().over(period) > 1)
+    assert {d.year for d in restated["period_end"]} == {2025}
+    assert set(restated["statement"]) == {"income_statement", "ratios"}
+    assert set(restated["seen_date"]) == {date(2026, 8, 3), date(2026, 11, 24)}
+    # Quarterly: consecutive quarter ends.
+    quarters = fin.filter(pl.col("period_kind") == "quarterly")["period_end"].unique().sort()
+    months = [d.year * 12 + d.month for d in quarters]
+    assert quarters.len() >= 8 and all(b - a == 3 for a, b in zip(months, months[1:], strict=False))
+    assert all(d.month % 3 == 0 and (d + timedelta(days=1)).day == 1 for d in quarters)
     # Each day values the stock with what was known that day.
     eps = fy2025.filter(pl.col("statement") == "ratios").sort("seen_date")["eps"].to_list()
     on = {row["date"]: row for row in valuation.iter_rows(named=True)}
@@ -487,3 +502,37 @@ def test_a_paper_account_gets_three_groups_of_the_last_30_days(
     assert 25 <= days.len() <= 30 and set(flows["investor"]) == set(RECENT_INVESTORS)
     assert all(sim.market.calendar.is_trading_day(d) for d in days)
     assert flows.height == days.len() * len(RECENT_INVESTORS)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_market_cap_is_close_times_the_days_listed_shares_across_a_split(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # 삼성전자's 1:50 split took effect on 2018-05-04: 50 times the shares at 1/50 of the price.
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KISDB_HOME", str(home))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for now in (datetime(2018, 5, 3, 16, 0), datetime(2018, 5, 4, 16, 0)):
+        sim = make_sim(now=now, rate_limit=0, token_issue_interval=0)
+        monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+        shutil.rmtree(home / "tokens", ignore_errors=True)  # another simulator, another token
+        ingest_stock_info(symbols=["005930"])
+    ingest_period_bars(symbols=["005930"], start="2018-04-25", adjusted=[False])
+    quote = Kis(sim).get(
+        Q + "inquire-price", "FHKST01010100", FID_COND_MRKT_DIV_CODE="J", FID_INPUT_ISCD="005930"
+    )
+    with Lake.open(home, source="sim") as lake:
+        info = lake.table(STOCK_INFO).sort("snapshot_date")
+        cap = lake.con.execute(
+            "SELECT date, close, market_cap FROM market_cap_daily ORDER BY date"
+        ).pl()
+    before, after = info["listed_shares"].to_list()
+    assert after == 50 * before == 50 * sim.market.listed_shares("005930", date(2018, 5, 3))
+    assert cap["date"].to_list() == [date(2018, 5, 3), date(2018, 5, 4)]  # from the first snapshot
+    assert cap["market_cap"].to_list() == [cap["close"][0] * before, cap["close"][1] * after]
+    assert 0.7 < cap["market_cap"][1] / cap["market_cap"][0] < 1.3  # the price split too
+    assert cap["market_cap"][1] // 10**8 == int(quote.json()["output"]["hts_avls"])  # 억 KRW
