@@ -120,6 +120,8 @@ CREDIT_BALANCE = Dataset(
     partition_by=("year(date)",),
 )
 
+# Totals only: FHPPG04650201 (like every per-stock program sheet of the workbook) does not split
+# arbitrage from non-arbitrage; KIS gives that split per market only (FHPPG04600001).
 PROGRAM_TRADES = Dataset(
     name="program_trades",
     doc="Per stock per day, shares and KRW bought and sold by program trading, all programs "
