@@ -536,3 +536,28 @@ def test_market_cap_is_close_times_the_days_listed_shares_across_a_split(
     assert cap["market_cap"].to_list() == [cap["close"][0] * before, cap["close"][1] * after]
     assert 0.7 < cap["market_cap"][1] / cap["market_cap"][0] < 1.3  # the price split too
     assert cap["market_cap"][1] // 10**8 == int(quote.json()["output"]["hts_avls"])  # 억 KRW
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_before_1540_leaves_today_to_the_next_run(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # The session closed at 15:30 but KIS publishes the day's figures at 15:40: a run at 15:35
+    # fetches up to yesterday and must not record today as fetched.
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KISDB_HOME", str(home))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    stored = []
+    for now in (datetime(2026, 11, 24, 15, 35), AFTER_CLOSE):
+        sim = make_sim(now=now, rate_limit=0, token_issue_interval=0)
+        monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+        shutil.rmtree(home / "tokens", ignore_errors=True)  # another simulator, another token
+        ingest_short_sales(symbols=["005930"], start="2026-11-02")
+        with Lake.open(home, source="sim") as lake:
+            stored.append(lake.table(SHORT_SALES)["date"].max())
+    assert stored == [date(2026, 11, 23), date(2026, 11, 24)]
+    assert sim.stats.by_tr_id[DAILY_SHORT_SALE.tr_real] == 1  # the second run fetched today
