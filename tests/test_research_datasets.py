@@ -34,6 +34,7 @@ from connectors.kis.market_data.program_trades import (
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
 from connectors.kis.market_data.stock_info import parse_stock_info
 from pipelines.bars import ingest_period_bars
+from pipelines.holidays_flow import ingest_holidays
 from pipelines.research_datasets import (
     ingest_credit_balance,
     ingest_financials,
@@ -391,6 +392,11 @@ def test_ingest_twice_checks_and_views(
         research = ["investor_flows", "short_sales", "program_trades", "credit_balance"]
         report = run_checks(lake, only=research)
         assert report.ok and report.checks_run == research
+    ingest_holidays(start="2026-05-01")
+    with Lake.open(home, source="sim") as lake:
+        # The flows' ledger keys are the ones the calendar checks read: nothing is missing.
+        calendar = run_checks(lake, only=["missing_days", "off_calendar"])
+        assert calendar.findings == [], calendar.to_frame()
         ratio = lake.con.execute("SELECT short_ratio FROM short_ratio").pl()["short_ratio"]
         assert ratio.len() > 100 and ratio.is_between(0, 1).all()
         view = lake.con.execute(
