@@ -4,10 +4,10 @@ time: a restated period is stored as a new version, never over the old one) and 
 of each stock's basic facts (listed shares, for the market cap).
 
 The daily datasets are planned like the daily bars (pipelines/bars.py): per series, the ranges the
-warehouse and the ledger still miss; today is fetched only once it has settled (KIS publishes the
+warehouse and the ledger still miss; today is fetched only once it is published (KIS publishes the
 day's figures from 15:40; `published_through`). Investor flows come from FHPTJ04160001 on a real
-account and, for the last 30 days of three groups, from FHKST01010900 on paper. Financials and stock_info are snapshots taken at most once a day. A
-second run with nothing new makes no KIS call.
+account and, for the last 30 days of three groups, from FHKST01010900 on paper. Financials and
+stock_info are snapshots taken at most once a day. A second run with nothing new makes no KIS call.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from schemas import (
     STOCK_INFO,
     Dataset,
 )
-from schemas.research import STATEMENT_ITEMS
+from schemas.research import FULL_SOURCE_MARK, RECENT_SOURCE_MARK, STATEMENT_ITEMS
 from schemas.sessions import closed_through
 from warehouse.ledger import complete_ranges_many, ledger_key
 from warehouse.planning import MARKETS, stored_bounds, trading_days_or_weekdays
@@ -98,14 +98,6 @@ def _per_stock(
         return _daily_series(run, dataset, series, start, end, name.replace("-", " "))
 
 
-# Which investor type's row marks a stock-day as fetched from each source (schemas.research):
-# FHPTJ04160001 sends all 15 types, "other" among them; FHKST01010900 three, "foreign" among them.
-# So a day the paper source filled is still missing for the full source (a lake moved to a real
-# account completes it), and the ledger tells the sources apart.
-FULL_MARK = "other"
-RECENT_MARK = "foreign"
-
-
 def _recent_flows(client: KisClient, symbol: str, lo: date, hi: date) -> pl.DataFrame:
     frame = client.recent_investor_flows(symbol)
     return frame.filter(pl.col("date").is_between(lo, hi))
@@ -119,22 +111,28 @@ def ingest_investor_flows(
     end: str | None = None,
     home: str | None = None,
 ) -> RunSummary:
-    """Buy/sell/net shares and KRW per investor type per day: all 15 types from FHPTJ04160001
-    (real); on paper, which KIS does not serve that on, foreign/individual/institution of the
-    last 30 trading days from FHKST01010900 (one call a stock; run daily, a history builds up)."""
+    """Buy/sell/net shares and KRW per investor type per day: all 15 types from FHPTJ04160001 on
+    a real account; on paper (where KIS does not serve it) foreign, individual and institution of
+    the last 30 trading days from FHKST01010900, one call a stock: run daily, a history builds up."""
     with flow_run("investor-flows", home) as run:
         paper = run.rt.settings.env == "paper"
         client = run.rt.client
 
+        # Each source's series is keyed by its marker type (schemas.research): a day the paper
+        # source filled is still missing for the full one (a lake moved to a real account
+        # completes it), and the ledger tells the sources apart.
         def series(last: date) -> list[Series]:
             names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
             if paper:
                 return [
-                    ({"symbol": s, "investor": RECENT_MARK}, partial(_recent_flows, client, s))
+                    (
+                        {"symbol": s, "investor": RECENT_SOURCE_MARK},
+                        partial(_recent_flows, client, s),
+                    )
                     for s in names
                 ]
             return [
-                ({"symbol": s, "investor": FULL_MARK}, partial(client.investor_flows, s))
+                ({"symbol": s, "investor": FULL_SOURCE_MARK}, partial(client.investor_flows, s))
                 for s in names
             ]
 

@@ -32,9 +32,12 @@ INVESTOR_PARTS = {
 }
 INVESTORS = (*INVESTOR_GROUPS, *(part for parts in INVESTOR_PARTS.values() for part in parts))
 # 주식현재가 투자자 (FHKST01010900, paper too) sends these three groups for the last 30 days; only
-# the 0416 screen (FHPTJ04160001) sends the others, "other" included, so a stock-day with an
-# "other" row holds every type.
+# the 0416 screen (FHPTJ04160001) sends the others. Each source's stock-days are known by one
+# type's row: "other" (only the full source sends it, so such a day holds every type) and
+# "foreign" (both send it).
 RECENT_INVESTORS = ("foreign", "individual", "institution")
+FULL_SOURCE_MARK = "other"
+RECENT_SOURCE_MARK = "foreign"
 
 _FLOW_COLUMNS = (
     Column("investor", S, nullable=False, doc="; ".join(INVESTORS)),

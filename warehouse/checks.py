@@ -48,6 +48,7 @@ from schemas.datasets import (
 )
 from schemas.research import (
     CREDIT_BALANCE,
+    FULL_SOURCE_MARK,
     INVESTOR_FLOWS,
     INVESTOR_GROUPS,
     MARKET_INVESTOR_FLOWS,
@@ -214,7 +215,7 @@ _DAILY_SERIES: tuple[_Daily, ...] = (
     _Daily(INDEX_BARS, ("period", "D")),
     # A stock-day of investor flows is complete with its "other" row: only FHPTJ04160001 sends it
     # (FHKST01010900's three-group days, a paper account's, cannot be refilled past 30 days).
-    _Daily(INVESTOR_FLOWS, ("investor", "other"), ("symbol", "investor")),
+    _Daily(INVESTOR_FLOWS, ("investor", FULL_SOURCE_MARK), ("symbol", "investor")),
     _Daily(MARKET_INVESTOR_FLOWS, ("investor", "foreign"), ("market",)),
     _Daily(SHORT_SALES),
     _Daily(CREDIT_BALANCE),

@@ -22,7 +22,9 @@ from simulator.quotes.common import change_fields, check_market, ok, stock
 from simulator.wire import KisReject, dec, num, parse_ymd, pick, tr_cont_code, ymd
 
 ROWS = 100  # days per answer (KIS does not say; the 0416 screen pages similarly)
-RECENT_ROWS = 30  # 주식현재가 투자자: the last 30 days, one answer, no paging (workbook)
+RECENT_ROWS = (
+    30  # 주식현재가 투자자: the last 30 days in one answer, no paging (the sheet gives no count)
+)
 PUBLISHED = time(15, 40)  # the day's figures exist from 15:40 (workbook)
 _STREAM_INVESTORS = 21  # random stream id, apart from simulator.market's 11-14
 MILLION = 1_000_000

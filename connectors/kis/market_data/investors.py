@@ -61,7 +61,9 @@ MARKET_INVESTOR_DAILY = Endpoint(
 # market -> (index code, FID_INPUT_ISCD_1 market code)
 MARKETS = {"KOSPI": ("0001", "KSP"), "KOSDAQ": ("1001", "KSQ")}
 
-RECENT_DAYS = 30  # the trading days FHKST01010900 shows (workbook: 최근 30일)
+# The trading days FHKST01010900 answers, newest first: the last 30 (the sheet gives no count; the
+# issue's figure, and the simulator's).
+RECENT_DAYS = 30
 MILLION = 1_000_000
 THOUSAND = 1_000
 
