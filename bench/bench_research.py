@@ -5,7 +5,9 @@
 For a few stocks listed throughout 2024-2025, fetches each research dataset over the range and
 compares the requests the simulator served with ceil(rows / rows per answer), where rows is what the
 simulator's own market holds (trading days; for credit balances, the trades settling in the window
-asked). Financial statements: six calls a stock (three statements, annual and quarterly). Goal 1.00.
+asked). Financial statements: six calls a stock (three statements, annual and quarterly); the
+last 30 days of investor flows (FHKST01010900, a paper account's source) and stock info: one call
+a stock. Goal 1.00.
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ from connectors.kis import KisClient, Settings
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.market_data.credit import DAILY_CREDIT_BALANCE, SETTLEMENT_LAG
 from connectors.kis.market_data.financials import STATEMENT_ENDPOINTS
-from connectors.kis.market_data.investors import INVESTOR_TRADE_DAILY, MARKET_INVESTOR_DAILY
+from connectors.kis.market_data.investors import (
+    INQUIRE_INVESTOR,
+    INVESTOR_TRADE_DAILY,
+    MARKET_INVESTOR_DAILY,
+)
 from connectors.kis.market_data.program_trades import PROGRAM_TRADE_DAILY
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE
+from connectors.kis.market_data.stock_info import SEARCH_STOCK_INFO
 from simulator.quotes import credit, investors
 from simulator.server import SimConfig, start_simulator
 
@@ -76,6 +83,13 @@ def main() -> None:
                     lambda c=code: client.investor_flows(c, START, END),
                     per_page,
                 )
+                measure(
+                    "recent_investor_flows",
+                    [INQUIRE_INVESTOR],
+                    lambda c=code: client.recent_investor_flows(c),
+                    1,
+                )
+                measure("stock_info", [SEARCH_STOCK_INFO], lambda c=code: client.stock_info(c), 1)
                 measure(
                     "short_sales",
                     [DAILY_SHORT_SALE],

@@ -4,19 +4,22 @@ time: a restated period is stored as a new version, never over the old one) and 
 of each stock's basic facts (listed shares, for the market cap).
 
 The daily datasets are planned like the daily bars (pipelines/bars.py): per series, the ranges the
-warehouse and the ledger still miss; today is fetched only once it has settled (KIS publishes the
-day's figures from 15:40). Financials and stock_info are snapshots taken at most once a day. A
-second run with nothing new makes no KIS call.
+warehouse and the ledger still miss; today is fetched only once it is published (KIS publishes the
+day's figures from 15:40; `published_through`). Investor flows come from FHPTJ04160001 on a real
+account and, for the last 30 days of three groups, from FHKST01010900 on paper. Financials and
+stock_info are snapshots taken at most once a day. A second run with nothing new makes no KIS call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 import polars as pl
 
+from connectors.kis import KisClient
+from connectors.kis.market_data.investors import RECENT_DAYS
 from pipelines.bars import WORKERS, Series, resolve_range, series_jobs
 from pipelines.engine import flow
 from pipelines.errors import InputError
@@ -34,19 +37,20 @@ from schemas import (
     STOCK_INFO,
     Dataset,
 )
-from schemas.research import STATEMENT_ITEMS
+from schemas.research import FULL_SOURCE_MARK, RECENT_SOURCE_MARK, STATEMENT_ITEMS
+from schemas.sessions import closed_through
 from warehouse.ledger import complete_ranges_many, ledger_key
 from warehouse.planning import MARKETS, stored_bounds, trading_days_or_weekdays
 from warehouse.versions import changed_rows, latest_versions
 
+# KIS publishes a day's research figures 10 minutes after the close (15:40 on a 15:30 close).
+PUBLICATION_DELAY = timedelta(minutes=10)
 
-def _settled_range(run: Run, start: str | None, end: str | None) -> tuple[date, date, list[date]]:
-    """[first, last] and its trading days, never past the last settled day: KIS publishes a
-    day's investor figures after the close (15:40)."""
-    first, last = resolve_range(run, start, end, "1y")
-    last = min(last, run.settled)
-    days = trading_days_or_weekdays(run.rt.lake, first, last) if first <= last else []
-    return first, last, days
+
+def published_through(run: Run) -> date:
+    """The last day whose research figures are out: a range fetched before 15:40 that came back
+    without today must not be recorded complete through today."""
+    return closed_through(run.now - PUBLICATION_DELAY, run.is_trading_day)
 
 
 def _daily_series(
@@ -56,11 +60,20 @@ def _daily_series(
     start: str | None,
     end: str | None,
     label: str,
+    *,
+    last_days: int | None = None,
 ) -> RunSummary:
-    """Fetch what the lake misses of each series (`series(last day)`) in the settled range."""
-    first, last, days = _settled_range(run, start, end)
-    jobs = series_jobs(run, dataset, series(last), first, last, days)
-    run_jobs(run.rt, jobs, run.summary, label=label, settled=run.settled, run_id=run.run_id)
+    """Fetch what the lake misses of each series (`series(last day)`) in [start, end], never
+    past the last published day, nor before the `last_days` trading days an API keeps."""
+    first, last = resolve_range(run, start, end, "1y")
+    published = published_through(run)
+    last = min(last, published)
+    days = trading_days_or_weekdays(run.rt.lake, first, last) if first <= last else []
+    if last_days is not None and len(days) > last_days:
+        days = days[-last_days:]
+        first = days[0]
+    jobs = series_jobs(run, dataset, series(last), first, last, days, settled=published)
+    run_jobs(run.rt, jobs, run.summary, label=label, settled=published, run_id=run.run_id)
     return run.summary
 
 
@@ -85,6 +98,11 @@ def _per_stock(
         return _daily_series(run, dataset, series, start, end, name.replace("-", " "))
 
 
+def _recent_flows(client: KisClient, symbol: str, lo: date, hi: date) -> pl.DataFrame:
+    frame = client.recent_investor_flows(symbol)
+    return frame.filter(pl.col("date").is_between(lo, hi))
+
+
 @flow("investor-flows", workers=WORKERS)
 def ingest_investor_flows(
     symbols: list[str] | None = None,
@@ -93,10 +111,40 @@ def ingest_investor_flows(
     end: str | None = None,
     home: str | None = None,
 ) -> RunSummary:
-    """Buy/sell/net shares and KRW per investor type per day (FHPTJ04160001, real only)."""
-    return _per_stock(
-        "investor-flows", INVESTOR_FLOWS, "investor_flows", symbols, universe, start, end, home
-    )
+    """Buy/sell/net shares and KRW per investor type per day: all 15 types from FHPTJ04160001 on
+    a real account; on paper (where KIS does not serve it) foreign, individual and institution of
+    the last 30 trading days from FHKST01010900, one call a stock: run daily, a history builds up."""
+    with flow_run("investor-flows", home) as run:
+        paper = run.rt.settings.env == "paper"
+        client = run.rt.client
+
+        # Each source's series is keyed by its marker type (schemas.research): a day the paper
+        # source filled is still missing for the full one (a lake moved to a real account
+        # completes it), and the ledger tells the sources apart.
+        def series(last: date) -> list[Series]:
+            names = resolve_symbols(symbols, universe, run.rt.lake, on=last)
+            if paper:
+                return [
+                    (
+                        {"symbol": s, "investor": RECENT_SOURCE_MARK},
+                        partial(_recent_flows, client, s),
+                    )
+                    for s in names
+                ]
+            return [
+                ({"symbol": s, "investor": FULL_SOURCE_MARK}, partial(client.investor_flows, s))
+                for s in names
+            ]
+
+        return _daily_series(
+            run,
+            INVESTOR_FLOWS,
+            series,
+            start,
+            end,
+            "investor flows",
+            last_days=RECENT_DAYS if paper else None,
+        )
 
 
 @flow("short-sales", workers=WORKERS)

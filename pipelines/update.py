@@ -84,8 +84,9 @@ STOCK_RESEARCH_PARTS = (
 )
 # Parts that fetch per stock: with no symbols named they take the default universe.
 PER_SYMBOL_PARTS = frozenset({"bars", "minute-bars", *STOCK_RESEARCH_PARTS})
-# Parts KIS does not serve on paper (40580000): a paper update leaves them out.
-REAL_ONLY = frozenset({"market-investor-flows", *STOCK_RESEARCH_PARTS})
+# Parts KIS does not serve on paper (40580000): a paper update leaves them out (investor flows
+# come from FHKST01010900 there: pipelines.research_datasets).
+REAL_ONLY = frozenset({"market-investor-flows", *STOCK_RESEARCH_PARTS} - {"investor-flows"})
 
 
 def default_symbols(run: Run) -> list[str]:

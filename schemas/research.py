@@ -31,6 +31,13 @@ INVESTOR_PARTS = {
     "other": ("other_corporation", "other_organization"),
 }
 INVESTORS = (*INVESTOR_GROUPS, *(part for parts in INVESTOR_PARTS.values() for part in parts))
+# 주식현재가 투자자 (FHKST01010900, paper too) sends these three groups for the last 30 days; only
+# the 0416 screen (FHPTJ04160001) sends the others. Each source's stock-days are known by one
+# type's row: "other" (only the full source sends it, so such a day holds every type) and
+# "foreign" (both send it).
+RECENT_INVESTORS = ("foreign", "individual", "institution")
+FULL_SOURCE_MARK = "other"
+RECENT_SOURCE_MARK = "foreign"
 
 _FLOW_COLUMNS = (
     Column("investor", S, nullable=False, doc="; ".join(INVESTORS)),
@@ -44,7 +51,8 @@ _FLOW_COLUMNS = (
 
 INVESTOR_FLOWS = Dataset(
     name="investor_flows",
-    doc="Per stock per day, shares and value bought/sold by investor type (FHPTJ04160001).",
+    doc="Per stock per day, shares and value bought/sold by investor type (FHPTJ04160001: all "
+    "15 types; FHKST01010900, the paper account's source: foreign, individual, institution).",
     columns=(
         Column("symbol", S, nullable=False),
         Column("date", D, "stck_bsop_date", nullable=False),
@@ -115,6 +123,8 @@ CREDIT_BALANCE = Dataset(
     partition_by=("year(date)",),
 )
 
+# Totals only: FHPPG04650201 (like every per-stock program sheet of the workbook) does not split
+# arbitrage from non-arbitrage; KIS gives that split per market only (FHPPG04600001).
 PROGRAM_TRADES = Dataset(
     name="program_trades",
     doc="Per stock per day, shares and KRW bought and sold by program trading, all programs "

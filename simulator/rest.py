@@ -105,6 +105,9 @@ class ReplyCache:
 
 ROUTES: dict[str, Route] = {
     Q + "inquire-price": _r("GET", {"FHKST01010100"}, {"FHKST01010100"}, prices.inquire_price),
+    Q + "inquire-investor": _r(
+        "GET", {"FHKST01010900"}, {"FHKST01010900"}, investors.inquire_investor
+    ),
     Q + "inquire-daily-price": _r(
         "GET", {"FHKST01010400"}, {"FHKST01010400"}, prices.inquire_daily_price
     ),

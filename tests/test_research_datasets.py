@@ -10,7 +10,7 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -20,10 +20,12 @@ from connectors.kis import KisClient
 from connectors.kis.market_data.credit import DAILY_CREDIT_BALANCE, parse_credit_balance
 from connectors.kis.market_data.financials import parse_financials
 from connectors.kis.market_data.investors import (
+    INQUIRE_INVESTOR,
     INVESTOR_TRADE_DAILY,
     MARKET_INVESTOR_DAILY,
     parse_investor_flows,
     parse_market_investor_flows,
+    parse_recent_investor_flows,
 )
 from connectors.kis.market_data.program_trades import (
     PROGRAM_TRADE_DAILY,
@@ -32,6 +34,7 @@ from connectors.kis.market_data.program_trades import (
 from connectors.kis.market_data.short_sales import DAILY_SHORT_SALE, parse_short_sales
 from connectors.kis.market_data.stock_info import parse_stock_info
 from pipelines.bars import ingest_period_bars
+from pipelines.holidays_flow import ingest_holidays
 from pipelines.research_datasets import (
     ingest_credit_balance,
     ingest_financials,
@@ -39,6 +42,7 @@ from pipelines.research_datasets import (
     ingest_market_investor_flows,
     ingest_program_trades,
     ingest_short_sales,
+    ingest_stock_info,
 )
 from schemas import (
     CREDIT_BALANCE,
@@ -50,7 +54,7 @@ from schemas import (
     SHORT_SALES,
     STOCK_INFO,
 )
-from schemas.research import INVESTOR_GROUPS, INVESTORS
+from schemas.research import INVESTOR_GROUPS, INVESTORS, RECENT_INVESTORS
 from simulator.server import RunningSimulator
 from tests.helpers import Kis, Q, sim_settings
 from warehouse.checks import run_checks
@@ -72,6 +76,18 @@ def test_investor_flows_parse_the_workbook_example_into_one_row_per_investor() -
     assert foreign["net_value"] == -144_363_000_000  # sent in millions of KRW
     groups = df.filter(pl.col("investor").is_in(INVESTOR_GROUPS))
     assert groups["net_volume"].sum() == 0  # KIS's own example: every share bought was sold
+
+
+def test_recent_investor_flows_parse_the_workbook_example() -> None:
+    payload = json.loads((FIXTURES / "investor_flows_recent.json").read_text(encoding="utf-8"))
+    df = parse_recent_investor_flows(payload, symbol="000660")
+    assert df.schema == INVESTOR_FLOWS.schema and df.height == 2 * 3
+    assert set(df["investor"]) == set(RECENT_INVESTORS)
+    row = df.filter((pl.col("investor") == "foreign") & (pl.col("date") == date(2022, 1, 13)))
+    foreign = row.row(0, named=True)
+    assert (foreign["buy_volume"], foreign["sell_volume"]) == (1442791, 645333)
+    assert foreign["net_volume"] == 797458 and foreign["net_value"] == 102_959_000_000
+    assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
 
 
 def test_market_investor_flows_parse_the_workbook_example() -> None:
@@ -216,6 +232,31 @@ def test_investor_flows_backfill_is_minimal_and_agrees_with_the_bars(client: Kis
     assert (df["buy_volume"] - df["sell_volume"] == df["net_volume"]).all()
 
 
+def test_recent_investor_flows_are_the_daily_flows_last_30_days(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    # One synthetic source: 주식현재가 투자자 shows the 0416 screen's figures for its three groups,
+    # on paper too, where the 0416 screen is not served.
+    real = make_sim(now=AFTER_CLOSE, rate_limit=0)
+    paper = make_sim(now=AFTER_CLOSE, rate_limit=0, env="paper")
+    settings = sim_settings(real, tmp_path / "real", rate_limit=1000.0, raw_archive=False)
+    with KisClient(settings) as client:
+        full = client.investor_flows("005930", date(2026, 9, 1), date(2026, 11, 24))
+    paper_settings = sim_settings(
+        paper, tmp_path / "paper", env="paper", rate_limit=1000.0, raw_archive=False
+    )
+    with KisClient(paper_settings) as client:
+        recent = client.recent_investor_flows("005930")
+    assert paper.stats.by_tr_id[INQUIRE_INVESTOR.tr_paper] == 1
+    assert recent.schema == INVESTOR_FLOWS.schema
+    days = recent["date"].unique().sort()
+    assert days.len() == 30 and days.max() == date(2026, 11, 24)
+    assert recent.height == 30 * len(RECENT_INVESTORS)
+    same = full.filter(pl.col("investor").is_in(RECENT_INVESTORS) & pl.col("date").is_in(days))
+    key = ["date", "investor"]
+    assert recent.sort(key).to_dicts() == same.sort(key).to_dicts()
+
+
 def test_market_flows_are_the_sum_of_the_stocks_flows(client: KisClient) -> None:
     sim: RunningSimulator = client.sim  # type: ignore[attr-defined]
     day = date(2026, 11, 20)
@@ -284,7 +325,9 @@ def test_program_trades_backfill_is_minimal_and_within_the_day(client: KisClient
     bars = client.period_bars("005380", date(2025, 6, 2), date(2026, 11, 24), adjusted=False)
     assert df["date"].to_list() == bars["date"].to_list()
     assert df["value"].to_list() == bars["value"].to_list()
-    assert (df["buy_volume"] <= df["volume"]).all() and (df["sell_value"] <= df["value"]).all()
+    for side in ("buy", "sell"):  # programs trade within the day's volume and value
+        assert (df[f"{side}_volume"] <= df["volume"]).all()
+        assert (df[f"{side}_value"] <= df["value"]).all()
     assert (df["buy_volume"] > 0).all()
 
 
@@ -349,6 +392,11 @@ def test_ingest_twice_checks_and_views(
         research = ["investor_flows", "short_sales", "program_trades", "credit_balance"]
         report = run_checks(lake, only=research)
         assert report.ok and report.checks_run == research
+    ingest_holidays(start="2026-05-01")
+    with Lake.open(home, source="sim") as lake:
+        # The flows' ledger keys are the ones the calendar checks read: nothing is missing.
+        calendar = run_checks(lake, only=["missing_days", "off_calendar"])
+        assert calendar.findings == [], calendar.to_frame()
         ratio = lake.con.execute("SELECT short_ratio FROM short_ratio").pl()["short_ratio"]
         assert ratio.len() > 100 and ratio.is_between(0, 1).all()
         view = lake.con.execute(
@@ -405,6 +453,18 @@ def test_financials_are_point_in_time(
     assert restated < first  # a new version beside the old one, not over it
     balance = fy2025.filter(pl.col("statement") == "balance_sheet")
     assert balance["seen_date"].to_list() == [date(2026, 8, 3)]  # unchanged: one version
+    # One restatement in the whole history: fiscal 2025's net income (each of its periods, year
+    # to date), seen once.
+    period = ["statement", "period_kind", "period_end"]
+    restated = fin.filter(pl.len().over(period) > 1)
+    assert {d.year for d in restated["period_end"]} == {2025}
+    assert set(restated["statement"]) == {"income_statement", "ratios"}
+    assert set(restated["seen_date"]) == {date(2026, 8, 3), date(2026, 11, 24)}
+    # Quarterly: consecutive quarter ends.
+    quarters = fin.filter(pl.col("period_kind") == "quarterly")["period_end"].unique().sort()
+    months = [d.year * 12 + d.month for d in quarters]
+    assert quarters.len() >= 8 and all(b - a == 3 for a, b in zip(months, months[1:], strict=False))
+    assert all(d.month % 3 == 0 and (d + timedelta(days=1)).day == 1 for d in quarters)
     # Each day values the stock with what was known that day.
     eps = fy2025.filter(pl.col("statement") == "ratios").sort("seen_date")["eps"].to_list()
     on = {row["date"]: row for row in valuation.iter_rows(named=True)}
@@ -412,3 +472,98 @@ def test_financials_are_point_in_time(
     assert on[date(2026, 3, 30)]["period_end"] == date(2024, 12, 31)
     assert on[date(2026, 8, 3)]["eps"] == eps[0] and on[date(2026, 11, 24)]["eps"] == eps[1]
     assert on[date(2026, 11, 23)]["eps"] == eps[0]  # the restatement was seen on the 24th
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_paper_account_gets_three_groups_of_the_last_30_days(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # KIS does not serve the 0416 screen on paper: FHKST01010900 is the paper account's source.
+    sim = make_sim(now=None, env="paper", rate_limit=0)  # the wall clock, as a paper run's
+    home = tmp_path / "home"
+    env = {
+        "KIS_ENV": "paper",
+        "KIS_BASE_URL": sim.base_url,
+        "KIS_APP_KEY": sim.app_key,
+        "KIS_APP_SECRET": sim.app_secret,
+        "KIS_ACCOUNT": sim.account_number,
+        "KIS_RATE_LIMIT": "1000",
+        "KISDB_HOME": str(home),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ingest_investor_flows(symbols=["005930"])
+    assert sim.stats.by_tr_id[INQUIRE_INVESTOR.tr_paper] == 1
+    assert sim.stats.by_tr_id[INVESTOR_TRADE_DAILY.tr_real] == 0
+    calls = sim.stats.requests
+    ingest_investor_flows(symbols=["005930"])
+    assert sim.stats.requests == calls, "the last 30 days are stored: nothing to fetch"
+    with Lake.open(home, source="kis") as lake:
+        flows = lake.table(INVESTOR_FLOWS)
+        report = run_checks(lake, only=["missing_days", "investor_flows"])
+    assert report.ok, report.to_frame()
+    days = flows["date"].unique()
+    assert 25 <= days.len() <= 30 and set(flows["investor"]) == set(RECENT_INVESTORS)
+    assert all(sim.market.calendar.is_trading_day(d) for d in days)
+    assert flows.height == days.len() * len(RECENT_INVESTORS)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_market_cap_is_close_times_the_days_listed_shares_across_a_split(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # 삼성전자's 1:50 split took effect on 2018-05-04: 50 times the shares at 1/50 of the price.
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KISDB_HOME", str(home))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for now in (datetime(2018, 5, 3, 16, 0), datetime(2018, 5, 4, 16, 0)):
+        sim = make_sim(now=now, rate_limit=0, token_issue_interval=0)
+        monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+        shutil.rmtree(home / "tokens", ignore_errors=True)  # another simulator, another token
+        ingest_stock_info(symbols=["005930"])
+    ingest_period_bars(symbols=["005930"], start="2018-04-25", adjusted=[False])
+    quote = Kis(sim).get(
+        Q + "inquire-price", "FHKST01010100", FID_COND_MRKT_DIV_CODE="J", FID_INPUT_ISCD="005930"
+    )
+    with Lake.open(home, source="sim") as lake:
+        info = lake.table(STOCK_INFO).sort("snapshot_date")
+        cap = lake.con.execute(
+            "SELECT date, close, market_cap FROM market_cap_daily ORDER BY date"
+        ).pl()
+    before, after = info["listed_shares"].to_list()
+    assert after == 50 * before == 50 * sim.market.listed_shares("005930", date(2018, 5, 3))
+    assert cap["date"].to_list() == [date(2018, 5, 3), date(2018, 5, 4)]  # from the first snapshot
+    assert cap["market_cap"].to_list() == [cap["close"][0] * before, cap["close"][1] * after]
+    assert 0.7 < cap["market_cap"][1] / cap["market_cap"][0] < 1.3  # the price split too
+    assert cap["market_cap"][1] // 10**8 == int(quote.json()["output"]["hts_avls"])  # 억 KRW
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_before_1540_leaves_today_to_the_next_run(
+    make_sim: Callable[..., RunningSimulator],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # The session closed at 15:30 but KIS publishes the day's figures at 15:40: a run at 15:35
+    # fetches up to yesterday and must not record today as fetched.
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIS_ENV", "sim")
+    monkeypatch.setenv("KISDB_HOME", str(home))
+    for name in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    stored = []
+    for now in (datetime(2026, 11, 24, 15, 35), AFTER_CLOSE):
+        sim = make_sim(now=now, rate_limit=0, token_issue_interval=0)
+        monkeypatch.setenv("KIS_BASE_URL", sim.base_url)
+        shutil.rmtree(home / "tokens", ignore_errors=True)  # another simulator, another token
+        ingest_short_sales(symbols=["005930"], start="2026-11-02")
+        with Lake.open(home, source="sim") as lake:
+            stored.append(lake.table(SHORT_SALES)["date"].max())
+    assert stored == [date(2026, 11, 23), date(2026, 11, 24)]
+    assert sim.stats.by_tr_id[DAILY_SHORT_SALE.tr_real] == 1  # the second run fetched today

@@ -7,8 +7,10 @@ Checks (each a function `(ctx) -> list[Finding]`):
                  unreferenced Parquet files left by an interrupted write (a warning with the count)
 * missing_days   trading days (holidays table) absent inside each daily series' stored span,
                  unless a complete fetch in the ledger covered them; one finding per gap range
-                 (these are what the next `update` fetches)
-* off_calendar   daily bars dated on a day the market was closed
+                 (these are what the next `update` fetches). Daily series: stock and index bars,
+                 investor flows per stock (days with all 15 types) and per market, short sales,
+                 credit balances, program trades
+* off_calendar   rows of those daily series dated on a day the market was closed
 * duplicates     primary-key duplicates in every table (DuckLake has no PK constraint)
 * ohlc           low <= open, close <= high, positive prices, non-negative volume
 * minute_daily   minute bars vs the unadjusted final daily bar: outside the day's range or more
@@ -46,6 +48,7 @@ from schemas.datasets import (
 )
 from schemas.research import (
     CREDIT_BALANCE,
+    FULL_SOURCE_MARK,
     INVESTOR_FLOWS,
     INVESTOR_GROUPS,
     MARKET_INVESTOR_FLOWS,
@@ -187,10 +190,36 @@ def check_files(ctx: _Ctx) -> list[Finding]:
 
 # -- missing trading days ------------------------------------------------------------------------
 
-# Daily series to hold against the KRX calendar: (dataset, filter on the table).
-_DAILY_SERIES: tuple[tuple[Dataset, str], ...] = (
-    (PERIOD_BARS, "period = 'D'"),
-    (INDEX_BARS, "period = 'D'"),
+
+@dataclass(frozen=True)
+class _Daily:
+    """A daily series family to hold against the KRX calendar: the rows that count (`only`:
+    column = value) and the columns naming one series, as its flow keys the ledger."""
+
+    dataset: Dataset
+    only: tuple[str, str] | None = None
+    keys: tuple[str, ...] | None = None  # None: the primary key without the date
+
+    def series(self) -> list[str]:
+        return list(self.keys) if self.keys is not None else series_key(self.dataset)
+
+    def cond(self, alias: str = "") -> str:
+        if self.only is None:
+            return "TRUE"
+        column, value = self.only
+        return f"{alias + '.' if alias else ''}{tables.quote(column)} = '{value}'"
+
+
+_DAILY_SERIES: tuple[_Daily, ...] = (
+    _Daily(PERIOD_BARS, ("period", "D")),
+    _Daily(INDEX_BARS, ("period", "D")),
+    # A stock-day of investor flows is complete with its "other" row: only FHPTJ04160001 sends it
+    # (FHKST01010900's three-group days, a paper account's, cannot be refilled past 30 days).
+    _Daily(INVESTOR_FLOWS, ("investor", FULL_SOURCE_MARK), ("symbol", "investor")),
+    _Daily(MARKET_INVESTOR_FLOWS, ("investor", "foreign"), ("market",)),
+    _Daily(SHORT_SALES),
+    _Daily(CREDIT_BALANCE),
+    _Daily(PROGRAM_TRADES),
 )
 
 
@@ -205,8 +234,8 @@ def _holiday_span(ctx: _Ctx) -> tuple[date, date] | None:
 def check_missing_days(ctx: _Ctx) -> list[Finding]:
     span = _holiday_span(ctx)
     out: list[Finding] = []
-    for dataset, cond in _DAILY_SERIES:
-        keys = series_key(dataset)
+    for daily in _DAILY_SERIES:
+        dataset, cond, keys = daily.dataset, daily.cond(), daily.series()
         key_cols = ", ".join(tables.quote(k) for k in keys)
         dfilter, dparams = ctx.date_filter("date")
         stored = ctx.rows(
@@ -235,7 +264,7 @@ def check_missing_days(ctx: _Ctx) -> list[Finding]:
                     "missing_days",
                     dataset.name,
                     "*",
-                    f"bars span {lo}..{hi} but the holidays table covers only "
+                    f"rows span {lo}..{hi} but the holidays table covers only "
                     f"{span[0]}..{span[1]}; days outside it are not checked",
                     "warning",
                 )
@@ -285,16 +314,17 @@ def check_missing_days(ctx: _Ctx) -> list[Finding]:
 
 def check_off_calendar(ctx: _Ctx) -> list[Finding]:
     out: list[Finding] = []
-    for dataset, cond in _DAILY_SERIES:
-        keys = series_key(dataset)
+    for daily in _DAILY_SERIES:
+        dataset, keys = daily.dataset, daily.series()
         dfilter, dparams = ctx.date_filter("date", "b")
+        cond = daily.cond("b")
         sql = f"""
-        SELECT {ledger_key_sql(dataset, keys, "b")} AS key, b.date
+        SELECT DISTINCT {ledger_key_sql(dataset, keys, "b")} AS key, b.date
         FROM {ctx.table(dataset)} b JOIN {ctx.table(HOLIDAYS)} h ON h.date = b.date
-        WHERE b.{cond} AND NOT h.market_open AND {dfilter} ORDER BY 1, 2
+        WHERE {cond} AND NOT h.market_open AND {dfilter} ORDER BY 1, 2
         """
         found = [
-            Finding("off_calendar", dataset.name, str(k), f"bar on a closed day {d}", "error", d, d)
+            Finding("off_calendar", dataset.name, str(k), f"row on a closed day {d}", "error", d, d)
             for k, d in ctx.rows(sql, dparams)
         ]
         out.extend(_capped(found, "off_calendar", dataset.name, "error"))
@@ -475,6 +505,11 @@ def check_ledger(ctx: _Ctx) -> list[Finding]:
 # -- research datasets ---------------------------------------------------------------------------
 
 
+# How far the groups' nets may stray from zero, in shares: stock flows come exact; market
+# flows in thousands, each of the four groups rounded by up to 500.
+_NET_TOLERANCE = {INVESTOR_FLOWS.name: 0, MARKET_INVESTOR_FLOWS.name: 2_000}
+
+
 def check_investor_flows(ctx: _Ctx) -> list[Finding]:
     dfilter, dparams = ctx.date_filter("date")
     groups = ", ".join(f"'{g}'" for g in INVESTOR_GROUPS)
@@ -484,13 +519,16 @@ def check_investor_flows(ctx: _Ctx) -> list[Finding]:
         (INVESTOR_FLOWS, "symbol", "buy_volume - sell_volume = net_volume"),
         (MARKET_INVESTOR_FLOWS, "market", "TRUE"),  # KIS sends a market's nets only
     ):
+        # Only days holding all four groups balance: FHKST01010900 sends three (no "other").
         sql = f"""
         SELECT {key}, date,
                sum(net_volume) FILTER (WHERE investor IN ({groups})) AS groups_net,
                count(*) FILTER (WHERE NOT ({consistent})) AS inconsistent
         FROM {ctx.table(dataset)} WHERE {dfilter}
         GROUP BY {key}, date
-        HAVING groups_net <> 0 OR inconsistent > 0
+        HAVING (count(*) FILTER (WHERE investor IN ({groups})) = {len(INVESTOR_GROUPS)}
+                AND abs(groups_net) > {_NET_TOLERANCE[dataset.name]})
+            OR inconsistent > 0
         ORDER BY {key}, date
         """
         found = [
@@ -498,9 +536,9 @@ def check_investor_flows(ctx: _Ctx) -> list[Finding]:
                 "investor_flows",
                 dataset.name,
                 str(k),
-                f"{day}: the investor groups' nets sum to {net} shares, not 0"
-                if net
-                else f"{day}: {bad} row(s) where buy - sell != net",
+                f"{day}: {bad} row(s) where buy - sell != net"
+                if bad
+                else f"{day}: the investor groups' nets sum to {net} shares, not 0",
                 "error",
                 day,
                 day,

@@ -293,7 +293,7 @@ def rankings(
 _symbols_command(
     "investor-flows",
     "pipelines.research_datasets:ingest_investor_flows",
-    "Shares and KRW bought/sold per investor type per stock-day (real environment only).",
+    "Shares and KRW bought/sold per investor type per stock-day (on paper: three groups, last 30 days).",
 )
 
 

@@ -1,5 +1,6 @@
-"""Investor flows per stock per day (종목별 투자자매매동향(일별), FHPTJ04160001) and per market per
-day (시장별 투자자매매동향(일별), FHPTJ04040000), derived from the synthetic market so the datasets
+"""Investor flows per stock per day (종목별 투자자매매동향(일별), FHPTJ04160001; its last 30 days' three
+groups also on 주식현재가 투자자, FHKST01010900) and per market per day (시장별 투자자매매동향(일별),
+FHPTJ04040000), derived from the synthetic market so the datasets
 agree: every share of the day's volume is bought by one investor type and sold by another, so
 buys = sells = volume and the groups' nets sum to zero; a market's flows are its stocks' flows.
 
@@ -21,6 +22,9 @@ from simulator.quotes.common import change_fields, check_market, ok, stock
 from simulator.wire import KisReject, dec, num, parse_ymd, pick, tr_cont_code, ymd
 
 ROWS = 100  # days per answer (KIS does not say; the 0416 screen pages similarly)
+RECENT_ROWS = (
+    30  # 주식현재가 투자자: the last 30 days in one answer, no paging (the sheet gives no count)
+)
 PUBLISHED = time(15, 40)  # the day's figures exist from 15:40 (workbook)
 _STREAM_INVESTORS = 21  # random stream id, apart from simulator.market's 11-14
 MILLION = 1_000_000
@@ -278,6 +282,33 @@ def investor_trade_by_stock_daily(ctx: Ctx) -> Reply:
     # FID_INPUT_DATE_1), so it is a single, last page.
     reply = ok({"output1": pick(head, OUTPUT1), "output2": rows})
     return Reply(reply.body, tr_cont_code(ctx.req_tr_cont != "N", False))
+
+
+# sheet 045's response example, in its order: three groups (foreign = registered + other foreign)
+RECENT_PREFIXES = ("prsn", "frgn", "orgn")
+RECENT_OUTPUT: tuple[str, ...] = (
+    "stck_bsop_date",
+    "stck_clpr",
+    "prdy_vrss",
+    "prdy_vrss_sign",
+    *(
+        _field_names(p)[side]
+        for side in ("net", "net_value", "buy", "buy_value", "sell", "sell_value")
+        for p in RECENT_PREFIXES
+    ),
+)
+
+
+def inquire_investor(ctx: Ctx) -> Reply:
+    """주식현재가 투자자: the stock's last 30 published days, newest first, the same figures as
+    the 0416 screen's for the three groups (one synthetic source); paper too."""
+    snap = stock(ctx)
+    end = published_until(ctx.now.date(), ctx.now.time())
+    market = ctx.market
+    # 30 trading days fit in 60 calendar days.
+    bars = market.daily_bars(snap.code, end - timedelta(days=60), end, False)[-RECENT_ROWS:]
+    rows = [pick(_row(market.seed, snap.code, b), RECENT_OUTPUT) for b in reversed(bars)]
+    return ok({"output": rows})
 
 
 MARKET_OUTPUT = (

@@ -27,7 +27,11 @@ from connectors.kis.market_data.domestic import (
 )
 from connectors.kis.market_data.financials import financials_plan
 from connectors.kis.market_data.index import index_bars_plan, index_minutes_plan
-from connectors.kis.market_data.investors import investor_flows_plan, market_investor_flows_plan
+from connectors.kis.market_data.investors import (
+    investor_flows_plan,
+    market_investor_flows_plan,
+    recent_investor_flows_plan,
+)
 from connectors.kis.market_data.krx_calendar import holidays_plan
 from connectors.kis.market_data.ksdinfo import par_value_changes_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
@@ -182,6 +186,13 @@ class MarketData(_ClientLogic):
 
         Real environment only; today's figures exist from 15:40 KST."""
         return self._fetch_flow(investor_flows_plan(symbol, start, end))
+
+    @operation
+    def recent_investor_flows(self, symbol: str) -> Flow[pl.DataFrame]:
+        """The last 30 days KIS shows of foreign, individual and institution buying and selling
+        (INVESTOR_FLOWS rows of those three types; FHKST01010900, one call). Paper too: the
+        paper account's investor flows; today's figures exist after the close."""
+        return self._fetch_flow(recent_investor_flows_plan(symbol))
 
     @operation
     def market_investor_flows(self, market: str, start: date, end: date) -> Flow[pl.DataFrame]:

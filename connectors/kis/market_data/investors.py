@@ -1,10 +1,12 @@
 """Investor flows: who bought and sold, per stock (종목별 투자자매매동향(일별), FHPTJ04160001) and
-per market (시장별 투자자매매동향(일별), FHPTJ04040000), each day.
+per market (시장별 투자자매매동향(일별), FHPTJ04040000), each day; and the last 30 days of one stock's
+three main groups (주식현재가 투자자, FHKST01010900).
 
-The wire sends one wide row per day (shares and value for each of 15 investor types); the
-datasets are long, one row per investor type. Values come in millions of KRW, market volumes in
-thousands of shares; both are stored in KRW and shares. Real environment only (paper answers
-40580000).
+The wire sends one wide row per day (shares and value for each of 15 investor types; three on
+FHKST01010900); the datasets are long, one row per investor type. Values come in millions of KRW,
+market volumes in thousands of shares; both are stored in KRW and shares. FHPTJ04160001 and
+FHPTJ04040000 are real environment only (paper answers 40580000); FHKST01010900 answers on paper
+too, which makes it the paper account's source of investor flows.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from connectors.kis.market_data.common import (
     windows_plan,
 )
 from connectors.kis.parsing import WireTable, conform, wire_frame
-from connectors.kis.validation import check_range
-from connectors.kis.windows import FetchPlan, ymd
-from schemas.research import INVESTOR_FLOWS, INVESTORS, MARKET_INVESTOR_FLOWS
+from connectors.kis.validation import check_range, check_symbol
+from connectors.kis.windows import FetchPlan, SinglePage, ymd
+from schemas.research import INVESTOR_FLOWS, INVESTORS, MARKET_INVESTOR_FLOWS, RECENT_INVESTORS
 
 INVESTOR_TRADE_DAILY = Endpoint(
     "investor-trade-by-stock-daily",
@@ -38,6 +40,14 @@ INVESTOR_TRADE_DAILY = Endpoint(
     f"{QUOTATIONS}/investor-trade-by-stock-daily",
     "FHPTJ04160001",
     None,
+)
+
+INQUIRE_INVESTOR = Endpoint(
+    "inquire-investor",
+    "GET",
+    f"{QUOTATIONS}/inquire-investor",
+    "FHKST01010900",
+    "FHKST01010900",
 )
 
 MARKET_INVESTOR_DAILY = Endpoint(
@@ -51,6 +61,9 @@ MARKET_INVESTOR_DAILY = Endpoint(
 # market -> (index code, FID_INPUT_ISCD_1 market code)
 MARKETS = {"KOSPI": ("0001", "KSP"), "KOSDAQ": ("1001", "KSQ")}
 
+# The trading days FHKST01010900 answers, newest first: the last 30 (the sheet gives no count; the
+# issue's figure, and the simulator's).
+RECENT_DAYS = 30
 MILLION = 1_000_000
 THOUSAND = 1_000
 
@@ -127,12 +140,9 @@ INVESTOR_TRADE_TABLE = WireTable(
 )
 
 
-def parse_investor_flows(payload: Mapping[str, Any], *, symbol: str) -> pl.DataFrame:
-    """investor-trade-by-stock-daily `output2` -> INVESTOR_FLOWS, one row per day and investor."""
-    wide = wire_frame(
-        payload, INVESTOR_TRADE_TABLE, extra=dict.fromkeys(sorted(_WIRE_FIELDS), pl.Int64())
-    )
-    long = pl.concat(
+def _long(wide: pl.DataFrame, investors: tuple[str, ...], symbol: str) -> pl.DataFrame:
+    """One wide row per day -> one row per day and investor type, values in KRW."""
+    return pl.concat(
         [
             wide.select(
                 pl.col("date"),
@@ -142,11 +152,37 @@ def parse_investor_flows(payload: Mapping[str, Any], *, symbol: str) -> pl.DataF
                     for measure, wire in _WIRE[investor].items()
                 ),
             )
-            for investor in INVESTORS
+            for investor in investors
         ],
         how="vertical",
     ).with_columns(symbol=pl.lit(symbol))
-    return conform(long, INVESTOR_TRADE_TABLE)
+
+
+def parse_investor_flows(payload: Mapping[str, Any], *, symbol: str) -> pl.DataFrame:
+    """investor-trade-by-stock-daily `output2` -> INVESTOR_FLOWS, one row per day and investor."""
+    wide = wire_frame(
+        payload, INVESTOR_TRADE_TABLE, extra=dict.fromkeys(sorted(_WIRE_FIELDS), pl.Int64())
+    )
+    return conform(_long(wide, INVESTORS, symbol), INVESTOR_TRADE_TABLE)
+
+
+_RECENT_FIELDS = frozenset(f for i in RECENT_INVESTORS for f in _WIRE[i].values())
+
+RECENT_INVESTOR_TABLE = WireTable(
+    "inquire-investor",
+    INVESTOR_FLOWS,
+    "output",
+    ignored=frozenset({"stck_clpr", "prdy_vrss", "prdy_vrss_sign"}),  # in period_bars
+    needs=_RECENT_FIELDS,
+)
+
+
+def parse_recent_investor_flows(payload: Mapping[str, Any], *, symbol: str) -> pl.DataFrame:
+    """inquire-investor `output` -> INVESTOR_FLOWS rows of the three groups it sends."""
+    wide = wire_frame(
+        payload, RECENT_INVESTOR_TABLE, extra=dict.fromkeys(sorted(_RECENT_FIELDS), pl.Int64())
+    )
+    return conform(_long(wide, RECENT_INVESTORS, symbol), RECENT_INVESTOR_TABLE)
 
 
 MARKET_INVESTOR_TABLE = WireTable(
@@ -210,6 +246,21 @@ def investor_flows_plan(symbol: str, start: date, end: date) -> FetchPlan[pl.Dat
         what="investor_flows",
         key=("date", "investor"),
         empty=EMPTY_CHART,
+    )
+
+
+def recent_investor_flows_plan(symbol: str) -> FetchPlan[pl.DataFrame]:
+    """The last 30 days KIS shows, one call (the API pages neither by date nor by tr_cont)."""
+    symbol = check_symbol(symbol)
+    params = {"FID_COND_MRKT_DIV_CODE": KRX, "FID_INPUT_ISCD": symbol}
+    parse = partial(parse_recent_investor_flows, symbol=symbol)
+    return FetchPlan(
+        INQUIRE_INVESTOR,
+        "backfill",
+        lambda: SinglePage(
+            parse, params, what=f"recent investor_flows {symbol}", key=("date", "investor")
+        ),
+        empty=EMPTY_OUTPUT,
     )
 
 

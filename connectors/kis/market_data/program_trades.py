@@ -1,6 +1,9 @@
 """Program trading per stock per day (종목별 프로그램매매추이(일별), FHPPG04650201), real only.
 
-One answer runs back from FID_INPUT_DATE_1; pages move that date back past the oldest row.
+One answer runs back from FID_INPUT_DATE_1; pages move that date back past the oldest row. KIS
+sends all programs together (whol_smtn_*): no per-stock sheet splits arbitrage from non-arbitrage
+(the intraday FHPPG04650101 and realtime H0STPGM0 send totals too); the split exists per market
+only (FHPPG04600001, HHPPG046600C1).
 """
 
 from __future__ import annotations
