@@ -23,12 +23,13 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from connectors.kis.market_data.ksdinfo import SCHEDULES, Schedule
 from pipelines.engine import flow
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import parse_date
 from pipelines.runs import flow_run
 from pipelines.summary import RunSummary
-from schemas import CORPORATE_ACTIONS
+from schemas import CORPORATE_ACTIONS, PRICE_NEUTRAL_ACTIONS
 from warehouse.planning import Anchor
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,11 @@ Fetch = Callable[[date, date], pl.DataFrame]
 
 @flow("corporate-actions")
 def ingest_corporate_actions(start: str | None = None, home: str | None = None) -> RunSummary:
-    """The KSD par-value change schedule (splits, reverse splits) from `start` (default 1 year
-    back) to AHEAD_DAYS past today. Real accounts and the simulator only: KIS does not serve the
-    KSD schedules to paper accounts, so there the chart fields and the overlap check stand alone.
+    """The KSD schedules (ksdinfo.SCHEDULES: par value changes, bonus and rights issues,
+    dividends, mergers and splits, capital reductions) from `start` (default 1 year back) to
+    AHEAD_DAYS past today, one call each. Real accounts and the simulator only: KIS does not serve
+    the KSD schedules to paper accounts, so there the chart fields and the overlap check stand
+    alone.
     """
     with flow_run("corporate-actions", home) as run:
         if run.rt.settings.env == "paper":
@@ -73,12 +76,25 @@ def ingest_corporate_actions(start: str | None = None, home: str | None = None) 
         first = parse_date(start or "1y", name="start", today=run.today)
         assert first is not None
         last = run.today + timedelta(days=AHEAD_DAYS)
-        call = run.rt.client.par_value_changes
-        job = FetchJob(
-            CORPORATE_ACTIONS, {}, first, last, lambda: call(first, last), "par value changes"
-        )
-        run_jobs(run.rt, [job], run.summary, label="corporate actions", settled=date.min)
+        jobs = [_schedule_job(run.rt.client.ksd_schedule, s, first, last) for s in SCHEDULES]
+        run_jobs(run.rt, jobs, run.summary, label="corporate actions", settled=date.min)
         return run.summary
+
+
+def _schedule_job(
+    call: Callable[[Schedule, date, date], pl.DataFrame],
+    schedule: Schedule,
+    first: date,
+    last: date,
+) -> FetchJob:
+    return FetchJob(
+        CORPORATE_ACTIONS,
+        {"schedule": schedule.endpoint.name},
+        first,
+        last,
+        lambda: call(schedule, first, last),
+        schedule.what,
+    )
 
 
 def chart_events(bars: pl.DataFrame) -> pl.DataFrame:
@@ -118,7 +134,9 @@ def stale_reason(fresh: pl.DataFrame, anchor: Anchor, known: Sequence[date]) -> 
     same_day = fresh.filter(pl.col("date") == anchor.newest)
     if same_day.height and same_day["close"][0] != anchor.close:
         return f"adjusted close on {anchor.newest} was {anchor.close}, now {same_day['close'][0]}"
-    newer = chart_events(fresh.filter(pl.col("date") > anchor.newest))
+    newer = chart_events(fresh.filter(pl.col("date") > anchor.newest)).filter(
+        pl.col("kind").is_in(PRICE_NEUTRAL_ACTIONS).not_()
+    )
     if newer.height:
         return f"{newer['kind'][0]} on {newer['date'][0]} (chart)"
     after = [d for d in known if anchor.newest < d <= fresh["date"].max()] if fresh.height else []

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from schemas import CORPORATE_ACTIONS, HOLIDAYS, PERIOD_BARS, SECURITIES, Dataset
+from schemas import (
+    CORPORATE_ACTIONS,
+    HOLIDAYS,
+    PERIOD_BARS,
+    PRICE_NEUTRAL_ACTIONS,
+    SECURITIES,
+    Dataset,
+)
 from warehouse import tables
 from warehouse.cursors import gaps_many
 from warehouse.lake import CATALOG, Lake
@@ -129,11 +136,13 @@ def adjusted_anchors(
 
 
 def action_dates(lake: Lake, symbols: Sequence[str], after: date) -> dict[str, list[date]]:
-    """{symbol: effective dates of its stored corporate actions after `after`}."""
+    """{symbol: effective dates of its stored corporate actions after `after`} (not the
+    price-neutral ones: a cash dividend does not restate adjusted prices)."""
     rows = lake.con.execute(
         f"SELECT symbol, list(DISTINCT date ORDER BY date) FROM {_table(CORPORATE_ACTIONS)} "
-        f"WHERE date > ? AND list_contains(?, symbol) GROUP BY symbol",
-        [after, list(symbols)],
+        f"WHERE date > ? AND list_contains(?, symbol) AND NOT list_contains(?, kind) "
+        f"GROUP BY symbol",
+        [after, list(symbols), list(PRICE_NEUTRAL_ACTIONS)],
     ).fetchall()
     return {r[0]: list(r[1]) for r in rows}
 
