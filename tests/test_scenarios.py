@@ -135,6 +135,7 @@ SPLIT_SYMBOL = "086520"  # 1:5 on 2024-04-16 in the synthetic universe
 BEFORE_SPLIT = datetime(2024, 4, 10, 16)
 AFTER_SPLIT = datetime(2024, 4, 22, 16)
 SPLIT_PARTS = ["holidays", "corporate-actions", "bars"]
+MERGED = date(2024, 1, 12)  # 셀트리온헬스케어 into 셀트리온: the KSD merger schedule's listing day
 
 
 def _bars(home: Path, adjusted: bool, snapshot: int | None = None) -> pl.DataFrame:
@@ -179,7 +180,7 @@ def test_a_split_crossing_restates_the_adjusted_history(
         (r["symbol"], r["date"], r["kind"])
         for r in actions.iter_rows(named=True)
         if r["source"].startswith("ksdinfo")
-    } == {(SPLIT_SYMBOL, date(2024, 4, 16), "par_value_change")}
+    } == {(SPLIT_SYMBOL, date(2024, 4, 16), "par_value_change"), ("091990", MERGED, "merger")}
     assert _bars(home, True, snapshot=snapshot_before).equals(adjusted_before)
 
     old = adjusted_before.filter(pl.col("date") <= BEFORE_SPLIT.date())["close"]
@@ -235,3 +236,79 @@ def test_a_first_update_without_symbols_takes_the_largest_names_and_keeps_them(
     sim.stats.by_path.clear()
     update(start="2026-11-23", parts=["bars"])
     assert not any(p.endswith("market-cap") for p in sim.stats.by_path)  # the stored symbols
+
+
+DIVIDEND_SYMBOL = "005930"  # pays a year-end dividend; 2023's ex-dividend day is 2023-12-27
+
+
+def test_a_dividend_is_recorded_and_restates_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = make_sim(now=datetime(2023, 12, 20, 16), rate_limit=0)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+
+    def run() -> pl.DataFrame:
+        update(symbols=[DIVIDEND_SYMBOL], start="2023-12-01", parts=SPLIT_PARTS)
+        with Lake.open(home, source="sim", read_only=True) as lake:
+            return lake.con.execute(
+                "SELECT date, close FROM bars_daily WHERE symbol = ? ORDER BY date",
+                [DIVIDEND_SYMBOL],
+            ).pl()
+
+    before = run()
+    _move_to(sim, datetime(2024, 1, 5, 16))
+    with caplog.at_level(logging.WARNING, logger="pipelines.corporate_actions"):
+        after = run()
+    assert "restating" not in caplog.text
+    assert after.filter(pl.col("date") <= before["date"].max()).equals(before)
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        actions = lake.con.execute(
+            "SELECT date, kind, amount, source FROM corporate_actions WHERE symbol = ? "
+            "ORDER BY date, source",
+            [DIVIDEND_SYMBOL],
+        ).fetchall()
+    assert actions == [
+        (date(2023, 12, 27), "ex_dividend", None, "chart"),
+        (date(2023, 12, 28), "cash_dividend", 1444, "ksdinfo:dividend"),
+    ]
+
+
+DELISTED = "117930"  # 한진해운: delisted on 2017-03-07, last trading day 2017-03-06
+
+
+def test_a_delisted_symbol_stays_with_its_last_trading_day(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=datetime(2017, 3, 6, 16), rate_limit=0)  # its last day, after the close
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    parts = ["holidays", "securities", "bars", "stock-info"]
+    symbols = [DELISTED, "005930"]
+    update(symbols=symbols, start="2017-02-01", parts=parts)
+    _move_to(sim, datetime(2017, 3, 20, 16))
+    # KIS refuses a delisted code's chart (MCA05918): its bars stay as stored; its listing info
+    # (search-stock-info) still answers, with the delisting date.
+    update(symbols=["005930"], start="2017-02-01", parts=parts)
+    update(symbols=[DELISTED], parts=["stock-info"])
+    _check_clean(home)
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        listings = lake.con.execute(
+            "SELECT symbol, first_trading_day, last_trading_day, delisting_date, delisted "
+            "FROM listings WHERE list_contains(?, symbol) ORDER BY symbol",
+            [symbols],
+        ).fetchall()
+        kept = lake.con.execute(
+            "SELECT count(*) FROM bars_daily WHERE symbol = ?", [DELISTED]
+        ).fetchone()
+    first = date(2017, 2, 1)
+    assert listings == [
+        ("005930", first, date(2017, 3, 20), None, False),
+        (DELISTED, first, date(2017, 3, 6), date(2017, 3, 7), True),
+    ]
+    assert kept is not None and kept[0] == 23  # every trading day 2017-02-01..03-06
