@@ -39,7 +39,7 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path
 
 def _move_to(sim: RunningSimulator, moment: datetime) -> None:
     """Move the pinned market clock forward to `moment` (it only moves forward)."""
-    sim.clock.advance((moment - sim.clock.now()).total_seconds())
+    sim.clock.advance(max((moment - sim.clock.now()).total_seconds(), 0.0))
 
 
 def _update() -> None:
@@ -312,3 +312,56 @@ def test_a_delisted_symbol_stays_with_its_last_trading_day(
         (DELISTED, first, date(2017, 3, 6), date(2017, 3, 7), True),
     ]
     assert kept is not None and kept[0] == 23  # every trading day 2017-02-01..03-06
+
+
+CSAT = datetime(2026, 11, 19)  # 수능: KRX opens at 10:00 and closes at 16:30
+HOLIDAY = datetime(2026, 12, 25)
+FIRST_DAY = datetime(2027, 1, 4)  # the year's first trading day opens at 10:00
+
+
+def _today_rows(home: Path, day: date) -> dict[str, int]:
+    """Rows dated `day` in the default daily and minute views and in their live versions."""
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        return {
+            view: lake.con.execute(
+                f"SELECT count(*) FROM {view} WHERE CAST(date AS DATE) = ?", [day]
+            ).fetchone()[0]
+            for view in ("bars_daily", "bars_daily_live", "index_daily", "index_daily_live")
+        }
+
+
+def test_check_passes_on_late_opens_and_holidays(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    """The clock at moments a plain 09:00-15:30 rule gets wrong: before a late open, between the
+    usual close and the CSAT close, on a holiday, before the first session of the year."""
+    sim = make_sim(now=CSAT.replace(hour=9, minute=30), rate_limit=0)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    none = dict.fromkeys(("bars_daily", "bars_daily_live", "index_daily", "index_daily_live"), 0)
+    # (moment, the day's rows expected in each view after an update then)
+    steps = [
+        (CSAT.replace(hour=9, minute=30), none),  # not open yet
+        (CSAT.replace(hour=16), none | {"bars_daily_live": 1, "index_daily_live": 1}),
+        (HOLIDAY.replace(hour=11), none),
+        (FIRST_DAY.replace(hour=9, minute=30), none),
+    ]
+    for moment, expected in steps:
+        _move_to(sim, moment)
+        update(
+            symbols=SYMBOLS,
+            indices=["0001"],
+            start="2026-11-10",
+            minutes_start=str(moment.date()),
+            parts=PARTS,
+        )
+        _check_clean(home)
+        assert _today_rows(home, moment.date()) == expected, moment
+    # After the close of the CSAT day, stored on the holiday: final and a fresh fetch's equal.
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        final = lake.con.execute(
+            "SELECT bool_and(final) FROM lake.main.period_bars WHERE date = ?", [CSAT.date()]
+        ).fetchone()
+    assert final == (True,)
