@@ -312,6 +312,9 @@ def test_a_delisted_symbol_stays_with_its_last_trading_day(
         (DELISTED, first, date(2017, 3, 6), date(2017, 3, 7), True),
     ]
     assert kept is not None and kept[0] == 23  # every trading day 2017-02-01..03-06
+    # Without symbols, an update takes the stored ones but the delisted: it does not fail on
+    # KIS's refusal of a delisted code.
+    update(start="2017-02-01", parts=["bars"])
 
 
 CSAT = datetime(2026, 11, 19)  # 수능: KRX opens at 10:00 and closes at 16:30

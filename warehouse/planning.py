@@ -153,6 +153,16 @@ def stored_symbols(lake: Lake) -> list[str]:
     return [row[0] for row in rows.fetchall()]
 
 
+def delisted_symbols(lake: Lake) -> set[str]:
+    """The symbols the `listings` view marks delisted (none when the lake lacks its tables)."""
+    made = lake.con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'listings'"
+    ).fetchone()
+    if not made or not made[0]:
+        return set()
+    return {r[0] for r in lake.con.execute("SELECT symbol FROM listings WHERE delisted").fetchall()}
+
+
 def universe_snapshot(lake: Lake, on: date | None = None) -> date | None:
     """The `securities` snapshot to take a universe from: the latest on or before `on` (the
     latest of all without a date), else the earliest; None when the table is empty."""
