@@ -3,15 +3,17 @@
 An adjusted price series is restated whenever a split, bonus issue, rights issue or merger
 changes the basis: every stored adjusted bar before the event is stale. Two signals catch it:
 
-* the events: KSD's par-value change schedule (stored by `ingest_corporate_actions`) and the
-  daily chart's own fields (`flng_cls_code` ex-right kind, `prtt_rate`, `revl_issu_reas`), and
+* the events: the KSD schedules (stored by `ingest_corporate_actions`: par value changes, bonus
+  and rights issues, mergers and splits, capital reductions, dividends) and the daily chart's own
+  fields (`flng_cls_code` ex-right kind, `prtt_rate`, `revl_issu_reas`), and
 * an overlap check: each incremental fetch of an adjusted series also asks for its newest stored
   final day; a different close there means the history was restated, even for an event neither
   signal showed.
 
 A stale series is re-fetched whole and upserted in one transaction (the same store as any fetch),
 so the previous version stays readable at the earlier DuckLake snapshot. Raw (unadjusted) bars are
-never re-fetched once final.
+never re-fetched once final. Cash dividends (PRICE_NEUTRAL_ACTIONS) are recorded but restate
+nothing: KRX does not adjust the base price for them.
 """
 
 from __future__ import annotations

@@ -140,10 +140,11 @@ CORPORATE_ACTIONS = Dataset(
             doc="shares after per share before (rights_issue: new shares offered per share; "
             "chart: KIS's prtt_rate)",
         ),
-        Column("amount", KRW, doc="KRW per share: a cash dividend, a rights issue's price"),
         Column("source", S, nullable=False, doc="ksdinfo:<schedule> | chart"),
         Column("record_date", D),
         Column("detail", S),
+        # Last: a lake made before it gets it by ADD COLUMN, which appends.
+        Column("amount", KRW, doc="KRW per share: a cash dividend, a rights issue's price"),
     ),
     primary_key=("symbol", "date", "kind", "source"),
 )
