@@ -187,35 +187,32 @@ VIEWS += (
 def _listings(info: bool) -> str:
     """One row per symbol seen in a `securities` snapshot or in the daily bars: the name and
     market last known, first/last stored trading day (final daily bars), and whether it is
-    delisted: the listing data say so (stock_info's delisting date, when `info`), or it is gone
-    from the latest snapshot."""
-    delisting = "i.delisting_date" if info else "CAST(NULL AS DATE)"
-    listing = "i.listing_date" if info else "CAST(NULL AS DATE)"
+    delisted: its delisting date (stock_info, when `info`) had passed when last looked up, or it
+    is gone from the latest securities snapshot."""
+    none = "CAST(NULL AS DATE)"
     info_cte = (
         ", i AS (SELECT symbol, arg_max(listing_date, snapshot_date) AS listing_date, "
-        "arg_max(delisting_date, snapshot_date) AS delisting_date FROM {stock_info} "
-        "GROUP BY symbol)"
-        if info
-        else ""
+        "arg_max(delisting_date, snapshot_date) AS delisting_date, "
+        "max(snapshot_date) AS looked_up FROM {stock_info} GROUP BY symbol)"
     )
-    info_join = " LEFT JOIN i ON i.symbol = k.symbol" if info else ""
     return (
         "WITH s AS (SELECT symbol, arg_max(name, snapshot_date) AS name, "
         "arg_max(market, snapshot_date) AS market, min(snapshot_date) AS first_seen, "
         "max(snapshot_date) AS last_seen FROM {t} GROUP BY symbol), "
         "latest AS (SELECT max(snapshot_date) AS day FROM {t}), "
         "b AS (SELECT symbol, min(date) AS first_trading_day, max(date) AS last_trading_day "
-        "FROM {period_bars} WHERE period = 'D' AND " + FINAL_ONLY + " GROUP BY symbol), "
-        "k AS (SELECT symbol FROM s UNION SELECT symbol FROM b)" + info_cte + " "
+        f"FROM {{period_bars}} WHERE period = 'D' AND {FINAL_ONLY} GROUP BY symbol), "
+        "k AS (SELECT symbol FROM s UNION SELECT symbol FROM b)"
+        f"{info_cte if info else ''} "
         "SELECT k.symbol, s.name, s.market, "
-        + listing
-        + " AS listing_date, "
-        + delisting
-        + " AS delisting_date, b.first_trading_day, b.last_trading_day, s.first_seen, "
-        "s.last_seen, coalesce(" + delisting + " <= latest.day, false) "
+        f"{'i.listing_date' if info else none} AS listing_date, "
+        f"{'i.delisting_date' if info else none} AS delisting_date, "
+        "b.first_trading_day, b.last_trading_day, s.first_seen, s.last_seen, "
+        f"{'coalesce(i.delisting_date <= i.looked_up, false)' if info else 'false'} "
         "OR coalesce(s.last_seen < latest.day, false) AS delisted "
         "FROM k CROSS JOIN latest LEFT JOIN s ON s.symbol = k.symbol "
-        "LEFT JOIN b ON b.symbol = k.symbol" + info_join + " ORDER BY k.symbol"
+        "LEFT JOIN b ON b.symbol = k.symbol"
+        f"{' LEFT JOIN i ON i.symbol = k.symbol' if info else ''} ORDER BY k.symbol"
     )
 
 
