@@ -240,3 +240,11 @@ def test_schedules_the_market_has_no_events_in_answer_no_rows(
     client: KisClient, schedule: Schedule
 ) -> None:
     assert client.ksd_schedule(schedule, date(2015, 1, 1), date(2024, 12, 31)).height == 0
+
+
+def test_the_last_30_days_flag_the_ex_dividend_day_too(make_sim: Any, tmp_path: Path) -> None:
+    sim: RunningSimulator = make_sim(now=datetime(2024, 1, 5, 16), rate_limit=0)
+    with KisClient(sim_settings(sim, tmp_path)) as c:
+        days = c.daily_price("005930")
+    flagged = days.filter(pl.col("ex_right_code") != "00")
+    assert flagged.select("date", "ex_right_code").rows() == [(date(2023, 12, 27), "02")]

@@ -163,6 +163,16 @@ def _extremes(prefix: str, bars: list[DailyBar], price: int) -> dict[str, str]:
 # -- daily price (last 30 periods) ---------------------------------------------------------------
 
 
+def _ex_right_code(ctx: Ctx, code: str, bar: DailyBar, period: str) -> str:
+    """`flng_cls_code` of a daily bar (chart and last-30 prices): 02 (배당락) on an ex-dividend
+    day, else 00 (the synthetic market has no rights issues; weekly and monthly bars are not
+    flagged)."""
+    inst = ctx.market.instruments[code]
+    if period == "D" and is_ex_dividend(inst, ctx.market.calendar, bar.date):
+        return EX_DIVIDEND_CODE
+    return "00"
+
+
 def inquire_daily_price(ctx: Ctx) -> Reply:
     snap = stock(ctx)
     period = ctx.get("FID_PERIOD_DIV_CODE").strip().upper()
@@ -193,7 +203,7 @@ def inquire_daily_price(ctx: Ctx) -> Reply:
                     **change_fields(bar.close, bar.prev_close),
                     "hts_frgn_ehrt": "0.00",
                     "frgn_ntby_qty": "0",
-                    "flng_cls_code": "00",
+                    "flng_cls_code": _ex_right_code(ctx, snap.code, bar, period),
                     "acml_prtt_rate": "0.00",
                 },
                 F.DAILY_PRICE,
@@ -255,15 +265,6 @@ def _split_rate(ctx: Ctx, code: str, bar: DailyBar, period: str) -> str:
     if day is None or before is None:
         return "0.00"
     return dec(day.prev_close / before.close)
-
-
-def _ex_right_code(ctx: Ctx, code: str, bar: DailyBar, period: str) -> str:
-    """`flng_cls_code` of a daily chart bar: 02 (배당락) on an ex-dividend day, else 00 (the
-    synthetic market has no rights issues; weekly and monthly bars are not flagged)."""
-    inst = ctx.market.instruments[code]
-    if period == "D" and is_ex_dividend(inst, ctx.market.calendar, bar.date):
-        return EX_DIVIDEND_CODE
-    return "00"
 
 
 def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
