@@ -3,15 +3,17 @@
 An adjusted price series is restated whenever a split, bonus issue, rights issue or merger
 changes the basis: every stored adjusted bar before the event is stale. Two signals catch it:
 
-* the events: KSD's par-value change schedule (stored by `ingest_corporate_actions`) and the
-  daily chart's own fields (`flng_cls_code` ex-right kind, `prtt_rate`, `revl_issu_reas`), and
+* the events: the KSD schedules (stored by `ingest_corporate_actions`: par value changes, bonus
+  and rights issues, mergers and splits, capital reductions, dividends) and the daily chart's own
+  fields (`flng_cls_code` ex-right kind, `prtt_rate`, `revl_issu_reas`), and
 * an overlap check: each incremental fetch of an adjusted series also asks for its newest stored
   final day; a different close there means the history was restated, even for an event neither
   signal showed.
 
 A stale series is re-fetched whole and upserted in one transaction (the same store as any fetch),
 so the previous version stays readable at the earlier DuckLake snapshot. Raw (unadjusted) bars are
-never re-fetched once final.
+never re-fetched once final. Cash dividends (PRICE_NEUTRAL_ACTIONS) are recorded but restate
+nothing: KRX does not adjust the base price for them.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from connectors.kis.market_data.ksdinfo import SCHEDULES, Schedule
 from pipelines.engine import flow
 from pipelines.jobs import FetchJob, run_jobs
 from pipelines.ranges import parse_date
 from pipelines.runs import flow_run
 from pipelines.summary import RunSummary
-from schemas import CORPORATE_ACTIONS
+from schemas import CORPORATE_ACTIONS, PRICE_NEUTRAL_ACTIONS
 from warehouse.planning import Anchor
 
 log = logging.getLogger(__name__)
@@ -62,9 +65,11 @@ Fetch = Callable[[date, date], pl.DataFrame]
 
 @flow("corporate-actions")
 def ingest_corporate_actions(start: str | None = None, home: str | None = None) -> RunSummary:
-    """The KSD par-value change schedule (splits, reverse splits) from `start` (default 1 year
-    back) to AHEAD_DAYS past today. Real accounts and the simulator only: KIS does not serve the
-    KSD schedules to paper accounts, so there the chart fields and the overlap check stand alone.
+    """The KSD schedules (ksdinfo.SCHEDULES: par value changes, bonus and rights issues,
+    dividends, mergers and splits, capital reductions) from `start` (default 1 year back) to
+    AHEAD_DAYS past today, one call each. Real accounts and the simulator only: KIS does not serve
+    the KSD schedules to paper accounts, so there the chart fields and the overlap check stand
+    alone.
     """
     with flow_run("corporate-actions", home) as run:
         if run.rt.settings.env == "paper":
@@ -73,12 +78,25 @@ def ingest_corporate_actions(start: str | None = None, home: str | None = None) 
         first = parse_date(start or "1y", name="start", today=run.today)
         assert first is not None
         last = run.today + timedelta(days=AHEAD_DAYS)
-        call = run.rt.client.par_value_changes
-        job = FetchJob(
-            CORPORATE_ACTIONS, {}, first, last, lambda: call(first, last), "par value changes"
-        )
-        run_jobs(run.rt, [job], run.summary, label="corporate actions", settled=date.min)
+        jobs = [_schedule_job(run.rt.client.ksd_schedule, s, first, last) for s in SCHEDULES]
+        run_jobs(run.rt, jobs, run.summary, label="corporate actions", settled=date.min)
         return run.summary
+
+
+def _schedule_job(
+    call: Callable[[Schedule, date, date], pl.DataFrame],
+    schedule: Schedule,
+    first: date,
+    last: date,
+) -> FetchJob:
+    return FetchJob(
+        CORPORATE_ACTIONS,
+        {"schedule": schedule.endpoint.name},
+        first,
+        last,
+        lambda: call(schedule, first, last),
+        schedule.what,
+    )
 
 
 def chart_events(bars: pl.DataFrame) -> pl.DataFrame:
@@ -118,7 +136,9 @@ def stale_reason(fresh: pl.DataFrame, anchor: Anchor, known: Sequence[date]) -> 
     same_day = fresh.filter(pl.col("date") == anchor.newest)
     if same_day.height and same_day["close"][0] != anchor.close:
         return f"adjusted close on {anchor.newest} was {anchor.close}, now {same_day['close'][0]}"
-    newer = chart_events(fresh.filter(pl.col("date") > anchor.newest))
+    newer = chart_events(fresh.filter(pl.col("date") > anchor.newest)).filter(
+        pl.col("kind").is_in(PRICE_NEUTRAL_ACTIONS).not_()
+    )
     if newer.height:
         return f"{newer['kind'][0]} on {newer['date'][0]} (chart)"
     after = [d for d in known if anchor.newest < d <= fresh["date"].max()] if fresh.height else []

@@ -50,7 +50,7 @@ from pipelines.universe import (
     read_universe_file,
     stock_symbols,
 )
-from warehouse.planning import stored_symbols
+from warehouse.planning import delisted_symbols, stored_symbols
 
 PARTS = (
     "holidays",
@@ -91,10 +91,13 @@ REAL_ONLY = frozenset({"market-investor-flows", *STOCK_RESEARCH_PARTS} - {"inves
 
 def default_symbols(run: Run) -> list[str]:
     """The symbols an update without --symbols/--universe covers: those whose bars are stored,
-    or on a first run the market-cap ranking's largest names (README "Trusting the numbers")."""
+    or on a first run the market-cap ranking's largest names (README "Trusting the numbers").
+    Stored symbols since delisted are left out: KIS refuses their charts (MCA05918), and their
+    history stays as stored."""
     stored = stored_symbols(run.rt.lake)
     if stored:
-        return stored
+        gone = delisted_symbols(run.rt.lake)
+        return [s for s in stored if s not in gone]
     client = run.rt.client
     ranked = pl.concat([client.market_cap_rank(market) for market in FIRST_RUN_MARKETS])
     return sorted(set(ranked["symbol"].to_list()))

@@ -120,20 +120,39 @@ CORPORATE_ACTIONS = Dataset(
     doc="Corporate actions (splits, ex-rights, ...): KSD schedules and events seen in the charts.",
     columns=(
         Column("symbol", S, nullable=False),
-        Column("date", D, nullable=False, doc="effective date: the first day at the new basis"),
+        Column(
+            "date",
+            D,
+            nullable=False,
+            doc="effective date: the first day at the new basis (dividends: the record date)",
+        ),
         Column(
             "kind",
             S,
             nullable=False,
-            doc="par_value_change | split | ex_rights | ex_dividend | ... (README)",
+            doc="par_value_change | bonus_issue | rights_issue | cash_dividend | stock_dividend | "
+            "merger | company_split | capital_reduction | ... (KSD schedules); split | ex_rights | "
+            "ex_dividend | ... (chart)",
         ),
-        Column("ratio", RATE, doc="new shares per old (par value change), or KIS's prtt_rate"),
+        Column(
+            "ratio",
+            RATE,
+            doc="shares after per share before (rights_issue: new shares offered per share; "
+            "chart: KIS's prtt_rate)",
+        ),
         Column("source", S, nullable=False, doc="ksdinfo:<schedule> | chart"),
         Column("record_date", D),
         Column("detail", S),
+        # Last: a lake made before it gets it by ADD COLUMN, which appends.
+        Column("amount", KRW, doc="KRW per share: a cash dividend, a rights issue's price"),
     ),
     primary_key=("symbol", "date", "kind", "source"),
 )
+
+# Events that leave the adjusted price basis alone (KRX does not adjust the base price for a
+# cash dividend; a stock dividend, also flagged ex_dividend by the chart, moves the adjusted
+# closes, which the overlap check sees): no reason to restate an adjusted history.
+PRICE_NEUTRAL_ACTIONS = ("cash_dividend", "ex_dividend", "ex_interim_dividend")
 
 INDEX_BARS = Dataset(
     name="index_bars",

@@ -154,8 +154,8 @@ ROUTES: dict[str, Route] = {
     KSD + "rev-split": _r("GET", {"HHKDB669105C0"}, None, ksdinfo.rev_split),
     KSD + "bonus-issue": _r("GET", {"HHKDB669101C0"}, None, ksdinfo.no_events),
     KSD + "paidin-capin": _r("GET", {"HHKDB669100C0"}, None, ksdinfo.no_events),
-    KSD + "dividend": _r("GET", {"HHKDB669102C0"}, None, ksdinfo.no_events),
-    KSD + "merger-split": _r("GET", {"HHKDB669104C0"}, None, ksdinfo.no_events),
+    KSD + "dividend": _r("GET", {"HHKDB669102C0"}, None, ksdinfo.dividend),
+    KSD + "merger-split": _r("GET", {"HHKDB669104C0"}, None, ksdinfo.merger_split),
     KSD + "cap-dcrs": _r("GET", {"HHKDB669106C0"}, None, ksdinfo.no_events),
     # ---------------------------------------------------------------------------------------
     OV + "dailyprice": _r("GET", {"HHDFS76240000"}, {"HHDFS76240000"}, overseas.dailyprice),

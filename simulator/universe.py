@@ -7,7 +7,8 @@ split of 에코프로 in 2024) so survivorship and adjustment logic has somethin
 Listing dates before the data window are nominal.
 
 The tables themselves are data files beside this module (simulator/data/krx_stocks.csv and
-us_stocks.csv, UTF-8, one row per name; an empty split_date means no split), read once on first use.
+us_stocks.csv, UTF-8, one row per name; an empty split_date means no split, an empty dividend no
+yearly cash dividend), read once on first use.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class Instrument:
     delisted: date | None  # first day it is no longer listed; bars exist strictly before it
     base_price: int  # raw price before the first bar in the window (the IPO price for new listings)
     split: Split | None
+    # Yearly cash dividend, KRW per share after any split (None: pays none). Its record date is
+    # the year's last trading day; the chart flags the trading day before (simulator/dividends.py).
+    dividend: int | None = None
 
     def par_value(self, d: date) -> int:
         """Par value per share on `d`: PAR_VALUE for every name, times the split ratio before its
@@ -142,6 +146,7 @@ def _krx_table() -> tuple[tuple[Instrument, Profile], ...]:
             delisted=date.fromisoformat(row["delisted"]) if row["delisted"] else None,
             base_price=int(row["base_price"]),
             split=_split(row),
+            dividend=int(row["dividend"]) if row["dividend"] else None,
         )
         profile = Profile(
             shares=int(row["shares"]),

@@ -163,9 +163,10 @@ def test_update_runs_every_part_and_then_only_snapshots(
     env.stats.by_path.clear()
     update(symbols=["005930"], start="2026-11-10", minutes_start="2026-11-24")
     paths = {p.rsplit("/", 1)[-1] for p in env.stats.by_path}
-    # Second run: rankings are snapshots, the calendar re-reads today onward and the KSD split
-    # schedule (rev-split) is re-read for announcements; nothing else.
-    assert paths <= {"chk-holiday", "volume-rank", "fluctuation", "market-cap", "rev-split"}, paths
+    # Second run: rankings are snapshots, the calendar re-reads today onward and the KSD
+    # schedules are re-read for announcements; nothing else.
+    ksd = {"rev-split", "bonus-issue", "paidin-capin", "dividend", "merger-split", "cap-dcrs"}
+    assert paths <= {"chk-holiday", "volume-rank", "fluctuation", "market-cap", *ksd}, paths
 
 
 def test_bad_input_is_refused_before_any_call(env: RunningSimulator) -> None:

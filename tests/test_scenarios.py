@@ -4,13 +4,15 @@ pinned and moved forward between steps (the runtime's clock is the in-process si
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from pipelines.bars import ingest_period_bars
 from pipelines.corporate_actions import stale_reason
 from pipelines.universe import resolve_symbols
 from pipelines.update import update
@@ -39,11 +41,29 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, home: Path
 
 def _move_to(sim: RunningSimulator, moment: datetime) -> None:
     """Move the pinned market clock forward to `moment` (it only moves forward)."""
-    sim.clock.advance((moment - sim.clock.now()).total_seconds())
+    sim.clock.advance(max((moment - sim.clock.now()).total_seconds(), 0.0))
 
 
 def _update() -> None:
     update(symbols=SYMBOLS, start="2026-11-10", minutes_start="2026-11-23", parts=PARTS)
+
+
+@contextmanager
+def _warnings(logger: str) -> Iterator[list[str]]:
+    """The warnings `logger` emits inside the block. caplog misses a flow's records: Prefect's
+    logging setup replaces the root handlers when a flow starts."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logging.getLogger(logger).addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logging.getLogger(logger).removeHandler(handler)
 
 
 def _check_clean(home: Path) -> None:
@@ -135,6 +155,7 @@ SPLIT_SYMBOL = "086520"  # 1:5 on 2024-04-16 in the synthetic universe
 BEFORE_SPLIT = datetime(2024, 4, 10, 16)
 AFTER_SPLIT = datetime(2024, 4, 22, 16)
 SPLIT_PARTS = ["holidays", "corporate-actions", "bars"]
+MERGED = date(2024, 1, 12)  # 셀트리온헬스케어 into 셀트리온: the KSD merger schedule's listing day
 
 
 def _bars(home: Path, adjusted: bool, snapshot: int | None = None) -> pl.DataFrame:
@@ -179,7 +200,7 @@ def test_a_split_crossing_restates_the_adjusted_history(
         (r["symbol"], r["date"], r["kind"])
         for r in actions.iter_rows(named=True)
         if r["source"].startswith("ksdinfo")
-    } == {(SPLIT_SYMBOL, date(2024, 4, 16), "par_value_change")}
+    } == {(SPLIT_SYMBOL, date(2024, 4, 16), "par_value_change"), ("091990", MERGED, "merger")}
     assert _bars(home, True, snapshot=snapshot_before).equals(adjusted_before)
 
     old = adjusted_before.filter(pl.col("date") <= BEFORE_SPLIT.date())["close"]
@@ -235,3 +256,158 @@ def test_a_first_update_without_symbols_takes_the_largest_names_and_keeps_them(
     sim.stats.by_path.clear()
     update(start="2026-11-23", parts=["bars"])
     assert not any(p.endswith("market-cap") for p in sim.stats.by_path)  # the stored symbols
+
+
+DIVIDEND_SYMBOL = "005930"  # pays a year-end dividend; 2023's ex-dividend day is 2023-12-27
+
+
+def test_a_dividend_is_recorded_and_restates_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=datetime(2023, 12, 20, 16), rate_limit=0)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+
+    def run() -> pl.DataFrame:
+        update(symbols=[DIVIDEND_SYMBOL], start="2023-12-01", parts=SPLIT_PARTS)
+        with Lake.open(home, source="sim", read_only=True) as lake:
+            return lake.con.execute(
+                "SELECT date, close FROM bars_daily WHERE symbol = ? ORDER BY date",
+                [DIVIDEND_SYMBOL],
+            ).pl()
+
+    before = run()
+    _move_to(sim, datetime(2024, 1, 5, 16))
+    with _warnings("pipelines.corporate_actions") as warned:
+        after = run()
+    assert not warned
+    assert after.filter(pl.col("date") <= before["date"].max()).equals(before)
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        actions = lake.con.execute(
+            "SELECT date, kind, amount, source FROM corporate_actions WHERE symbol = ? "
+            "ORDER BY date, source",
+            [DIVIDEND_SYMBOL],
+        ).fetchall()
+    assert actions == [
+        (date(2023, 12, 27), "ex_dividend", None, "chart"),
+        (date(2023, 12, 28), "cash_dividend", 1444, "ksdinfo:dividend"),
+    ]
+
+
+DELISTED = "117930"  # 한진해운: delisted on 2017-03-07, last trading day 2017-03-06
+
+
+def test_a_delisted_symbol_stays_with_its_last_trading_day(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(now=datetime(2017, 3, 6, 16), rate_limit=0)  # its last day, after the close
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    parts = ["holidays", "securities", "bars", "stock-info"]
+    symbols = [DELISTED, "005930"]
+    update(symbols=symbols, start="2017-02-01", parts=parts)
+    _move_to(sim, datetime(2017, 3, 20, 16))
+    # KIS refuses a delisted code's chart (MCA05918): its bars stay as stored; its listing info
+    # (search-stock-info) still answers, with the delisting date.
+    update(symbols=["005930"], start="2017-02-01", parts=parts)
+    update(symbols=[DELISTED], parts=["stock-info"])
+    _check_clean(home)
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        listings = lake.con.execute(
+            "SELECT symbol, first_trading_day, last_trading_day, delisting_date, delisted "
+            "FROM listings WHERE list_contains(?, symbol) ORDER BY symbol",
+            [symbols],
+        ).fetchall()
+        kept = lake.con.execute(
+            "SELECT count(*) FROM bars_daily WHERE symbol = ?", [DELISTED]
+        ).fetchone()
+    first = date(2017, 2, 1)
+    assert listings == [
+        ("005930", first, date(2017, 3, 20), None, False),
+        (DELISTED, first, date(2017, 3, 6), date(2017, 3, 7), True),
+    ]
+    assert kept is not None and kept[0] == 23  # every trading day 2017-02-01..03-06
+    # Without symbols, an update takes the stored ones but the delisted: it does not fail on
+    # KIS's refusal of a delisted code.
+    update(start="2017-02-01", parts=["bars"])
+
+
+CSAT = datetime(2026, 11, 19)  # 수능: KRX opens at 10:00 and closes at 16:30
+HOLIDAY = datetime(2026, 12, 25)
+FIRST_DAY = datetime(2027, 1, 4)  # the year's first trading day opens at 10:00
+
+
+def _today_rows(home: Path, day: date) -> dict[str, int]:
+    """Rows dated `day` in the default daily and minute views and in their live versions."""
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        return {
+            view: lake.con.execute(
+                f"SELECT count(*) FROM {view} WHERE CAST(date AS DATE) = ?", [day]
+            ).fetchone()[0]
+            for view in ("bars_daily", "bars_daily_live", "index_daily", "index_daily_live")
+        }
+
+
+def test_check_passes_on_late_opens_and_holidays(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    """The clock at moments a plain 09:00-15:30 rule gets wrong: before a late open, between the
+    usual close and the CSAT close, on a holiday, before the first session of the year."""
+    sim = make_sim(now=CSAT.replace(hour=9, minute=30), rate_limit=0)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    none = dict.fromkeys(("bars_daily", "bars_daily_live", "index_daily", "index_daily_live"), 0)
+    # (moment, the day's rows expected in each view after an update then)
+    steps = [
+        (CSAT.replace(hour=9, minute=30), none),  # not open yet
+        (CSAT.replace(hour=16), none | {"bars_daily_live": 1, "index_daily_live": 1}),
+        (HOLIDAY.replace(hour=11), none),
+        (FIRST_DAY.replace(hour=9, minute=30), none),
+    ]
+    for moment, expected in steps:
+        _move_to(sim, moment)
+        update(
+            symbols=SYMBOLS,
+            indices=["0001"],
+            start="2026-11-10",
+            minutes_start=str(moment.date()),
+            parts=PARTS,
+        )
+        _check_clean(home)
+        assert _today_rows(home, moment.date()) == expected, moment
+    # After the close of the CSAT day, stored on the holiday: final and a fresh fetch's equal.
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        final = lake.con.execute(
+            "SELECT bool_and(final) FROM lake.main.period_bars WHERE date = ?", [CSAT.date()]
+        ).fetchone()
+    assert final == (True,)
+
+
+def test_a_backfill_older_than_every_snapshot_uses_the_earliest_and_warns(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    """`kisdb ingest bars --universe all --end 2018-01-05` on a lake whose only securities
+    snapshot is of 2026: it runs on that snapshot and says so, instead of failing."""
+    sim = make_sim(now=DAY.replace(hour=16), rate_limit=0)
+    home = tmp_path / "home"
+    _point_at(monkeypatch, sim, home)
+    update(parts=["securities"])
+    with _warnings("pipelines.universe") as warned:
+        ingest_period_bars(
+            universe="all", start="2018-01-02", end="2018-01-05", periods=["D"], adjusted=[False]
+        )
+    assert "survivorship: no securities snapshot on or before 2018-01-05" in "\n".join(warned)
+    with Lake.open(home, source="sim", read_only=True) as lake:
+        days = lake.con.execute(
+            "SELECT count(DISTINCT symbol), min(date), max(date) FROM bars_daily_raw"
+        ).fetchone()
+    assert days is not None and days[0] >= 30
+    assert (days[1], days[2]) == (date(2018, 1, 2), date(2018, 1, 5))

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from schemas import CORPORATE_ACTIONS, HOLIDAYS, PERIOD_BARS, SECURITIES, Dataset
+from schemas import (
+    CORPORATE_ACTIONS,
+    HOLIDAYS,
+    PERIOD_BARS,
+    PRICE_NEUTRAL_ACTIONS,
+    SECURITIES,
+    Dataset,
+)
 from warehouse import tables
 from warehouse.cursors import gaps_many
 from warehouse.lake import CATALOG, Lake
@@ -129,11 +136,13 @@ def adjusted_anchors(
 
 
 def action_dates(lake: Lake, symbols: Sequence[str], after: date) -> dict[str, list[date]]:
-    """{symbol: effective dates of its stored corporate actions after `after`}."""
+    """{symbol: effective dates of its stored corporate actions after `after`} (not the
+    price-neutral ones: a cash dividend does not restate adjusted prices)."""
     rows = lake.con.execute(
         f"SELECT symbol, list(DISTINCT date ORDER BY date) FROM {_table(CORPORATE_ACTIONS)} "
-        f"WHERE date > ? AND list_contains(?, symbol) GROUP BY symbol",
-        [after, list(symbols)],
+        f"WHERE date > ? AND list_contains(?, symbol) AND NOT list_contains(?, kind) "
+        f"GROUP BY symbol",
+        [after, list(symbols), list(PRICE_NEUTRAL_ACTIONS)],
     ).fetchall()
     return {r[0]: list(r[1]) for r in rows}
 
@@ -142,6 +151,16 @@ def stored_symbols(lake: Lake) -> list[str]:
     """The symbols with stock bars stored, sorted."""
     rows = lake.con.execute(f"SELECT DISTINCT symbol FROM {_table(PERIOD_BARS)} ORDER BY 1")
     return [row[0] for row in rows.fetchall()]
+
+
+def delisted_symbols(lake: Lake) -> set[str]:
+    """The symbols the `listings` view marks delisted (none when the lake lacks its tables)."""
+    made = lake.con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'listings'"
+    ).fetchone()
+    if not made or not made[0]:
+        return set()
+    return {r[0] for r in lake.con.execute("SELECT symbol FROM listings WHERE delisted").fetchall()}
 
 
 def universe_snapshot(lake: Lake, on: date | None = None) -> date | None:

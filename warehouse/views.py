@@ -18,6 +18,8 @@ class View:
     table: str  # the lake table it reads; the view is skipped when that table does not exist
     sql: str  # SELECT with `{t}` standing for the qualified table
     doc: str
+    # Further tables it reads, each `{name}` in `sql`; the view is skipped unless all exist.
+    needs: tuple[str, ...] = ()
 
 
 # Provisional bars (`final = false`: the period has not closed) are left out of the default views;
@@ -182,6 +184,50 @@ VIEWS += (
 )
 
 
+def _listings(info: bool) -> str:
+    """One row per symbol seen in a `securities` snapshot or in the daily bars: the name and
+    market last known, first/last stored trading day (final daily bars), and whether it is
+    delisted: its delisting date (stock_info, when `info`) had passed when last looked up, or it
+    is gone from the latest securities snapshot."""
+    none = "CAST(NULL AS DATE)"
+    info_cte = (
+        ", i AS (SELECT symbol, arg_max(listing_date, snapshot_date) AS listing_date, "
+        "arg_max(delisting_date, snapshot_date) AS delisting_date, "
+        "max(snapshot_date) AS looked_up FROM {stock_info} GROUP BY symbol)"
+    )
+    return (
+        "WITH s AS (SELECT symbol, arg_max(name, snapshot_date) AS name, "
+        "arg_max(market, snapshot_date) AS market, min(snapshot_date) AS first_seen, "
+        "max(snapshot_date) AS last_seen FROM {t} GROUP BY symbol), "
+        "latest AS (SELECT max(snapshot_date) AS day FROM {t}), "
+        "b AS (SELECT symbol, min(date) AS first_trading_day, max(date) AS last_trading_day "
+        f"FROM {{period_bars}} WHERE period = 'D' AND {FINAL_ONLY} GROUP BY symbol), "
+        "k AS (SELECT symbol FROM s UNION SELECT symbol FROM b)"
+        f"{info_cte if info else ''} "
+        "SELECT k.symbol, s.name, s.market, "
+        f"{'i.listing_date' if info else none} AS listing_date, "
+        f"{'i.delisting_date' if info else none} AS delisting_date, "
+        "b.first_trading_day, b.last_trading_day, s.first_seen, s.last_seen, "
+        f"{'coalesce(i.delisting_date <= i.looked_up, false)' if info else 'false'} "
+        "OR coalesce(s.last_seen < latest.day, false) AS delisted "
+        "FROM k CROSS JOIN latest LEFT JOIN s ON s.symbol = k.symbol "
+        "LEFT JOIN b ON b.symbol = k.symbol"
+        f"{' LEFT JOIN i ON i.symbol = k.symbol' if info else ''} ORDER BY k.symbol"
+    )
+
+
+# Delisted symbols stay in history (issue 11): `listings` says which, and their last trading day.
+# The second definition replaces the first when stock_info (search-stock-info) is stored too.
+_LISTINGS_DOC = (
+    "every symbol ever seen (snapshots or bars): first/last stored trading day, listing and "
+    "delisting dates where known, delisted flag"
+)
+VIEWS += (
+    View("listings", "securities", _listings(False), _LISTINGS_DOC, ("period_bars",)),
+    View("listings", "securities", _listings(True), _LISTINGS_DOC, ("period_bars", "stock_info")),
+)
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection, existing_tables: Iterable[str], catalog: str = "lake"
 ) -> list[str]:
@@ -190,15 +236,17 @@ def create_views(
     One transaction: each statement on a DuckLake catalog would otherwise be a transaction of
     its own that reads the catalog's metadata again (most of the cost of creating the views)."""
     have = set(existing_tables)
-    made = []
+    made: list[str] = []
     con.execute("BEGIN TRANSACTION")
     try:
         for view in VIEWS:
-            if view.table not in have:
+            if view.table not in have or not have.issuperset(view.needs):
                 continue
-            body = view.sql.format(t=f'"{catalog}".main."{view.table}"')
+            tables = {n: f'"{catalog}".main."{n}"' for n in view.needs}
+            body = view.sql.format(t=f'"{catalog}".main."{view.table}"', **tables)
             con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {body}')
-            made.append(view.name)
+            if view.name not in made:
+                made.append(view.name)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

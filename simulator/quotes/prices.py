@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from simulator import fields as F
 from simulator.context import Ctx, Reply
+from simulator.dividends import EX_DIVIDEND_CODE, is_ex_dividend
 from simulator.market import DailyBar, period_start
 from simulator.marketview import Snapshot
 from simulator.quotes.common import (
@@ -162,6 +163,16 @@ def _extremes(prefix: str, bars: list[DailyBar], price: int) -> dict[str, str]:
 # -- daily price (last 30 periods) ---------------------------------------------------------------
 
 
+def _ex_right_code(ctx: Ctx, code: str, bar: DailyBar, period: str) -> str:
+    """`flng_cls_code` of a daily bar (chart and last-30 prices): 02 (배당락) on an ex-dividend
+    day, else 00 (the synthetic market has no rights issues; weekly and monthly bars are not
+    flagged)."""
+    inst = ctx.market.instruments[code]
+    if period == "D" and is_ex_dividend(inst, ctx.market.calendar, bar.date):
+        return EX_DIVIDEND_CODE
+    return "00"
+
+
 def inquire_daily_price(ctx: Ctx) -> Reply:
     snap = stock(ctx)
     period = ctx.get("FID_PERIOD_DIV_CODE").strip().upper()
@@ -192,7 +203,7 @@ def inquire_daily_price(ctx: Ctx) -> Reply:
                     **change_fields(bar.close, bar.prev_close),
                     "hts_frgn_ehrt": "0.00",
                     "frgn_ntby_qty": "0",
-                    "flng_cls_code": "00",
+                    "flng_cls_code": _ex_right_code(ctx, snap.code, bar, period),
                     "acml_prtt_rate": "0.00",
                 },
                 F.DAILY_PRICE,
@@ -276,7 +287,7 @@ def inquire_daily_itemchartprice(ctx: Ctx) -> Reply:
                 "stck_lwpr": num(b.low),
                 "acml_vol": num(b.volume),
                 "acml_tr_pbmn": num(b.value),
-                "flng_cls_code": "00",
+                "flng_cls_code": _ex_right_code(ctx, snap.code, b, period),
                 "prtt_rate": _split_rate(ctx, snap.code, b, period),
                 "mod_yn": "N",
                 "prdy_vrss_sign": sign_code(b.close - b.prev_close),

@@ -33,7 +33,7 @@ from connectors.kis.market_data.investors import (
     recent_investor_flows_plan,
 )
 from connectors.kis.market_data.krx_calendar import holidays_plan
-from connectors.kis.market_data.ksdinfo import par_value_changes_plan
+from connectors.kis.market_data.ksdinfo import Schedule, par_value_changes_plan, schedule_plan
 from connectors.kis.market_data.overseas import overseas_bars_plan, overseas_minutes_plan
 from connectors.kis.market_data.program_trades import program_trades_plan
 from connectors.kis.market_data.rankings import (
@@ -60,6 +60,15 @@ class MarketData(_ClientLogic):
         """KSD par-value change schedule (splits, reverse splits) with record dates in [start,
         end], every symbol or one (CORPORATE_ACTIONS; real accounts only)."""
         return self._fetch_flow(par_value_changes_plan(start, end, symbol))
+
+    @operation
+    def ksd_schedule(
+        self, schedule: Schedule, start: date, end: date, symbol: str = ""
+    ) -> Flow[pl.DataFrame]:
+        """One KSD schedule (ksdinfo.SCHEDULES: par value, bonus and rights issues, dividends,
+        mergers and splits, capital reductions) with record dates in [start, end], every symbol
+        or one (CORPORATE_ACTIONS; real accounts only)."""
+        return self._fetch_flow(schedule_plan(schedule, start, end, symbol))
 
     @operation
     def period_bars(
