@@ -13,11 +13,13 @@ import pytest
 
 from schemas import (
     CREDIT_BALANCE,
+    FINANCIALS,
     HOLIDAYS,
     INVESTOR_FLOWS,
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
     SHORT_SALES,
+    STOCK_INFO,
     Dataset,
 )
 from schemas.research import RECENT_INVESTORS
@@ -241,3 +243,66 @@ def test_negative_credit_is_found(lake: Lake) -> None:
     )
     found = run_checks(lake, only=["credit_balance"]).findings
     assert [(f.key, f.start) for f in found] == [(SYMBOL, day)]
+
+
+def balance_sheet(total_equity: int) -> pl.DataFrame:
+    eok = 100_000_000
+    return FINANCIALS.conform(
+        pl.DataFrame(
+            {
+                "symbol": [SYMBOL],
+                "statement": ["balance_sheet"],
+                "period_kind": ["annual"],
+                "period_end": [date(2025, 12, 31)],
+                "seen_date": [date(2026, 3, 31)],
+                "total_assets": [1_000 * eok],
+                "total_liabilities": [400 * eok],
+                "total_equity": [total_equity],
+            }
+        )
+    )
+
+
+def test_financials_seen_before_the_period_ended_or_unbalanced_are_found(lake: Lake) -> None:
+    eok = 100_000_000
+    lake.upsert(FINANCIALS, balance_sheet(600 * eok + 2 * eok))  # KIS's rounding: fine
+    assert not run_checks(lake, only=["financials"]).findings
+    lake.upsert(FINANCIALS, balance_sheet(500 * eok))
+    found = run_checks(lake, only=["financials"]).findings
+    assert [(f.key, f.severity) for f in found] == [(SYMBOL, "warning")]
+    assert "assets != liabilities + equity" in found[0].detail
+    execute(lake, FINANCIALS, "UPDATE {t} SET seen_date = DATE '2025-12-30'")
+    report = run_checks(lake, only=["financials"])
+    assert not report.ok
+    assert [f.severity for f in report.findings] == ["error", "warning"]
+
+
+@pytest.mark.parametrize(
+    "breach",
+    [
+        "listed_shares = 0",
+        "par_value = -1",
+        "listing_date = DATE '2027-01-04'",
+        "delisting_date = DATE '1970-01-02'",
+    ],
+)
+def test_stock_info_out_of_order_is_found(lake: Lake, breach: str) -> None:
+    snapshot = date(2026, 11, 24)
+    lake.upsert(
+        STOCK_INFO,
+        STOCK_INFO.conform(
+            pl.DataFrame(
+                {
+                    "snapshot_date": [snapshot],
+                    "symbol": [SYMBOL],
+                    "listed_shares": [5_969_782_550],
+                    "par_value": [100],
+                    "listing_date": [date(1975, 6, 11)],
+                }
+            )
+        ),
+    )
+    assert not run_checks(lake, only=["stock_info"]).findings
+    execute(lake, STOCK_INFO, f"UPDATE {{t}} SET {breach}")
+    found = run_checks(lake, only=["stock_info"]).findings
+    assert [(f.key, f.start, f.severity) for f in found] == [(SYMBOL, snapshot, "error")]

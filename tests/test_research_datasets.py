@@ -403,6 +403,14 @@ def test_ingest_twice_checks_and_views(
             "SELECT * FROM foreign_net_buy WHERE symbol = '005930' ORDER BY date"
         ).pl()
         flows = lake.table(INVESTOR_FLOWS)
+        market = lake.con.execute(
+            "SELECT * FROM market_flows WHERE market = 'KOSPI' ORDER BY date"
+        ).pl()
+        market_rows = lake.table(MARKET_INVESTOR_FLOWS).filter(pl.col("market") == "KOSPI")
+        credit = lake.con.execute("SELECT * FROM credit_daily ORDER BY date").pl()
+        credit_rows = lake.table(CREDIT_BALANCE).sort("date")
+        program = lake.con.execute("SELECT * FROM program_net_buy ORDER BY date").pl()
+        program_rows = lake.table(PROGRAM_TRADES).sort("date")
         # Break the invariant on purpose: the check must notice.
         lake.con.execute(
             f"UPDATE lake.main.{INVESTOR_FLOWS.name} SET net_volume = net_volume + 1 "
@@ -416,6 +424,17 @@ def test_ingest_twice_checks_and_views(
     assert view["date"].max() == date(2026, 11, 24)
     assert not broken.ok
     assert [f.key for f in broken.findings] == ["005930"]
+    # The per-market, credit and program views: one row per day, figures from their tables.
+    foreign_market = market_rows.filter(pl.col("investor") == "foreign").sort("date")
+    assert market["date"].to_list() == foreign_market["date"].to_list()
+    assert market["foreign_net_value"].to_list() == foreign_market["net_value"].to_list()
+    nets = [sum(row[f"{g}_net_volume"] for g in INVESTOR_GROUPS) for row in market.to_dicts()]
+    assert all(abs(n) <= 2_000 for n in nets)  # KIS rounds each group to thousands
+    margin = credit_rows["margin_balance_shares"]
+    assert credit["margin_change_shares"].to_list()[1:] == margin.diff().to_list()[1:]
+    assert program["net_value"].to_list() == program_rows["net_value"].to_list()
+    expected = program_rows["net_value"].rolling_sum(20, min_samples=1)
+    assert program["net_value_20d"].to_list() == expected.to_list()
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -472,6 +491,9 @@ def test_financials_are_point_in_time(
     assert on[date(2026, 3, 30)]["period_end"] == date(2024, 12, 31)
     assert on[date(2026, 8, 3)]["eps"] == eps[0] and on[date(2026, 11, 24)]["eps"] == eps[1]
     assert on[date(2026, 11, 23)]["eps"] == eps[0]  # the restatement was seen on the 24th
+    with Lake.open(home, source="sim") as lake:
+        checked = run_checks(lake, only=["financials"])
+    assert checked.findings == [], checked.to_frame()
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -542,6 +564,9 @@ def test_market_cap_is_close_times_the_days_listed_shares_across_a_split(
     assert cap["market_cap"].to_list() == [cap["close"][0] * before, cap["close"][1] * after]
     assert 0.7 < cap["market_cap"][1] / cap["market_cap"][0] < 1.3  # the price split too
     assert cap["market_cap"][1] // 10**8 == int(quote.json()["output"]["hts_avls"])  # 억 KRW
+    with Lake.open(home, source="sim") as lake:
+        checked = run_checks(lake, only=["stock_info"])
+    assert checked.findings == [], checked.to_frame()
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -23,6 +23,11 @@ Checks (each a function `(ctx) -> list[Finding]`):
 * program_trades program buying and selling <= the day's volume and value; buy - sell = net
 * credit_balance no negative credit: new, repaid and outstanding shares >= 0 (KIS's own figures do
                  not always carry over exactly, so the day-to-day identity is not checked)
+* financials     no period seen before it ended (error); balance sheets whose assets differ from
+                 liabilities + equity by more than KIS's rounding to 100M KRW (a warning: the
+                 workbook does not say whether equity includes non-controlling interests)
+* stock_info     positive listed shares, non-negative par value, listed on or before the
+                 snapshot, delisted on or after the listing
 
 `ok` is False when any finding is an error; `kisdb check` exits non-zero then.
 """
@@ -48,12 +53,14 @@ from schemas.datasets import (
 )
 from schemas.research import (
     CREDIT_BALANCE,
+    FINANCIALS,
     FULL_SOURCE_MARK,
     INVESTOR_FLOWS,
     INVESTOR_GROUPS,
     MARKET_INVESTOR_FLOWS,
     PROGRAM_TRADES,
     SHORT_SALES,
+    STOCK_INFO,
 )
 from warehouse import tables
 from warehouse.lake import CATALOG, Lake
@@ -623,6 +630,79 @@ def check_credit_balance(ctx: _Ctx) -> list[Finding]:
     return _capped(found, "credit_balance", CREDIT_BALANCE.name, "error")
 
 
+# Each figure is rounded to 100M KRW on its own, so the identity holds to a few units of that.
+_BALANCE_TOLERANCE = 300_000_000
+
+
+def check_financials(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("seen_date")
+    early = f"""
+    SELECT symbol, count(*), min(period_end), max(period_end)
+    FROM {ctx.table(FINANCIALS)} WHERE {dfilter} AND seen_date < period_end
+    GROUP BY symbol ORDER BY symbol
+    """
+    found = [
+        Finding(
+            "financials",
+            FINANCIALS.name,
+            str(sym),
+            f"{n} period(s) stored as seen before they ended",
+            "error",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(early, dparams)
+    ]
+    unbalanced = f"""
+    SELECT symbol, count(*), min(period_end), max(period_end)
+    FROM {ctx.table(FINANCIALS)}
+    WHERE {dfilter} AND statement = 'balance_sheet'
+      AND abs(total_assets - total_liabilities - total_equity)
+          > greatest({_BALANCE_TOLERANCE}, abs(total_assets) // 1000)
+    GROUP BY symbol ORDER BY symbol
+    """
+    found += [
+        Finding(
+            "financials",
+            FINANCIALS.name,
+            str(sym),
+            f"{n} balance sheet(s) where assets != liabilities + equity",
+            "warning",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(unbalanced, dparams)
+    ]
+    return _capped(found, "financials", FINANCIALS.name, "error")
+
+
+def check_stock_info(ctx: _Ctx) -> list[Finding]:
+    dfilter, dparams = ctx.date_filter("snapshot_date")
+    sql = f"""
+    SELECT symbol, count(*), min(snapshot_date), max(snapshot_date)
+    FROM {ctx.table(STOCK_INFO)}
+    WHERE {dfilter} AND (
+        listed_shares IS NULL OR listed_shares <= 0 OR par_value < 0
+        OR listing_date > snapshot_date OR delisting_date < listing_date
+    )
+    GROUP BY symbol ORDER BY symbol
+    """
+    found = [
+        Finding(
+            "stock_info",
+            STOCK_INFO.name,
+            str(sym),
+            f"{n} snapshot(s) with no listed shares, a negative par value, "
+            "or listing dates out of order",
+            "error",
+            lo,
+            hi,
+        )
+        for sym, n, lo, hi in ctx.rows(sql, dparams)
+    ]
+    return _capped(found, "stock_info", STOCK_INFO.name, "error")
+
+
 CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "files": check_files,  # first: the others read the data files
     "missing_days": check_missing_days,
@@ -635,6 +715,8 @@ CHECKS: dict[str, Callable[[_Ctx], list[Finding]]] = {
     "short_sales": check_short_sales,
     "program_trades": check_program_trades,
     "credit_balance": check_credit_balance,
+    "financials": check_financials,
+    "stock_info": check_stock_info,
 }
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from schemas.research import INVESTOR_GROUPS
+
 
 @dataclass(frozen=True)
 class View:
@@ -180,6 +182,36 @@ VIEWS += (
         "FROM bars_daily_raw b ASOF JOIN {t} s "
         "ON b.symbol = s.symbol AND b.date >= s.snapshot_date",
         "market cap per stock-day: unadjusted close x listed shares known that day, KRW",
+    ),
+    View(
+        "market_flows",
+        "market_investor_flows",
+        # One row per market-day, the four groups side by side: what a flow chart plots.
+        "SELECT market, date, "
+        + ", ".join(
+            f"sum(net_{m}) FILTER (WHERE investor = '{g}') AS {g}_net_{m}"
+            for g in INVESTOR_GROUPS
+            for m in ("value", "volume")
+        )
+        + " FROM {t} GROUP BY market, date",
+        "net buying per market-day by investor group (KRW to the million, shares)",
+    ),
+    View(
+        "credit_daily",
+        "credit_balance",
+        "SELECT symbol, date, margin_balance_shares, margin_balance_value, margin_balance_pct, "
+        "margin_balance_shares - lag(margin_balance_shares) OVER "
+        "(PARTITION BY symbol ORDER BY date) AS margin_change_shares, "
+        "stock_loan_balance_shares, stock_loan_balance_value FROM {t}",
+        "margin and stock-loan balances per stock-day with the day's change in margin shares",
+    ),
+    View(
+        "program_net_buy",
+        "program_trades",
+        "SELECT symbol, date, net_volume, net_value, net_value / nullif(value, 0) AS net_share, "
+        + ", ".join(_rolling("net_value", n) for n in (5, 20))
+        + " FROM {t}",
+        "program net buying per stock-day (all programs), its share of value and 5/20-day sums",
     ),
 )
 
