@@ -28,20 +28,18 @@ def _config(home: Path | None) -> Any:
 
 
 def _parse_day(text: str | None, config: Any) -> date:
-    """--date, else today on the market's clock."""
+    """--date in any form the other commands take (2024-01-02, 20240102, 1d), else today on the
+    market's clock."""
     from pipelines.embedded import market_clock
+    from pipelines.ranges import parse_date
 
-    if not text:
-        return market_clock(config.kis).today()
-    try:
-        return date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
-    except ValueError:
-        raise InputError(f"--date wants YYYY-MM-DD, got {text!r}") from None
+    today = market_clock(config.kis).today()
+    return parse_date(text, name="--date", today=today) or today
 
 
 def record(
     symbols: Annotated[
-        str, typer.Option("--symbols", help="comma-separated stock codes, e.g. 005930,000660")
+        str, typer.Option("--symbols", help="comma-separated stocks: 005930,000660 or names")
     ],
     quotes: Annotated[
         bool, typer.Option("--quotes", help="also record the 10-level book (H0STASP0)")
@@ -69,9 +67,10 @@ def record(
     from pipelines.recorder import RecorderConfig, parse_duration, parse_until
     from pipelines.recorder import record as run_record
     from pipelines.runtime import resolve_config
+    from pipelines.symbols import resolve_symbols
     from pipelines.universe import stock_symbols
 
-    codes = tuple(stock_symbols(symbols))
+    codes = tuple(stock_symbols(resolve_symbols(symbols, _config(home))))
     if not codes:
         raise InputError("--symbols needs at least one stock code")
     try:
@@ -128,7 +127,7 @@ async def _run_with_live(run_record: Any, settings: Any, config: Any, clock: Clo
 
 def compact(
     date_: Annotated[
-        str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")
+        str | None, typer.Option("--date", help="KST day: 2024-01-02, 20240102, 1d (default today)")
     ] = None,
     all_days: Annotated[bool, typer.Option("--all", help="every journal day")] = False,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
@@ -183,7 +182,7 @@ def compact(
 
 def replay(
     date_: Annotated[
-        str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")
+        str | None, typer.Option("--date", help="KST day: 2024-01-02, 20240102, 1d (default today)")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
