@@ -28,6 +28,14 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _duckdb_line(exc: BaseException) -> str:
+    """DuckDB's first line and its hint, if any ("Did you mean "bars_daily"?", "Candidate
+    bindings: ..."), on one line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    hints = [line for line in lines[1:] if line.startswith(("Did you mean", "Candidate"))]
+    return " ".join([_first_line(exc), *hints])
+
+
 def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseException], str]]]:
     """(exception class, exit code, its line), most specific first: the first match wins."""
     import duckdb
@@ -49,7 +57,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
         (KisRequestError, 2, lambda e: f"{one_line(e)} (nothing was sent)"),
         (KisError, 1, one_line),
         (LakeError, 1, _first_line),
-        (duckdb.Error, 1, _first_line),
+        (duckdb.Error, 1, _duckdb_line),
         (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
     ]
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # imported when used: `kisdb --help` does not load Polars
     import polars as pl
 
 SEOUL = "Asia/Seoul"
-KEY_COLUMNS = frozenset({"symbol", "name", "date", "qty", "price"})
+# Kept whatever the width: what a row is about (and, for ticks and minutes, when).
+KEY_COLUMNS = frozenset({"symbol", "name", "date", "qty", "price", "ts", "ts_event"})
 MAX_CELL = 40  # a wider value is cut with … (the full value: --format csv/json or a vertical row)
 MIN_CELL = 4  # a shrunk column keeps at least this many cells ("ab…")
 HIDDEN = "…"
@@ -151,7 +152,7 @@ def in_kst(frame: pl.DataFrame, *, naive_ns_is_utc: bool = False) -> pl.DataFram
 
 def decode_codes(frame: pl.DataFrame) -> pl.DataFrame:
     """KIS codes shown as words (buy/sell, up/down, limit/market…) where a column holds only
-    known codes."""
+    known codes; HHMMSS order times as HH:MM:SS."""
     import polars as pl
 
     exprs = []
@@ -161,6 +162,11 @@ def decode_codes(frame: pl.DataFrame) -> pl.DataFrame:
         values = frame[name].drop_nulls().unique()
         if values.len() and values.is_in(list(mapping)).all():
             exprs.append(pl.col(name).replace_strict(mapping, default=None))
+    for name, dtype in frame.schema.items():  # KIS's HHMMSS order times -> HH:MM:SS
+        if name.endswith("_time") and dtype == pl.String:
+            values = frame[name].drop_nulls()
+            if values.len() and values.str.contains(r"^\d{6}$").all():
+                exprs.append(pl.col(name).str.replace(r"^(\d{2})(\d{2})(\d{2})$", "${1}:${2}:${3}"))
     return frame.with_columns(exprs) if exprs else frame
 
 
@@ -261,11 +267,9 @@ def render_frame(
         return _records(cells, shown.height, width=width, title=title, caption=caption)
     numeric = {name for name, dtype in frame.schema.items() if dtype.is_numeric()}
     table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    first_hidden = next((i for i, n in enumerate(frame.columns) if n in layout.hidden), None)
     order = [n for n, _ in layout.shown]
-    if first_hidden is not None:
-        before = sum(1 for n in frame.columns[:first_hidden] if n in order)
-        order.insert(before, HIDDEN)
+    if layout.hidden:
+        order.insert(_gap(frame.columns, order), HIDDEN)
     sizes = dict(layout.shown)
     for name in order:
         size = sizes.get(name, cell_len(HIDDEN))
@@ -279,6 +283,16 @@ def render_frame(
     for i in range(shown.height):
         table.add_row(*(HIDDEN if n == HIDDEN else cells[n][i] for n in order))
     return table
+
+
+def _gap(columns: Sequence[str], shown: Sequence[str]) -> int:
+    """Where the `…` column goes among `shown`: at the first place hidden columns were taken out
+    between two shown ones, else after the last shown (or first, when all hidden ones lead)."""
+    position = {name: i for i, name in enumerate(columns)}
+    for i in range(1, len(shown)):
+        if position[shown[i]] - position[shown[i - 1]] > 1:
+            return i
+    return len(shown) if position[shown[-1]] < len(columns) - 1 else 0
 
 
 def _cut(text: str, size: int) -> str:

@@ -99,20 +99,18 @@ def _connection(config: Config) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def lake_status(config: Config) -> LakeStatus:
-    from warehouse.lake import locate, mask_catalog
+    from warehouse.lake import locate
 
     where = locate(config.home, config.lake.catalog, config.lake.data_path)
-    local_catalog = where.kind in ("duckdb", "sqlite") and "://" not in where.url
-    catalog_file = Path(where.url.removeprefix("sqlite:")) if local_catalog else None
-    exists = catalog_file.exists() if catalog_file is not None else True
+    exists = where.exists()
     size: int | None = None
-    if catalog_file is not None and "://" not in where.data_path:
-        size = _tree_size(catalog_file) + _tree_size(Path(where.data_path))
+    if exists and where.kind == "duckdb" and where.local_data is not None:
+        catalog = Path(where.catalog)
+        # The catalog file and its write-ahead log beside it, and every data file.
+        size = sum(_tree_size(p) for p in catalog.parent.glob(f"{catalog.name}*"))
+        size += _tree_size(where.local_data)
     return LakeStatus(
-        catalog=mask_catalog(where.url),
-        data_path=where.data_path,
-        exists=exists,
-        size_bytes=size if exists else None,
+        catalog=where.shown, data_path=where.data_path, exists=exists, size_bytes=size
     )
 
 
@@ -183,23 +181,23 @@ def dataset_statuses(con: duckdb.DuckDBPyConnection) -> list[DatasetStatus]:
 
 
 def _last_updates(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
-    """table -> time of the last snapshot that added or deleted rows in it (KST), from DuckLake's
-    own catalog tables; empty when this catalog does not expose them."""
+    """table -> time of the last snapshot that inserted or deleted rows in it (KST), from the
+    lake's snapshot list (inlined small writes included); empty when the catalog cannot say."""
     import duckdb
 
     from schemas.clock import KST
     from warehouse.lake import CATALOG
 
-    meta = f"__ducklake_metadata_{CATALOG}"
     sql = f"""
-        SELECT t.table_name, max(s.snapshot_time)
-        FROM {meta}.ducklake_table t
-        JOIN (
-            SELECT table_id, begin_snapshot AS snapshot_id FROM {meta}.ducklake_data_file
-            UNION ALL
-            SELECT table_id, begin_snapshot FROM {meta}.ducklake_delete_file
-        ) f USING (table_id)
-        JOIN {meta}.ducklake_snapshot s USING (snapshot_id)
+        WITH entries AS (
+            SELECT snapshot_time, unnest(map_entries(changes)) AS e FROM {CATALOG}.snapshots()
+        ), touched AS (
+            SELECT snapshot_time, try_cast(unnest(e.value) AS BIGINT) AS table_id FROM entries
+            WHERE e.key IN
+                ('tables_inserted_into', 'tables_deleted_from', 'inlined_insert', 'inlined_delete')
+        )
+        SELECT t.table_name, max(snapshot_time)
+        FROM touched JOIN __ducklake_metadata_{CATALOG}.ducklake_table t USING (table_id)
         WHERE t.end_snapshot IS NULL
         GROUP BY 1"""
     try:
