@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -105,10 +106,30 @@ def record(
         typer.echo(f"  refused {refusal}")
 
 
+class _Stderr:
+    """sys.stderr as it is at each write: while the live table runs, rich's proxy, which prints
+    the line above the table instead of through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _kst(seconds: float | None) -> time.struct_time:
+    from schemas.clock import KST
+
+    return datetime.fromtimestamp(time.time() if seconds is None else seconds, KST).timetuple()
+
+
 def _log_to_stderr() -> None:
-    """Stats and connection events as log lines, whatever logging setup Prefect installed."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    """Stats and connection events as log lines stamped in KST, whatever logging setup Prefect
+    installed."""
+    handler = logging.StreamHandler(_Stderr())
+    formatter = logging.Formatter("%(asctime)s KST %(levelname)s %(message)s")
+    formatter.converter = _kst
+    handler.setFormatter(formatter)
     for name in ("kisdb.recorder", "connectors.kis.ws_client"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
