@@ -78,6 +78,8 @@ VIEWS: dict[str, tuple[str, ...]] = {
     ),
     "check": ("severity", "check", "dataset", "key", "start", "end", "detail"),
 }
+# A finding stays one line: what, where and why are kept (the detail cut with …).
+CHECK_KEYS = frozenset({"severity", "check", "key", "detail"})
 
 # KIS codes -> words, per column name. A column is decoded only when every value is a known code,
 # so a user's own column of the same name is left alone.
@@ -220,7 +222,7 @@ def plan_layout(
     names = list(widths)
     capped = {n: max(1, min(w, MAX_CELL)) for n, w in widths.items()}
     if table_width(list(capped.values())) <= budget:
-        return Layout(tuple(capped.items()), ())
+        return Layout(tuple(_grow(capped, widths, budget, 0).items()), ())
     if rows <= 1 or keep_all:
         return Layout(tuple(capped.items()), (), vertical=True)
     dots = cell_len(HIDDEN)
@@ -239,7 +241,23 @@ def plan_layout(
         if widest is None or sized[widest] <= MIN_CELL:
             return Layout(tuple(capped.items()), (), vertical=True)
         sized[widest] -= 1
-    return Layout(tuple(sized.items()), hidden)
+    reserved = table_width(extra) - 1 if extra else 0
+    return Layout(tuple(_grow(sized, widths, budget, reserved).items()), hidden)
+
+
+def _grow(
+    sized: dict[str, int], natural: Mapping[str, int], budget: int, reserved: int
+) -> dict[str, int]:
+    """Give room left in `budget` back to columns cut below their natural width, in order."""
+    slack = budget - reserved - table_width(list(sized.values()))
+    for name, width in sized.items():
+        if slack <= 0:
+            break
+        more = min(slack, natural[name] - width)
+        if more > 0:
+            sized[name] += more
+            slack -= more
+    return sized
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -252,6 +270,7 @@ def render_frame(
     max_rows: int | None = None,
     title: str | None = None,
     keep_all: bool = False,
+    keys: frozenset[str] = KEY_COLUMNS,
     hint: str = "--columns a,b or --all",
 ) -> RenderableType:
     """`frame` (already in display form: see `display_frame`) as a table at most `width` cells wide."""
@@ -261,7 +280,7 @@ def render_frame(
         name: max([cell_len(name), *(cell_len(c) for c in column)])
         for name, column in cells.items()
     }
-    layout = plan_layout(widths, width, rows=shown.height, keep_all=keep_all)
+    layout = plan_layout(widths, width, keys=keys, rows=shown.height, keep_all=keep_all)
     caption = _caption(frame.height, shown.height, layout.hidden, hint)
     if layout.vertical:
         return _records(cells, shown.height, width=width, title=title, caption=caption)
@@ -350,9 +369,11 @@ def print_frame(
     title: str | None = None,
     keep_all: bool = False,
     naive_ns_is_utc: bool = False,
+    keys: frozenset[str] = KEY_COLUMNS,
     hint: str = "--columns a,b or --all",
 ) -> None:
-    """Print `frame` as a table fitting the console (a new Console reads COLUMNS now)."""
+    """Print `frame` as a table fitting the console (a new Console reads COLUMNS now); `keys`
+    are the columns kept whatever the width."""
     out = console or Console()
     out.print(
         render_frame(
@@ -361,6 +382,7 @@ def print_frame(
             max_rows=max_rows,
             title=title,
             keep_all=keep_all,
+            keys=keys,
             hint=hint,
         )
     )

@@ -22,17 +22,21 @@ from pipelines.config import load_config
 from pipelines.errors import InputError
 from pipelines.ranges import parse_span
 from pipelines.render import (
+    CHECK_KEYS,
     MIN_CELL,
+    VIEWS,
     decode_codes,
     in_kst,
     plan_layout,
     print_frame,
+    select_columns,
     table_width,
 )
 from pipelines.symbols import as_code, match_name, resolve_symbols
 from schemas.datasets import PERIOD_BARS, SECURITIES
 from simulator.server import RunningSimulator
 from tests.helpers import daily_bars
+from warehouse.checks import CheckReport, Finding
 from warehouse.lake import Lake
 
 runner = CliRunner()
@@ -137,6 +141,25 @@ def test_all_columns_show_every_value_vertically_at_80() -> None:
     lines = printed(wide_frame(rows=2), 80, keep_all=True)
     assert widest(lines) <= 80
     assert "row 2" in "\n".join(lines) and "extra_14" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_check_findings_are_one_line_each(width: int) -> None:
+    long = "3 trading days missing between the last two updates: the next kisdb update fetches them"
+    report = CheckReport(
+        findings=[
+            Finding("missing_days", "period_bars", "005930:D:true", long, start=DAYS[0]),
+            Finding("ohlc", "minute_bars", "000660", "high below close", severity="warning"),
+        ]
+    )
+    frame = select_columns(report.to_frame(), view=VIEWS["check"])
+    lines = printed(frame, width, keys=CHECK_KEYS)
+    assert widest(lines) <= width
+    body = [line for line in lines if line.startswith("│")]
+    assert len(body) == 2 and "missing_days" in body[0] and "005930:D:true" in body[0]
+    top = next(line for line in lines if "severity" in line)
+    assert all(word in top for word in ("check", "key", "detail"))
+    assert ("fetches them" in body[0]) == (width == 200)  # cut with … at 80, whole at 200
 
 
 def test_codes_are_decoded_only_when_every_value_is_a_code() -> None:

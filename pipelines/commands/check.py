@@ -14,7 +14,7 @@ from rich.console import Console
 
 from pipelines.commands.sql import AllColumns, Columns, OutputFormat, emit
 from pipelines.errors import InputError
-from pipelines.render import VIEWS
+from pipelines.render import CHECK_KEYS, VIEWS
 
 if TYPE_CHECKING:  # imported when used: `kisdb --help` loads neither DuckDB nor Polars
     from warehouse.checks import CheckReport
@@ -79,6 +79,7 @@ def check(
                 format,
                 title="kisdb check",
                 view=VIEWS["check"],
+                keys=CHECK_KEYS,
                 columns=columns,
                 all_columns=all_columns,
             )

@@ -44,11 +44,13 @@ def emit(
     columns: str | None = None,
     all_columns: bool = False,
     from_lake: bool = False,
+    keys: frozenset[str] | None = None,
 ) -> None:
     """Print a frame to stdout as a table (fitting the terminal: pipelines.render; the curated
     `view` unless --columns/--all), CSV or a JSON array of row objects (every column, KIS codes
-    kept). Timestamps are shown in KST; `from_lake` reads the lake's naive ns times as UTC."""
-    from pipelines.render import in_kst, print_frame, select_columns, split_columns
+    kept). Timestamps are shown in KST; `from_lake` reads the lake's naive ns times as UTC;
+    `keys` replaces the columns a narrow table keeps (default: symbol, name, date, qty, price)."""
+    from pipelines.render import KEY_COLUMNS, in_kst, print_frame, select_columns, split_columns
 
     wanted = split_columns(columns)
     if fmt is OutputFormat.table:
@@ -59,6 +61,7 @@ def emit(
             title=title,
             keep_all=all_columns,
             naive_ns_is_utc=from_lake,
+            keys=keys or KEY_COLUMNS,
         )
     else:
         out = in_kst(select_columns(frame, columns=wanted), naive_ns_is_utc=from_lake)
