@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -302,13 +305,20 @@ def test_status_shows_the_lake_and_its_datasets(home: Path, width: int) -> None:
     assert code == 0, out
     assert widest(out.splitlines()) <= width
     assert "period_bars" in out and "stamp sim" in out
-    assert "no Prefect server configured" in out and "recorder" in out
+    assert "schedules" in out and "recorder" in out
 
 
-def test_status_json(home: Path) -> None:
-    code, out = invoke(["status", "--format", "json", "--home", str(home)])
-    assert code == 0, out
-    status = json.loads(out)
+def test_status_json(home: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A process of its own: no Prefect settings, an empty PREFECT_HOME (the session's Prefect
+    test server, once started, answers every in-process command)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KIS_"))}
+    env |= {"PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")), "COLUMNS": "80"}
+    kisdb = [sys.executable, "-m", "pipelines.cli", "status", "--format", "json"]
+    done = subprocess.run(
+        [*kisdb, "--home", str(home)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
     assert status["env"] == "sim" and status["home"] == str(home)
     assert status["lake"]["exists"] and status["lake"]["source"] == "sim"
     assert status["lake"]["size_bytes"] > 0
@@ -318,8 +328,37 @@ def test_status_json(home: Path) -> None:
     assert datetime.fromisoformat(bars["last_update"]).utcoffset() == timedelta(hours=9)
     assert status["recorder"]["running"] is False
     assert status["schedules"] == {"prefect_api": None, "message": "no Prefect server configured"}
-    code, out = invoke(["status", "-f", "json", "--home", str(home / "none")])
-    assert code == 0 and json.loads(out)["lake"]["exists"] is False
+    done = subprocess.run(
+        [*kisdb, "--home", str(home / "none")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and json.loads(done.stdout)["lake"]["exists"] is False
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_status_lists_the_deployments_of_a_prefect_server(home: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.client.schemas.schedules import CronSchedule
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("update")
+        client.create_deployment(
+            flow_id,
+            name="terminal-test",
+            schedules=[
+                DeploymentScheduleCreate(
+                    schedule=CronSchedule(cron="30 18 * * 1-5", timezone="Asia/Seoul")
+                )
+            ],
+        )
+    code, out = invoke(["status", "-f", "json", "--home", str(home)])
+    assert code == 0, out
+    schedules = json.loads(out)["schedules"]
+    assert schedules["prefect_api"]
+    mine = next(d for d in schedules["deployments"] if d["name"] == "update/terminal-test")
+    assert mine == {"name": "update/terminal-test", "schedules": ["30 18 * * 1-5"], "paused": False}
+    code, out = invoke(["status", "--home", str(home)])
+    assert code == 0 and "update/terminal-test: 30 18 * * 1-5" in out
 
 
 # -- the command line itself -----------------------------------------------------------------------
