@@ -35,6 +35,7 @@ KEY_COLUMNS = frozenset({"symbol", "name", "date", "qty", "price", "ts", "ts_eve
 MAX_CELL = 40  # a wider value is cut with … (the full value: --format csv/json or a vertical row)
 MIN_CELL = 4  # a shrunk column keeps at least this many cells ("ab…")
 HIDDEN = "…"
+HINT = "--columns a,b or --all"  # how to see the hidden columns (every table command has both)
 
 # Curated default columns per command (table format); --columns / --all show the others.
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -223,7 +224,7 @@ def plan_layout(
     capped = {n: max(1, min(w, MAX_CELL)) for n, w in widths.items()}
     if table_width(list(capped.values())) <= budget:
         return Layout(tuple(_grow(capped, widths, budget, 0).items()), ())
-    if rows <= 1 or keep_all:
+    if rows == 1 or keep_all:
         return Layout(tuple(capped.items()), (), vertical=True)
     dots = cell_len(HIDDEN)
     shown = [n for n in names if n in keys]
@@ -233,6 +234,8 @@ def plan_layout(
         trial = [n for n in names if n in shown or n == name]
         if table_width([capped[n] for n in trial] + [dots]) <= budget:
             shown = trial
+    if not shown:  # not even one column beside `…`: a record per row
+        return Layout(tuple(capped.items()), (), vertical=True)
     hidden = tuple(n for n in names if n not in shown)
     sized = {n: capped[n] for n in names if n in shown}
     extra = [dots] if hidden else []
@@ -271,7 +274,6 @@ def render_frame(
     title: str | None = None,
     keep_all: bool = False,
     keys: frozenset[str] = KEY_COLUMNS,
-    hint: str = "--columns a,b or --all",
 ) -> RenderableType:
     """`frame` (already in display form: see `display_frame`) as a table at most `width` cells wide."""
     shown = frame if max_rows is None else frame.head(max_rows)
@@ -281,7 +283,7 @@ def render_frame(
         for name, column in cells.items()
     }
     layout = plan_layout(widths, width, keys=keys, rows=shown.height, keep_all=keep_all)
-    caption = _caption(frame.height, shown.height, layout.hidden, hint)
+    caption = _caption(frame.height, shown.height, layout.hidden)
     if layout.vertical:
         return _records(cells, shown.height, width=width, title=title, caption=caption)
     numeric = {name for name, dtype in frame.schema.items() if dtype.is_numeric()}
@@ -320,12 +322,12 @@ def _cut(text: str, size: int) -> str:
     return out.plain
 
 
-def _caption(total: int, shown: int, hidden: Sequence[str], hint: str) -> str:
+def _caption(total: int, shown: int, hidden: Sequence[str]) -> str:
     text = f"{total} row{'s' if total != 1 else ''}"
     if shown < total:
         text = f"{shown} of {total} rows shown"
     if hidden:
-        text += f"; {len(hidden)} more column{'s' if len(hidden) != 1 else ''} ({hint}): "
+        text += f"; {len(hidden)} more column{'s' if len(hidden) != 1 else ''} ({HINT}): "
         text += ", ".join(hidden)
     return text
 
@@ -370,7 +372,6 @@ def print_frame(
     keep_all: bool = False,
     naive_ns_is_utc: bool = False,
     keys: frozenset[str] = KEY_COLUMNS,
-    hint: str = "--columns a,b or --all",
 ) -> None:
     """Print `frame` as a table fitting the console (a new Console reads COLUMNS now); `keys`
     are the columns kept whatever the width."""
@@ -383,6 +384,5 @@ def print_frame(
             title=title,
             keep_all=keep_all,
             keys=keys,
-            hint=hint,
         )
     )

@@ -112,6 +112,8 @@ def test_a_single_wide_row_or_all_columns_goes_vertical() -> None:
     assert plan_layout(widths, 80, rows=1).vertical
     assert plan_layout(widths, 80, rows=5, keep_all=True).vertical
     assert not plan_layout(widths, 200, rows=1).vertical
+    assert not plan_layout(widths, 80, rows=0).vertical  # no rows: the headers, with …
+    assert plan_layout(widths, 15).vertical  # not one column fits beside …
 
 
 # -- rendering at 80 and 200 columns ---------------------------------------------------------------
