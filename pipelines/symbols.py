@@ -26,9 +26,9 @@ def as_code(text: str) -> str | None:
     return found[1] if found else None
 
 
-def match_name(name: str, names: Mapping[str, str]) -> str:
+def match_name(name: str, names: Mapping[str, str]) -> str | None:
     """The one symbol whose name (`names`: symbol -> name) is `name` (case and spaces ignored), or
-    else the one containing it. None or several: an InputError naming the candidates."""
+    else the one containing it; None when none does. Several: an InputError naming them."""
 
     def norm(text: str) -> str:
         return "".join(text.split()).casefold()
@@ -38,10 +38,8 @@ def match_name(name: str, names: Mapping[str, str]) -> str:
     if len(exact) == 1:
         return exact[0]
     found = exact or sorted(s for s, n in names.items() if wanted in norm(n))
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise InputError(f"no stock named {name!r} in the securities table (use its code)")
+    if len(found) <= 1:
+        return found[0] if found else None
     listed = ", ".join(f"{s} {names[s]}" for s in found[:_MAX_LISTED])
     more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
     raise InputError(f"{name!r} is ambiguous: {listed}{more} (use the code)")
@@ -73,20 +71,30 @@ def security_names(config: Config) -> dict[str, str]:
 
 def resolve_symbols(text: str | Sequence[str] | None, config: Config) -> list[str] | None:
     """Comma-separated codes or names -> codes (order kept, duplicates dropped); None stays None.
-    The lake is read once, and only when a name is given."""
+    The lake is read once, and only when a name is given. An unmatched ASCII word (ABC, 5930) is
+    passed on as it is: a mistyped code, which the flows reject saying what a code looks like."""
     if text is None:
         return None
     items = [text] if isinstance(text, str) else list(text)
     parts = [p.strip() for item in items for p in item.split(",") if p.strip()]
-    names: dict[str, str] | None = None
+    names: dict[str, str] | InputError | None = None
     out: list[str] = []
     for part in parts:
         code = as_code(part)
-        if code is None and part.isdigit():
-            code = part  # a mistyped code (5930): the flows say what a code looks like
-        if code is None:
-            names = names if names is not None else security_names(config)
-            code = match_name(part, names)
+        if code is None and not part.isdigit():
+            if names is None:
+                try:
+                    names = security_names(config)
+                except InputError as exc:  # no securities table: kept for the first real name
+                    names = exc
+            if isinstance(names, InputError):
+                if not part.isascii():
+                    raise names
+            else:
+                code = match_name(part, names)
+            if code is None and not part.isascii():
+                raise InputError(f"no stock named {part!r} in the securities table (use its code)")
+        code = code or part
         if code not in out:
             out.append(code)
     return out

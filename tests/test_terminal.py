@@ -226,8 +226,7 @@ def test_symbols_by_code_or_name() -> None:
     assert match_name("하이닉스", names) == "000660"  # the one containing it
     with pytest.raises(InputError, match=r"ambiguous: 005930 삼성전자, 005935 삼성전자우"):
         match_name("삼성", names)
-    with pytest.raises(InputError, match="no stock named"):
-        match_name("애플", names)
+    assert match_name("애플", names) is None
 
 
 # -- commands on a real lake -----------------------------------------------------------------------
@@ -299,6 +298,11 @@ def test_names_resolve_against_the_securities_table(home: Path) -> None:
     assert resolve_symbols("005930", load_config(home / "no-lake")) == ["005930"]  # no lookup
     with pytest.raises(InputError, match="ingest securities"):
         resolve_symbols("삼성전자", load_config(home / "no-lake"))
+    # An ASCII word matching no name is a mistyped code: passed on for the flows to reject.
+    assert resolve_symbols("ABC,5930", config) == ["ABC", "5930"]
+    assert resolve_symbols("ABC", load_config(home / "no-lake")) == ["ABC"]
+    with pytest.raises(InputError, match="no stock named '애플'"):
+        resolve_symbols("애플", config)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
