@@ -28,6 +28,14 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _duckdb_line(exc: BaseException) -> str:
+    """DuckDB's first line and its hint, if any ("Did you mean "bars_daily"?", "Candidate
+    bindings: ..."), on one line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    hints = [line for line in lines[1:] if line.startswith(("Did you mean", "Candidate"))]
+    return " ".join([_first_line(exc), *hints])
+
+
 def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseException], str]]]:
     """(exception class, exit code, its line), most specific first: the first match wins."""
     import duckdb
@@ -49,7 +57,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
         (KisRequestError, 2, lambda e: f"{one_line(e)} (nothing was sent)"),
         (KisError, 1, one_line),
         (LakeError, 1, _first_line),
-        (duckdb.Error, 1, _first_line),
+        (duckdb.Error, 1, _duckdb_line),
         (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
     ]
 
@@ -81,13 +89,53 @@ class _KisdbGroup(TyperGroup):
             raise SystemExit(fail(message, code).exit_code) from None
 
 
+def _flags_take_no_value() -> None:
+    """typer 0.29 writes the type `<bool>` beside every flag in --help (--help itself included),
+    as if `--verbose` wanted a value: a flag shows no type."""
+    from typer.core import TyperOption
+
+    typed = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else typed(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
 app = typer.Typer(
     name="kisdb",
     cls=_KisdbGroup,
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell): typer's own.
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
     help="KIS Open Trading API -> local market database, with a built-in KIS simulator.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"kisdb {version('kisdb')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("kisdb (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """KIS Open Trading API -> local market database, with a built-in KIS simulator."""
 
 
 @app.command("sim")

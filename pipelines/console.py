@@ -23,10 +23,12 @@ err_console = Console(stderr=True)
 
 
 class RichReporter:
-    """progress.Reporter drawing one bar per flow stage."""
+    """progress.Reporter drawing one bar per flow stage; `keep_done=False` removes a stage's bar
+    when it ends (a long sequence of stages keeps a one-line live display)."""
 
-    def __init__(self, bars: Progress) -> None:
+    def __init__(self, bars: Progress, *, keep_done: bool = True) -> None:
         self.bars = bars
+        self.keep_done = keep_done
         self.task: Any = None
 
     def start(self, label: str, total: int) -> None:
@@ -39,6 +41,8 @@ class RichReporter:
             self.bars.advance(self.task, n)
 
     def done(self) -> None:
+        if self.task is not None and not self.keep_done:
+            self.bars.remove_task(self.task)
         self.task = None
 
 

@@ -24,6 +24,7 @@ from rich.console import Console
 
 from pipelines import progress
 from pipelines.console import RichReporter, err_console, flow_console
+from pipelines.render import VIEWS, print_frame, select_columns
 from pipelines.runtime import Runtime, use_runtime
 from pipelines.summary import RunSummary
 
@@ -57,20 +58,6 @@ DEMO_INDICES = ("0001", "1001", "2001")
 DEMO_RECORD_SYMBOLS = DEMO_MINUTE_SYMBOLS  # trades + books: 10 of a session's 41 registrations
 DEMO_MARKET_SPEED = 60.0  # sim seconds per wall second while recording (see step_record_ticks)
 DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY = "005930", 1
-HOLDING_VIEW = ("symbol", "name", "qty", "avg_price", "price", "value", "pnl", "pnl_pct")
-CASH_VIEW = ("deposit", "d2_cash", "securities_value", "total_value", "today_buy_amount")
-ORDER_VIEW = ("action", "status", "symbol", "qty", "division", "order_no", "order_time")
-EXECUTION_VIEW = (
-    "order_time",
-    "order_no",
-    "side_name",
-    "symbol",
-    "qty",
-    "filled_qty",
-    "avg_fill_price",
-    "remaining_qty",
-)
-
 QUERIES: dict[str, str] = {
     "Top 5 movers over the last month (adjusted closes)": """
         WITH last AS (SELECT max(date) AS d FROM bars_daily),
@@ -247,10 +234,10 @@ def recording_queries(since_ns: int) -> dict[str, str]:
 
 
 def _show_recording(ctx: DemoContext, since_ns: int) -> None:
-    from pipelines.commands.sql import render_table
-
     for title, sql in recording_queries(since_ns).items():
-        ctx.console.print(render_table(ctx.rt.lake.con.sql(sql).pl(), title=title))
+        print_frame(
+            ctx.rt.lake.con.sql(sql).pl(), console=ctx.console, title=title, naive_ns_is_utc=True
+        )
 
 
 def _journal_day(path: Path) -> date:
@@ -267,30 +254,30 @@ def step_paper_order(ctx: DemoContext) -> None:
     """One small market buy on the simulator's account through the orders module, then the
     balance (holdings + cash) and the day's executions; the attempt is mirrored to `order_log`."""
     from connectors.kis.orders import mask_account
-    from pipelines.commands.sql import render_table
     from warehouse.order_log import mirror_order_log
 
     client = ctx.rt.client
     result = client.buy(DEMO_ORDER_SYMBOL, DEMO_ORDER_QTY, division="market", source="demo")
-    ctx.console.print(
-        render_table(
-            pl.DataFrame([result.as_row()]).select(ORDER_VIEW),
-            title=f"paper order: buy {DEMO_ORDER_QTY} {DEMO_ORDER_SYMBOL} at market",
-        )
+    print_frame(
+        select_columns(pl.DataFrame([result.as_row()]), view=VIEWS["order"]),
+        console=ctx.console,
+        title=f"paper order: buy {DEMO_ORDER_QTY} {DEMO_ORDER_SYMBOL} at market",
     )
     if result.message:
         ctx.console.print(f"  {result.msg_cd or ''} {result.message}", highlight=False)
     executions = _wait_for_fill(client, result.order_no) if result.ok else pl.DataFrame()
     balance = client.balance()
     account = mask_account(client.settings.cano, client.settings.product_code)
-    ctx.console.print(
-        render_table(balance.holdings.select(HOLDING_VIEW), title=f"holdings {account}")
-    )
-    cash = {k: v for k, v in balance.cash.__dict__.items() if k in CASH_VIEW}
-    ctx.console.print(render_table(pl.DataFrame([cash]), title="cash (KRW)"))
+    holdings = select_columns(balance.holdings, view=VIEWS["holdings"])
+    print_frame(holdings, console=ctx.console, title=f"holdings {account}")
+    cash = select_columns(pl.DataFrame([balance.cash.__dict__]), view=VIEWS["cash"])
+    print_frame(cash, console=ctx.console, title="cash (KRW)")
     if not executions.is_empty():
-        ctx.console.print(
-            render_table(executions.select(EXECUTION_VIEW), max_rows=10, title="executions today")
+        print_frame(
+            select_columns(executions, view=VIEWS["executions"]),
+            console=ctx.console,
+            max_rows=10,
+            title="executions today",
         )
     with ctx.rt.write_lock:
         ctx.summary.add("order_log", mirror_order_log(ctx.rt.lake, ctx.home))
@@ -315,12 +302,10 @@ def _wait_for_fill(client: Any, order_no: str | None, timeout: float = 5.0) -> p
 
 
 def step_research(ctx: DemoContext) -> None:
-    from pipelines.commands.sql import render_table
-
     con = ctx.rt.lake.con
     for title, sql in QUERIES.items():
         frame: pl.DataFrame = con.sql(sql).pl()
-        ctx.console.print(render_table(frame, max_rows=12, title=title))
+        print_frame(frame, console=ctx.console, max_rows=12, title=title)
 
 
 Step = Callable[[DemoContext], None]
@@ -362,15 +347,21 @@ def run_demo(
             TimeElapsedColumn,
         )
 
+        # Results and the live bar share one console when stdout is a terminal: rich then prints
+        # each table once above the bar (two consoles on one terminal overwrite each other).
+        # Piped, stdout gets plain tables and the bar goes to stderr if that is a terminal.
+        live = out if out.is_terminal else err_console
         bars = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err_console,
-            disable=not err_console.is_terminal,
+            console=live,
+            transient=True,
+            disable=not live.is_terminal,
         )
-        with flow_console(verbose), bars, progress.reporting(RichReporter(bars)):
+        reporter = RichReporter(bars, keep_done=False)
+        with flow_console(verbose), bars, progress.reporting(reporter):
             for name, step in steps or STEPS:
                 out.print(f"[bold]demo:[/bold] {name}", highlight=False)
                 try:

@@ -42,3 +42,15 @@ def parse_date(
 def check_range(start: date, end: date) -> None:
     if start > end:
         raise InputError(f"start {start} is after end {end}")
+
+
+def parse_span(
+    start: str | None, end: str | None, *, today: date
+) -> tuple[date | None, date | None]:
+    """--start/--end of any command, each in any form `parse_date` takes; start after end is an
+    InputError."""
+    first = parse_date(start, name="start", today=today)
+    last = parse_date(end, name="end", today=today)
+    if first is not None and last is not None:
+        check_range(first, last)
+    return first, last

@@ -92,7 +92,9 @@ class RunSummary:
         return text
 
     def table(self) -> Table:
-        table = Table(title=f"{self.flow}: {self.footer()}", title_justify="left")
+        title = f"{self.flow}: {self.footer()}"
+        # As wide as its title (up to the terminal), so the title stays on one line.
+        table = Table(title=title, title_justify="left", min_width=len(title))
         for col in ("dataset", "keys", "inserted", "updated", "unchanged"):
             table.add_column(col, justify="left" if col == "dataset" else "right")
         for row in self.rows():

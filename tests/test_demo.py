@@ -5,14 +5,16 @@ shows in the balance, the executions and `order_log`; and the sim clock's speed 
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
-from pipelines import demo
+from pipelines import demo, progress
 from pipelines.embedded import simulator_at
 from simulator.calendar import KrxCalendar
 from simulator.clock import SimClock
@@ -33,13 +35,25 @@ def test_set_speed_keeps_the_time_and_changes_the_rate() -> None:
         clock.set_speed(0)
 
 
+def _bar(ctx: demo.DemoContext) -> None:
+    """A step with a progress bar, as the ingest steps have."""
+    reporter = progress.current()
+    reporter.start("warming up", 3)
+    for _ in range(3):
+        time.sleep(0.2)  # long enough for the live display to refresh once
+        reporter.advance()
+    reporter.done()
+
+
 def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) -> None:
+    # An 80-column terminal: the live bar shares the console, so each table is printed once.
     out = io.StringIO()
+    terminal = Console(file=out, width=80, force_terminal=True, color_system=None)
     steps = [step for step in demo.STEPS if step[0] in ("ticks and quotes", "paper order")]
     ctx = demo.run_demo(
-        tmp_path / "demo", record_seconds=2.0, steps=steps, console=Console(file=out, width=200)
+        tmp_path / "demo", record_seconds=2.0, steps=[*steps, ("a bar", _bar)], console=terminal
     )
-    text = out.getvalue()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
     sim = simulator_at(ctx.rt.settings)
     assert sim is not None and sim.clock.speed == 1.0, "the market is back to real time"
 
@@ -58,16 +72,20 @@ def test_demo_records_ticks_and_quotes_and_places_a_paper_order(tmp_path: Path) 
     assert ticks >= 20 and symbols >= 3, (ticks, symbols)
     assert quotes >= 10
     assert log == [(demo.DEMO_ORDER_SYMBOL, demo.DEMO_ORDER_QTY, "accepted")]
-    for title in (
+    titles = (
+        "market clock x60",
         "Last 5 ticks",
         "Ticks per symbol",
         "paper order: buy",
         "holdings",
         "cash (KRW)",
         "executions today",
-        "market clock x60",
-    ):
-        assert title in text, title
+    )
+    at = [text.find(title) for title in titles]
+    assert all(text.count(title) == 1 for title in titles), [text.count(t) for t in titles]
+    assert -1 not in at and at == sorted(at), "every table once, in order"
+    assert max(cell_len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert "warming up" in text  # the live bar drew on the results' console
     assert ctx.summary.datasets["ticks"].inserted == ticks
     assert any(n.startswith("paper order accepted") for n in ctx.notes)
     assert "삼성전자" in text  # the holding shows up in the balance

@@ -29,7 +29,7 @@ import duckdb
 import polars as pl
 
 from schemas.base import Dataset
-from schemas.clock import SEOUL
+from schemas.clock import KST, SEOUL
 from schemas.datasets import DATASETS
 from warehouse import tables, views
 from warehouse.confine import lock_down
@@ -393,7 +393,7 @@ class Lake:
                     [
                         f"INSERT INTO {tables.qualified(INFO_TABLE, CATALOG)} VALUES "
                         f"('source', {_literal(source)}), "
-                        f"('created_at', {_literal(datetime.now().astimezone().isoformat())})"
+                        f"('created_at', {_literal(datetime.now(KST).isoformat())})"
                     ],
                     message=f"stamp source={source}",
                 )

@@ -6,20 +6,18 @@ fetches.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from pipelines.commands.sql import OutputFormat, emit
+from pipelines.commands.sql import AllColumns, Columns, OutputFormat, emit
 from pipelines.errors import InputError
+from pipelines.render import CHECK_KEYS, VIEWS
 
 if TYPE_CHECKING:  # imported when used: `kisdb --help` loads neither DuckDB nor Polars
     from warehouse.checks import CheckReport
-
-_DATE = ["%Y-%m-%d"]
 
 
 def summary_line(report: CheckReport, context: str) -> str:
@@ -32,9 +30,9 @@ def summary_line(report: CheckReport, context: str) -> str:
 
 def check(
     start: Annotated[
-        datetime | None, typer.Option(formats=_DATE, help="first date checked")
+        str | None, typer.Option(help="first date checked: 2024-01-02, 20240102, 30d, 3y")
     ] = None,
-    end: Annotated[datetime | None, typer.Option(formats=_DATE, help="last date checked")] = None,
+    end: Annotated[str | None, typer.Option(help="last date checked (default: all)")] = None,
     only: Annotated[
         list[str] | None,
         typer.Option(help="run only these checks (comma-separated; a wrong name lists them)"),
@@ -45,19 +43,28 @@ def check(
     home: Annotated[
         Path | None, typer.Option(help="KISDB_HOME (default from the environment)")
     ] = None,
+    columns: Columns = None,
+    all_columns: AllColumns = False,
 ) -> None:
     """Data-quality report: missing trading days, duplicate keys, OHLC sanity, minutes vs daily."""
     from pipelines.config import load_config
+    from pipelines.embedded import market_clock
+    from pipelines.ranges import parse_span
     from pipelines.runtime import open_lake
     from warehouse.checks import run_checks
 
     config = load_config(home)
+    first, last = (
+        parse_span(start, end, today=market_clock(config.kis).today())
+        if start or end
+        else (None, None)
+    )
     lake = open_lake(config, read_only=True)
     try:
         report = run_checks(
             lake,
-            start=start.date() if start else None,
-            end=end.date() if end else None,
+            start=first,
+            end=last,
             only=[n.strip() for item in only or [] for n in item.split(",") if n.strip()] or None,
         )
     except ValueError as exc:  # an unknown --only name
@@ -67,12 +74,20 @@ def check(
     frame = report.to_frame()
     if format is OutputFormat.table:
         if frame.height:
-            emit(frame, format, title="kisdb check")
+            emit(
+                frame,
+                format,
+                title="kisdb check",
+                view=VIEWS["check"],
+                keys=CHECK_KEYS,
+                columns=columns,
+                all_columns=all_columns,
+            )
         Console().print(
             summary_line(report, config.describe()), style="green" if report.ok else "red"
         )
     else:
-        emit(frame, format)
+        emit(frame, format, columns=columns)
     if not report.ok:
         raise typer.Exit(code=1)
 

@@ -30,7 +30,8 @@ Start = Annotated[
 ]
 End = Annotated[str | None, typer.Option("--end", help="last date (default today)")]
 Symbols = Annotated[
-    str | None, typer.Option("--symbols", "-s", help="comma-separated codes, e.g. 005930,000660")
+    str | None,
+    typer.Option("--symbols", "-s", help="comma-separated: 005930,A000660 or names (삼성전자)"),
 ]
 Universe = Annotated[
     Path | None,
@@ -54,6 +55,16 @@ def _adjusted(prices: Prices) -> list[bool]:
 
 def _list(text: str | None) -> list[str] | None:
     return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def _symbols(symbols: str | None, home: Path | None) -> list[str] | None:
+    """--symbols as codes (names looked up in the securities table)."""
+    if not symbols:
+        return None
+    from pipelines.config import load_config
+    from pipelines.symbols import resolve_symbols
+
+    return resolve_symbols(symbols, load_config(home))
 
 
 def _home(home: Path | None) -> str | None:
@@ -86,7 +97,7 @@ def _symbols_command(name: str, flow: str, doc: str, *, dated: bool = True) -> N
             flow,
             verbose,
             home,
-            symbols=_list(symbols),
+            symbols=_symbols(symbols, home),
             universe=_universe(universe),
             start=start,
             end=end,
@@ -98,7 +109,9 @@ def _symbols_command(name: str, flow: str, doc: str, *, dated: bool = True) -> N
         home: Home = None,
         verbose: Verbose = False,
     ) -> None:
-        _run_flow(flow, verbose, home, symbols=_list(symbols), universe=_universe(universe))
+        _run_flow(
+            flow, verbose, home, symbols=_symbols(symbols, home), universe=_universe(universe)
+        )
 
     command = dated_command if dated else snapshot_command
     command.__doc__ = doc
@@ -151,7 +164,7 @@ def bars(
     run_flow(
         ingest_period_bars,
         verbose=verbose,
-        symbols=_list(symbols),
+        symbols=_symbols(symbols, home),
         universe=_universe(universe),
         start=start,
         end=end,

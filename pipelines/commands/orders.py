@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from pipelines.commands.sql import OutputFormat, emit
+from pipelines.commands.sql import AllColumns, Columns, OutputFormat, emit
 from pipelines.console import fail
 from pipelines.errors import InputError
+from pipelines.ranges import parse_span
+from pipelines.render import VIEWS
+from pipelines.symbols import resolve_symbol
 
 if TYPE_CHECKING:  # imported when used: `kisdb --help` does not load Polars
     import polars as pl
@@ -90,17 +92,16 @@ def _place(
         raise InputError("give either --price or --market, not both")
     if not market and price is None and division in ("", "00", "limit"):
         raise InputError("a limit order needs --price P (or use --market)")
+    code = resolve_symbol(symbol, home)
     _order(
         home,
         fmt,
-        lambda c: c.place(
-            OrderRequest(side, symbol, qty, price, division), live=live, source="cli"
-        ),
+        lambda c: c.place(OrderRequest(side, code, qty, price, division), live=live, source="cli"),
     )
 
 
 # The arguments buy and sell share.
-_Symbol = Annotated[str, typer.Argument(help="stock code, e.g. 005930")]
+_Symbol = Annotated[str, typer.Argument(help="stock: 005930, A005930 or its name")]
 _Qty = Annotated[int, typer.Argument(help="shares")]
 _Price = Annotated[int | None, typer.Option(help="limit price (KRW, on the tick grid)")]
 _Market = Annotated[bool, typer.Option("--market", help="market order")]
@@ -179,9 +180,18 @@ def cancel(
 def open_orders(
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+    columns: Columns = None,
+    all_columns: AllColumns = False,
 ) -> None:
     """Orders that can still be modified or cancelled."""
-    emit(_run(home, lambda c: c.modifiable_orders()), format, title="open orders")
+    emit(
+        _run(home, lambda c: c.modifiable_orders()),
+        format,
+        title="open orders",
+        view=VIEWS["open_orders"],
+        columns=columns,
+        all_columns=all_columns,
+    )
 
 
 @order_app.command("log")
@@ -191,15 +201,24 @@ def order_log(
     ] = False,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+    columns: Columns = None,
+    all_columns: AllColumns = False,
 ) -> None:
-    """Every order attempt from the write-ahead log (latest state of each)."""
+    """Every order attempt from the write-ahead log (latest state of each; times KST)."""
     from pipelines.config import load_config
     from warehouse.order_log import order_log_frame
 
     config = load_config(home)
     root = config.home
     frame = order_log_frame(root / "orders").sort("created_at")
-    emit(frame.drop("updated_at"), format, title=f"order log ({config.describe()})")
+    emit(
+        frame,
+        format,
+        title=f"order log ({config.describe()})",
+        view=VIEWS["order_log"],
+        columns=columns,
+        all_columns=all_columns,
+    )
     if sync:
         from pipelines.runtime import open_lake
         from warehouse.order_log import mirror_order_log
@@ -212,6 +231,10 @@ def order_log(
 def balance(
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+    columns: Annotated[
+        str | None, typer.Option("--columns", help="holdings columns, e.g. symbol,qty,pnl")
+    ] = None,
+    all_columns: AllColumns = False,
 ) -> None:
     """Holdings (every page) and the cash summary."""
     from connectors.kis.orders import mask_account
@@ -220,34 +243,54 @@ def balance(
         return client.balance(), mask_account(client.settings.cano, client.settings.product_code)
 
     result, account = _run(home, fetch)
-    emit(result.holdings, format, title=f"holdings {account}")
-    emit(_frame(result.cash.__dict__), format, title="cash (KRW)")
+    emit(
+        result.holdings,
+        format,
+        title=f"holdings {account}",
+        view=VIEWS["holdings"],
+        columns=columns,
+        all_columns=all_columns,
+    )
+    cash = _frame(result.cash.__dict__)
+    emit(cash, format, title="cash (KRW)", view=VIEWS["cash"], all_columns=all_columns)
 
 
 def executions(
     start: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: today)")
+        str | None,
+        typer.Option(help="first day: 2024-01-02, 20240102, 30d, 3y (default: today)"),
     ] = None,
-    end: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day (default: today)")
+    end: Annotated[str | None, typer.Option(help="last day (default: today)")] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="only this stock: 005930, A005930 or its name")
     ] = None,
-    symbol: Annotated[str | None, typer.Option(help="only this stock code")] = None,
     side: Annotated[str | None, typer.Option(help="buy | sell (default: both)")] = None,
     filled: Annotated[str | None, typer.Option(help="filled | unfilled (default: all)")] = None,
     home: Annotated[Path | None, _HOME] = None,
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
+    columns: Columns = None,
+    all_columns: AllColumns = False,
 ) -> None:
     """Orders and fills between --start and --end (KST days), every page."""
-    first: date | None = start.date() if start else None
-    last: date | None = end.date() if end else None
-    frame = _run(
-        home, lambda c: c.executions(first or last, last, symbol=symbol, side=side, filled=filled)
+
+    def fetch(client: Any) -> pl.DataFrame:
+        today = client.order_setup.today()  # the market's day (the simulator's under sim)
+        first, last = parse_span(start, end, today=today)
+        code = resolve_symbol(symbol, home) if symbol else None
+        return client.executions(first or last, last, symbol=code, side=side, filled=filled)
+
+    emit(
+        _run(home, fetch),
+        format,
+        title="executions",
+        view=VIEWS["executions"],
+        columns=columns,
+        all_columns=all_columns,
     )
-    emit(frame, format, title="executions")
 
 
 def buyable(
-    symbol: Annotated[str, typer.Argument(help="stock code, e.g. 005930")],
+    symbol: _Symbol,
     price: Annotated[
         int | None, typer.Option(help="limit price (default: market, i.e. the upper limit)")
     ] = None,
@@ -255,7 +298,8 @@ def buyable(
     format: Annotated[OutputFormat, _FORMAT] = OutputFormat.table,
 ) -> None:
     """Cash available and the quantity SYMBOL could be bought for."""
-    result = _run(home, lambda c: c.buyable(symbol, price))
+    code = resolve_symbol(symbol, home)
+    result = _run(home, lambda c: c.buyable(code, price))
     emit(_frame(result.__dict__), format, title="buyable")
 
 

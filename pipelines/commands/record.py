@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,20 +29,18 @@ def _config(home: Path | None) -> Any:
 
 
 def _parse_day(text: str | None, config: Any) -> date:
-    """--date, else today on the market's clock."""
+    """--date in any form the other commands take (2024-01-02, 20240102, 1d), else today on the
+    market's clock."""
     from pipelines.embedded import market_clock
+    from pipelines.ranges import parse_date
 
-    if not text:
-        return market_clock(config.kis).today()
-    try:
-        return date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
-    except ValueError:
-        raise InputError(f"--date wants YYYY-MM-DD, got {text!r}") from None
+    today = market_clock(config.kis).today()
+    return parse_date(text, name="--date", today=today) or today
 
 
 def record(
     symbols: Annotated[
-        str, typer.Option("--symbols", help="comma-separated stock codes, e.g. 005930,000660")
+        str, typer.Option("--symbols", help="comma-separated stocks: 005930,000660 or names")
     ],
     quotes: Annotated[
         bool, typer.Option("--quotes", help="also record the 10-level book (H0STASP0)")
@@ -69,9 +68,10 @@ def record(
     from pipelines.recorder import RecorderConfig, parse_duration, parse_until
     from pipelines.recorder import record as run_record
     from pipelines.runtime import resolve_config
+    from pipelines.symbols import resolve_symbols
     from pipelines.universe import stock_symbols
 
-    codes = tuple(stock_symbols(symbols))
+    codes = tuple(stock_symbols(resolve_symbols(symbols, _config(home))))
     if not codes:
         raise InputError("--symbols needs at least one stock code")
     try:
@@ -106,10 +106,30 @@ def record(
         typer.echo(f"  refused {refusal}")
 
 
+class _Stderr:
+    """sys.stderr as it is at each write: while the live table runs, rich's proxy, which prints
+    the line above the table instead of through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _kst(seconds: float | None) -> time.struct_time:
+    from schemas.clock import KST
+
+    return datetime.fromtimestamp(time.time() if seconds is None else seconds, KST).timetuple()
+
+
 def _log_to_stderr() -> None:
-    """Stats and connection events as log lines, whatever logging setup Prefect installed."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    """Stats and connection events as log lines stamped in KST, whatever logging setup Prefect
+    installed."""
+    handler = logging.StreamHandler(_Stderr())
+    formatter = logging.Formatter("%(asctime)s KST %(levelname)s %(message)s")
+    formatter.converter = _kst
+    handler.setFormatter(formatter)
     for name in ("kisdb.recorder", "connectors.kis.ws_client"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
@@ -128,7 +148,7 @@ async def _run_with_live(run_record: Any, settings: Any, config: Any, clock: Clo
 
 def compact(
     date_: Annotated[
-        str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")
+        str | None, typer.Option("--date", help="KST day: 2024-01-02, 20240102, 1d (default today)")
     ] = None,
     all_days: Annotated[bool, typer.Option("--all", help="every journal day")] = False,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,
@@ -183,7 +203,7 @@ def compact(
 
 def replay(
     date_: Annotated[
-        str | None, typer.Option("--date", help="KST day YYYY-MM-DD (default today)")
+        str | None, typer.Option("--date", help="KST day: 2024-01-02, 20240102, 1d (default today)")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     home: Annotated[Path | None, typer.Option(help="KISDB_HOME override")] = None,

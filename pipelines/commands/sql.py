@@ -9,16 +9,15 @@ anything else is refused in one line with exit code 2 (warehouse.confine).
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 if TYPE_CHECKING:  # imported when used: `kisdb --help` loads neither DuckDB nor Polars
     import polars as pl
-    from rich.table import Table
 
 
 class OutputFormat(StrEnum):
@@ -27,36 +26,46 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def render_table(
-    frame: pl.DataFrame, *, max_rows: int | None = None, title: str | None = None
-) -> Table:
-    """A rich table of `frame` (the first `max_rows` rows; the caption says how many were cut)."""
-    from rich.table import Table
-
-    shown = frame if max_rows is None else frame.head(max_rows)
-    table = Table(title=title, show_lines=False)
-    for name, dtype in frame.schema.items():
-        numeric = dtype.is_numeric()
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=numeric)
-    for row in shown.iter_rows():
-        table.add_row(*("" if v is None else str(v) for v in row))
-    if shown.height < frame.height:
-        table.caption = f"{shown.height} of {frame.height} rows shown"
-    else:
-        table.caption = f"{frame.height} row{'s' if frame.height != 1 else ''}"
-    return table
+Columns = Annotated[
+    str | None, typer.Option("--columns", help="only these columns, e.g. symbol,date,close")
+]
+AllColumns = Annotated[
+    bool, typer.Option("--all", help="every column (a wide row is shown vertically)")
+]
 
 
 def emit(
-    frame: pl.DataFrame, fmt: OutputFormat, *, max_rows: int | None = None, title: str | None = None
+    frame: pl.DataFrame,
+    fmt: OutputFormat,
+    *,
+    max_rows: int | None = None,
+    title: str | None = None,
+    view: Sequence[str] | None = None,
+    columns: str | None = None,
+    all_columns: bool = False,
+    from_lake: bool = False,
+    keys: frozenset[str] | None = None,
 ) -> None:
-    """Print a frame to stdout as a table, CSV or a JSON array of row objects."""
-    if fmt is OutputFormat.csv:
-        sys.stdout.write(frame.write_csv())
-    elif fmt is OutputFormat.json:
-        sys.stdout.write(frame.write_json() + "\n")
+    """Print a frame to stdout as a table (fitting the terminal: pipelines.render; the curated
+    `view` unless --columns/--all), CSV or a JSON array of row objects (every column, KIS codes
+    kept). Timestamps are shown in KST; `from_lake` reads the lake's naive ns times as UTC;
+    `keys` replaces the columns a narrow table keeps (default: symbol, name, date, qty, price)."""
+    from pipelines.render import KEY_COLUMNS, in_kst, print_frame, select_columns, split_columns
+
+    wanted = split_columns(columns)
+    if fmt is OutputFormat.table:
+        chosen = select_columns(frame, view=view, columns=wanted, all_columns=all_columns)
+        print_frame(
+            chosen,
+            max_rows=max_rows,
+            title=title,
+            keep_all=all_columns,
+            naive_ns_is_utc=from_lake,
+            keys=keys or KEY_COLUMNS,
+        )
     else:
-        Console().print(render_table(frame, max_rows=max_rows, title=title))
+        out = in_kst(select_columns(frame, columns=wanted), naive_ns_is_utc=from_lake)
+        sys.stdout.write(out.write_csv() if fmt is OutputFormat.csv else out.write_json() + "\n")
     sys.stdout.flush()
 
 
@@ -72,6 +81,8 @@ def sql(
         int | None, typer.Option(help="query the lake as of this snapshot id")
     ] = None,
     max_rows: Annotated[int, typer.Option(help="rows shown by --format table")] = 100,
+    columns: Columns = None,
+    all_columns: AllColumns = False,
 ) -> None:
     """Run one read-only query on the market database and print the result."""
 
@@ -85,7 +96,7 @@ def sql(
         frame = con.sql(statement).pl()  # a PermissionException outside the lake: exit 2
     finally:
         con.close()
-    emit(frame, format, max_rows=max_rows)
+    emit(frame, format, max_rows=max_rows, columns=columns, all_columns=all_columns, from_lake=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from pipelines.commands.ingest import (
     Verbose,
     _home,
     _list,
+    _symbols,
     _universe,
 )
 from pipelines.console import err_console, run_flow
@@ -52,16 +53,17 @@ def update(
     on a terminal (--yes skips the question)."""
     from pipelines.update import update as update_flow
 
-    confirm_first_run(symbols, universe, start, home, yes)
+    codes = _symbols(symbols, home)
+    confirm_first_run(codes, universe, start, home, yes)
 
     run_flow(
         update_flow,
         verbose=verbose,
-        symbols=_list(symbols),
+        symbols=codes,
         universe=_universe(universe),
         indices=_list(indices),
         overseas=_list(overseas),
-        minute_symbols=_list(minute_symbols),
+        minute_symbols=_symbols(minute_symbols, home),
         start=start,
         rankings=rankings,
         parts=[p.lower() for p in _list(parts) or []] or None,
@@ -70,7 +72,11 @@ def update(
 
 
 def confirm_first_run(
-    symbols: str | None, universe: Path | None, start: str | None, home: Path | None, yes: bool
+    symbols: list[str] | None,
+    universe: Path | None,
+    start: str | None,
+    home: Path | None,
+    yes: bool,
 ) -> None:
     """Print the first run's plan; ask before a long one when a person is at the terminal
     (schedules and pipes never ask)."""
@@ -83,7 +89,7 @@ def confirm_first_run(
         config,
         # A standalone simulator's day when pointed at one (its Date header), else the wall's.
         today=market_clock(config.kis).today(),
-        symbols=_list(symbols),
+        symbols=symbols,
         universe=_universe(universe),
         start=start,
     )
