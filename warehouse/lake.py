@@ -6,8 +6,10 @@
     lake.compact()                              # merge small files, drop files nobody needs
 
 Where things live (defaults; both are parameters so a PostgreSQL catalog and object storage can
-replace them later): catalog `KISDB_HOME/lake/catalog.ducklake` (a DuckDB file), data
-`KISDB_HOME/lake/data/` (Parquet, partitioned as each dataset declares).
+replace them): catalog `KISDB_HOME/lake/catalog.sqlite` (SQLite in WAL mode: readers and writers
+of one machine never wait for each other, see docs/concurrency.md), data `KISDB_HOME/lake/data/`
+(Parquet, partitioned as each dataset declares). A lake made before SQLite was the default keeps
+its DuckDB-file catalog `lake/catalog.ducklake` (one writer or many readers at a time).
 
 Errors: `LakeError` > `LakeSourceMismatch` (sim data vs KIS data), `LakeNotFound`, `LakeBusy`.
 """
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -36,6 +39,7 @@ from warehouse.confine import lock_down
 from warehouse.extensions import extensions_for, load_extension, new_connection
 from warehouse.files import private_dirs, private_file
 from warehouse.remote import ConflictRetry, ObjectStore, configure_object_store, run_once
+from warehouse.users import LOCK_NAME, UsersLock
 
 Source = Literal["sim", "kis"]
 SOURCES: tuple[str, ...] = ("sim", "kis")
@@ -45,6 +49,11 @@ _METADATA = f"__ducklake_metadata_{CATALOG}"  # DuckLake's name for the attached
 # in progress in this very process (file locks do not separate threads of one process).
 ORPHAN_GRACE = timedelta(minutes=10)
 INFO_TABLE = "lake_info"  # key/value facts about the lake itself (its source stamp)
+SQLITE_CATALOG = "catalog.sqlite"  # the default catalog under KISDB_HOME/lake
+LEGACY_CATALOG = "catalog.ducklake"  # the DuckDB-file default of lakes made before it
+# A compaction that is not the lake's only user deletes replaced files only once this old: a
+# long query elsewhere may still be scanning them.
+SHARED_FILE_GRACE = timedelta(days=1)
 
 
 class LakeError(RuntimeError):
@@ -60,7 +69,8 @@ class LakeNotFound(LakeError):
 
 
 class LakeBusy(LakeError):
-    """Another process holds the DuckDB-file catalog's write lock for longer than we waited."""
+    """Another process holds a DuckDB-file catalog's lock (or a compaction a SQLite catalog's
+    users lock) for longer than we waited."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +107,19 @@ class LakeLocation:
     def local_data(self) -> Path | None:
         return None if "://" in self.data_path else Path(self.data_path)
 
+    @property
+    def catalog_file(self) -> Path | None:
+        """The catalog's file for a DuckDB or SQLite catalog, None for a server."""
+        if self.kind == "duckdb":
+            return Path(self.catalog)
+        if self.kind == "sqlite":
+            return Path(self.catalog.removeprefix("sqlite:"))
+        return None
+
     def exists(self) -> bool:
         """Whether the catalog exists; unknowable for a server catalog, so assumed there."""
-        return Path(self.catalog).exists() if self.kind == "duckdb" else True
+        file = self.catalog_file
+        return file.exists() if file is not None else True
 
     @property
     def shown(self) -> str:
@@ -123,9 +143,11 @@ def mask_catalog(catalog: str) -> str:
 
 
 def locate(home: Path, catalog: str | None = None, data_path: str | None = None) -> LakeLocation:
-    """Resolve the catalog URL and data path (None = the defaults under `home`)."""
+    """Resolve the catalog URL and data path (None = the defaults under `home`: a SQLite
+    catalog, or the DuckDB-file one of a lake created before SQLite was the default)."""
     lake_dir = Path(home).expanduser() / "lake"
-    url = catalog or str(lake_dir / "catalog.ducklake")
+    legacy = lake_dir / LEGACY_CATALOG
+    url = catalog or (str(legacy) if legacy.exists() else f"sqlite:{lake_dir / SQLITE_CATALOG}")
     if url.startswith("ducklake:"):
         url = url.removeprefix("ducklake:")
     kind: Literal["duckdb", "postgres", "sqlite", "other"]
@@ -133,6 +155,7 @@ def locate(home: Path, catalog: str | None = None, data_path: str | None = None)
         kind = "postgres"
     elif url.startswith("sqlite:"):
         kind = "sqlite"
+        url = "sqlite:" + str(Path(url.removeprefix("sqlite:")).expanduser().resolve())
     elif url.startswith("duckdb:") or ":" not in url.split("/")[0] or Path(url).is_absolute():
         kind = "duckdb"
         url = str(Path(url.removeprefix("duckdb:")).expanduser().resolve())
@@ -153,10 +176,11 @@ def _attach(
     read_only: bool,
     snapshot: int | None,
     lock_timeout: float,
+    create: bool = False,
     rebind: bool = False,
 ) -> None:
     options = []
-    if loc.explicit_data_path or not loc.exists() or rebind:
+    if loc.explicit_data_path or create or rebind:
         # Pass DATA_PATH when creating or when asked: DuckLake then checks it against the catalog.
         options.append(f"DATA_PATH {_literal(loc.data_path)}")
     if rebind:
@@ -173,8 +197,9 @@ def _attach(
         try:
             con.execute(sql)
             return
-        except duckdb.IOException as exc:
-            # A DuckDB-file catalog is locked by a writer (or by readers, for a writer).
+        except duckdb.Error as exc:
+            # A DuckDB-file catalog is locked by a writer (or by readers, for a writer); a SQLite
+            # catalog, for the moment of another process's commit ("database is locked").
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 if "lock" in str(exc).lower():
                     raise LakeBusy(
@@ -210,22 +235,52 @@ def open_connection(
         configure_object_store(con, loc.data_path, store or ObjectStore())  # s3:// (scale-out)
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
         con.execute(f"SET TimeZone = {_literal(SEOUL)}")
-        if loc.kind == "duckdb" and not read_only:
-            private_dirs(Path(loc.catalog).parent)
+        file = loc.catalog_file
+        if file is not None and not read_only:
+            private_dirs(file.parent)
         if loc.local_data is not None and not read_only:
             private_dirs(loc.local_data)
+        create = _missing(loc)
+        if create and file is not None and loc.kind == "sqlite" and not read_only:
+            _create_sqlite(file)
         attach = partial(
             _attach, con, read_only=read_only, snapshot=snapshot, lock_timeout=lock_timeout
         )
-        attach(loc)
+        attach(loc, create=create)
         loc = _bind_data_path(con, loc, attach, read_only=read_only)
         con.execute(f"USE {CATALOG}")
-        if loc.kind == "duckdb" and not read_only:
-            private_file(Path(loc.catalog))
+        if file is not None and not read_only:
+            private_file(file)
     except BaseException:
         con.close()
         raise
     return con, loc
+
+
+def _missing(loc: LakeLocation) -> bool:
+    """Whether the catalog is still to be made: no file, or (SQLite) a file without DuckLake's
+    tables, as a first open that failed half-way leaves it."""
+    file = loc.catalog_file
+    if not loc.exists() or file is None or loc.kind != "sqlite":
+        return not loc.exists()
+    db = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)
+    try:
+        row = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ducklake_metadata'"
+        ).fetchone()
+    finally:
+        db.close()
+    return row is None
+
+
+def _create_sqlite(path: Path) -> None:
+    """An empty SQLite database in WAL mode (a property of the file, kept for good): readers
+    then never block the writer nor it them. DuckLake creates its tables in it on ATTACH."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
 
 
 def _bind_data_path(
@@ -243,7 +298,7 @@ def _bind_data_path(
     with this home's data path; when writable, the stored path is updated too, so plain DuckDB
     sees the right files. A catalog created with its data elsewhere (KISDB_DATA_PATH) keeps it.
     """
-    if loc.kind != "duckdb" or loc.explicit_data_path:
+    if loc.catalog_file is None or loc.explicit_data_path:
         return loc
     row = con.execute(
         f"SELECT value FROM {_METADATA}.ducklake_metadata WHERE key = 'data_path'"
@@ -279,12 +334,14 @@ class Lake:
         source: str | None,
         read_only: bool,
         retry: ConflictRetry = run_once,
+        users: UsersLock | None = None,
     ) -> None:
         self.con = con
         self.location = location
         self.source = source
         self.read_only = read_only
         self.retry = retry  # reruns an upsert after a commit conflict (concurrent writers)
+        self.users = users  # a local SQLite catalog's shared users lock (see compact)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -319,24 +376,31 @@ class Lake:
             raise LakeNotFound(
                 f"no lake at {loc.shown}; run `kisdb update` (or an ingest) to create it"
             )
-        con, loc = open_connection(
-            loc,
-            read_only=read_only,
-            snapshot=snapshot,
-            lock_timeout=lock_timeout,
-            extension_cache=None if read_only else home / "extensions",
-            store=store,
-        )
-        lake = cls(con, loc, source, read_only, retry)
+        users = _users_lock(loc, read_only=read_only, timeout=lock_timeout)
+        try:
+            con, loc = open_connection(
+                loc,
+                read_only=read_only,
+                snapshot=snapshot,
+                lock_timeout=lock_timeout,
+                extension_cache=None if read_only else home / "extensions",
+                store=store,
+            )
+        except BaseException:
+            if users is not None:
+                users.close()
+            raise
+        lake = cls(con, loc, source, read_only, retry, users)
         try:
             if not read_only:
                 lake._create_tables()
-                if loc.kind == "duckdb":  # its lock keeps other writers out: see compact()
+                if loc.catalog_file is not None:
+                    # A write in progress elsewhere is younger than the grace: see compact()
                     lake._delete_orphans(ORPHAN_GRACE)
             lake._check_stamp(source)
             views.create_views(con, lake.table_names())
         except BaseException:
-            con.close()
+            lake.close()
             raise
         return lake
 
@@ -638,16 +702,14 @@ class Lake:
         Merging keeps every snapshot readable (DuckLake points old snapshots at parts of the
         merged files), so time travel survives compaction. Snapshots are expired only when
         `expire_snapshots_older_than` is given. Replaced files are deleted once older than
-        `file_grace`: 0 for a DuckDB-file catalog (its lock means no other process can be
-        reading), 1 day for shared catalogs where a long query elsewhere may still scan them.
-        Files left behind by a crashed write (never committed) are deleted the same way.
+        `file_grace`: by default 0 when this is the lake's only user (a DuckDB-file catalog's
+        lock, or a local SQLite catalog's users lock, says no other process is reading or
+        writing), else SHARED_FILE_GRACE, as a long query elsewhere may still scan them. Files
+        left behind by a crashed write (never committed) are deleted the same way.
         """
         self._writable()
         started = time.perf_counter()
         before, disk_before = self.file_count(), self.disk_file_count()
-        grace = file_grace
-        if grace is None:
-            grace = timedelta(0) if self.location.kind == "duckdb" else timedelta(days=1)
         cat = _literal(CATALOG)
         self.con.execute(f"CALL ducklake_flush_inlined_data({cat})")
         self.con.execute(f"CALL ducklake_merge_adjacent_files({cat})")
@@ -658,11 +720,15 @@ class Lake:
                 f"CALL ducklake_expire_snapshots({cat}, older_than => ?::TIMESTAMPTZ)",
                 [datetime.now().astimezone() - expire_snapshots_older_than],
             )
-        cutoff = datetime.now().astimezone() - grace
-        self.con.execute(
-            f"CALL ducklake_cleanup_old_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
-        )
-        self._delete_orphans(grace)
+        with self._sole_user() as alone:
+            grace = file_grace
+            if grace is None:
+                grace = timedelta(0) if alone else SHARED_FILE_GRACE
+            cutoff = datetime.now().astimezone() - grace
+            self.con.execute(
+                f"CALL ducklake_cleanup_old_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
+            )
+            self._delete_orphans(grace)
         return FileMergeResult(
             files_before=before,
             files_after=self.file_count(),
@@ -670,6 +736,17 @@ class Lake:
             disk_files_after=self.disk_file_count(),
             seconds=time.perf_counter() - started,
         )
+
+    @contextlib.contextmanager
+    def _sole_user(self) -> Iterator[bool]:
+        """Whether no other connection can be using the lake's files, for the block."""
+        if self.location.kind == "duckdb":  # its file lock: one writer or readers, never both
+            yield True
+        elif self.users is not None:
+            with self.users.alone() as alone:
+                yield alone
+        else:
+            yield False
 
     def _delete_orphans(self, older_than: timedelta) -> None:
         """Delete data files no snapshot references (a crashed write's), once `older_than` old."""
@@ -712,6 +789,19 @@ class Lake:
         known = {str(r[0]).replace("\\", "/").rsplit("/", 1)[-1] for r in rows}
         return sorted(p for p in local.rglob("*.parquet") if p.name not in known)
 
+    def pin(self, snapshot: int) -> None:
+        """Re-attach this read-only lake at `snapshot`: later commits elsewhere stay unseen."""
+        if not self.read_only:
+            raise LakeError("only a read-only lake can be pinned to a snapshot")
+        loc = self.location
+        self.con.execute("USE memory")
+        self.con.execute(f"DETACH {CATALOG}")
+        # The data path resolved at open (a moved home's own) is given again.
+        rebind = loc.catalog_file is not None and not loc.explicit_data_path
+        _attach(self.con, loc, read_only=True, snapshot=snapshot, lock_timeout=30.0, rebind=rebind)
+        self.con.execute(f"USE {CATALOG}")
+        views.create_views(self.con, self.table_names())
+
     def confine(self) -> None:
         """Lock this (read-only) connection into the lake: it reads the lake's files and nothing
         else, writes no file, and no statement can change a setting (see warehouse.confine)."""
@@ -731,6 +821,8 @@ class Lake:
 
     def close(self) -> None:
         self.con.close()
+        if self.users is not None:
+            self.users.close()
 
     def __enter__(self) -> Lake:
         return self
@@ -746,6 +838,23 @@ class Lake:
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
         return f"Lake({self.location.shown!r}, source={self.source!r}, {mode})"
+
+
+def _users_lock(loc: LakeLocation, *, read_only: bool, timeout: float) -> UsersLock | None:
+    """The shared users lock of a local SQLite catalog (None for other catalogs)."""
+    file = loc.catalog_file
+    if loc.kind != "sqlite" or file is None:
+        return None
+    if not read_only:
+        private_dirs(file.parent)
+    elif not file.parent.exists():
+        return None
+    try:
+        return UsersLock(file.parent / LOCK_NAME, timeout=timeout)
+    except TimeoutError as exc:
+        raise LakeBusy(
+            f"the lake at {loc.shown} is being compacted (waited {timeout:.0f} s); try again"
+        ) from exc
 
 
 def _dataset(dataset: Dataset | str) -> Dataset:
@@ -782,26 +891,96 @@ def _param(value: object) -> object:
     return str(value)
 
 
-def connect(
-    home: Path,
-    *,
-    snapshot: int | None = None,
-    catalog: str | None = None,
-    data_path: str | None = None,
-    store: ObjectStore | None = None,
-    confined: bool = True,
-) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection for notebooks: the lake attached as `lake` (as of `snapshot`
-    when given), friendly views (bars_daily, minutes, …) created, TimeZone Asia/Seoul.
+class LakeConnection:
+    """A read-only connection to the lake for notebooks and `kisdb sql` that never holds up a
+    writer and follows new data: each query (`sql`, `execute`, `query`, `table`, `view`) runs
+    on the newest snapshot committed before it started, a consistent one even while an ingest
+    commits. Everything else is the DuckDB connection's own (`con.close()`, `con.register`, …).
 
-        con = connect(Path("~/.kisdb"))
-        con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
-
-    `confined` (the default) also keeps the connection to the lake's own files and locks its
-    settings (Lake.confine); `confined=False` lets it read your other files and change settings,
-    the lake itself staying read-only. The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever
-    they are set): `pipelines.runtime.connect(pipelines.config.load_config())`.
+    How: the lake is attached at a fixed snapshot (so a confined connection's allow-list, the
+    files on disk when it opened, covers everything it reads); before a query, one look at the
+    catalog (~1 ms) says whether a newer snapshot exists, and if so a new connection is opened
+    on it (~0.1 s). A relation from `con.sql(...)` is meant to be read before the next query:
+    it stays on the old snapshot, and compaction may delete its files after the grace period.
+    A connection opened with `snapshot=N` stays on N.
     """
+
+    def __init__(self, opener: Callable[[int | None], Lake], snapshot: int | None) -> None:
+        self._open = opener
+        self._follow = snapshot is None
+        self._lake = opener(snapshot)
+        self.snapshot = self._lake.current_snapshot()  # the snapshot queries read
+
+    @property
+    def lake(self) -> Lake:
+        return self._lake
+
+    def _fresh(self) -> duckdb.DuckDBPyConnection:
+        if self._follow and self._newest() != self.snapshot:
+            old = self._lake
+            self._lake = self._open(None)
+            self.snapshot = self._lake.current_snapshot()
+            # Not closed: a relation the notebook still holds reads from it; its DuckDB
+            # connection goes with the last such relation.
+            if old.users is not None:
+                old.users.close()
+        return self._lake.con
+
+    def _newest(self) -> int:
+        row = self._lake.con.execute(
+            f"SELECT max(snapshot_id) FROM {_METADATA}.ducklake_snapshot"
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else self.snapshot
+
+    def sql(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyRelation:
+        return self._fresh().sql(query, *args, **kwargs)
+
+    def query(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyRelation:
+        return self._fresh().query(query, *args, **kwargs)
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        return self._fresh().execute(query, *args, **kwargs)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self._fresh().table(name)
+
+    def view(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self._fresh().view(name)
+
+    def close(self) -> None:
+        self._lake.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lake.con, name)
+
+    def __enter__(self) -> LakeConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        following = "newest" if self._follow else "pinned"
+        return (
+            f"LakeConnection({self._lake.location.shown!r}, snapshot={self.snapshot}, {following})"
+        )
+
+
+def _open_reader(
+    home: Path,
+    snapshot: int | None,
+    *,
+    catalog: str | None,
+    data_path: str | None,
+    store: ObjectStore | None,
+    confined: bool,
+) -> Lake:
+    """A read-only lake at `snapshot` (None: the newest one, then fixed), confined if asked."""
     lake = Lake.open(
         home,
         source=None,
@@ -811,10 +990,44 @@ def connect(
         snapshot=snapshot,
         store=store,
     )
-    if confined:
-        try:
+    try:
+        if snapshot is None:
+            lake.pin(lake.current_snapshot())
+        if confined:
             lake.confine()
-        except BaseException:
-            lake.close()
-            raise
-    return lake.con
+    except BaseException:
+        lake.close()
+        raise
+    return lake
+
+
+def connect(
+    home: Path,
+    *,
+    snapshot: int | None = None,
+    catalog: str | None = None,
+    data_path: str | None = None,
+    store: ObjectStore | None = None,
+    confined: bool = True,
+) -> LakeConnection:
+    """A read-only connection for notebooks: the lake attached as `lake` (as of `snapshot` when
+    given, else always the newest data: see LakeConnection), friendly views (bars_daily,
+    minutes, …) created, TimeZone Asia/Seoul. Ingests run while it is open.
+
+        con = connect(Path("~/.kisdb"))
+        con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
+
+    `confined` (the default) also keeps the connection to the lake's own files and locks its
+    settings (Lake.confine); `confined=False` lets it read your other files and change settings,
+    the lake itself staying read-only. The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever
+    they are set): `pipelines.runtime.connect(pipelines.config.load_config())`.
+    """
+    opener = partial(
+        _open_reader,
+        home,
+        catalog=catalog,
+        data_path=data_path,
+        store=store,
+        confined=confined,
+    )
+    return LakeConnection(opener, snapshot)
