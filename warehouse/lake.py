@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -54,6 +53,7 @@ LEGACY_CATALOG = "catalog.ducklake"  # the DuckDB-file default of lakes made bef
 # A compaction that is not the lake's only user deletes replaced files only once this old: a
 # long query elsewhere may still be scanning them.
 SHARED_FILE_GRACE = timedelta(days=1)
+SQLITE_BUSY_TIMEOUT = timedelta(seconds=10)
 
 
 class LakeError(RuntimeError):
@@ -185,6 +185,15 @@ def _attach(
         options.append(f"DATA_PATH {_literal(loc.data_path)}")
     if rebind:
         options.append("OVERRIDE_DATA_PATH true")
+    if loc.kind == "sqlite":
+        # Never open the catalog with Python's own sqlite3 module: two SQLite libraries in one
+        # process drop each other's POSIX locks (sqlite.org/howtocorrupt.html), so WAL mode and
+        # the busy timeout are set through the extension. WAL (a property of the file, set by
+        # the first writer): readers never block the writer nor it them. The timeout: a writer
+        # waits out another's commit (milliseconds) instead of failing.
+        options.append(f"META_BUSY_TIMEOUT {int(SQLITE_BUSY_TIMEOUT.total_seconds() * 1000)}")
+        if not read_only:
+            options.append("META_JOURNAL_MODE 'WAL'")
     if read_only:
         options.append("READ_ONLY")
     if snapshot is not None:
@@ -240,9 +249,7 @@ def open_connection(
             private_dirs(file.parent)
         if loc.local_data is not None and not read_only:
             private_dirs(loc.local_data)
-        create = _missing(loc)
-        if create and file is not None and loc.kind == "sqlite" and not read_only:
-            _create_sqlite(file)
+        create = not loc.exists()
         attach = partial(
             _attach, con, read_only=read_only, snapshot=snapshot, lock_timeout=lock_timeout
         )
@@ -255,32 +262,6 @@ def open_connection(
         con.close()
         raise
     return con, loc
-
-
-def _missing(loc: LakeLocation) -> bool:
-    """Whether the catalog is still to be made: no file, or (SQLite) a file without DuckLake's
-    tables, as a first open that failed half-way leaves it."""
-    file = loc.catalog_file
-    if not loc.exists() or file is None or loc.kind != "sqlite":
-        return not loc.exists()
-    db = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)
-    try:
-        row = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ducklake_metadata'"
-        ).fetchone()
-    finally:
-        db.close()
-    return row is None
-
-
-def _create_sqlite(path: Path) -> None:
-    """An empty SQLite database in WAL mode (a property of the file, kept for good): readers
-    then never block the writer nor it them. DuckLake creates its tables in it on ATTACH."""
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-    finally:
-        db.close()
 
 
 def _bind_data_path(
