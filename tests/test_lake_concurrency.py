@@ -128,7 +128,14 @@ def test_kisdb_sql_and_a_notebook_run_during_an_ingest(tmp_path: Path) -> None:
         for _ in range(3):
             result = CliRunner().invoke(
                 app,
-                ["sql", "SELECT count(*) AS n FROM bars_daily", "--home", str(tmp_path), "-f", "csv"],
+                [
+                    "sql",
+                    "SELECT count(*) AS n FROM bars_daily",
+                    "--home",
+                    str(tmp_path),
+                    "-f",
+                    "csv",
+                ],
             )
             assert result.exit_code == 0, result.output
             seen.append(int(result.output.splitlines()[1]))

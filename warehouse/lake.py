@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -870,6 +870,27 @@ def _param(value: object) -> object:
     if isinstance(value, (date, datetime, str, int, float)) or value is None:
         return value
     return str(value)
+
+
+def attach_script(loc: LakeLocation, table_names: Iterable[str]) -> str:
+    """SQL that attaches the lake read-only in any DuckDB client (CLI, DBeaver, another
+    program) with the views kisdb creates per connection. A password in the catalog is masked."""
+    extensions = extensions_for(loc.catalog, loc.data_path)
+    lines = [
+        f"-- The kisdb lake at {loc.shown} (data: {loc.data_path}), read-only, with its views.",
+        "-- DuckDB 1.5 or newer: duckdb -init lake.sql, or paste into DBeaver's SQL editor.",
+        *(f"INSTALL {name};" for name in extensions),
+        *(f"LOAD {name};" for name in extensions),
+    ]
+    if loc.local_data is None:
+        lines.append("-- object storage: CREATE SECRET (TYPE s3, ...) first, as in docs/notebooks")
+    lines += [
+        f"ATTACH {_literal('ducklake:' + loc.shown)} AS {CATALOG} (READ_ONLY);",
+        f"USE {CATALOG};",
+        f"SET TimeZone = {_literal(SEOUL)};",
+        *(f"{sql};" for sql in views.view_statements(table_names).values()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 class LakeConnection:

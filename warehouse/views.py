@@ -182,16 +182,23 @@ VIEWS += (
 )
 
 
+def view_statements(existing_tables: Iterable[str], catalog: str = "lake") -> dict[str, str]:
+    """CREATE OR REPLACE TEMP VIEW per view whose table exists, by view name, in order (views
+    may read earlier ones). Also what `kisdb attach` prints for other DuckDB clients."""
+    have = set(existing_tables)
+    return {
+        view.name: f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS '
+        + view.sql.format(t=f'"{catalog}".main."{view.table}"')
+        for view in VIEWS
+        if view.table in have
+    }
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection, existing_tables: Iterable[str], catalog: str = "lake"
 ) -> list[str]:
     """Create (or replace) every view whose table exists; returns the names created."""
-    have = set(existing_tables)
-    made = []
-    for view in VIEWS:
-        if view.table not in have:
-            continue
-        body = view.sql.format(t=f'"{catalog}".main."{view.table}"')
-        con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {body}')
-        made.append(view.name)
-    return made
+    statements = view_statements(existing_tables, catalog)
+    for sql in statements.values():
+        con.execute(sql)
+    return list(statements)
