@@ -18,7 +18,8 @@ relative to today in Seoul ("30d", "6m", "3y"). `end` defaults to the newest row
 
 The lake is the configured one (KISDB_HOME, KISDB_CATALOG, …, as for the CLI), or `home=`. One
 read-only connection per home is opened on first use and kept: it never holds up an ingest, and
-each call reads the newest data (warehouse.lake.LakeConnection). `kisdb.connect()` returns it for
+each call reads the newest data (warehouse.lake.LakeConnection). It reads the lake's files and
+your own (e.g. `read_csv`), the lake staying read-only. `kisdb.connect()` returns it for
 your own SQL (`.sql(...).pl()`).
 """
 
@@ -53,7 +54,9 @@ def connect(home: str | Path | None = None) -> LakeConnection:
         from pipelines.config import load_config
         from pipelines.runtime import connect as open_connection
 
-        con = _connections[key] = open_connection(load_config(home))
+        # Not confined (warehouse.lake.connect): the notebook's Python can read any file anyway,
+        # and an unconfined connection reads the newest snapshot without reopening.
+        con = _connections[key] = open_connection(load_config(home), confined=False)
     return con
 
 

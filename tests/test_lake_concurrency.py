@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -109,10 +108,9 @@ def test_an_open_notebook_does_not_block_an_ingest_and_sees_its_rows(tmp_path: P
     reader = spawn(tmp_path, READER, str(tmp_path), stdin=True)
     try:
         assert ask(reader) == len(DAYS)  # the notebook's connection is open from here on
-        started = time.monotonic()
-        with Lake.open(tmp_path, source="sim", lock_timeout=5) as lake:  # LakeBusy before
+        # Before: LakeBusy once the lock timeout ran out, as long as the notebook stayed open.
+        with Lake.open(tmp_path, source="sim", lock_timeout=5) as lake:
             lake.upsert(PERIOD_BARS, daily_bars(["000660"], DAYS))
-        assert time.monotonic() - started < 5
         assert ask(reader) == 2 * len(DAYS), "the next query sees the ingest's rows"
     finally:
         finish(reader)  # closes its stdin: the notebook ends

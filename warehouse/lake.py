@@ -780,8 +780,7 @@ class Lake:
         # The data path resolved at open (a moved home's own) is given again.
         rebind = loc.catalog_file is not None and not loc.explicit_data_path
         _attach(self.con, loc, read_only=True, snapshot=snapshot, lock_timeout=30.0, rebind=rebind)
-        self.con.execute(f"USE {CATALOG}")
-        views.create_views(self.con, self.table_names())
+        self.con.execute(f"USE {CATALOG}")  # the views bind to the re-attached lake when used
 
     def confine(self) -> None:
         """Lock this (read-only) connection into the lake: it reads the lake's files and nothing
@@ -899,29 +898,42 @@ class LakeConnection:
     on the newest snapshot committed before it started, a consistent one even while an ingest
     commits. Everything else is the DuckDB connection's own (`con.close()`, `con.register`, …).
 
-    How: the lake is attached at a fixed snapshot (so a confined connection's allow-list, the
-    files on disk when it opened, covers everything it reads); before a query, one look at the
-    catalog (~1 ms) says whether a newer snapshot exists, and if so a new connection is opened
-    on it (~0.1 s). A relation from `con.sql(...)` is meant to be read before the next query:
-    it stays on the old snapshot, and compaction may delete its files after the grace period.
-    A connection opened with `snapshot=N` stays on N.
+    How: an unconfined connection attaches the lake as it is (DuckLake reads the newest
+    snapshot at the start of each query). A confined one is attached at a fixed snapshot, as
+    its allow-list (the files on disk when it opened) must cover everything it reads: before a
+    query, one look at the catalog (~1 ms) says whether a newer snapshot exists, and if so a
+    new connection is opened on it (~0.3 s on an idle 2-core box). A relation from
+    `con.sql(...)` is meant to be read before the next query: it stays on its snapshot, and
+    compaction may delete that snapshot's replaced files after the grace period. A connection
+    opened with `snapshot=N` stays on N.
     """
 
-    def __init__(self, opener: Callable[[int | None], Lake], snapshot: int | None) -> None:
+    def __init__(
+        self, opener: Callable[[int | None], Lake], snapshot: int | None, *, pinned: bool
+    ) -> None:
         self._open = opener
-        self._follow = snapshot is None
+        self._follow = snapshot is None and pinned  # reopen on each newer snapshot
+        self._live = snapshot is None and not pinned  # DuckLake reads the newest itself
         self._lake = opener(snapshot)
-        self.snapshot = self._lake.current_snapshot()  # the snapshot queries read
+        self._at = self._lake.current_snapshot()  # where a pinned lake is attached
+
+    @property
+    def snapshot(self) -> int:
+        """The snapshot the last query read (the newest one, unless opened at `snapshot=N`)."""
+        return self._newest() if self._live else self._at
 
     @property
     def lake(self) -> Lake:
         return self._lake
 
     def _fresh(self) -> duckdb.DuckDBPyConnection:
-        if self._follow and self._newest() != self.snapshot:
+        if not self._follow:
+            return self._lake.con
+        newest = self._newest()
+        if newest != self._at:
             old = self._lake
-            self._lake = self._open(None)
-            self.snapshot = self._lake.current_snapshot()
+            self._lake = self._open(newest)
+            self._at = newest
             # Not closed: a relation the notebook still holds reads from it; its DuckDB
             # connection goes with the last such relation.
             if old.users is not None:
@@ -932,7 +944,7 @@ class LakeConnection:
         row = self._lake.con.execute(
             f"SELECT max(snapshot_id) FROM {_METADATA}.ducklake_snapshot"
         ).fetchone()
-        return int(row[0]) if row and row[0] is not None else self.snapshot
+        return int(row[0]) if row and row[0] is not None else self._at
 
     def sql(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyRelation:
         return self._fresh().sql(query, *args, **kwargs)
@@ -967,10 +979,7 @@ class LakeConnection:
         self.close()
 
     def __repr__(self) -> str:
-        following = "newest" if self._follow else "pinned"
-        return (
-            f"LakeConnection({self._lake.location.shown!r}, snapshot={self.snapshot}, {following})"
-        )
+        return f"LakeConnection({self._lake.location.shown!r}, snapshot={self.snapshot})"
 
 
 def _open_reader(
@@ -982,7 +991,8 @@ def _open_reader(
     store: ObjectStore | None,
     confined: bool,
 ) -> Lake:
-    """A read-only lake at `snapshot` (None: the newest one, then fixed), confined if asked."""
+    """A read-only lake at `snapshot` (None: as it is; confined, the newest one, fixed), confined
+    if asked."""
     lake = Lake.open(
         home,
         source=None,
@@ -993,7 +1003,7 @@ def _open_reader(
         store=store,
     )
     try:
-        if snapshot is None:
+        if snapshot is None and confined:
             lake.pin(lake.current_snapshot())
         if confined:
             lake.confine()
@@ -1032,4 +1042,4 @@ def connect(
         store=store,
         confined=confined,
     )
-    return LakeConnection(opener, snapshot)
+    return LakeConnection(opener, snapshot, pinned=confined)
