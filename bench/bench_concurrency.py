@@ -4,7 +4,8 @@ older DuckDB-file catalog.
     python -m bench.bench_concurrency          (~1-2 minutes on 2 cores)
 
 An ingest process commits COMMITS upserts of daily bars (SYMBOLS x DAYS rows each) while a
-notebook process holds `warehouse.connect()` open and queries every QUERY_EVERY seconds. Prints
+reader process holds `warehouse.connect()` open and queries every QUERY_EVERY seconds: unconfined
+("open", what the `kisdb` one-liners use) or confined (its default, and `kisdb sql`). Prints
 (1) the reader's query latency idle and during the ingest (p50 / p95 / max, ms), (2) the ingest's
 rows/s with the reader open vs without (ratio), (3) the same ingest on a DuckDB-file catalog (no
 reader: the cost of SQLite's catalog per commit; with a reader: the ingest fails, LakeBusy).
@@ -61,13 +62,13 @@ def writer(home: Path, catalog: str | None) -> None:
         print(f"{time.perf_counter() - started:.3f}", flush=True)
 
 
-def reader(home: Path, catalog: str | None) -> None:
+def reader(home: Path, catalog: str | None, confined: bool) -> None:
     """Query every QUERY_EVERY s until stdin closes; print [wall time, latency s] pairs (JSON)."""
     import select
 
     from warehouse.lake import connect
 
-    con = connect(home, catalog=catalog)
+    con = connect(home, catalog=catalog, confined=confined)
     con.sql(QUERY).fetchall()
     print("ready", flush=True)
     latencies: list[tuple[float, float]] = []
@@ -80,9 +81,12 @@ def reader(home: Path, catalog: str | None) -> None:
     print(json.dumps(latencies), flush=True)
 
 
-def _spawn(role: str, home: Path, catalog: str | None) -> subprocess.Popen[str]:
+def _spawn(
+    role: str, home: Path, catalog: str | None, confined: bool = True
+) -> subprocess.Popen[str]:
+    mode = "confined" if confined else "open"
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_concurrency", role, str(home), catalog or ""],
+        [sys.executable, "-m", "bench.bench_concurrency", role, str(home), catalog or "", mode],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -96,10 +100,10 @@ def _ingest(home: Path, catalog: str | None) -> str:
 
 
 def _with_reader(
-    home: Path, catalog: str | None, idle_s: float = 3.0
+    home: Path, catalog: str | None, confined: bool, idle_s: float = 3.0
 ) -> tuple[str, list[float], list[float]]:
     """(ingest result, idle latencies, latencies during the ingest)."""
-    reader_proc = _spawn("reader", home, catalog)
+    reader_proc = _spawn("reader", home, catalog, confined)
     assert reader_proc.stdout is not None and reader_proc.stdin is not None
     assert reader_proc.stdout.readline().strip() == "ready"
     time.sleep(idle_s)
@@ -146,18 +150,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         results: dict[str, str] = {}
-        for name, legacy in (("sqlite", False), ("duckdb", True)):
-            for reader_open in (False, True):
-                home = base / f"{name}-{'reader' if reader_open else 'alone'}"
-                catalog = str(home / "lake" / "catalog.ducklake") if legacy else None
-                _seed(home, catalog)
-                if reader_open:
-                    result, idle, during = _with_reader(home, catalog)
-                    print(f"{name} catalog, reader idle:           {_ms(idle)}")
-                    print(f"{name} catalog, reader during ingest:  {_ms(during)}")
-                else:
-                    result = _ingest(home, catalog)
-                results[f"{name} {'reader' if reader_open else 'alone'}"] = result
+        # (catalog, reader): none, a notebook (kisdb one-liners: unconfined), `kisdb sql` and
+        # warehouse.connect()'s default (confined: reopens on each newer snapshot).
+        runs = [("sqlite", None), ("sqlite", "open"), ("sqlite", "confined")]
+        runs += [("duckdb", None), ("duckdb", "open")]
+        for name, mode in runs:
+            key = f"{name} {mode or 'alone'}"
+            home = base / key.replace(" ", "-")
+            catalog = str(home / "lake" / "catalog.ducklake") if name == "duckdb" else None
+            _seed(home, catalog)
+            if mode is None:
+                results[key] = _ingest(home, catalog)
+                continue
+            results[key], idle, during = _with_reader(home, catalog, mode == "confined")
+            print(f"{key:16s} reader idle:          {_ms(idle)}")
+            print(f"{key:16s} reader during ingest: {_ms(during)}")
         for key, value in results.items():
             shown = (
                 "fails: LakeBusy"
@@ -165,11 +172,10 @@ def main() -> None:
                 else f"{rows / float(value):,.0f} rows/s ({value} s)"
             )
             print(f"ingest {rows:,} rows in {COMMITS} commits, {key:14s} {shown}")
-        alone, busy = float(results["sqlite alone"]), results["sqlite reader"]
-        if busy != "busy":
-            print(
-                f"sqlite: ingest throughput with a reader open / without = {alone / float(busy):.2f}"
-            )
+        alone = float(results["sqlite alone"])
+        for mode in ("open", "confined"):
+            ratio = alone / float(results[f"sqlite {mode}"])
+            print(f"sqlite: ingest throughput with a {mode} reader / without = {ratio:.2f}")
         print(
             "sqlite vs duckdb-file catalog, ingest time (no reader) = "
             f"{alone / float(results['duckdb alone']):.2f}x"
@@ -179,6 +185,9 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         role, home, catalog = sys.argv[1], Path(sys.argv[2]), sys.argv[3] or None
-        {"writer": writer, "reader": reader}[role](home, catalog)
+        if role == "writer":
+            writer(home, catalog)
+        else:
+            reader(home, catalog, confined=sys.argv[4] == "confined")
     else:
         main()
