@@ -17,7 +17,7 @@ def attach(
         Path | None, typer.Option(help="KISDB_HOME (default from the environment)")
     ] = None,
 ) -> None:
-    """Print the SQL that attaches this lake (read-only, with its views) in any DuckDB client."""
+    """SQL to open this lake in the DuckDB CLI, DBeaver, … (read-only)."""
     from pipelines.config import load_config
     from pipelines.runtime import open_lake
     from warehouse.lake import attach_script

@@ -28,7 +28,7 @@ def chart(
         Path | None, typer.Option(help="KISDB_HOME (default from the environment)")
     ] = None,
 ) -> None:
-    """Write a candlestick + volume chart of daily bars to HTML and print its path."""
+    """A candlestick + volume chart of daily bars, as HTML."""
     import kisdb
     from pipelines.config import load_config
 
