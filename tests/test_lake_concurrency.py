@@ -118,7 +118,7 @@ def test_an_open_notebook_does_not_block_an_ingest_and_sees_its_rows(tmp_path: P
 
 def test_kisdb_sql_and_a_notebook_run_during_an_ingest(tmp_path: Path) -> None:
     make_lake(tmp_path)
-    writer = spawn(tmp_path, WRITER, str(tmp_path), "bars", "40")
+    writer = spawn(tmp_path, WRITER, str(tmp_path), "bars", "12")
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "open"  # the ingest holds its lake from here on
     seen: list[int] = []
@@ -142,17 +142,17 @@ def test_kisdb_sql_and_a_notebook_run_during_an_ingest(tmp_path: Path) -> None:
     finish(writer)
     assert seen == sorted(seen) and seen[0] >= len(DAYS)
     with connect(tmp_path) as con:
-        assert con.sql("SELECT count(*) FROM bars_daily").fetchone() == (len(DAYS) + 40 * 50,)
+        assert con.sql("SELECT count(*) FROM bars_daily").fetchone() == (len(DAYS) + 12 * 50,)
 
 
 def test_two_ingests_of_different_datasets_run_at_once(tmp_path: Path) -> None:
     make_lake(tmp_path)
-    bars = spawn(tmp_path, WRITER, str(tmp_path), "bars", "15")
-    minutes = spawn(tmp_path, WRITER, str(tmp_path), "minutes", "15")
-    assert finish(bars).split()[-1] == finish(minutes).split()[-1] == "15"
+    bars = spawn(tmp_path, WRITER, str(tmp_path), "bars", "8")
+    minutes = spawn(tmp_path, WRITER, str(tmp_path), "minutes", "8")
+    assert finish(bars).split()[-1] == finish(minutes).split()[-1] == "8"
     with connect(tmp_path) as con:
-        assert con.sql("SELECT count(*) FROM bars_daily").fetchone() == (len(DAYS) + 15 * 50,)
-        assert con.sql("SELECT count(*) FROM minutes").fetchone() == (15 * 300,)
+        assert con.sql("SELECT count(*) FROM bars_daily").fetchone() == (len(DAYS) + 8 * 50,)
+        assert con.sql("SELECT count(*) FROM minutes").fetchone() == (8 * 300,)
 
 
 def test_a_lake_with_a_duckdb_file_catalog_keeps_working(tmp_path: Path) -> None:
