@@ -5,7 +5,7 @@ connection with the views."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 import kisdb
 from pipelines.cli import app
+from pipelines.ranges import parse_date
 from schemas import MINUTE_BARS, PERIOD_BARS
+from schemas.clock import KST
 from tests.helpers import daily_bars
 from warehouse.extensions import load_extension, new_connection
 from warehouse.lake import Lake
@@ -59,7 +61,10 @@ def test_bars_by_year_date_and_list(home: Path) -> None:
     adjusted = kisdb.bars("005930", "2025-12-01", "2025-12-01", home=home)
     assert raw["close"][0] == adjusted["close"][0] + 5
     assert kisdb.bars("999999", home=home).height == 0  # not in the lake: empty, nothing fetched
-    assert kisdb.bars("005930", "3y", home=home).height == len(DAYS)  # relative to today
+    since = parse_date("3y", today=datetime.now(KST).date())  # relative to today in Seoul
+    assert since is not None
+    expected = sum(d >= since for d in DAYS)
+    assert kisdb.bars("005930", "3y", home=home).height == expected
     assert kisdb.bars("005930", home=home).to_pandas().shape[0] == len(DAYS)
 
 
