@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.config import Config, load_config
 from pipelines.lake_retry import retry_on_conflict
-from warehouse.lake import Lake
+from warehouse.lake import Lake, LakeConnection
 from warehouse.lake import connect as warehouse_connect
 
 if TYPE_CHECKING:  # the client and the simulator load when a run needs KIS, not for `kisdb sql`
-    import duckdb
-
     from connectors.kis.api import KisClient
     from connectors.kis.settings import Settings
     from schemas.clock import Clock
@@ -103,9 +101,10 @@ def open_lake(config: Config, *, read_only: bool = False, snapshot: int | None =
 
 def connect(
     config: Config, *, snapshot: int | None = None, confined: bool = True
-) -> duckdb.DuckDBPyConnection:
+) -> LakeConnection:
     """A read-only connection to the configured lake, for notebooks and `kisdb sql`; confined to
-    the lake's files with locked settings unless `confined=False` (see warehouse.connect)."""
+    the lake's files with locked settings unless `confined=False`; it never holds up an ingest
+    and each query reads the newest data (see warehouse.lake.LakeConnection)."""
     return warehouse_connect(
         config.home,
         snapshot=snapshot,

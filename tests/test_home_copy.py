@@ -120,7 +120,7 @@ def test_a_new_home_is_private(tmp_path: Path) -> None:
     make_home(home)
     for folder in (home, home / "lake", home / "lake" / "data"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
-    assert stat.S_IMODE((home / "lake" / "catalog.ducklake").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "lake" / "catalog.sqlite").stat().st_mode) == 0o600
 
 
 def test_revoking_creates_no_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

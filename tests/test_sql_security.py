@@ -97,7 +97,7 @@ def test_the_refusal_names_the_statement(query: str, reason: str) -> None:
 
 
 def test_delete_through_a_reattached_catalog_is_refused(home: Path) -> None:
-    catalog = home / "lake" / "catalog.ducklake"
+    catalog = "sqlite:" + str(home / "lake" / "catalog.sqlite")
     attack = (
         f"USE memory; DETACH lake; ATTACH 'ducklake:{catalog}' AS w; "
         "DELETE FROM w.main.period_bars WHERE symbol='005930'; SELECT 1"

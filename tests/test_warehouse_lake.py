@@ -308,7 +308,9 @@ def test_extensions_load_from_the_package_without_network() -> None:
 
 
 def test_docs_table_matches_the_schemas() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "warehouse.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "warehouse.md").read_text(
+        encoding="utf-8"
+    )
     assert tables.tables_markdown(list(DATASETS.values())) in doc, (
         "docs/warehouse.md is stale: paste warehouse.tables.tables_markdown(...) output into it"
     )

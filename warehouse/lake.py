@@ -6,8 +6,10 @@
     lake.compact()                              # merge small files, drop files nobody needs
 
 Where things live (defaults; both are parameters so a PostgreSQL catalog and object storage can
-replace them later): catalog `KISDB_HOME/lake/catalog.ducklake` (a DuckDB file), data
-`KISDB_HOME/lake/data/` (Parquet, partitioned as each dataset declares).
+replace them): catalog `KISDB_HOME/lake/catalog.sqlite` (SQLite in WAL mode: readers and writers
+of one machine never wait for each other, see docs/concurrency.md), data `KISDB_HOME/lake/data/`
+(Parquet, partitioned as each dataset declares). A lake made before SQLite was the default keeps
+its DuckDB-file catalog `lake/catalog.ducklake` (one writer or many readers at a time).
 
 Errors: `LakeError` > `LakeSourceMismatch` (sim data vs KIS data), `LakeNotFound`, `LakeBusy`.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -36,6 +38,7 @@ from warehouse.confine import lock_down
 from warehouse.extensions import extensions_for, load_extension, new_connection
 from warehouse.files import private_dirs, private_file
 from warehouse.remote import ConflictRetry, ObjectStore, configure_object_store, run_once
+from warehouse.users import LOCK_NAME, UsersLock
 
 Source = Literal["sim", "kis"]
 SOURCES: tuple[str, ...] = ("sim", "kis")
@@ -45,6 +48,12 @@ _METADATA = f"__ducklake_metadata_{CATALOG}"  # DuckLake's name for the attached
 # in progress in this very process (file locks do not separate threads of one process).
 ORPHAN_GRACE = timedelta(minutes=10)
 INFO_TABLE = "lake_info"  # key/value facts about the lake itself (its source stamp)
+SQLITE_CATALOG = "catalog.sqlite"  # the default catalog under KISDB_HOME/lake
+LEGACY_CATALOG = "catalog.ducklake"  # the DuckDB-file default of lakes made before it
+# A compaction that is not the lake's only user deletes replaced files only once this old: a
+# long query elsewhere may still be scanning them.
+SHARED_FILE_GRACE = timedelta(days=1)
+SQLITE_BUSY_TIMEOUT = timedelta(seconds=10)
 
 
 class LakeError(RuntimeError):
@@ -60,7 +69,8 @@ class LakeNotFound(LakeError):
 
 
 class LakeBusy(LakeError):
-    """Another process holds the DuckDB-file catalog's write lock for longer than we waited."""
+    """Another process holds a DuckDB-file catalog's lock (or a compaction a SQLite catalog's
+    users lock) for longer than we waited."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +107,19 @@ class LakeLocation:
     def local_data(self) -> Path | None:
         return None if "://" in self.data_path else Path(self.data_path)
 
+    @property
+    def catalog_file(self) -> Path | None:
+        """The catalog's file for a DuckDB or SQLite catalog, None for a server."""
+        if self.kind == "duckdb":
+            return Path(self.catalog)
+        if self.kind == "sqlite":
+            return Path(self.catalog.removeprefix("sqlite:"))
+        return None
+
     def exists(self) -> bool:
         """Whether the catalog exists; unknowable for a server catalog, so assumed there."""
-        return Path(self.catalog).exists() if self.kind == "duckdb" else True
+        file = self.catalog_file
+        return file.exists() if file is not None else True
 
     @property
     def shown(self) -> str:
@@ -123,9 +143,11 @@ def mask_catalog(catalog: str) -> str:
 
 
 def locate(home: Path, catalog: str | None = None, data_path: str | None = None) -> LakeLocation:
-    """Resolve the catalog URL and data path (None = the defaults under `home`)."""
+    """Resolve the catalog URL and data path (None = the defaults under `home`: a SQLite
+    catalog, or the DuckDB-file one of a lake created before SQLite was the default)."""
     lake_dir = Path(home).expanduser() / "lake"
-    url = catalog or str(lake_dir / "catalog.ducklake")
+    legacy = lake_dir / LEGACY_CATALOG
+    url = catalog or (str(legacy) if legacy.exists() else f"sqlite:{lake_dir / SQLITE_CATALOG}")
     if url.startswith("ducklake:"):
         url = url.removeprefix("ducklake:")
     kind: Literal["duckdb", "postgres", "sqlite", "other"]
@@ -133,6 +155,7 @@ def locate(home: Path, catalog: str | None = None, data_path: str | None = None)
         kind = "postgres"
     elif url.startswith("sqlite:"):
         kind = "sqlite"
+        url = "sqlite:" + str(Path(url.removeprefix("sqlite:")).expanduser().resolve())
     elif url.startswith("duckdb:") or ":" not in url.split("/")[0] or Path(url).is_absolute():
         kind = "duckdb"
         url = str(Path(url.removeprefix("duckdb:")).expanduser().resolve())
@@ -153,14 +176,24 @@ def _attach(
     read_only: bool,
     snapshot: int | None,
     lock_timeout: float,
+    create: bool = False,
     rebind: bool = False,
 ) -> None:
     options = []
-    if loc.explicit_data_path or not loc.exists() or rebind:
+    if loc.explicit_data_path or create or rebind:
         # Pass DATA_PATH when creating or when asked: DuckLake then checks it against the catalog.
         options.append(f"DATA_PATH {_literal(loc.data_path)}")
     if rebind:
         options.append("OVERRIDE_DATA_PATH true")
+    if loc.kind == "sqlite":
+        # Never open the catalog with Python's own sqlite3 module: two SQLite libraries in one
+        # process drop each other's POSIX locks (sqlite.org/howtocorrupt.html), so WAL mode and
+        # the busy timeout are set through the extension. WAL (a property of the file, set by
+        # the first writer): readers never block the writer nor it them. The timeout: a writer
+        # waits out another's commit (milliseconds) instead of failing.
+        options.append(f"META_BUSY_TIMEOUT {int(SQLITE_BUSY_TIMEOUT.total_seconds() * 1000)}")
+        if not read_only:
+            options.append("META_JOURNAL_MODE 'WAL'")
     if read_only:
         options.append("READ_ONLY")
     if snapshot is not None:
@@ -173,8 +206,9 @@ def _attach(
         try:
             con.execute(sql)
             return
-        except duckdb.IOException as exc:
-            # A DuckDB-file catalog is locked by a writer (or by readers, for a writer).
+        except duckdb.Error as exc:
+            # A DuckDB-file catalog is locked by a writer (or by readers, for a writer); a SQLite
+            # catalog, for the moment of another process's commit ("database is locked").
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 if "lock" in str(exc).lower():
                     raise LakeBusy(
@@ -211,18 +245,20 @@ def open_connection(
         configure_object_store(con, loc.data_path, store or ObjectStore())  # s3:// (scale-out)
         # TIMESTAMPTZ values display (and date parts compute) in KST; needs icu (built in).
         con.execute(f"SET TimeZone = {_literal(SEOUL)}")
-        if loc.kind == "duckdb" and not read_only:
-            private_dirs(Path(loc.catalog).parent)
+        file = loc.catalog_file
+        if file is not None and not read_only:
+            private_dirs(file.parent)
         if loc.local_data is not None and not read_only:
             private_dirs(loc.local_data)
+        create = not loc.exists()
         attach = partial(
             _attach, con, read_only=read_only, snapshot=snapshot, lock_timeout=lock_timeout
         )
-        attach(loc)
+        attach(loc, create=create)
         loc = _bind_data_path(con, loc, attach, read_only=read_only)
         con.execute(f"USE {CATALOG}")
-        if loc.kind == "duckdb" and not read_only:
-            private_file(Path(loc.catalog))
+        if file is not None and not read_only:
+            private_file(file)
     except BaseException:
         con.close()
         raise
@@ -244,7 +280,7 @@ def _bind_data_path(
     with this home's data path; when writable, the stored path is updated too, so plain DuckDB
     sees the right files. A catalog created with its data elsewhere (KISDB_DATA_PATH) keeps it.
     """
-    if loc.kind != "duckdb" or loc.explicit_data_path:
+    if loc.catalog_file is None or loc.explicit_data_path:
         return loc
     row = con.execute(
         f"SELECT value FROM {_METADATA}.ducklake_metadata WHERE key = 'data_path'"
@@ -280,12 +316,14 @@ class Lake:
         source: str | None,
         read_only: bool,
         retry: ConflictRetry = run_once,
+        users: UsersLock | None = None,
     ) -> None:
         self.con = con
         self.location = location
         self.source = source
         self.read_only = read_only
         self.retry = retry  # reruns an upsert after a commit conflict (concurrent writers)
+        self.users = users  # a local SQLite catalog's shared users lock (see compact)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -320,27 +358,34 @@ class Lake:
             raise LakeNotFound(
                 f"no lake at {loc.shown}; run `kisdb update` (or an ingest) to create it"
             )
-        con, loc = open_connection(
-            loc,
-            read_only=read_only,
-            snapshot=snapshot,
-            lock_timeout=lock_timeout,
-            extension_cache=None if read_only else home / "extensions",
-            store=store,
-        )
-        lake = cls(con, loc, source, read_only, retry)
+        users = _users_lock(loc, read_only=read_only, timeout=lock_timeout)
+        try:
+            con, loc = open_connection(
+                loc,
+                read_only=read_only,
+                snapshot=snapshot,
+                lock_timeout=lock_timeout,
+                extension_cache=None if read_only else home / "extensions",
+                store=store,
+            )
+        except BaseException:
+            if users is not None:
+                users.close()
+            raise
+        lake = cls(con, loc, source, read_only, retry, users)
         try:
             # One look at the catalog serves every check: each statement on a DuckLake catalog
             # is a transaction that reads the catalog's metadata again.
             columns = lake._columns()
             if not read_only:
                 columns = lake._create_tables(columns)
-                if loc.kind == "duckdb":  # its lock keeps other writers out: see compact()
+                if loc.catalog_file is not None:
+                    # A write in progress elsewhere is younger than the grace: see compact()
                     lake._delete_orphans(ORPHAN_GRACE)
             lake._check_stamp(source, set(columns))
             views.create_views(con, columns)
         except BaseException:
-            con.close()
+            lake.close()
             raise
         return lake
 
@@ -644,16 +689,14 @@ class Lake:
         Merging keeps every snapshot readable (DuckLake points old snapshots at parts of the
         merged files), so time travel survives compaction. Snapshots are expired only when
         `expire_snapshots_older_than` is given. Replaced files are deleted once older than
-        `file_grace`: 0 for a DuckDB-file catalog (its lock means no other process can be
-        reading), 1 day for shared catalogs where a long query elsewhere may still scan them.
-        Files left behind by a crashed write (never committed) are deleted the same way.
+        `file_grace`: by default 0 when this is the lake's only user (a DuckDB-file catalog's
+        lock, or a local SQLite catalog's users lock, says no other process is reading or
+        writing), else SHARED_FILE_GRACE, as a long query elsewhere may still scan them. Files
+        left behind by a crashed write (never committed) are deleted the same way.
         """
         self._writable()
         started = time.perf_counter()
         before, disk_before = self.file_count(), self.disk_file_count()
-        grace = file_grace
-        if grace is None:
-            grace = timedelta(0) if self.location.kind == "duckdb" else timedelta(days=1)
         cat = _literal(CATALOG)
         self.con.execute(f"CALL ducklake_flush_inlined_data({cat})")
         self.con.execute(f"CALL ducklake_merge_adjacent_files({cat})")
@@ -664,11 +707,15 @@ class Lake:
                 f"CALL ducklake_expire_snapshots({cat}, older_than => ?::TIMESTAMPTZ)",
                 [datetime.now().astimezone() - expire_snapshots_older_than],
             )
-        cutoff = datetime.now().astimezone() - grace
-        self.con.execute(
-            f"CALL ducklake_cleanup_old_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
-        )
-        self._delete_orphans(grace)
+        with self._sole_user() as alone:
+            grace = file_grace
+            if grace is None:
+                grace = timedelta(0) if alone else SHARED_FILE_GRACE
+            cutoff = datetime.now().astimezone() - grace
+            self.con.execute(
+                f"CALL ducklake_cleanup_old_files({cat}, older_than => ?::TIMESTAMPTZ)", [cutoff]
+            )
+            self._delete_orphans(grace)
         return FileMergeResult(
             files_before=before,
             files_after=self.file_count(),
@@ -676,6 +723,17 @@ class Lake:
             disk_files_after=self.disk_file_count(),
             seconds=time.perf_counter() - started,
         )
+
+    @contextlib.contextmanager
+    def _sole_user(self) -> Iterator[bool]:
+        """Whether no other connection can be using the lake's files, for the block."""
+        if self.location.kind == "duckdb":  # its file lock: one writer or readers, never both
+            yield True
+        elif self.users is not None:
+            with self.users.alone() as alone:
+                yield alone
+        else:
+            yield False
 
     def _delete_orphans(self, older_than: timedelta) -> None:
         """Delete data files no snapshot references (a crashed write's), once `older_than` old."""
@@ -718,6 +776,18 @@ class Lake:
         known = {str(r[0]).replace("\\", "/").rsplit("/", 1)[-1] for r in rows}
         return sorted(p for p in local.rglob("*.parquet") if p.name not in known)
 
+    def pin(self, snapshot: int) -> None:
+        """Re-attach this read-only lake at `snapshot`: later commits elsewhere stay unseen."""
+        if not self.read_only:
+            raise LakeError("only a read-only lake can be pinned to a snapshot")
+        loc = self.location
+        self.con.execute("USE memory")
+        self.con.execute(f"DETACH {CATALOG}")
+        # The data path resolved at open (a moved home's own) is given again.
+        rebind = loc.catalog_file is not None and not loc.explicit_data_path
+        _attach(self.con, loc, read_only=True, snapshot=snapshot, lock_timeout=30.0, rebind=rebind)
+        self.con.execute(f"USE {CATALOG}")  # the views bind to the re-attached lake when used
+
     def confine(self) -> None:
         """Lock this (read-only) connection into the lake: it reads the lake's files and nothing
         else, writes no file, and no statement can change a setting (see warehouse.confine)."""
@@ -737,6 +807,8 @@ class Lake:
 
     def close(self) -> None:
         self.con.close()
+        if self.users is not None:
+            self.users.close()
 
     def __enter__(self) -> Lake:
         return self
@@ -762,6 +834,23 @@ def _missing_columns_sql(dataset: Dataset, have: set[str]) -> list[str]:
         for c in dataset.columns
         if c.name not in have
     ]
+
+
+def _users_lock(loc: LakeLocation, *, read_only: bool, timeout: float) -> UsersLock | None:
+    """The shared users lock of a local SQLite catalog (None for other catalogs)."""
+    file = loc.catalog_file
+    if loc.kind != "sqlite" or file is None:
+        return None
+    if not read_only:
+        private_dirs(file.parent)
+    elif not file.parent.exists():
+        return None
+    try:
+        return UsersLock(file.parent / LOCK_NAME, timeout=timeout)
+    except TimeoutError as exc:
+        raise LakeBusy(
+            f"the lake at {loc.shown} is being compacted (waited {timeout:.0f} s); try again"
+        ) from exc
 
 
 def _dataset(dataset: Dataset | str) -> Dataset:
@@ -798,26 +887,128 @@ def _param(value: object) -> object:
     return str(value)
 
 
-def connect(
-    home: Path,
-    *,
-    snapshot: int | None = None,
-    catalog: str | None = None,
-    data_path: str | None = None,
-    store: ObjectStore | None = None,
-    confined: bool = True,
-) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection for notebooks: the lake attached as `lake` (as of `snapshot`
-    when given), friendly views (bars_daily, minutes, …) created, TimeZone Asia/Seoul.
+def attach_script(loc: LakeLocation, table_names: Iterable[str]) -> str:
+    """SQL that attaches the lake read-only in any DuckDB client (CLI, DBeaver, another
+    program) with the views kisdb creates per connection. A password in the catalog is masked."""
+    extensions = extensions_for(loc.catalog, loc.data_path)
+    lines = [
+        f"-- The kisdb lake at {loc.shown} (data: {loc.data_path}), read-only, with its views.",
+        "-- DuckDB 1.5 or newer: duckdb -init lake.sql, or paste into DBeaver's SQL editor.",
+        *(f"INSTALL {name};" for name in extensions),
+        *(f"LOAD {name};" for name in extensions),
+    ]
+    if loc.local_data is None:
+        lines.append("-- object storage: CREATE SECRET (TYPE s3, ...) first, as in docs/notebooks")
+    lines += [
+        f"ATTACH {_literal('ducklake:' + loc.shown)} AS {CATALOG} (READ_ONLY);",
+        f"USE {CATALOG};",
+        f"SET TimeZone = {_literal(SEOUL)};",
+        *(f"{sql};" for sql in views.view_statements(table_names).values()),
+    ]
+    return "\n".join(lines) + "\n"
 
-        con = connect(Path("~/.kisdb"))
-        con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
 
-    `confined` (the default) also keeps the connection to the lake's own files and locks its
-    settings (Lake.confine); `confined=False` lets it read your other files and change settings,
-    the lake itself staying read-only. The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever
-    they are set): `pipelines.runtime.connect(pipelines.config.load_config())`.
+class LakeConnection:
+    """A read-only connection to the lake for notebooks and `kisdb sql` that never holds up a
+    writer and follows new data: each query (`sql`, `execute`, `query`, `table`, `view`) runs
+    on the newest snapshot committed before it started, a consistent one even while an ingest
+    commits. Everything else is the DuckDB connection's own (`con.close()`, `con.register`, …).
+
+    How: an unconfined connection attaches the lake as it is (DuckLake reads the newest
+    snapshot at the start of each query). A confined one is attached at a fixed snapshot, as
+    its allow-list (the files on disk when it opened) must cover everything it reads: before a
+    query, one look at the catalog (~1 ms) says whether a newer snapshot exists, and if so a
+    new connection is opened on it (~0.3 s on an idle 2-core box). A relation from
+    `con.sql(...)` is meant to be read before the next query: it stays on its snapshot, and
+    compaction may delete that snapshot's replaced files after the grace period. A connection
+    opened with `snapshot=N` stays on N.
     """
+
+    def __init__(
+        self, opener: Callable[[int | None], Lake], snapshot: int | None, *, pinned: bool
+    ) -> None:
+        self._open = opener
+        self._follow = snapshot is None and pinned  # reopen on each newer snapshot
+        self._live = snapshot is None and not pinned  # DuckLake reads the newest itself
+        self._lake = opener(snapshot)
+        self._at = self._lake.current_snapshot()  # where a pinned lake is attached
+
+    @property
+    def snapshot(self) -> int:
+        """The snapshot the last query read (the newest one, unless opened at `snapshot=N`)."""
+        return self._newest() if self._live else self._at
+
+    @property
+    def lake(self) -> Lake:
+        return self._lake
+
+    def _fresh(self) -> duckdb.DuckDBPyConnection:
+        if not self._follow:
+            return self._lake.con
+        newest = self._newest()
+        if newest != self._at:
+            old = self._lake
+            self._lake = self._open(newest)
+            self._at = newest
+            # Not closed: a relation the notebook still holds reads from it; its DuckDB
+            # connection goes with the last such relation.
+            if old.users is not None:
+                old.users.close()
+        return self._lake.con
+
+    def _newest(self) -> int:
+        row = self._lake.con.execute(
+            f"SELECT max(snapshot_id) FROM {_METADATA}.ducklake_snapshot"
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else self._at
+
+    def sql(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyRelation:
+        return self._fresh().sql(query, *args, **kwargs)
+
+    def query(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyRelation:
+        return self._fresh().query(query, *args, **kwargs)
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        return self._fresh().execute(query, *args, **kwargs)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self._fresh().table(name)
+
+    def view(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self._fresh().view(name)
+
+    def close(self) -> None:
+        self._lake.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lake.con, name)
+
+    def __enter__(self) -> LakeConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LakeConnection({self._lake.location.shown!r}, snapshot={self.snapshot})"
+
+
+def _open_reader(
+    home: Path,
+    snapshot: int | None,
+    *,
+    catalog: str | None,
+    data_path: str | None,
+    store: ObjectStore | None,
+    confined: bool,
+) -> Lake:
+    """A read-only lake at `snapshot` (None: as it is; confined, the newest one, fixed), confined
+    if asked."""
     lake = Lake.open(
         home,
         source=None,
@@ -827,10 +1018,44 @@ def connect(
         snapshot=snapshot,
         store=store,
     )
-    if confined:
-        try:
+    try:
+        if snapshot is None and confined:
+            lake.pin(lake.current_snapshot())
+        if confined:
             lake.confine()
-        except BaseException:
-            lake.close()
-            raise
-    return lake.con
+    except BaseException:
+        lake.close()
+        raise
+    return lake
+
+
+def connect(
+    home: Path,
+    *,
+    snapshot: int | None = None,
+    catalog: str | None = None,
+    data_path: str | None = None,
+    store: ObjectStore | None = None,
+    confined: bool = True,
+) -> LakeConnection:
+    """A read-only connection for notebooks: the lake attached as `lake` (as of `snapshot` when
+    given, else always the newest data: see LakeConnection), friendly views (bars_daily,
+    minutes, …) created, TimeZone Asia/Seoul. Ingests run while it is open.
+
+        con = connect(Path("~/.kisdb"))
+        con.sql("SELECT * FROM bars_daily WHERE symbol = '005930'").pl()
+
+    `confined` (the default) also keeps the connection to the lake's own files and locks its
+    settings (Lake.confine); `confined=False` lets it read your other files and change settings,
+    the lake itself staying read-only. The configured lake (KISDB_HOME, KISDB_CATALOG, … wherever
+    they are set): `pipelines.runtime.connect(pipelines.config.load_config())`.
+    """
+    opener = partial(
+        _open_reader,
+        home,
+        catalog=catalog,
+        data_path=data_path,
+        store=store,
+        confined=confined,
+    )
+    return LakeConnection(opener, snapshot, pinned=confined)

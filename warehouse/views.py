@@ -260,27 +260,35 @@ VIEWS += (
 )
 
 
+def view_statements(existing_tables: Iterable[str], catalog: str = "lake") -> dict[str, str]:
+    """CREATE OR REPLACE TEMP VIEW per view whose tables exist, by view name, in order (views
+    may read earlier ones; a later definition of a name, needing more tables, replaces an
+    earlier one). Also what `kisdb attach` prints for other DuckDB clients."""
+    have = set(existing_tables)
+    statements: dict[str, str] = {}
+    for view in VIEWS:
+        if view.table not in have or not have.issuperset(view.needs):
+            continue
+        tables = {n: f'"{catalog}".main."{n}"' for n in view.needs}
+        body = view.sql.format(t=f'"{catalog}".main."{view.table}"', **tables)
+        statements[view.name] = f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {body}'
+    return statements
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection, existing_tables: Iterable[str], catalog: str = "lake"
 ) -> list[str]:
-    """Create (or replace) every view whose table exists; returns the names created.
+    """Create (or replace) every view whose tables exist; returns the names created.
 
     One transaction: each statement on a DuckLake catalog would otherwise be a transaction of
     its own that reads the catalog's metadata again (most of the cost of creating the views)."""
-    have = set(existing_tables)
-    made: list[str] = []
+    statements = view_statements(existing_tables, catalog)
     con.execute("BEGIN TRANSACTION")
     try:
-        for view in VIEWS:
-            if view.table not in have or not have.issuperset(view.needs):
-                continue
-            tables = {n: f'"{catalog}".main."{n}"' for n in view.needs}
-            body = view.sql.format(t=f'"{catalog}".main."{view.table}"', **tables)
-            con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {body}')
-            if view.name not in made:
-                made.append(view.name)
+        for sql in statements.values():
+            con.execute(sql)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return made
+    return list(statements)
