@@ -104,8 +104,8 @@ def lake_status(config: Config) -> LakeStatus:
     where = locate(config.home, config.lake.catalog, config.lake.data_path)
     exists = where.exists()
     size: int | None = None
-    if exists and where.kind == "duckdb" and where.local_data is not None:
-        catalog = Path(where.catalog)
+    catalog = where.catalog_file
+    if exists and catalog is not None and where.local_data is not None:
         # The catalog file and its write-ahead log beside it, and every data file.
         size = sum(_tree_size(p) for p in catalog.parent.glob(f"{catalog.name}*"))
         size += _tree_size(where.local_data)
