@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
 from pipelines.console import fail, one_line
+from pipelines.interrupts import INTERRUPTED, exit_now, install, resume_line
 
 
 def _first_line(exc: BaseException) -> str:
@@ -51,6 +53,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
         (LakeError, 1, _first_line),
         (duckdb.Error, 1, _first_line),
         (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
+        (KeyboardInterrupt, INTERRUPTED, lambda e: resume_line()),  # Ctrl-C, SIGTERM
     ]
 
 
@@ -65,20 +68,34 @@ def exit_for(exc: BaseException) -> tuple[int, str] | None:
 
 class _KisdbGroup(TyperGroup):
     """The root command: every error a command raises goes through `exit_for` (whether run by
-    `main()` or by a test's CliRunner)."""
+    `main()` or by a test's CliRunner), Ctrl-C and SIGTERM included."""
+
+    argv: list[str] = []  # the command line of the current run (for -v)
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = self.argv = list(sys.argv[1:] if args is None else args)
         try:
             return super().main(argv, *rest, **kwargs)
         except Exception as exc:
-            mapped = exit_for(exc)
-            if mapped is None:
-                raise
-            if {"-v", "--verbose"} & set(argv):
-                traceback.print_exception(exc, file=sys.stderr)
-            code, message = mapped
-            raise SystemExit(fail(message, code).exit_code) from None
+            raise SystemExit(_exit(exc, argv)) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # click would turn it into a silent exit 130
+            raise typer.Exit(_exit(exc, self.argv)) from None
+
+
+def _exit(exc: BaseException, argv: Sequence[str]) -> int:
+    """Print `exc` as one line (and its traceback with -v); return the exit code. An exception
+    no entry covers is a bug: re-raised with its traceback."""
+    mapped = exit_for(exc)
+    if mapped is None:
+        raise exc
+    if {"-v", "--verbose"} & set(argv):
+        traceback.print_exception(exc, file=sys.stderr)
+    code, message = mapped
+    return fail(message, code).exit_code
 
 
 app = typer.Typer(
@@ -215,8 +232,15 @@ atexit.register(gc.freeze)
 
 
 def main() -> None:
-    """Run the CLI (errors become one line and an exit code: see `exit_for`)."""
-    app()
+    """Run the CLI (errors become one line and an exit code: see `exit_for`); SIGTERM interrupts
+    like Ctrl-C, and an interrupted command ends without waiting for its fetch threads."""
+    install()
+    try:
+        app()
+    except SystemExit as done:
+        if done.code == INTERRUPTED:
+            exit_now(INTERRUPTED)
+        raise
 
 
 if __name__ == "__main__":

@@ -107,12 +107,17 @@ class Flow(Generic[P, R]):
 def _local_run(workers: int | None) -> Iterator[None]:
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kisdb-task")
     token = _local_pool.set(pool)
+    interrupted = False
     try:
         yield
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         _local_pool.reset(token)
-        # Ctrl-C: drop what has not started; the running fetches end with their HTTP timeout.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Ctrl-C / SIGTERM: drop what has not started and do not wait for the running fetches
+        # (the run's client is closed: their waits end now, a read in progress at its timeout).
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def flow(

@@ -42,7 +42,7 @@ class _CoreClient(_ClientLogic):
         limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(settings, clock=clock, limiter=limiter)
-        self._http = httpx.Client(transport=transport, timeout=self.settings.timeout)
+        self._http = httpx.Client(transport=transport, timeout=self.timeouts)
 
     # -- the driver: only the I/O below differs from aclient.py ----------------------------------
     def _drive(self, flow: Flow[T]) -> T:
@@ -58,23 +58,32 @@ class _CoreClient(_ClientLogic):
         return run.result
 
     def _perform(self, step: Step) -> Any:
+        self._admit(step)
         if isinstance(step, Send):
             return self._send_http(step.request)
         if isinstance(step, Acquire):
             return self.limiter.acquire(step.lane)
         if isinstance(step, Sleep):
-            time.sleep(step.seconds)
+            if self._closing.wait(step.seconds):  # close() from another thread ends the wait
+                raise self._cancelled()
         elif isinstance(step, Lock):
             step.lock.acquire()
         return None
 
     def _send_http(self, request: httpx.Request) -> Reply:
         self._count_call()
-        response = self._http.send(request)
+        started = time.monotonic()
         try:
-            return reply_from(response, response.read())
-        finally:
-            response.close()
+            response = self._http.send(request)
+            try:
+                reply = reply_from(response, response.read())
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            self._observe(started, None, exc)
+            raise
+        self._observe(started, reply, None)
+        return reply
 
     # -- public surface beyond the operations ----------------------------------------------------
     def paginate(
@@ -94,6 +103,9 @@ class _CoreClient(_ClientLogic):
             pager.feed(response.body, response.tr_cont)
 
     def close(self) -> None:
+        """Close the connections; a call waiting in another thread (a retry delay, the token
+        window) ends at once with KisCancelled."""
+        self._closing.set()
         self._http.close()
 
     def __enter__(self) -> Self:
