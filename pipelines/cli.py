@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from pipelines.console import fail, one_line
-from pipelines.interrupts import INTERRUPTED, exit_now, install, resume_line
+from pipelines.interrupts import INTERRUPTED, exit_now, install, interrupt_classes, resume_line
 
 
 def _first_line(exc: BaseException) -> str:
@@ -53,7 +53,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
         (LakeError, 1, _first_line),
         (duckdb.Error, 1, _first_line),
         (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
-        (KeyboardInterrupt, INTERRUPTED, lambda e: resume_line()),  # Ctrl-C, SIGTERM
+        *((cls, INTERRUPTED, lambda e: resume_line()) for cls in interrupt_classes()),
     ]
 
 
@@ -82,7 +82,9 @@ class _KisdbGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt as exc:  # click would turn it into a silent exit 130
+        except BaseException as exc:  # click would turn Ctrl-C into a silent exit 130
+            if not isinstance(exc, interrupt_classes()):
+                raise
             raise typer.Exit(_exit(exc, self.argv)) from None
 
 

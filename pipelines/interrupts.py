@@ -50,6 +50,16 @@ def resume_line() -> str:
     )
 
 
+def interrupt_classes() -> tuple[type[BaseException], ...]:
+    """What an interrupted command raises: KeyboardInterrupt, or Prefect's TerminationSignal when
+    a flow runs under a Prefect API (its engine turns SIGTERM into that while a run is active)."""
+    if "prefect" not in sys.modules:  # not loaded: no Prefect run can have been interrupted
+        return (KeyboardInterrupt,)
+    from prefect.exceptions import TerminationSignal
+
+    return (KeyboardInterrupt, TerminationSignal)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 

@@ -164,6 +164,8 @@ class KisHttpError(KisError):
         super().__init__(message, context=context)
         self.status = status
         self.transient = status >= 500 or status == 429
+        if status >= 500:  # a proxy or load balancer answered: KIS itself is not serving
+            self.hint = "KIS may be down or in maintenance; check KIS_BASE_URL."
 
 
 class KisProtocolError(KisError):
