@@ -143,7 +143,7 @@ def describe_transport(exc: BaseException, timeout: float | None = None) -> str:
             )
         ):
             return "host name not found (DNS)"
-        if "refused" in text or "10061" in text:
+        if "refused" in text or "10061" in text or "all connection attempts failed" in text:
             return "connection refused"
         if "unreachable" in text or "no route" in text:
             return "network unreachable"
