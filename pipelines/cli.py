@@ -3,7 +3,8 @@
 an error into an exit code and a line (`exit_for`): commands raise, they do not format exits.
 
 Exit codes (DESIGN.md): 0 success, 2 bad usage (nothing was done), 1 failure with a one-line
-reason; -v/--verbose adds the traceback.
+reason, 130 interrupted (Ctrl-C, SIGTERM: pipelines/interrupts.py); -v/--verbose adds the
+traceback. Without -v no error shows a traceback, an unexpected one (a bug) included.
 """
 
 from __future__ import annotations
@@ -90,11 +91,17 @@ class _KisdbGroup(TyperGroup):
 
 def _exit(exc: BaseException, argv: Sequence[str]) -> int:
     """Print `exc` as one line (and its traceback with -v); return the exit code. An exception
-    no entry covers is a bug: re-raised with its traceback."""
+    no entry covers is a bug: one line asking for -v, or with -v re-raised with its traceback."""
+    verbose = bool({"-v", "--verbose"} & set(argv))
     mapped = exit_for(exc)
     if mapped is None:
-        raise exc
-    if {"-v", "--verbose"} & set(argv):
+        if verbose:
+            raise exc
+        mapped = (
+            1,
+            f"unexpected {type(exc).__name__}: {one_line(exc)} (a bug: run the command again with -v for the traceback, and report it)",
+        )
+    elif verbose:
         traceback.print_exception(exc, file=sys.stderr)
     code, message = mapped
     return fail(message, code).exit_code

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from connectors.kis.errors import KisUnreachable, OrderBlocked
-from pipelines.cli import exit_for
+from pipelines.cli import _exit, exit_for
 from pipelines.errors import InputError, UpdateFailed
 from schemas import FETCH_LEDGER, PERIOD_BARS
 from simulator.server import RunningSimulator
@@ -36,7 +36,19 @@ def test_one_exit_code_table() -> None:
     assert code == 1 and "cannot reach h:1" in line and "Check KIS_BASE_URL" in line
     code, line = exit_for(KeyboardInterrupt()) or (0, "")
     assert code == 130 and "run the same command again" in line
-    assert exit_for(RuntimeError("a bug")) is None  # keeps its traceback
+    assert exit_for(RuntimeError("a bug")) is None  # a bug: see the next test
+
+
+def test_a_bug_is_one_line_without_verbose_and_its_traceback_with(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _exit(RuntimeError("boom"), ["ingest", "bars"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected RuntimeError: boom" in err and "-v" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError, match="boom"):
+        _exit(RuntimeError("boom"), ["ingest", "bars", "-v"])
+    assert _exit(InputError("bad"), ["-v"]) == 2
+    assert "pipelines.errors.InputError: bad" in capsys.readouterr().err  # print_exception
 
 
 def _kisdb(sim: RunningSimulator, home: Path, cwd: Path) -> subprocess.Popen[str]:
