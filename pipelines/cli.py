@@ -3,7 +3,8 @@
 an error into an exit code and a line (`exit_for`): commands raise, they do not format exits.
 
 Exit codes (DESIGN.md): 0 success, 2 bad usage (nothing was done), 1 failure with a one-line
-reason; -v/--verbose adds the traceback.
+reason, 130 interrupted (Ctrl-C, SIGTERM: pipelines/interrupts.py); -v/--verbose adds the
+traceback. Without -v no error shows a traceback, an unexpected one (a bug) included.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
 from pipelines.console import fail, one_line
+from pipelines.interrupts import INTERRUPTED, exit_now, install, interrupt_classes, resume_line
 
 
 def _first_line(exc: BaseException) -> str:
@@ -59,6 +62,7 @@ def _exit_table() -> list[tuple[type[BaseException], int, Callable[[BaseExceptio
         (LakeError, 1, _first_line),
         (duckdb.Error, 1, _duckdb_line),
         (RunFailed, 1, one_line),  # JobsFailed, UpdateFailed, RecorderBusy
+        *((cls, INTERRUPTED, lambda e: resume_line()) for cls in interrupt_classes()),
     ]
 
 
@@ -73,20 +77,42 @@ def exit_for(exc: BaseException) -> tuple[int, str] | None:
 
 class _KisdbGroup(TyperGroup):
     """The root command: every error a command raises goes through `exit_for` (whether run by
-    `main()` or by a test's CliRunner)."""
+    `main()` or by a test's CliRunner), Ctrl-C and SIGTERM included."""
+
+    argv: list[str] = []  # the command line of the current run (for -v)
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = self.argv = list(sys.argv[1:] if args is None else args)
         try:
             return super().main(argv, *rest, **kwargs)
         except Exception as exc:
-            mapped = exit_for(exc)
-            if mapped is None:
+            raise SystemExit(_exit(exc, argv)) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BaseException as exc:  # click would turn Ctrl-C into a silent exit 130
+            if not isinstance(exc, interrupt_classes()):
                 raise
-            if {"-v", "--verbose"} & set(argv):
-                traceback.print_exception(exc, file=sys.stderr)
-            code, message = mapped
-            raise SystemExit(fail(message, code).exit_code) from None
+            raise typer.Exit(_exit(exc, self.argv)) from None
+
+
+def _exit(exc: BaseException, argv: Sequence[str]) -> int:
+    """Print `exc` as one line (and its traceback with -v); return the exit code. An exception
+    no entry covers is a bug: one line asking for -v, or with -v re-raised with its traceback."""
+    verbose = bool({"-v", "--verbose"} & set(argv))
+    mapped = exit_for(exc)
+    if mapped is None:
+        if verbose:
+            raise exc
+        mapped = (
+            1,
+            f"unexpected {type(exc).__name__}: {one_line(exc)} (a bug: run the command again with -v for the traceback, and report it)",
+        )
+    elif verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    code, message = mapped
+    return fail(message, code).exit_code
 
 
 def _flags_take_no_value() -> None:
@@ -263,8 +289,15 @@ atexit.register(gc.freeze)
 
 
 def main() -> None:
-    """Run the CLI (errors become one line and an exit code: see `exit_for`)."""
-    app()
+    """Run the CLI (errors become one line and an exit code: see `exit_for`); SIGTERM interrupts
+    like Ctrl-C, and an interrupted command ends without waiting for its fetch threads."""
+    install()
+    try:
+        app()
+    except SystemExit as done:
+        if done.code == INTERRUPTED:
+            exit_now(INTERRUPTED)
+        raise
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def market_clock(settings: Settings) -> Clock:
     return SYSTEM_CLOCK
 
 
-def remote_simulator_clock(base_url: str, timeout: float = 5.0) -> Clock:
+def remote_simulator_clock(base_url: str, timeout: float = 2.0) -> Clock:
     """The clock of the simulator at `base_url`, from the `Date` header of one request: its offset
     from the wall clock is kept, so the clock runs on at wall speed from there (a simulator started
     with `--speed` other than 1 drifts; the header has whole seconds). Unreachable: the wall clock,

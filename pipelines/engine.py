@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cached_property, update_wrapper
+from functools import cached_property, partial, update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from pipelines.config import prefect_api_configured
+from pipelines.run_names import current_run_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,7 +95,9 @@ class Flow(Generic[P, R]):
             if self.workers is None
             else {"task_runner": ThreadPoolTaskRunner(max_workers=self.workers)}
         )
-        return flow(name=self.name, **runner, **self.options)(self.fn)
+        # Runs named after what they do ("bars 005930..(+49) D 2026-12-02"), not at random.
+        named = {"flow_run_name": partial(current_run_name, self.name)}
+        return flow(name=self.name, **runner, **(named | self.options))(self.fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         if use_prefect():
@@ -107,12 +110,17 @@ class Flow(Generic[P, R]):
 def _local_run(workers: int | None) -> Iterator[None]:
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kisdb-task")
     token = _local_pool.set(pool)
+    interrupted = False
     try:
         yield
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         _local_pool.reset(token)
-        # Ctrl-C: drop what has not started; the running fetches end with their HTTP timeout.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Ctrl-C / SIGTERM: drop what has not started and do not wait for the running fetches
+        # (the run's client is closed: their waits end now, a read in progress at its timeout).
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def flow(

@@ -6,7 +6,9 @@ connector's limiter keeps them within the app key's budget. Results are stored f
 whatever finished since the last store goes in one transaction (one commit, one Parquet file,
 instead of one per key: a PostgreSQL catalog on another machine costs ~0.1 s a commit), so an
 interrupted run keeps every stored key whole and a re-run fetches only the rest. A failing key
-does not stop the others; the first failure is raised at the end.
+does not stop the others; the first failure is raised at the end. A server that cannot be reached
+(`KisUnreachable`: every attempt failed for the outage budget) stops the run: nothing more is
+submitted, and that error is raised once the fetches in flight are back.
 
 Memory stays flat in the number of jobs: at most IN_FLIGHT fetches are submitted ahead of the
 stores, and a stored frame is dropped with its future. (Submitting every job at once kept every
@@ -24,7 +26,8 @@ from typing import Any
 
 import polars as pl
 
-from pipelines import progress
+from connectors.kis.errors import KisUnreachable
+from pipelines import interrupts, progress
 from pipelines.errors import RunFailed
 from pipelines.runtime import Runtime
 from pipelines.summary import RunSummary
@@ -98,6 +101,7 @@ def _store(
             run_id=run_id,
         )
     summary.add(dataset.name, result, keys=len(group))
+    interrupts.stored(len(group))
 
 
 def run_jobs(
@@ -116,12 +120,13 @@ def run_jobs(
     reporter = progress.current()
     reporter.start(label, len(jobs))
     failures: list[tuple[FetchJob, BaseException]] = []
+    unreachable: KisUnreachable | None = None
     waiting = iter(jobs)
     in_flight: dict[Any, FetchJob] = {}  # future -> its job, until stored
     finished: queue.SimpleQueue[Any] = queue.SimpleQueue()  # futures, as they finish
 
     def submit_next() -> None:
-        job = next(waiting, None)
+        job = None if unreachable else next(waiting, None)
         if job is not None:
             future = fetch.submit(job.title, job.call)
             in_flight[future] = job
@@ -131,7 +136,7 @@ def run_jobs(
         for _ in range(window):
             submit_next()
         while in_flight:
-            done = [finished.get()]
+            done = [interrupts.get(finished)]
             while len(done) < window:  # and whatever else finished meanwhile: one store for all
                 try:
                     done.append(finished.get_nowait())
@@ -144,6 +149,8 @@ def run_jobs(
                 try:
                     frame = future.result()
                 except Exception as exc:  # noqa: BLE001 - reported below, other keys go on
+                    if isinstance(exc, KisUnreachable):
+                        unreachable = unreachable or exc
                     failures.append((job, exc))
                     summary.errors.append(f"{job.title}: {exc}")
                     with rt.write_lock:
@@ -162,5 +169,7 @@ def run_jobs(
                 del group
     finally:
         reporter.done()
+    if unreachable is not None:
+        raise unreachable
     if failures:
         raise JobsFailed.of(failures, len(jobs))

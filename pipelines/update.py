@@ -12,6 +12,7 @@ from datetime import date
 
 import polars as pl
 
+from connectors.kis.errors import KisUnreachable
 from pipelines.bars import (
     DEFAULT_INDICES,
     DEFAULT_START,
@@ -249,6 +250,8 @@ def update(
                 continue
             try:
                 run.summary.merge(step())
+            except KisUnreachable:
+                raise  # every other part would fail the same way
             except Exception as exc:  # noqa: BLE001 - the other parts still run
                 failures.append((name, exc))
                 run.summary.errors.append(f"{name}: {exc}")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from connectors.kis.errors import (
         KisApiError,
         KisAuthError,
+        KisCancelled,
         KisConfigError,
         KisError,
         KisHttpError,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         KisTokenExpired,
         KisTokenIssueThrottled,
         KisTransportError,
+        KisUnreachable,
         error_from_response,
     )
     from connectors.kis.ratelimit import RateLimiter
@@ -61,6 +63,8 @@ _EXPORTS = {
     "KisTokenExpired": "connectors.kis.errors",
     "KisTokenIssueThrottled": "connectors.kis.errors",
     "KisTransportError": "connectors.kis.errors",
+    "KisUnreachable": "connectors.kis.errors",
+    "KisCancelled": "connectors.kis.errors",
     "error_from_response": "connectors.kis.errors",
     "RateLimiter": "connectors.kis.ratelimit",
     "Secret": "connectors.kis.settings",
@@ -90,6 +94,8 @@ __all__ = [
     "KisTokenExpired",
     "KisTokenIssueThrottled",
     "KisTransportError",
+    "KisUnreachable",
+    "KisCancelled",
     "Lane",
     "RateLimiter",
     "Secret",

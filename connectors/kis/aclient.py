@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -55,7 +56,7 @@ class _AsyncCoreClient(_ClientLogic):
         limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(settings, clock=clock, limiter=limiter)
-        self._http = httpx.AsyncClient(transport=transport, timeout=self.settings.timeout)
+        self._http = httpx.AsyncClient(transport=transport, timeout=self.timeouts)
 
     # -- the driver: only the I/O below differs from client.py -----------------------------------
     async def _drive(self, flow: Flow[T]) -> T:
@@ -71,6 +72,7 @@ class _AsyncCoreClient(_ClientLogic):
         return run.result
 
     async def _perform(self, step: Step) -> Any:
+        self._admit(step)
         if isinstance(step, Send):
             return await self._send_http(step.request)
         if isinstance(step, Acquire):
@@ -83,11 +85,18 @@ class _AsyncCoreClient(_ClientLogic):
 
     async def _send_http(self, request: httpx.Request) -> Reply:
         self._count_call()
-        response = await self._http.send(request)
+        started = time.monotonic()
         try:
-            return reply_from(response, await response.aread())
-        finally:
-            await response.aclose()
+            response = await self._http.send(request)
+            try:
+                reply = reply_from(response, await response.aread())
+            finally:
+                await response.aclose()
+        except httpx.TransportError as exc:
+            self._observe(started, None, exc)
+            raise
+        self._observe(started, reply, None)
+        return reply
 
     # -- public surface beyond the operations ----------------------------------------------------
     async def paginate(
@@ -106,6 +115,7 @@ class _AsyncCoreClient(_ClientLogic):
             pager.feed(response.body, response.tr_cont)
 
     async def aclose(self) -> None:
+        self._closing.set()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

@@ -28,12 +28,14 @@ import httpx
 from connectors.kis.endpoints import APPROVAL, HASHKEY, REVOKE, TOKEN, Endpoint, Lane
 from connectors.kis.errors import (
     KisConfigError,
+    KisHttpError,
     KisProtocolError,
     KisTokenIssueThrottled,
     KisTransportError,
     KisTruncatedAnswer,
     error_from_response,
     is_failure,
+    transport_error,
 )
 from connectors.kis.filelock import FileLock, append_private, write_private
 from connectors.kis.settings import Secret, Settings
@@ -72,6 +74,16 @@ def read_ledger(home: Path) -> list[dict[str, Any]]:
     return [
         json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
+
+
+def _never_reached_kis(exc: BaseException) -> bool:
+    """Whether a failed token request certainly never reached KIS's token service: no connection
+    (refused, no route, DNS), or a 5xx page without KIS's envelope (a proxy or load balancer
+    answered)."""
+    if isinstance(exc, KisHttpError):
+        return exc.status >= 500
+    cause = exc.__cause__
+    return isinstance(cause, httpx.TransportError) and not_sent(cause)
 
 
 def _decode(reply: Reply) -> dict[str, Any] | None:
@@ -127,9 +139,8 @@ class Auth:
         try:
             reply: Reply = yield Send(self._request(endpoint, body, headers))
         except httpx.TransportError as exc:
-            raise KisTransportError(
-                f"{endpoint.name} request failed: {type(exc).__name__}", context=context
-            ) from exc
+            host = httpx.URL(self.base_url).netloc.decode()
+            raise transport_error(host, endpoint.name, exc, self.settings.timeout, context) from exc
         decoded = _decode(reply)
         if is_failure(reply.status, decoded):
             raise error_from_response(reply.status, decoded, context)
@@ -221,10 +232,10 @@ class Auth:
                 body = yield from self._post(
                     TOKEN, {"grant_type": "client_credentials", **self._credentials()}, lane
                 )
-            except KisTransportError as exc:
-                if isinstance(exc.__cause__, httpx.TransportError) and not_sent(exc.__cause__):
-                    # Never reached KIS (connection refused, no route): not an issuance attempt,
-                    # so a retry need not wait out the one-per-minute window.
+            except (KisTransportError, KisHttpError) as exc:
+                if _never_reached_kis(exc):
+                    # Not an issuance attempt, so a retry (or the next command) need not wait
+                    # out the one-per-minute window.
                     data["last_attempt"] = previous_attempt or 0.0
                     self._save(self.cache_path, data)
                 raise

@@ -12,6 +12,7 @@ import httpx
 
 from connectors.kis.core import KisResponse, _ClientLogic
 from connectors.kis.endpoints import Endpoint, Lane
+from connectors.kis.errors import KisCancelled
 from connectors.kis.ratelimit import RateLimiter
 from connectors.kis.settings import Settings
 from connectors.kis.steps import (
@@ -47,17 +48,14 @@ class _CoreClient(_ClientLogic):
         # Made by the first request: its TLS context costs a command that sends nothing (~0.1 s).
         self._http_client: httpx.Client | None = None
         self._http_lock = threading.Lock()
-        self._closed = False
 
     @property
     def _http(self) -> httpx.Client:
         with self._http_lock:
             if self._http_client is None:
-                if self._closed:
-                    raise RuntimeError("the client is closed")
-                self._http_client = httpx.Client(
-                    transport=self._transport, timeout=self.settings.timeout
-                )
+                if self._closing.is_set():
+                    raise KisCancelled("the client is closed")
+                self._http_client = httpx.Client(transport=self._transport, timeout=self.timeouts)
             return self._http_client
 
     # -- the driver: only the I/O below differs from aclient.py ----------------------------------
@@ -74,23 +72,32 @@ class _CoreClient(_ClientLogic):
         return run.result
 
     def _perform(self, step: Step) -> Any:
+        self._admit(step)
         if isinstance(step, Send):
             return self._send_http(step.request)
         if isinstance(step, Acquire):
             return self.limiter.acquire(step.lane)
         if isinstance(step, Sleep):
-            time.sleep(step.seconds)
+            if self._closing.wait(step.seconds):  # close() from another thread ends the wait
+                raise self._cancelled()
         elif isinstance(step, Lock):
             step.lock.acquire()
         return None
 
     def _send_http(self, request: httpx.Request) -> Reply:
         self._count_call()
-        response = self._http.send(request)
+        started = time.monotonic()
         try:
-            return reply_from(response, response.read())
-        finally:
-            response.close()
+            response = self._http.send(request)
+            try:
+                reply = reply_from(response, response.read())
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            self._observe(started, None, exc)
+            raise
+        self._observe(started, reply, None)
+        return reply
 
     # -- public surface beyond the operations ----------------------------------------------------
     def paginate(
@@ -110,8 +117,10 @@ class _CoreClient(_ClientLogic):
             pager.feed(response.body, response.tr_cont)
 
     def close(self) -> None:
+        """Close the connections; a call waiting in another thread (a retry delay, the token
+        window) ends at once with KisCancelled."""
+        self._closing.set()
         with self._http_lock:
-            self._closed = True
             if self._http_client is not None:
                 self._http_client.close()
 

@@ -17,10 +17,11 @@ import httpx
 
 from connectors.kis.archive import ArchiveWriter, archive_path
 from connectors.kis.auth import Auth
-from connectors.kis.backoff import delay_for
+from connectors.kis.backoff import HostHealth, delay_for
 from connectors.kis.endpoints import Endpoint, Lane
 from connectors.kis.errors import (
     TOKEN_REFRESH_CODES,
+    KisCancelled,
     KisError,
     KisHttpError,
     KisOrderUncertain,
@@ -28,20 +29,23 @@ from connectors.kis.errors import (
     KisRateLimited,
     KisServerError,
     KisTokenError,
-    KisTransportError,
     KisTruncatedAnswer,
+    describe_transport,
     error_from_response,
     is_failure,
+    server_failing,
+    transport_error,
 )
 from connectors.kis.ratelimit import RateLimiter, shared_limiter
 from connectors.kis.settings import Settings
-from connectors.kis.steps import Acquire, Flow, Reply, Send, Sleep, not_sent, operation
+from connectors.kis.steps import Acquire, Flow, Reply, Send, Sleep, Step, not_sent, operation
 from connectors.kis.windows import MORE, CursorPages, FetchPlan, PageRequest, fetch_flow
 from schemas.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connectors.kis")
 
 T = TypeVar("T")
+_CONNECT_TIMEOUT = 5.0  # seconds; the read timeout is Settings.timeout
 RATE_LIMIT_PENALTY = 0.5  # seconds every sender on the key pauses after an EGW00201
 # Gateway timeouts that say "check the previous transaction": for an order the outcome is unknown.
 _UNCERTAIN_CODES = frozenset({"EGW00301", "EGW00302"})
@@ -198,6 +202,10 @@ class _ClientLogic:
         self._calls_lock = threading.Lock()
         self._archive: ArchiveWriter | None = None
         self._archive_lock = threading.Lock()
+        # The server's failing streak (bounds retries when it is unreachable) and the closing
+        # flag that ends other threads' waits when the client is closed (Ctrl-C, SIGTERM).
+        self.health = HostHealth(httpx.URL(self.settings.base_url or "").netloc.decode())
+        self._closing = threading.Event()
 
     def __repr__(self) -> str:
         return (
@@ -207,6 +215,41 @@ class _ClientLogic:
     def _count_call(self) -> None:
         with self._calls_lock:
             self.calls += 1
+
+    # -- what both drivers do around each step ---------------------------------------------------
+    def _admit(self, step: Step) -> None:
+        """Before a send or a sleep: refuse it when the client is closing, or when the server has
+        failed every attempt for longer than the outage budget (KisUnreachable)."""
+        if self._closing.is_set():
+            raise self._cancelled()
+        if isinstance(step, Send):
+            self.health.admit()
+        elif isinstance(step, Sleep):
+            self.health.admit(step.seconds)
+
+    @staticmethod
+    def _cancelled() -> KisCancelled:
+        return KisCancelled("the KIS client was closed while the call waited (interrupted)")
+
+    def _observe(self, started: float, reply: Reply | None, error: BaseException | None) -> None:
+        """Feed one send's outcome to the server's health: a transport error or a 5xx failure
+        extends the failing streak, any other answer ends it."""
+        if error is not None:
+            connect = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+            cause = describe_transport(error, self.settings.timeout)
+            self.health.failed(started, cause, connect=connect)
+        elif reply is not None and server_failing(reply.status, reply.content):
+            self.health.failed(started, f"HTTP {reply.status}", connect=False)
+        else:
+            self.health.answered()
+
+    @property
+    def timeouts(self) -> httpx.Timeout:
+        """The HTTP timeouts: a connect timeout shorter than the read timeout, since a host that
+        does not accept a connection within a few seconds is not there."""
+        return httpx.Timeout(
+            self.settings.timeout, connect=min(_CONNECT_TIMEOUT, self.settings.timeout)
+        )
 
     # -- raw archive ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -301,11 +344,13 @@ class _ClientLogic:
                         "query executions to learn whether it was placed",
                         context=context,
                     ) from exc
-                error: KisError = KisTransportError(
-                    f"{endpoint.name}: {type(exc).__name__}",
-                    context={**context, "attempt": attempt + 1},
+                error: KisError = transport_error(
+                    self.health.host,
+                    endpoint.name,
+                    exc,
+                    self.settings.timeout,
+                    {**context, "attempt": attempt + 1},
                 )
-                error.__cause__ = exc
             else:
                 self._archive_page(endpoint, tr_id, sent_params, reply)
                 try:

@@ -9,6 +9,8 @@ KisError                      .transient (retry-worthy), .context (tr_id, path; 
 │   ├── OrderBlocked          a safety guard (opt-in, kill switch, limits) refused an order
 │   └── SubscriptionLimitError more realtime registrations than one session accepts
 ├── KisTransportError         connect/read timeouts, dropped connections            (transient)
+│   └── KisUnreachable        the server failed every attempt for the outage budget (fatal)
+├── KisCancelled              the client was closed while the call waited (Ctrl-C, SIGTERM)
 ├── KisHttpError              non-2xx without a KIS envelope (.status)             (5xx transient)
 ├── KisProtocolError          a 2xx answer we cannot read (missing block)
 │   ├── KisTruncatedAnswer    a 2xx answer that is not JSON (cut short on the way)      (transient)
@@ -33,6 +35,7 @@ prefix matches, then the generic class for the status (the ccxt approach).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,6 +94,65 @@ class KisTransportError(KisError):
     """The request did not complete: connect/read timeout or a dropped connection."""
 
     transient = True
+    hint = "Check KIS_BASE_URL and the network; KIS may be down or in maintenance."
+
+
+class KisUnreachable(KisTransportError):
+    """The server failed every attempt (no connection, no answer, or 5xx) for longer than the
+    outage budget (connectors/kis/backoff.py): calls stop retrying and a run stops."""
+
+    transient = False
+
+
+class KisCancelled(KisError):
+    """The client was closed while this call waited (a retry delay, the token window): the
+    process is being interrupted."""
+
+
+def transport_error(
+    host: str, what: str, exc: BaseException, timeout: float | None, context: Mapping[str, Any]
+) -> KisTransportError:
+    """The KisTransportError of a failed send of `what` (an endpoint name) to `host`."""
+    error = KisTransportError(
+        f"cannot reach {host} ({what}): {describe_transport(exc, timeout)}.", context=context
+    )
+    error.__cause__ = exc
+    return error
+
+
+def describe_transport(exc: BaseException, timeout: float | None = None) -> str:
+    """A transport failure in a few words: "connection refused", "host name not found (DNS)"."""
+    import httpx  # the connector's HTTP library; imported here so errors.py stays light
+
+    text = str(exc).lower()
+    within = f" within {timeout:g} s" if timeout else ""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.ConnectError):
+        if any(
+            s in text
+            for s in (
+                "name or service",
+                "nodename",
+                "getaddrinfo",
+                "errno -2",
+                "errno -3",
+                "errno -5",
+                "11001",
+                "temporary failure in name",
+            )
+        ):
+            return "host name not found (DNS)"
+        if "refused" in text or "10061" in text or "all connection attempts failed" in text:
+            return "connection refused"
+        if "unreachable" in text or "no route" in text:
+            return "network unreachable"
+        return f"cannot connect ({' '.join(str(exc).split()) or type(exc).__name__})"
+    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        return f"no answer{within}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed without an answer"
+    return f"connection lost ({type(exc).__name__})"
 
 
 class KisHttpError(KisError):
@@ -102,6 +164,8 @@ class KisHttpError(KisError):
         super().__init__(message, context=context)
         self.status = status
         self.transient = status >= 500 or status == 429
+        if status >= 500:  # a proxy or load balancer answered: KIS itself is not serving
+            self.hint = "KIS may be down or in maintenance; check KIS_BASE_URL."
 
 
 class KisProtocolError(KisError):
@@ -245,6 +309,21 @@ _PREFIXES: tuple[tuple[str, type[KisApiError]], ...] = (
 
 # Codes that mean "the token is bad: issue a new one and resend once".
 TOKEN_REFRESH_CODES = frozenset({"EGW00121", "EGW00123"})
+
+
+def server_failing(status: int, content: bytes) -> bool:
+    """Whether an answer says the server itself is failing (a 5xx that is not one of KIS's
+    gateway answers about this call: rate limit, token, credentials). Such answers extend an
+    outage (connectors/kis/backoff.py HostHealth); any other answer shows the server is up."""
+    if status < 500:
+        return False
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not ("msg_cd" in body or "error_code" in body):
+        return True
+    return isinstance(error_from_response(status, body, {}), KisServerError | KisHttpError)
 
 
 def is_failure(status: int, body: Mapping[str, Any] | None) -> bool:

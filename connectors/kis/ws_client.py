@@ -28,13 +28,14 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from connectors.kis.backoff import Backoff, delay_for
+from connectors.kis.backoff import OUTAGE, Backoff, delay_for
 from connectors.kis.errors import (
     KisAuthError,
     KisConfigError,
     KisError,
     KisProtocolError,
     KisTransportError,
+    KisUnreachable,
 )
 from connectors.kis.ws_protocol import (
     Ack,
@@ -145,6 +146,7 @@ class RealtimeClient:
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until `stop` is set; raises only on a fatal (non-retryable) error."""
         attempt = 0
+        first_failure = time.monotonic()  # of a recorder that has not connected yet
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -154,13 +156,15 @@ class RealtimeClient:
                 if time.monotonic() - started >= self.policy.healthy_after:
                     attempt = 0
                 attempt += 1
-                error = _as_kis_error(exc)
+                error = self._judge(_as_kis_error(exc), first_failure)
                 delay = None if error is None else delay_for(error, attempt, self.policy)
                 if delay is None:
                     self.sink.on_control(
                         time.time_ns(), "error", {"fatal": True, "reason": _describe(exc)}
                     )
-                    raise
+                    if error is None or error is exc:
+                        raise
+                    raise error from exc
                 self.sink.on_control(time.time_ns(), "disconnect", {"reason": _describe(exc)})
             else:
                 self.stats.connected = False
@@ -171,6 +175,22 @@ class RealtimeClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             self.stats.reconnects += 1
+
+    def _judge(self, error: KisError | None, since: float) -> KisError | None:
+        """Whether a failure ends the stream. A stream that has connected before rides out any
+        outage (an unreachable server included: it reconnects until stopped); one that never
+        connected gives up after the outage budget, saying why, rather than retry all day."""
+        if error is None:
+            return None
+        if self.stats.connects:
+            if isinstance(error, KisUnreachable):
+                return KisTransportError(error.message)
+            return error
+        if error.transient and time.monotonic() - since > OUTAGE.answer:
+            return KisUnreachable(
+                f"no realtime session after {time.monotonic() - since:.0f} s: {error.message}"
+            )
+        return error
 
     async def _key_value(self) -> str:
         if self._key is None:
