@@ -195,6 +195,8 @@ def test_clean_lake_passes_every_check(lake: Lake) -> None:
         "short_sales",
         "program_trades",
         "credit_balance",
+        "financials",
+        "stock_info",
     }
 
 
