@@ -216,3 +216,40 @@ def shared_token_cache(
         yield
     finally:
         push(released_at=time.time())
+
+
+class KeyHold:
+    """An app-key lease kept across flow runs by a long-lived worker (pipelines/chunk_worker.py).
+
+    A chunk run takes the held key as is: no lease round trip, no token hand-over, no wait for
+    the previous holder's rate window, and no moment in which the key is free and idle between
+    two chunks of this worker. The lease (renewed in the background) and the token's push back
+    to the shared cache end with `release`, which the worker calls when it runs out of chunks.
+    """
+
+    def __init__(self, lease_duration: float) -> None:
+        self.lease_duration = lease_duration
+        self.key_id: str | None = None
+        self._stack = ExitStack()
+
+    def take(self, key_ids: Sequence[str]) -> tuple[str, bool]:
+        """The held key when it is one of `key_ids`, else the first free of them, leased now;
+        and whether it was leased now (the caller then pulls the key's token: `keep`)."""
+        if self.key_id in key_ids:
+            return self.key_id, False
+        self.release()
+        self.key_id = self._stack.enter_context(
+            lease_first_free(key_ids, lease_duration=self.lease_duration)
+        )
+        return self.key_id, True
+
+    def keep(self, context: contextlib.AbstractContextManager[Any]) -> None:
+        """Hold `context` (the key's `shared_token_cache`) as long as the lease."""
+        self._stack.enter_context(context)
+
+    def release(self) -> None:
+        if self.key_id is not None:
+            log.info("releasing app key %s", self.key_id)
+        self.key_id = None
+        self._stack.close()
+        self._stack = ExitStack()
