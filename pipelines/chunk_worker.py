@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -39,29 +40,39 @@ log = logging.getLogger(__name__)
 DEFAULT_POOL = "kisdb-scale"
 # How often an idle worker asks the pool for chunks (a busy one asks again at once).
 POLL_SECONDS = 0.5
+# Chunk runs at a time: while one starts up or writes its last rows (~1-3 s of Prefect states,
+# planning and commits), the other keeps the key sending.
+SLOTS = 2
 # Idle this long (no chunk claimed), a worker lets its app key go for other workers to take.
 IDLE_RELEASE_SECONDS = 2.0
 
 
 class WorkerResources:
-    """What a worker keeps from one chunk run to the next: the key lease and the open lakes."""
+    """What a worker keeps from one chunk run to the next: the key lease and the open lakes (one
+    per slot: a DuckDB connection serves one thread at a time)."""
 
     def __init__(self, lease_duration: float) -> None:
         self.hold = KeyHold(lease_duration)
-        self._lakes: dict[tuple[str, str | None, str | None], Lake] = {}
+        self._lakes: dict[tuple[int, str, str | None, str | None], Lake] = {}
+        self._lock = threading.Lock()
 
     def lake(self, config: Config) -> Lake:
-        """The lake of `config`, opened on first use and kept open (left open by chunk runs)."""
-        key = (str(config.home), config.lake.catalog, config.lake.data_path)
-        if key not in self._lakes:
-            self._lakes[key] = open_lake(config)
-        return self._lakes[key]
+        """The lake of `config` for this thread, opened on first use and kept open."""
+        key = (threading.get_ident(), str(config.home), config.lake.catalog, config.lake.data_path)
+        with self._lock:
+            lake = self._lakes.get(key)
+        if lake is None:
+            lake = open_lake(config)
+            with self._lock:
+                self._lakes[key] = lake
+        return lake
 
     def close(self) -> None:
         self.hold.release()
-        for lake in self._lakes.values():
-            lake.close()
-        self._lakes.clear()
+        with self._lock:
+            for lake in self._lakes.values():
+                lake.close()
+            self._lakes.clear()
 
 
 _current: WorkerResources | None = None
@@ -95,43 +106,92 @@ def _claim(client: Any, pool: str, flow_id: Any) -> Any:
     return None
 
 
-def serve(
-    pool: str,
-    *,
-    poll: float = POLL_SECONDS,
-    idle_release: float = IDLE_RELEASE_SECONDS,
-    stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Run the pool's chunk runs one after another until `stop()` (or a signal); returns how
-    many ran."""
+class _Slots:
+    """How many slots run a chunk, and since when none has: the key goes when all idle."""
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self.idle_since = time.monotonic()
+        self.ran = 0
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        with self.lock:
+            self.busy += 1
+
+    def end(self) -> None:
+        with self.lock:
+            self.busy -= 1
+            self.ran += 1
+            self.idle_since = time.monotonic()
+
+    def idle_for(self) -> float:
+        with self.lock:
+            return 0.0 if self.busy else time.monotonic() - self.idle_since
+
+
+def _slot(
+    pool: str, slots: _Slots, poll: float, idle_release: float, stop: threading.Event
+) -> None:
+    """One slot: claim a chunk run, run it here, again; release the key when all slots idle."""
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
 
     from pipelines.scale import CHUNK_FLOW, backfill_chunk
 
-    global _current
-    resources = WorkerResources(load_config().scale.lease_seconds)
-    _current = resources
-    ran = 0
-    idle_since = time.monotonic()
-    try:
-        with get_client(sync_client=True) as client:
-            flow_id = client.create_flow_from_name(CHUNK_FLOW)  # the id, made if not yet deployed
-            while not stop():
-                run = _claim(client, pool, flow_id)
-                if run is None:
-                    if time.monotonic() - idle_since >= idle_release:
-                        resources.hold.release()
-                    time.sleep(poll)
-                    continue
-                log.info("running %s", run.name)
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name(CHUNK_FLOW)  # the id, made if not yet deployed
+        while not stop.is_set():
+            run = _claim(client, pool, flow_id)
+            if run is None:
+                if _current is not None and slots.idle_for() >= idle_release:
+                    _current.hold.release()
+                stop.wait(poll * random.uniform(0.5, 1.5))  # slots and workers out of step
+                continue
+            log.info("running %s", run.name)
+            slots.start()
+            try:
                 run_flow(backfill_chunk, flow_run=run, return_type="state")
-                ran += 1
-                idle_since = time.monotonic()
+            finally:
+                slots.end()
+
+
+def serve(
+    pool: str,
+    *,
+    slots: int = SLOTS,
+    poll: float = POLL_SECONDS,
+    idle_release: float = IDLE_RELEASE_SECONDS,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the pool's chunk runs, `slots` at a time, until `stop` is set (or an interrupt);
+    returns how many ran."""
+    global _current
+    stop = stop or threading.Event()
+    _current = WorkerResources(load_config().scale.lease_seconds)
+    state = _Slots()
+    threads = [
+        threading.Thread(
+            target=_slot,
+            args=(pool, state, poll, idle_release, stop),
+            name=f"kisdb-slot-{i}",
+            daemon=True,  # a SIGKILLed worker's runs are crashed by the heartbeat automation
+        )
+        for i in range(slots)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(0.5)  # short joins: the main thread stays interruptible
     finally:
-        _current = None
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+        resources, _current = _current, None
         resources.close()
-    return ran
+    return state.ran
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -141,6 +201,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def run(pool: str = DEFAULT_POOL) -> int:
     """`serve` until SIGTERM or Ctrl-C (both release the key); returns the chunk runs done."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return serve(pool)

@@ -23,8 +23,8 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Sequence
-from contextlib import ExitStack, closing
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -42,9 +42,10 @@ from pipelines.config import Config, load_config
 from pipelines.errors import InputError
 from pipelines.lease import lease_first_free, shared_token_cache
 from pipelines.ranges import check_range, parse_date
-from pipelines.runtime import open_lake, use_runtime
+from pipelines.runtime import Runtime, open_lake, use_runtime
 from pipelines.universe import stock_symbols
 from schemas.periods import PERIODS
+from warehouse.lake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,41 @@ def preference(keys: Sequence[AppKey], name: str | None) -> list[AppKey]:
     return sorted(keys, key=lambda k: k is not first)
 
 
+def _leased_runtime(
+    stack: ExitStack,
+    config: Config,
+    keys: list[AppKey],
+    lake: Lake,
+    worker: chunk_worker.WorkerResources | None,
+) -> tuple[Runtime, AppKey | None]:
+    """The chunk's runtime (on `stack`) on a leased key: the worker's held key, else one leased
+    for this chunk; a new lease pulls the key's token, which goes back when the lease ends."""
+    if not keys:
+        return stack.enter_context(use_runtime(config=config, lake=lake)), None
+    ids = [k.key_id for k in keys]
+    taking = (
+        worker.hold.taking(ids)
+        if worker is not None
+        else _lease_now(stack, ids, config.scale.lease_seconds)
+    )
+    with taking as (held, fresh):  # a worker's other chunks wait here until the token is in
+        app = next(k for k in keys if k.key_id == held)
+        rt = stack.enter_context(use_runtime(config=config.with_key(app), lake=lake))
+        if fresh:
+            sharing = shared_token_cache(rt.client.settings, ensure_token=rt.client.token)
+            if worker is not None:
+                worker.hold.keep(sharing)
+            else:
+                stack.enter_context(sharing)
+    return rt, app
+
+
+@contextmanager
+def _lease_now(stack: ExitStack, ids: list[str], seconds: float) -> Iterator[tuple[str, bool]]:
+    """A lease for one chunk run (a one-off flow-run process), held until `stack` closes."""
+    yield stack.enter_context(lease_first_free(ids, lease_duration=seconds)), True
+
+
 @flow(name=CHUNK_FLOW, retries=2, retry_delay_seconds=5)
 def backfill_chunk(
     symbols: list[str],
@@ -206,19 +242,7 @@ def backfill_chunk(
     with ExitStack() as stack:
         # The lake first: opening it calls no KIS endpoint, so no reason to hold a key meanwhile.
         lake = worker.lake(config) if worker else stack.enter_context(closing(open_lake(config)))
-        app, fresh = None, False
-        if keys:
-            ids = [k.key_id for k in keys]
-            if worker is not None:
-                held, fresh = worker.hold.take(ids)
-            else:
-                lease = lease_first_free(ids, lease_duration=config.scale.lease_seconds)
-                held, fresh = stack.enter_context(lease), True
-            app = next(k for k in keys if k.key_id == held)
-        rt = stack.enter_context(use_runtime(config=config.with_key(app), lake=lake))
-        if fresh:  # the key's token comes with a new lease and goes back when it ends
-            sharing = shared_token_cache(rt.client.settings, ensure_token=rt.client.token)
-            worker.hold.keep(sharing) if worker else stack.enter_context(sharing)
+        _, app = _leased_runtime(stack, config, keys, lake, worker)
         summary = ingest_period_bars(
             symbols=symbols, start=start, end=end, periods=periods, adjusted=adjusted, home=home
         )
