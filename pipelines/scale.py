@@ -1,14 +1,19 @@
-"""Scale-out backfills: split symbols x years into chunks, run each chunk as its own flow run.
+"""Scale-out backfills: split symbols (x years) into chunks, run each chunk as its own flow run.
 
     backfill_fanout(symbols=[...], start="2021-01-01", end="2025-12-31")   # chunks sized from the budget
 
-`backfill_fanout` plans the chunks (pure: `plan_chunks`), prepares the lake once (tables created
-before any worker writes, so workers never race on CREATE TABLE), and submits one `backfill-chunk`
-deployment run per chunk with `run_deployment`; whichever worker of the pool is free picks it up.
+`backfill_fanout` plans the chunks (pure: `plan_chunks`, `chunk_sizes`: large chunks first, small
+ones last, each over the whole date range), prepares the lake once (tables created before any
+worker writes, so workers never race on CREATE TABLE), and submits one `backfill-chunk` deployment
+run per chunk with `run_deployment`; the pool's workers claim them. The workers are long-lived
+`kisdb worker` processes (pipelines/chunk_worker.py) that run chunk runs in their own process, two
+at a time, and keep the lake and their app key's lease between them; Prefect's process worker
+(a new process per chunk run) still works, at ~5 s a chunk.
+
 Chunks are spread over the configured app keys (KIS_APP_KEYS_FILE, see connectors/kis/keyring.py):
-chunk i prefers key i mod n and takes another free key when that one is busy. A chunk run leases its
-key (pipelines/lease.py), so one key is used by one machine at a time and the key's limiter owns the
-whole budget; different keys run in parallel.
+chunk i prefers key i mod n and takes another free key when that one is busy (a worker's chunks
+use the key it holds). A chunk run leases its key (pipelines/lease.py), so one key is used by one
+machine at a time and the key's limiter owns the whole budget; different keys run in parallel.
 
 Resumable by construction: the cursor is the lake. A chunk runs the ordinary `bars` flow, which
 fetches only the ranges its series still miss (warehouse gaps + the fetch ledger), so a chunk run
