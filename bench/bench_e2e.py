@@ -12,7 +12,8 @@ Printed, from the simulator's own arrival times: calls (data requests; the token
 counted apart), wall, the end-to-end ratio, EGW00201 answers, the in-flow ratio (first to last
 request), and where the rest of the wall time went: start-up before the first request (the token
 included), the tail after the last one, and the stalls in between (gaps longer than STALL_GAP
-between two requests: a store holding the fetches back, a pager waiting).
+between two requests: a store holding the fetches back, a pager waiting), and the limiter's
+ceiling (KIS_RATE_UTILISATION, 0.97 by default) beside the pace measured outside the stalls.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+from connectors.kis.ratelimit import Pace
+from connectors.kis.settings import Settings
 from simulator.server import SimConfig, start_simulator
 
 BUDGET = 20.0
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         done = subprocess.run(command, env=env, cwd=tmp, capture_output=True, text=True)
         ended = time.monotonic()
         if done.returncode != 0:
-            raise SystemExit(f"ingest failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            raise RuntimeError(f"ingest failed ({done.returncode}):\n{done.stderr[-3000:]}")
         stats = sim.stats.snapshot()
         times = sim.stats.times_since(started)
     tokens = int(stats["by_path"].get("/oauth2/tokenP", 0))  # type: ignore[attr-defined]
@@ -125,6 +128,18 @@ def main(argv: list[str] | None = None) -> None:
         f"sending {last - first:.1f} s (of which {n_stalls} stalls > {STALL_GAP} s: "
         f"{stalled:.2f} s), tail after the last request {ended - last:.2f} s; "
         f"requests in the first second: {first_second}"
+    )
+    # The limiter's own ceiling, and what each budget-sized window of requests took outside the
+    # stalls: 1/ceiling x capacity/budget when the pace binds; longer when the answer of a
+    # window's first request came back late (the next window waits for answer + 1.01 s, the safe
+    # reading of KIS's per-second window) or the command's threads were late to send.
+    pace = Pace.for_budget(BUDGET, Settings.rate_utilisation)
+    windows = calls / pace.capacity
+    print(
+        f"  limiter ceiling (KIS_RATE_UTILISATION={Settings.rate_utilisation}): "
+        f"{pace.rate / BUDGET:.3f} of the budget, a window of {pace.capacity} requests every "
+        f"{pace.window:.3f} s; measured outside the stalls: every "
+        f"{(last - first - stalled) / windows:.3f} s"
     )
 
 
