@@ -113,9 +113,10 @@ def _kill_one_worker_mid_run(env: ScaleEnv, names: list[str], extra: dict[str, s
     )
     log = env.root / f"{names[0]}.log"
     deadline = time.monotonic() + 120
-    # A chunk in progress = the worker logged that it runs one (in its own process), a while ago.
+    # A chunk in progress = the worker (chunks run in its own process) leased its key inside a
+    # chunk run, whose heartbeats had started by then: the automation can mark the run Crashed.
     while time.monotonic() < deadline:
-        if log.exists() and "running chunk-" in log.read_text(errors="replace"):
+        if log.exists() and "leased app key" in log.read_text(errors="replace"):
             time.sleep(3)
             break
         time.sleep(0.2)
