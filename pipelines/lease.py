@@ -25,9 +25,11 @@ last rate window (about a second) before it sends, so a hand-over never doubles 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -216,3 +218,50 @@ def shared_token_cache(
         yield
     finally:
         push(released_at=time.time())
+
+
+class KeyHold:
+    """An app-key lease kept across flow runs by a long-lived worker (pipelines/chunk_worker.py).
+
+    A chunk run takes the held key as is: no lease round trip, no token hand-over, no wait for
+    the previous holder's rate window, and no moment in which the key is free and idle between
+    two chunks of this worker. The lease (renewed in the background) and the token's push back
+    to the shared cache end with `release`, which the worker calls when it runs out of chunks.
+    Thread-safe: a worker runs several chunks at once on its key.
+    """
+
+    def __init__(self, lease_duration: float) -> None:
+        self.lease_duration = lease_duration
+        self.key_id: str | None = None
+        self._stack = ExitStack()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def taking(self, key_ids: Sequence[str]) -> Iterator[tuple[str, bool]]:
+        """Yields the held key when it is one of `key_ids`, else the first free of them, leased
+        now; and whether it was leased now. Inside the block (other takers wait) the caller pulls
+        a fresh lease's token and hands it to `keep`, so no run calls KIS on the key before."""
+        with self._lock:
+            if self.key_id in key_ids:
+                yield self.key_id, False
+                return
+            self.release()
+            lease = lease_first_free(key_ids, lease_duration=self.lease_duration)
+            # Taken in an empty context: inside a flow run, Prefect records the lease in the
+            # run's ConcurrencyContext and releases it when the run ends, while this worker
+            # still sends on the key (a second holder then doubled the rate).
+            self.key_id = contextvars.Context().run(self._stack.enter_context, lease)
+            yield self.key_id, True
+
+    def keep(self, context: contextlib.AbstractContextManager[Any]) -> None:
+        """Hold `context` (the key's `shared_token_cache`) as long as the lease."""
+        with self._lock:
+            self._stack.enter_context(context)
+
+    def release(self) -> None:
+        with self._lock:
+            if self.key_id is not None:
+                log.info("releasing app key %s", self.key_id)
+            self.key_id = None
+            self._stack.close()
+            self._stack = ExitStack()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,8 +116,9 @@ def connect(
     )
 
 
-_current: Runtime | None = None
-_lock = threading.Lock()
+# The runtime of the run in progress in this context: a subflow (same thread) shares it, while
+# runs in other threads (a worker running two chunks at once) each have their own.
+_current: ContextVar[Runtime | None] = ContextVar("kisdb_runtime", default=None)
 
 
 @contextmanager
@@ -134,9 +136,7 @@ def use_runtime(
     A new runtime uses `config` when given, else loads it (`home` and the `Settings` field
     `overrides` are CLI options).
     """
-    global _current
-    with _lock:
-        existing = _current
+    existing = _current.get()
     if existing is not None:
         yield existing
         return
@@ -150,13 +150,11 @@ def use_runtime(
         client.close()
         raise
     runtime = Runtime(config=config, clock=clock, client=client, lake=lake)
-    with _lock:
-        _current = runtime
+    token = _current.set(runtime)
     try:
         yield runtime
     finally:
-        with _lock:
-            _current = None
+        _current.reset(token)
         if owns_lake:
             lake.close()
         client.close()

@@ -1,5 +1,5 @@
 """A scale-out environment on loopback: PostgreSQL (catalog + Prefect's database), an S3-compatible
-store (moto), a Prefect server, a process work pool with the `backfill-chunk` deployment, workers.
+store (moto), a Prefect server, a process work pool with the `backfill-chunk` deployment, long-lived workers (`kisdb worker`).
 
     python scripts/scale_env.py up --workers 2 --keys keys.toml   # prints the exports; Ctrl-C stops
 
@@ -376,26 +376,18 @@ class ScaleEnv:
 
     # -- workers -----------------------------------------------------------------------------------
     def start_worker(
-        self, name: str, extra: Mapping[str, str] | None = None
+        self, name: str, extra: Mapping[str, str] | None = None, *, process: bool = False
     ) -> subprocess.Popen[bytes]:
+        """A long-lived `kisdb worker` (chunks run in it), or with `process` Prefect's process
+        worker (a new process per chunk run: the old way, still supported)."""
         env = self.client_env(name, extra)
-        proc = _spawn(
-            [
-                str(BIN / "prefect"),
-                "worker",
-                "start",
-                "--pool",
-                POOL,
-                "--name",
-                name,
-                "--type",
-                "process",
-                "--limit",
-                "1",
-            ],
-            env,
-            self.root / f"{name}.log",
+        args = (
+            [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", name]
+            + ["--type", "process", "--limit", "1"]
+            if process
+            else [str(BIN / "kisdb"), "worker", "--pool", POOL]
         )
+        proc = _spawn(args, env, self.root / f"{name}.log")
         self.procs[name] = proc
         return proc
 

@@ -38,6 +38,7 @@ from connectors.kis import (
 from connectors.kis.auth import parse_token_expiry
 from connectors.kis.backoff import Backoff, delay_for
 from connectors.kis.ratelimit import (
+    IN_FLIGHT_HOLD,
     MIN_MARGIN,
     STALE_AFTER,
     Pace,
@@ -262,6 +263,7 @@ def _simulate(pace: Pace, arrivals: list[float], jitter: float = 0.0) -> list[fl
         granted, wait = decide(state, now, waiter, 1, pace)
         if granted:
             sends.append(now)
+            answered(state, waiter, now)  # an instant answer: only the pace binds
             del wake[waiter]
         else:
             wake[waiter] = now + min(wait, 0.25) + rng.random() * jitter
@@ -307,20 +309,21 @@ def test_lanes_order_before_live_before_backfill() -> None:
     # Fill the window so everyone has to wait.
     for i in range(10):
         assert decide(state, i * 0.1, f"warm{i}", 1, pace)[0]
+        answered(state, f"warm{i}", i * 0.1)
     now = 0.95
     assert not decide(state, now, "backfill", 2, pace)[0]
     assert not decide(state, now + 0.001, "live", 1, pace)[0]
     assert not decide(state, now + 0.002, "order", 0, pace)[0]
-    slot = next_slot(state, pace)
+    slot = next_slot(state, pace, now + 0.002)
     # At the slot, backfill and live must not take it while the order waits.
     granted, wait = decide(state, slot, "backfill", 2, pace)
     assert not granted and wait >= pace.spacing  # third in line: sleeps past the next slot
     assert not decide(state, slot, "live", 1, pace)[0]
     assert decide(state, slot, "order", 0, pace)[0]
-    slot = next_slot(state, pace)
+    slot = next_slot(state, pace, slot)
     assert not decide(state, slot, "backfill", 2, pace)[0]
     assert decide(state, slot, "live", 1, pace)[0]
-    assert decide(state, next_slot(state, pace), "backfill", 2, pace)[0]
+    assert decide(state, next_slot(state, pace, slot), "backfill", 2, pace)[0]
 
 
 def test_dead_waiters_expire_and_penalty_holds_everyone() -> None:
@@ -339,13 +342,38 @@ def test_a_late_answer_extends_its_hold() -> None:
     pace = Pace.for_budget(2, 0.95)
     state = empty_state()
     assert decide(state, 0.0, "a", 1, pace)[0] and decide(state, 0.5, "b", 1, pace)[0]
-    assert next_slot(state, pace) == pytest.approx(pace.window)  # a's send + window
+    assert next_slot(state, pace, 0.0) == pytest.approx(pace.window)  # a's send + window
     # The server may have stamped "a" as late as its answer at 0.3 s: hold until 1.3 s + margin.
     answered(state, "a", 0.3)
-    assert next_slot(state, pace) == pytest.approx(1.3 + MIN_MARGIN)
+    assert next_slot(state, pace, 0.5) == pytest.approx(1.3 + MIN_MARGIN)
     answered(state, "b", 0.51)  # a quick answer changes nothing
-    assert next_slot(state, pace) == pytest.approx(1.3 + MIN_MARGIN)
+    assert next_slot(state, pace, 0.51) == pytest.approx(1.3 + MIN_MARGIN)
     assert not decide(state, 1.2, "c", 1, pace)[0] and decide(state, 1.31, "c", 1, pace)[0]
+
+
+def test_an_answer_slower_than_a_window_holds_its_slot_until_it_comes() -> None:
+    pace = Pace.for_budget(2, 0.95)
+    state = empty_state()
+    assert decide(state, 0.0, "a", 1, pace)[0] and decide(state, 0.5, "b", 1, pace)[0]
+    answered(state, "b", 0.6)
+    # a's window has passed at 1.2 s, but a is still in flight (the server may stamp it now):
+    # only b's slot frees up, at its answer + 1 s.
+    assert not decide(state, 1.2, "c", 1, pace)[0]
+    assert decide(state, 1.62, "c", 1, pace)[0]
+    # a and c in flight hold both slots however long they take...
+    assert not decide(state, 3.0, "d", 1, pace)[0]
+    answered(state, "a", 3.5)  # ... until one answers: its slot is free a second later
+    assert not decide(state, 4.4, "d", 1, pace)[0]
+    assert decide(state, 4.52, "d", 1, pace)[0]
+
+
+def test_a_send_never_answered_stops_holding_after_the_in_flight_limit() -> None:
+    pace = Pace.for_budget(2, 0.95)
+    state = empty_state()  # x and y sent by a process killed before their answers
+    assert decide(state, 0.0, "x", 1, pace)[0] and decide(state, 0.5, "y", 1, pace)[0]
+    assert not decide(state, 30.0, "z", 1, pace)[0]
+    assert not decide(state, IN_FLIGHT_HOLD + 1.0, "z", 1, pace)[0]
+    assert decide(state, IN_FLIGHT_HOLD + 1.02, "z", 1, pace)[0]
 
 
 def test_state_roundtrips_through_json() -> None:

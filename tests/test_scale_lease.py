@@ -12,7 +12,7 @@ import pytest
 from connectors.kis.auth import Auth
 from connectors.kis.filelock import write_private
 from connectors.kis.settings import Secret, Settings
-from pipelines.lease import lease_app_key, lease_first_free, shared_token_cache
+from pipelines.lease import KeyHold, lease_app_key, lease_first_free, shared_token_cache
 
 
 def test_an_app_key_is_leased_to_one_holder_at_a_time(prefect_harness: None) -> None:
@@ -86,3 +86,26 @@ def test_the_token_travels_with_the_lease_to_another_machine(
     assert cached["last_attempt"] == pytest.approx(issued["last_attempt"])
     # Machine 2 started within the hand-over window, so it waited out machine 1's last second.
     assert time.monotonic() - started >= 0.5
+
+
+def test_a_worker_keeps_its_key_after_the_flow_run_that_took_it(prefect_harness: None) -> None:
+    from prefect import flow
+
+    hold = KeyHold(lease_duration=60)
+
+    @flow
+    def chunk(key_ids: list[str]) -> tuple[str, bool]:
+        with hold.taking(key_ids) as taken:
+            return taken
+
+    try:
+        assert chunk(["unitkey6", "unitkey7"]) == ("unitkey6", True)
+        # The run is over, the worker still holds the key: nobody else may take it...
+        with pytest.raises(TimeoutError), lease_app_key("unitkey6", timeout=1):
+            pass
+        # ... and its next run uses it as is, without a new lease.
+        assert chunk(["unitkey7", "unitkey6"]) == ("unitkey6", False)
+    finally:
+        hold.release()
+    with lease_app_key("unitkey6", timeout=10):  # free once released
+        pass

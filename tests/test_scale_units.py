@@ -15,11 +15,12 @@ from connectors.kis.errors import KisConfigError
 from connectors.kis.keyring import load_keyring, parse_keyring, pick
 from connectors.kis.settings import Settings
 from pipelines.config import config_from_values
+from pipelines.errors import InputError
 from pipelines.lake_retry import retry_on_conflict
 from pipelines.lease import limit_name, merge_caches
 from pipelines.scale import (
-    auto_symbols_per_chunk,
     calls_per_symbol,
+    chunk_sizes,
     plan_chunks,
     preference,
     year_windows,
@@ -241,7 +242,12 @@ def test_year_windows_cut_at_new_year() -> None:
 def test_chunks_cover_every_symbol_and_day_once_and_rotate_keys() -> None:
     symbols = [f"{i:06d}" for i in range(7)]
     chunks = plan_chunks(
-        symbols, date(2022, 7, 1), date(2025, 2, 3), symbols_per_chunk=3, keys=["a", "b"]
+        symbols,
+        date(2022, 7, 1),
+        date(2025, 2, 3),
+        symbols_per_chunk=3,
+        years_per_chunk=1,
+        keys=["a", "b"],
     )
     covered = [(s, c.start, c.end) for c in chunks for s in c.symbols]
     assert len(covered) == len(set(covered)) == 7 * 4
@@ -258,18 +264,32 @@ def test_chunks_cover_every_symbol_and_day_once_and_rotate_keys() -> None:
     }
 
 
-def test_chunks_are_sized_from_the_key_budget() -> None:
+def test_chunks_of_given_sizes_cover_the_whole_range_by_default() -> None:
+    symbols = [f"{i:06d}" for i in range(7)]
+    chunks = plan_chunks(
+        symbols, date(2022, 7, 1), date(2025, 2, 3), symbols_per_chunk=[4, 2, 1], keys=["a", "b"]
+    )
+    assert [c.symbols for c in chunks] == [tuple(symbols[:4]), tuple(symbols[4:6]), (symbols[6],)]
+    assert {(c.start, c.end) for c in chunks} == {(date(2022, 7, 1), date(2025, 2, 3))}
+    assert [c.key for c in chunks] == ["a", "b", "a"]
+    with pytest.raises(InputError, match="at least 1"):
+        plan_chunks(symbols, date(2022, 7, 1), date(2025, 2, 3), symbols_per_chunk=[7, 0])
+
+
+def test_chunks_are_sized_from_the_key_budget_large_first_small_last() -> None:
     year = (date(2024, 1, 1), date(2024, 12, 31))
     # Daily bars, adjusted and raw: 250 rows a year -> 3 calls each.
     assert calls_per_symbol(["D"], [True, False], *year) == 6
     assert calls_per_symbol(["D", "W", "M", "Y"], [True], *year) == 3 + 1 + 1 + 1
-    # 60 s at 20 requests/s = 1,200 calls = 200 symbols of 6 calls...
-    assert auto_symbols_per_chunk(2500, 1, 6, 20.0, 1) == 200
-    # ... but never so few chunks that a key sits idle: >= 2 chunks per key when possible.
-    assert auto_symbols_per_chunk(100, 1, 6, 20.0, 2) == 25
-    assert auto_symbols_per_chunk(100, 5, 6, 20.0, 2) == 100  # the year windows already split it
-    assert auto_symbols_per_chunk(3, 1, 6, 2.0, 4) == 1
-    assert auto_symbols_per_chunk(10, 1, 10_000, 2.0, 1) == 1  # a huge symbol still gets a chunk
+    # 30 s at 20 requests/s = 600 calls = 100 symbols of 6 calls at most...
+    assert chunk_sizes(2500, 6, 20.0, 1)[:3] == [100, 100, 100]
+    # ... a quarter of what is left for each of 2 keys, down to 5 s of a key (16 symbols)...
+    sizes = chunk_sizes(200, 6, 20.0, 2)
+    assert sizes == [50, 38, 28, 21, 16, 16, 16, 15] and sum(sizes) == 200
+    # ... and with the budget not binding, still chunks for every worker to share.
+    assert chunk_sizes(46, 50, 1000.0, 2) == [12, 9, 7, 5, 5, 5, 3]
+    assert chunk_sizes(3, 6, 2.0, 4) == [1, 1, 1]
+    assert chunk_sizes(10, 10_000, 2.0, 1) == [1] * 10  # a huge symbol still gets a chunk
 
 
 def test_a_chunk_prefers_its_key_and_knows_the_others() -> None:

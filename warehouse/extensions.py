@@ -23,8 +23,10 @@ checked: its connection is made without the setting.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -95,7 +97,8 @@ def _loadable(binary: Path, name: str, cache_dir: Path | None) -> Path:
     target = base / f"v{duckdb.__version__}" / f"{wanted}.duckdb_extension"
     if not target.exists() or target.stat().st_size != binary.stat().st_size:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        # A copy of its own per process and thread: two copies to one name collide.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.copyfile(binary, tmp)
         tmp.replace(target)  # atomic, so a concurrent process never loads a half-copied file
     return target

@@ -11,7 +11,11 @@ counts a rolling or a calendar second is unconfirmed, so we obey the stricter ro
   (bunched requests reach the server in a less predictable order);
 * the server stamps a request somewhere between our send and its answer. Once an answer is back,
   its entry also holds the next sends until answer + 1.0 s + 10 ms, so a request the server saw late
-  (a slow first connection, a busy server) cannot squeeze a later one into its second.
+  (a slow first connection, a busy server) cannot squeeze a later one into its second. A request
+  still unanswered holds until now + 1.0 s + 10 ms (the server may stamp it at any moment), for at
+  most IN_FLIGHT_HOLD seconds after its send (beyond any HTTP timeout: a process killed mid-request
+  never answers). Without this, a request in flight for longer than a window (an overloaded
+  machine) freed its slot early, and the server saw 21 in a second.
 
 The long-run rate is budget * utilisation. The state (recent sends, waiters, a penalty box) lives in a
 JSON file under home/ratelimit/ guarded by a file lock, so all processes using one app key share it.
@@ -43,6 +47,7 @@ MIN_MARGIN = 0.010  # seconds beyond 1.0 s the window always keeps
 STALE_AFTER = 2.0  # a waiter not seen for this long is considered dead
 MAX_SLEEP = 0.25  # waiters re-check (and heartbeat) at least this often
 MIN_POLL = 0.002  # shortest sleep between checks when the slot is due but not ours
+IN_FLIGHT_HOLD = 60.0  # an unanswered send constrains at most this long (HTTP timeouts are ~10 s)
 
 T = TypeVar("T")
 State = dict[str, Any]
@@ -76,23 +81,22 @@ def empty_state() -> State:
     return {"sends": [], "waiters": {}, "seq": 0, "blocked_until": 0.0}
 
 
-def _holds_until(entry: list[Any], pace: Pace) -> float:
-    """Until when this send counts against the window (see the module docstring)."""
+def _holds_until(entry: list[Any], pace: Pace, now: float) -> float:
+    """Until when this send counts against the window, seen at `now` (see the module docstring)."""
     sent, answered = entry[0], entry[1]
-    until = sent + pace.window
-    if answered is not None:
-        until = max(until, answered + 1.0 + MIN_MARGIN)
-    return float(until)
+    stamped_by = min(now, sent + IN_FLIGHT_HOLD) if answered is None else answered
+    return float(max(sent + pace.window, stamped_by + 1.0 + MIN_MARGIN))
 
 
-def next_slot(state: State, pace: Pace) -> float:
-    """Earliest time the next send may go, from the log, the spacing and any penalty."""
+def next_slot(state: State, pace: Pace, now: float) -> float:
+    """Earliest time the next send may go, from the log, the spacing and any penalty, as known
+    at `now` (an unanswered send's hold moves on with the clock)."""
     sends: list[list[Any]] = state["sends"]
     slot = float(state.get("blocked_until", 0.0))
     if sends:
         slot = max(slot, max(e[0] for e in sends) + pace.spacing)
     if len(sends) >= pace.capacity:
-        holds = sorted((_holds_until(e, pace) for e in sends), reverse=True)
+        holds = sorted((_holds_until(e, pace, now) for e in sends), reverse=True)
         slot = max(slot, holds[pace.capacity - 1])
     return slot
 
@@ -105,7 +109,7 @@ def _tidy(state: State, now: float, pace: Pace) -> None:
     state["sends"] = [
         e
         for i, e in enumerate(sends)
-        if e[0] <= now + pace.window and (_holds_until(e, pace) > now or i == len(sends) - 1)
+        if e[0] <= now + pace.window and (_holds_until(e, pace, now) > now or i == len(sends) - 1)
     ]
     state["waiters"] = {w: v for w, v in state["waiters"].items() if now - v[2] < STALE_AFTER}
 
@@ -123,7 +127,7 @@ def decide(state: State, now: float, waiter: str, rank: int, pace: Pace) -> tupl
     else:
         state["seq"] = int(state.get("seq", 0)) + 1
         waiters[waiter] = [rank, state["seq"], now]
-    slot = next_slot(state, pace)
+    slot = next_slot(state, pace, now)
     queue = sorted(waiters, key=lambda w: (waiters[w][0], waiters[w][1]))
     position = queue.index(waiter)
     if position:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import psutil
 import pytest
 from polars.testing import assert_frame_equal
 from scale_env import ROOT, ScaleEnv, SimKey, counts_delta, sim_counts, write_keys_file
@@ -112,12 +111,13 @@ def _kill_one_worker_mid_run(env: ScaleEnv, names: list[str], extra: dict[str, s
         stderr=subprocess.PIPE,
         text=True,
     )
-    victim = psutil.Process(env.procs[names[0]].pid)
+    log = env.root / f"{names[0]}.log"
     deadline = time.monotonic() + 120
-    # A flow run in progress = the worker has a child process that has run a few seconds.
+    # A chunk in progress = the worker (chunks run in its own process) leased its key inside a
+    # chunk run, whose heartbeats had started by then: the automation can mark the run Crashed.
     while time.monotonic() < deadline:
-        children = victim.children(recursive=True)
-        if children and time.time() - min(c.create_time() for c in children) > 6:
+        if log.exists() and "leased app key" in log.read_text(errors="replace"):
+            time.sleep(3)
             break
         time.sleep(0.2)
     else:
