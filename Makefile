@@ -27,11 +27,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Scale-out suite: PostgreSQL (Debian's package), moto, a Prefect server and workers on loopback.
-# With it the fault suite (tests/scale/test_fault_suite.py, plus the SQL attacks and home copies).
+# With it the fault suite (tests/scale/test_fault_suite.py) and the tests marked slow (the SQL
+# attacks, home copies, SIGTERM/SIGKILL of a whole ingest): conftest.py leaves them out of make test.
 test-scale: $(STAMP)
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update -q && apt-get install -y -q postgresql; }
-	KISDB_SCALE_TESTS=1 $(BIN)/python -m pytest tests/scale tests/test_sql_security.py tests/test_home_copy.py --timeout 900
+	KISDB_SCALE_TESTS=1 $(BIN)/python -m pytest tests/scale --timeout 900
+	KISDB_SCALE_TESTS=1 $(BIN)/python -m pytest tests -m slow --ignore tests/scale
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,16 @@ from simulator.server import RunningSimulator, SimConfig, start_simulator
 
 # A Tuesday trading day, mid-session: deterministic tests pin the clock here.
 SIM_NOW = datetime(2026, 11, 24, 10, 30, 0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`slow` tests run in `make test-scale` (KISDB_SCALE_TESTS=1), keeping `make test` short."""
+    if os.environ.get("KISDB_SCALE_TESTS") == "1":
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -20,6 +20,9 @@ from schemas import PERIOD_BARS
 from tests.helpers import daily_bars
 from warehouse.lake import Lake, connect, locate
 
+# Run by `make test-scale` (with the fault suite), not by `make test`.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 DAYS = [date(2026, 1, 5) + timedelta(days=i) for i in range(10)]
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")

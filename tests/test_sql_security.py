@@ -20,6 +20,9 @@ from tests.helpers import daily_bars
 from warehouse.confine import QueryRefused, read_only_statement
 from warehouse.lake import Lake, connect
 
+# Run by `make test-scale` (with the fault suite), not by `make test`.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 TOKEN = "SECRET-ACCESS-TOKEN-0123456789"
 ROWS = 20

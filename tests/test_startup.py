@@ -139,6 +139,7 @@ def _kill_mid_run(
     return took, seen
 
 
+@pytest.mark.slow  # test_interrupts and the fault suite cover the ground in make test
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_and_sigkill_end_an_ingest_leaving_no_process_and_a_consistent_lake(
     make_sim: Callable[..., RunningSimulator], tmp_path: Path
