@@ -28,7 +28,7 @@ test: $(STAMP)
 
 # Scale-out suite: PostgreSQL (Debian's package), moto, a Prefect server and workers on loopback.
 # With it the fault suite (tests/scale/test_fault_suite.py) and the tests marked slow (the SQL
-# attacks, home copies, SIGTERM/SIGKILL of a whole ingest): conftest.py leaves them out of make test.
+# attacks, home copies, whole ingests and recorders killed): conftest.py leaves them out of make test.
 test-scale: $(STAMP)
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update -q && apt-get install -y -q postgresql; }

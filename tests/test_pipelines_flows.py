@@ -200,6 +200,7 @@ _CRASHY_INGEST = textwrap.dedent(
 CRASH_SYMBOLS = "005930,000660,035420,035720"
 
 
+@pytest.mark.slow  # the fault suite kills ingests at random moments; both in make test-scale
 def test_kill_9_mid_ingest_then_rerun_equals_a_clean_run(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_sim: Callable[..., RunningSimulator]
 ) -> None:

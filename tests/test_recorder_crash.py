@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from pipelines.config import Config
 from pipelines.recorder.flows import compact
@@ -57,6 +58,7 @@ def data_lines(home: Path) -> int:
     )
 
 
+@pytest.mark.slow  # as the fault suite kills the recorder under faults: make test-scale
 def test_kill_9_then_restart_keeps_the_journal_exact(tmp_path: Path) -> None:
     sim = start_sim(ws_ping_interval=0)
     home = tmp_path / "home"
