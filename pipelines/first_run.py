@@ -11,6 +11,7 @@ fetched yet: about 5 % more sessions than KRX has).
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -56,16 +57,23 @@ class FirstRunPlan:
     def asks(self) -> bool:
         return self.duration > ASK_ABOVE
 
-    def lines(self) -> list[str]:
+    def lines(self, width: int = 80) -> list[str]:
+        """The plan as lines of at most `width` columns, values wrapped under their column."""
         parts = ", ".join(f"{name} {n:,}" for name, n in self.calls.items())
-        return [
-            "First run on an empty lake:",
-            f"  symbols   {self.symbols:,} from {self.universe}",
-            f"  range     {self.start}..{self.end} (daily bars adjusted and raw, "
-            f"{MINUTE_DAYS} days of minute bars, 3 indices, holidays, a rankings snapshot)",
-            f"  calls     about {self.total_calls:,}: {parts}",
-            f"  time      about {_hms(self.duration)} at {self.rate:g} requests/s",
-        ]
+        rows = {
+            "symbols": f"{self.symbols:,} from {self.universe}",
+            "range": f"{self.start}..{self.end}: daily bars adjusted and raw, {MINUTE_DAYS} "
+            "days of minute bars, 3 indices, holidays, a rankings snapshot",
+            "calls": f"about {self.total_calls:,}: {parts}",
+            "time": f"about {_hms(self.duration)} at {self.rate:g} requests/s",
+        }
+        out = ["First run on an empty lake:"]
+        for label, value in rows.items():
+            head = f"  {label:<10}"
+            out += textwrap.wrap(
+                value, width, initial_indent=head, subsequent_indent=" " * len(head)
+            )
+        return out
 
 
 def _hms(span: timedelta) -> str:

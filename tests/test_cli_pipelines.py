@@ -148,3 +148,6 @@ def test_the_first_run_estimate_counts_calls_at_the_budget() -> None:
     paper = estimate(350, "--symbols", *year, rate=2.0)
     assert paper.asks and paper.duration.total_seconds() == -(-paper.total_calls // 2)
     assert any("about 1 h 16 min at 2 requests/s" in line for line in paper.lines())
+    narrow = paper.lines(width=60)  # wrapped under the value column, never past the terminal
+    assert max(map(len, narrow)) <= 60 and len(narrow) > len(paper.lines(width=200))
+    assert all(line.startswith(("First", "  ")) for line in narrow)

@@ -95,7 +95,7 @@ def confirm_first_run(
     )
     if plan is None:
         return
-    for line in plan.lines():
+    for line in plan.lines(err_console.width):
         err_console.print(line, highlight=False)
     if plan.asks and not yes and sys.stdin.isatty():
         typer.confirm("Start it?", abort=True, err=True)
