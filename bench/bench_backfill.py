@@ -17,7 +17,8 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from connectors.kis import KisClient, Settings
+from bench.common import unlimited_settings
+from connectors.kis import KisClient
 from connectors.kis.market_data.domestic import PERIOD_CHART, PERIOD_PAGE
 from connectors.kis.market_data.index import INDEX_CHART, INDEX_PAGE
 from connectors.kis.market_data.overseas import OVERSEAS_DAILY, OVERSEAS_DAILY_PAGE
@@ -37,14 +38,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="kisdb-bench-") as tmp,
         start_simulator(SimConfig(now=SIM_NOW, rate_limit=0)) as sim,
     ):
-        env = {
-            "KIS_ENV": "sim",
-            "KIS_BASE_URL": sim.base_url,
-            "KIS_APP_KEY": sim.app_key,
-            "KIS_APP_SECRET": sim.app_secret,
-            "KIS_RATE_LIMIT": "10000",
-        }
-        settings = Settings.from_env(env, home=Path(tmp), raw_archive=False)
+        settings = unlimited_settings(sim, Path(tmp))
         market = sim.market
         lines: list[tuple[str, int, int, int]] = []  # (what, rows, calls, minimal)
         with KisClient(settings) as client:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.kis import KisClient, Settings
+from bench.common import unlimited_settings
+from connectors.kis import KisClient
 from connectors.kis.endpoints import Endpoint
 from connectors.kis.market_data.credit import DAILY_CREDIT_BALANCE, SETTLEMENT_LAG
 from connectors.kis.market_data.financials import STATEMENT_ENDPOINTS
@@ -45,14 +46,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="kisdb-bench-") as tmp,
         start_simulator(SimConfig(now=SIM_NOW, rate_limit=0)) as sim,
     ):
-        env = {
-            "KIS_ENV": "sim",
-            "KIS_BASE_URL": sim.base_url,
-            "KIS_APP_KEY": sim.app_key,
-            "KIS_APP_SECRET": sim.app_secret,
-            "KIS_RATE_LIMIT": "10000",
-        }
-        settings = Settings.from_env(env, home=Path(tmp), raw_archive=False)
+        settings = unlimited_settings(sim, Path(tmp))
         market = sim.market
         calendar = market.calendar
         codes = [
